@@ -1,0 +1,3 @@
+from mspmode.cli import main
+
+main()

@@ -1,0 +1,67 @@
+"""``msp db``: the schema's revision."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from mspmode.cli.app import app, load_settings
+from mspmode.db import schema
+from mspmode.db.session import Database
+from mspmode.errors import SchemaError
+from mspmode.settings import display_url
+
+db_app = typer.Typer(help="Create, upgrade and check the database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def upgrade() -> None:
+    """Upgrade the database to this version's schema (creating it if empty).
+
+    Safe to run at any time: an up-to-date database is left alone. A database from a newer
+    msp is refused, never downgraded.
+    """
+    settings = load_settings()
+    db = Database.from_settings(settings)
+    try:
+        db.ping()
+        before, after = schema.upgrade(db)
+    finally:
+        db.dispose()
+    if before == after:
+        typer.echo(f"database {display_url(db.url)} already at {after}: nothing to do")
+    else:
+        typer.echo(f"database {display_url(db.url)} upgraded {before or 'empty'} -> {after}")
+
+
+@db_app.command("check")
+def check(as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
+    """Check that the database is at this version's revision and matches the models.
+
+    Exits 1 and lists each difference (a missing table, a column of another type…) when the
+    live schema and the models disagree. Changes nothing.
+    """
+    settings = load_settings()
+    db = Database.from_settings(settings)
+    try:
+        db.ping()
+        st = schema.status(db)
+        diffs = schema.differences(db) if not st.empty else ["no schema: run `msp db upgrade`"]
+    finally:
+        db.dispose()
+    if not st.empty and not st.at_head:
+        diffs.insert(0, f"revision {st.current} is not head {st.head}: run `msp db upgrade`")
+    if as_json:
+        typer.echo(
+            json.dumps({"revision": st.current, "head": st.head, "ok": not diffs, "differences": diffs})
+        )
+        if diffs:
+            raise typer.Exit(1)
+        return
+    if diffs:
+        for line in diffs:
+            typer.echo(line, err=True)
+        raise SchemaError(f"{len(diffs)} difference(s) between the models and {display_url(db.url)}")
+    typer.echo(f"database {display_url(db.url)} at {st.current}: schema matches the models")

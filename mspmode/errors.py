@@ -1,0 +1,72 @@
+"""Every error MSP Mode raises on purpose. Anything else is a bug.
+
+    MSPError                      one line a person can act on; the CLI prints it and exits 1,
+     │                            the API answers it as JSON with the status below
+     ├── ConfigError              a setting is malformed: bad MSP_DATABASE_URL, unknown scheme   (500)
+     ├── SecretFileError          a key file is missing, unreadable or malformed                   (500)
+     ├── DatabaseError
+     │    ├── DatabaseUnreachableError   the server does not answer, or refuses our login        (503)
+     │    └── SchemaError                the schema is not the one this code expects: older (run
+     │                                   `msp db upgrade`) or newer (upgrade msp)                 (503)
+     ├── NotFoundError            no such row, or not visible to the caller                        (404)
+     ├── ConflictError            the write would break a uniqueness or reference rule            (409)
+     └── ValidationError          input that is well-formed JSON but wrong for the domain         (422)
+
+Messages never carry a secret: database URLs are rendered with the password hidden, and key
+material is never formatted into text.
+"""
+
+from __future__ import annotations
+
+
+class MSPError(Exception):
+    """Base of every deliberate MSP Mode error."""
+
+    status_code = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(MSPError):
+    """A setting is malformed or names something we do not support."""
+
+
+class SecretFileError(MSPError):
+    """A key file (JWT signing key, audit HMAC key, vault key) is missing or unusable."""
+
+
+class DatabaseError(MSPError):
+    """The database cannot be used as it is."""
+
+    status_code = 503
+
+
+class DatabaseUnreachableError(DatabaseError):
+    """The database server does not answer or refuses the connection."""
+
+
+class SchemaError(DatabaseError):
+    """The database schema is not at the revision this code was built for."""
+
+
+class NotFoundError(MSPError):
+    """The row does not exist, or the caller may not see it."""
+
+    status_code = 404
+
+
+class ConflictError(MSPError):
+    """The change conflicts with data already stored."""
+
+    status_code = 409
+
+
+class ValidationError(MSPError):
+    """The input is wrong for the domain."""
+
+    status_code = 422

@@ -1,0 +1,1 @@
+"""Alembic environment and revisions: the schema's history, on all three backends."""

@@ -1,0 +1,1 @@
+"""Use cases by domain: the only layer that opens a transaction."""
