@@ -115,3 +115,14 @@ def msp_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MSP_") or k.startswith("MSP_TEST_")}
     env["MSP_HOME"] = str(tmp_path / "home")
     return env
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    """A migrated SQLite database, for what only SQLite has (pragmas, the single writer)."""
+    db = Database(make_url(f"sqlite:///{tmp_path / 'msp.db'}"))
+    try:
+        schema.upgrade(db)
+        yield db
+    finally:
+        db.dispose()

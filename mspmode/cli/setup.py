@@ -44,18 +44,25 @@ def serve(
     """Run the REST API (docs at /api/docs). The database must be at this version's schema."""
     import uvicorn
 
-    from mspmode.api.app import create_app
     from mspmode.db import schema
     from mspmode.db.session import Database
     from mspmode.vault.keyfiles import read_key_file
 
     settings = load_settings()
     db = Database.from_settings(settings)
-    db.ping()
-    schema.require_head(db)
+    try:
+        db.ping()
+        schema.require_head(db)
+    finally:
+        db.dispose()
     for name in ("jwt", "audit"):
         read_key_file(name, settings.key_path(name))
-    application = create_app(settings, db)
+    # By import string: the CLI does not import the API layer; uvicorn builds the app from
+    # the same environment.
     uvicorn.run(
-        application, host=host or settings.host, port=port or settings.port, log_level=settings.log_level
+        "mspmode.api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
     )

@@ -32,7 +32,8 @@ def create_engines(url: URL, *, busy_timeout_ms: int = 5000) -> tuple[Engine, En
         engine = _server_engine(url)
         return engine, engine
     assert url.database is not None
-    Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    # The database holds client data: its directory is private to the user (like MSP_HOME).
+    Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     reader = _sqlite_engine(url, busy_timeout_ms, begin="BEGIN", pool_size=5)
     writer = _sqlite_engine(url, busy_timeout_ms, begin="BEGIN IMMEDIATE", pool_size=1)
     return reader, writer

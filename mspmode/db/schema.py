@@ -146,12 +146,23 @@ def differences(db: Database) -> list[str]:
 
 
 def _describe(diff: Any) -> str:
-    if isinstance(diff, list):  # column modifications come grouped
+    """One of Alembic's diff tuples as a sentence: what the database has that the models do
+    not ("in the database only") or the reverse ("missing from the database")."""
+    if isinstance(diff, list):  # modifications of one column come grouped
         return "; ".join(_describe(d) for d in diff)
-    kind, *rest = diff
-    target = rest[0]
-    name = getattr(target, "name", None) or str(target)
-    table = getattr(getattr(target, "table", None), "name", None)
-    if kind.startswith("modify_"):
-        return f"{kind}: {rest[1]}.{rest[2]} {rest[-2]!r} -> {rest[-1]!r}"
-    return f"{kind}: {table + '.' if table else ''}{name}"
+    kind = diff[0]
+    verb, _, what = kind.partition("_")
+    where = "missing from the database" if verb == "add" else "in the database only"
+    if what == "table":
+        return f"table {diff[1].name}: {where}"
+    if what == "column":
+        return f"column {diff[2]}.{diff[3].name}: {where}"
+    if what in ("index", "constraint", "fk"):
+        obj = diff[1]
+        table = getattr(getattr(obj, "table", None), "name", "?")
+        label = {"index": "index", "constraint": "constraint", "fk": "foreign key"}[what]
+        return f"{label} {obj.name} on {table}: {where}"
+    if verb == "modify":
+        _, _, table, column, _, existing, new = diff
+        return f"column {table}.{column}: {what} is {existing!r} in the database, {new!r} in the models"
+    return f"{kind}: {diff[1:]!r}"

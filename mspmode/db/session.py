@@ -7,15 +7,16 @@ never commits. On SQLite writes take the single writer connection (see ``engine.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mspmode.db.engine import create_engines, is_sqlite, ping
-from mspmode.errors import ConflictError, DatabaseUnreachableError
+from mspmode.errors import ConflictError, DatabaseUnreachableError, MSPError, ValidationError
 from mspmode.settings import Settings, display_url
 
 
@@ -63,9 +64,11 @@ class Database:
             session.commit()
         except IntegrityError as exc:
             session.rollback()
-            raise ConflictError(_integrity_message(exc)) from exc
+            raise _constraint_error(exc) from exc
         except OperationalError as exc:
             session.rollback()
+            if _is_check_violation(exc):
+                raise _constraint_error(exc) from exc
             if _is_connection_error(exc):
                 raise DatabaseUnreachableError(
                     f"lost the database at {display_url(self.url)} during a write; nothing was saved"
@@ -83,11 +86,45 @@ class Database:
             self.writer.dispose()
 
 
-def _integrity_message(exc: IntegrityError) -> str:
-    # The driver's text names the constraint (ck_/uq_/fk_ by our convention) but may quote row
-    # values; keep its first line only, which is where every backend names the rule.
-    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "integrity error"
-    return f"rejected by the database: {detail}"
+_CONSTRAINT_NAME = re.compile(r"\b((?:ck|uq|fk|pk)_[A-Za-z0-9_]+)")
+
+
+def _constraint_error(exc: DBAPIError) -> MSPError:
+    """A refused write as a domain error naming the rule, never the row's values.
+
+    Every backend names the violated constraint in its message, and our naming convention
+    says what kind it is; the rest of the driver's text (which may quote values) is dropped.
+    """
+    text = str(exc.orig)
+    found = _CONSTRAINT_NAME.search(text)
+    name = found.group(1) if found else None
+    if name and name.startswith("ck_"):
+        return ValidationError(f"rejected by the database: a value is outside what {name} allows")
+    if name and name.startswith("fk_"):
+        return ConflictError(
+            f"rejected by the database: {name} — the referenced row does not exist or is still in use"
+        )
+    if name and (name.startswith("uq_") or name.startswith("pk_")):
+        return ConflictError(f"rejected by the database: {name} — that value is already taken")
+    sqlite_unique = re.search(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)", text)
+    if sqlite_unique:  # SQLite names the columns, not the constraint
+        return ConflictError(
+            f"rejected by the database: {sqlite_unique.group(1)} — that value is already taken"
+        )
+    lowered = text.lower()
+    if "not null" in lowered or "cannot be null" in lowered:
+        return ValidationError("rejected by the database: a required field is missing")
+    if "unique" in lowered or "duplicate" in lowered:
+        return ConflictError("rejected by the database: that value is already taken")
+    if "foreign key" in lowered:
+        return ConflictError("rejected by the database: a referenced row does not exist or is still in use")
+    return ConflictError("rejected by the database: the change breaks an integrity rule")
+
+
+def _is_check_violation(exc: OperationalError) -> bool:
+    # MariaDB reports CHECK violations as error 4025, which PyMySQL raises as OperationalError.
+    args = getattr(exc.orig, "args", ())
+    return bool(args) and args[0] == 4025
 
 
 def _is_connection_error(exc: OperationalError) -> bool:

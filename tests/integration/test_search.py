@@ -1,0 +1,112 @@
+"""Full-text search on every backend through the one interface in ``db/search.py``."""
+
+from __future__ import annotations
+
+import random
+import string
+
+import pytest
+from sqlalchemy import update
+
+from mspmode.db import search
+from mspmode.db.session import Database
+from mspmode.errors import ValidationError
+from tests.rows import build_row, table
+
+
+def word() -> str:
+    # Letters only, so every backend's tokenizer keeps it whole.
+    return "zq" + "".join(random.choices(string.ascii_lowercase, k=10))
+
+
+@pytest.mark.parametrize("name", sorted(search.SEARCH_INDEXES))
+def test_every_indexed_table_is_found_by_a_word_and_kept_in_step(migrated_db: Database, name: str) -> None:
+    first, last = search.SEARCH_INDEXES[name][0], search.SEARCH_INDEXES[name][-1]
+    w1, w2, w3 = word(), word(), word()
+    with migrated_db.writer.begin() as conn:
+        row = build_row(conn, name, **{first: f"alpha {w1} beta", last: f"gamma {w2} delta"})
+    with migrated_db.read() as s:
+        assert [h.id for h in search.search(s, name, w1)] == [row["id"]]
+        assert [h.id for h in search.search(s, name, w2)] == [row["id"]]
+        assert search.search(s, name, f"{w1} {w2}")[0].id == row["id"]  # every word, any column
+        assert search.search(s, name, f"{w1} {word()}") == []  # every word must match
+
+    t = table(name)
+    with migrated_db.writer.begin() as conn:
+        conn.execute(update(t).where(t.c.id == row["id"]).values(**{first: f"alpha {w3}"}))
+    with migrated_db.read() as s:
+        assert search.search(s, name, w1) == []
+        assert [h.id for h in search.search(s, name, w3)] == [row["id"]]
+
+    with migrated_db.writer.begin() as conn:
+        conn.execute(t.delete().where(t.c.id == row["id"]))
+    with migrated_db.read() as s:
+        assert search.search(s, name, w3) == []
+
+
+def test_a_problem_solution_is_found_by_a_word_of_its_error_message(migrated_db: Database) -> None:
+    marker = word()
+    with migrated_db.writer.begin() as conn:
+        row = build_row(
+            conn,
+            "problem_solutions",
+            problem_title=f"Apache site down {marker}",
+            error_message="ERR_SSL_PROTOCOL_ERROR: certificate expired on 2026-01-10",
+            solution_applied="certbot renew --force-renewal && systemctl restart apache2",
+        )
+    with migrated_db.read() as s:
+        hits = search.search(s, "problem_solutions", f"certificate {marker}")
+        assert [h.id for h in hits] == [row["id"]]
+        assert "[certificate]" in hits[0].snippet
+        assert hits[0].score > 0
+        by_code = search.search(s, "problem_solutions", f"ERR_SSL_PROTOCOL_ERROR {marker}")
+        assert [h.id for h in by_code] == [row["id"]]
+
+
+def test_filters_limit_the_search_to_the_callers_rows(migrated_db: Database) -> None:
+    marker = word()
+    with migrated_db.writer.begin() as conn:
+        mine = build_row(conn, "problem_solutions", symptom=f"printer offline {marker}")
+        theirs = build_row(conn, "problem_solutions", symptom=f"printer jammed {marker}")
+    with migrated_db.read() as s:
+        both = {h.id for h in search.search(s, "problem_solutions", marker)}
+        assert both == {mine["id"], theirs["id"]}
+        only = search.search(s, "problem_solutions", marker, filters={"client_id": mine["client_id"]})
+        assert [h.id for h in only] == [mine["id"]]
+
+
+@pytest.mark.parametrize(
+    "query", ['"unbalanced', "NEAR(a b)", "col:value", "a* -b +c", "'; DROP TABLE users; --", "x OR y AND"]
+)
+def test_query_syntax_is_never_interpreted(migrated_db: Database, query: str) -> None:
+    with migrated_db.read() as s:
+        assert search.search(s, "commands_run", f"{query} {word()}") == []
+
+
+def test_bad_searches_are_validation_errors(migrated_db: Database) -> None:
+    with migrated_db.read() as s:
+        with pytest.raises(ValidationError, match="no words"):
+            search.search(s, "problem_solutions", "  ?! ")
+        with pytest.raises(ValidationError, match="no full-text index"):
+            search.search(s, "users", "admin")
+        with pytest.raises(ValidationError, match="unknown column"):
+            search.search(s, "problem_solutions", "x", filters={"nope": 1})
+
+
+def test_sqlite_index_survives_vacuum_after_a_rebuild(sqlite_db: Database) -> None:
+    # VACUUM may renumber rowids of a table without an INTEGER PRIMARY KEY, which is what
+    # external-content FTS5 keys on; search.rebuild() re-reads the content.
+    words = [word() for _ in range(4)]
+    with sqlite_db.writer.begin() as conn:
+        rows = [build_row(conn, "commands_run", command_text=f"echo {w}") for w in words]
+        t = table("commands_run")
+        conn.execute(t.delete().where(t.c.id.in_([rows[0]["id"], rows[1]["id"]])))
+    with sqlite_db.writer.connect() as conn:
+        conn.exec_driver_sql("COMMIT")  # VACUUM cannot run inside the BEGIN our engine opens
+        conn.exec_driver_sql("VACUUM")
+    with sqlite_db.write() as s:
+        search.rebuild(s)
+    with sqlite_db.read() as s:
+        assert search.search(s, "commands_run", words[0]) == []
+        for w, row in zip(words[2:], rows[2:], strict=True):
+            assert [h.id for h in search.search(s, "commands_run", w)] == [row["id"]]

@@ -1,0 +1,51 @@
+"""The layers import only downwards (STYLE.md): engine and vault import nothing else of ours;
+models and db never import services; api, cli, mcp and agent never import each other."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "mspmode"
+
+FORBIDDEN = {
+    "engine": {"db", "models", "schemas", "services", "api", "cli", "mcp", "agent", "vault", "settings"},
+    "vault": {"db", "models", "schemas", "services", "api", "cli", "mcp", "agent", "engine", "settings"},
+    "models": {"services", "api", "cli", "mcp", "agent", "schemas"},
+    "db": {"services", "api", "cli", "mcp", "agent", "schemas"},
+    "api": {"cli", "mcp", "agent"},
+    "cli": {"api", "mcp", "agent"},
+    "mcp": {"api", "cli", "agent"},
+    "agent": {"api", "cli", "mcp", "db", "models", "services"},
+}
+
+
+def imported_layers(path: Path) -> set[str]:
+    layers = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "mspmode" and len(parts) > 1:
+                layers.add(parts[1])
+    return layers
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_imports_only_what_it_may(layer: str) -> None:
+    files = sorted((PACKAGE / layer).rglob("*.py"))
+    for path in files:
+        bad = imported_layers(path) & FORBIDDEN[layer]
+        assert not bad, f"{path.relative_to(PACKAGE.parent)} imports {sorted(bad)}"
+
+
+def test_the_checker_sees_imports() -> None:
+    # Guard against a checker that passes because it finds nothing.
+    assert "db" in imported_layers(PACKAGE / "services" / "setup.py")
+    assert "errors" in imported_layers(PACKAGE / "vault" / "keyfiles.py")
