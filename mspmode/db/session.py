@@ -123,8 +123,8 @@ def _constraint_error(exc: DBAPIError) -> MSPError:
 
 def _is_check_violation(exc: OperationalError) -> bool:
     # MariaDB reports CHECK violations as error 4025, which PyMySQL raises as OperationalError.
-    args = getattr(exc.orig, "args", ())
-    return bool(args) and args[0] == 4025
+    args: tuple[object, ...] = tuple(getattr(exc.orig, "args", ()))
+    return len(args) > 0 and args[0] == 4025
 
 
 def _is_connection_error(exc: OperationalError) -> bool:
