@@ -53,7 +53,8 @@ class Database:
         try:
             yield session
         finally:
-            session.rollback()
+            # close() ends the transaction without expiring what was loaded (rollback() would),
+            # so rows read here stay usable after the block.
             session.close()
 
     @contextmanager

@@ -1,0 +1,133 @@
+"""Generic persistence for any model: get, list (filter, sort, page), create, update, delete.
+
+Services call it inside their unit of work; it never commits. Field names coming from a
+caller (filters, sort keys, values) are checked against the model's columns, so a typo is a
+ValidationError naming the field, never SQL and never a silent no-op.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, func, inspect, select
+from sqlalchemy.orm import Session
+
+from mspmode.db.base import Base
+from mspmode.errors import NotFoundError, ValidationError
+
+M = TypeVar("M", bound=Base)
+
+MAX_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Page(Generic[M]):
+    """One page of a list: the rows, how many match in all, and where the page starts."""
+
+    items: list[M]
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def next_offset(self) -> int | None:
+        nxt = self.offset + len(self.items)
+        return nxt if nxt < self.total and self.items else None
+
+
+class Repository(Generic[M]):
+    def __init__(self, model: type[M]) -> None:
+        self.model = model
+        self.columns = {c.key: c for c in inspect(model).columns}
+        self.label = model.__tablename__  # type: ignore[attr-defined]
+
+    def _column(self, name: str, purpose: str) -> Any:
+        try:
+            return getattr(self.model, name) if name in self.columns else self._unknown(name, purpose)
+        except AttributeError:
+            return self._unknown(name, purpose)
+
+    def _unknown(self, name: str, purpose: str) -> Any:
+        raise ValidationError(f"{self.label} has no field {name!r} to {purpose}")
+
+    def get(self, session: Session, id: uuid.UUID, *, where: Sequence[ColumnElement[bool]] = ()) -> M:
+        """The row with this id, or NotFoundError (also when ``where`` hides it)."""
+        stmt = select(self.model).where(self.model.id == id, *where)  # type: ignore[attr-defined]
+        row = session.scalars(stmt).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no {self.label} with id {id}")
+        return row
+
+    def list(
+        self,
+        session: Session,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        sort: Sequence[str] = (),
+        limit: int = 50,
+        offset: int = 0,
+        where: Sequence[ColumnElement[bool]] = (),
+    ) -> Page[M]:
+        """Rows matching ``filters`` (equality; a list means any of; None means IS NULL) and
+        ``where``, ordered by ``sort`` keys ("name", "-created_at") then id, one page."""
+        if limit < 1 or limit > MAX_LIMIT:
+            raise ValidationError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+        if offset < 0:
+            raise ValidationError(f"offset must not be negative, got {offset}")
+        conditions = list(where)
+        for name, value in (filters or {}).items():
+            column = self._column(name, "filter on")
+            if value is None:
+                conditions.append(column.is_(None))
+            elif isinstance(value, (list, tuple, set, frozenset)):
+                conditions.append(column.in_(list(value)))
+            else:
+                conditions.append(column == value)
+        order = []
+        for key in sort:
+            column = self._column(key.lstrip("-"), "sort by")
+            order.append(column.desc() if key.startswith("-") else column.asc())
+        # The id breaks ties so pages never repeat or skip a row between requests.
+        order.append(self.model.id.asc())  # type: ignore[attr-defined]
+        total = session.scalar(select(func.count()).select_from(self.model).where(*conditions)) or 0
+        stmt = select(self.model).where(*conditions).order_by(*order).limit(limit).offset(offset)
+        return Page(items=list(session.scalars(stmt)), total=int(total), limit=limit, offset=offset)
+
+    def create(self, session: Session, values: Mapping[str, Any]) -> M:
+        self._check_fields(values, "set")
+        row = self.model(**values)
+        session.add(row)
+        session.flush()
+        # Load what the database filled in (columns left unset, server defaults), so the row
+        # is complete after the unit of work closes.
+        session.refresh(row)
+        return row
+
+    def update(
+        self,
+        session: Session,
+        id: uuid.UUID,
+        values: Mapping[str, Any],
+        *,
+        where: Sequence[ColumnElement[bool]] = (),
+    ) -> M:
+        self._check_fields(values, "set")
+        if "id" in values:
+            raise ValidationError(f"the id of a {self.label} cannot be changed")
+        row = self.get(session, id, where=where)
+        for name, value in values.items():
+            setattr(row, name, value)
+        session.flush()
+        return row
+
+    def delete(self, session: Session, id: uuid.UUID, *, where: Sequence[ColumnElement[bool]] = ()) -> None:
+        session.delete(self.get(session, id, where=where))
+        session.flush()
+
+    def _check_fields(self, values: Mapping[str, Any], purpose: str) -> None:
+        for name in values:
+            if name not in self.columns:
+                self._unknown(name, purpose)
