@@ -42,7 +42,7 @@ class Repository(Generic[M]):
     def __init__(self, model: type[M]) -> None:
         self.model = model
         self.columns = {c.key: c for c in inspect(model).columns}
-        self.label = model.__tablename__  # type: ignore[attr-defined]
+        self.label = model.__tablename__
 
     def _column(self, name: str, purpose: str) -> Any:
         try:
