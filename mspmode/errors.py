@@ -4,10 +4,17 @@
      │                            the API answers it as JSON with the status below
      ├── ConfigError              a setting is malformed: bad MSP_DATABASE_URL, unknown scheme   (500)
      ├── SecretFileError          a key file is missing, unreadable or malformed                   (500)
+     ├── VaultError               a key change or encryption the vault refuses                     (500)
+     │    └── DecryptionError     a stored secret does not decrypt: its key is not in the keyring,
+     │                            or the blob was tampered with, truncated, or copied from another
+     │                            row or field; names the key id, never the plaintext              (500)
      ├── DatabaseError
      │    ├── DatabaseUnreachableError   the server does not answer, or refuses our login        (503)
      │    └── SchemaError                the schema is not the one this code expects: older (run
      │                                   `msp db upgrade`) or newer (upgrade msp)                 (503)
+     ├── AuthenticationError      no credentials, or bad, expired, revoked ones                   (401)
+     ├── PermissionDeniedError    authenticated, but the role does not allow this                 (403)
+     ├── RateLimitedError         too many failed logins: try again later                         (429)
      ├── NotFoundError            no such row, or not visible to the caller                        (404)
      ├── ConflictError            the write would break a uniqueness or reference rule            (409)
      └── ValidationError          input that is well-formed JSON but wrong for the domain         (422)
@@ -40,6 +47,18 @@ class SecretFileError(MSPError):
     """A key file (JWT signing key, audit HMAC key, vault key) is missing or unusable."""
 
 
+class VaultError(MSPError):
+    """The vault refuses or cannot do what was asked (a key change, an encryption)."""
+
+
+class DecryptionError(VaultError):
+    """A stored secret does not decrypt under the key its blob names."""
+
+    def __init__(self, message: str, *, key_id: str | None = None) -> None:
+        super().__init__(message)
+        self.key_id = key_id
+
+
 class DatabaseError(MSPError):
     """The database cannot be used as it is."""
 
@@ -52,6 +71,28 @@ class DatabaseUnreachableError(DatabaseError):
 
 class SchemaError(DatabaseError):
     """The database schema is not at the revision this code was built for."""
+
+
+class AuthenticationError(MSPError):
+    """The caller is not authenticated: no token or key, or a bad, expired or revoked one."""
+
+    status_code = 401
+
+
+class PermissionDeniedError(MSPError):
+    """The caller is known but their role may not do this."""
+
+    status_code = 403
+
+
+class RateLimitedError(MSPError):
+    """Too many failures from this user or address; ``retry_after`` seconds until the next try."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NotFoundError(MSPError):

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     vault_key_file: Path | None = Field(default=None, description="Vault keyring; default: home/vault.key.")
     jwt_key_file: Path | None = Field(default=None, description="JWT signing key; default: home/jwt.key.")
     audit_key_file: Path | None = Field(default=None, description="Audit HMAC key; default: home/audit.key.")
+    pepper_key_file: Path | None = Field(
+        default=None, description="API-key pepper; default: home/pepper.key."
+    )
     host: str = Field(default="127.0.0.1", description="Address `msp serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `msp serve` listens on.")
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
@@ -64,10 +67,13 @@ class Settings(BaseSettings):
         return parse_database_url(self.database_url or f"sqlite:///{self.default_database_path}")
 
     def key_path(self, name: str) -> Path:
-        """Where the named secret lives: ``vault``, ``jwt`` or ``audit``."""
-        explicit = {"vault": self.vault_key_file, "jwt": self.jwt_key_file, "audit": self.audit_key_file}[
-            name
-        ]
+        """Where the named secret lives: ``vault``, ``jwt``, ``audit`` or ``pepper``."""
+        explicit = {
+            "vault": self.vault_key_file,
+            "jwt": self.jwt_key_file,
+            "audit": self.audit_key_file,
+            "pepper": self.pepper_key_file,
+        }[name]
         return explicit or self.home / f"{name}.key"
 
 

@@ -63,7 +63,9 @@ def value_for(t: Table, column: Column[Any], n: int) -> Any:
         return uuid.uuid4()
     if isinstance(ctype, Boolean):
         return True
-    if isinstance(ctype, (Integer, BigInteger)):
+    if isinstance(ctype, BigInteger):
+        return 10**12 + n  # clear of small counters such as audit sequences
+    if isinstance(ctype, Integer):
         return n % 1000 + 1
     if isinstance(ctype, Numeric) and not isinstance(ctype, Float):
         return Decimal("1.50")

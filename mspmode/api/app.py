@@ -1,28 +1,47 @@
-"""Application factory."""
+"""Application factory: ``create_app(settings)``; every route under ``/api``.
+
+Errors are JSON everywhere: ``{"error": {"type": …, "message": …}}`` with the status the error
+tree assigns (401, 403, 404, 409, 422, 429, 503); validation errors also carry ``detail``, the
+list of fields and why. An unexpected exception is a 500 with a request id, never a trace.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import mspmode
-from mspmode.api.routers import health
+from mspmode.api.crud import crud_router
+from mspmode.api.deps import request_id
+from mspmode.api.resources import RESOURCES
+from mspmode.api.routers import admin, auth, health
 from mspmode.db.session import Database
-from mspmode.errors import MSPError
+from mspmode.errors import AuthenticationError, MSPError, RateLimitedError
+from mspmode.services.runtime import Runtime
 from mspmode.settings import Settings
+
+log = logging.getLogger("mspmode.api")
+
+
+def _error(status: int, kind: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"type": kind, "message": message}, **extra})
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or Settings()
-    database = db or Database.from_settings(settings)
+    rt = Runtime(settings, db)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        database.dispose()
+        rt.dispose()
 
     app = FastAPI(
         title="MSP Mode",
@@ -34,14 +53,47 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.db = database
+    app.state.runtime = rt
+    app.state.db = rt.db
 
     @app.exception_handler(MSPError)
     async def _msp_error(_: Request, exc: MSPError) -> JSONResponse:
-        return JSONResponse(
-            status_code=exc.status_code,
-            content={"error": {"type": type(exc).__name__, "message": str(exc)}},
+        response = _error(exc.status_code, type(exc).__name__, str(exc))
+        if isinstance(exc, RateLimitedError):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, AuthenticationError):
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ())),
+                "message": err.get("msg", ""),
+                "type": err.get("type"),
+            }
+            for err in exc.errors()
+        ]
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+        return _error(422, "ValidationError", summary or "invalid request", detail=details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, "HTTPError", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        rid = request_id(request)
+        log.error(
+            "unhandled %s on %s %s (request %s)", type(exc).__name__, request.method, request.url.path, rid
         )
+        return _error(500, "InternalError", f"internal error (request {rid}); nothing was changed")
 
     app.include_router(health.router, prefix="/api")
+    app.include_router(auth.router, prefix="/api")
+    # Before the generic routes, so /audit-log/verify is not read as /audit-log/{id}.
+    app.include_router(admin.router, prefix="/api")
+    for spec in RESOURCES:
+        app.include_router(crud_router(spec), prefix="/api")
     return app

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import pydantic
 import typer
 
 from mspmode.errors import ConfigError
+from mspmode.services.runtime import Runtime
 from mspmode.settings import Settings
 
 app = typer.Typer(
@@ -29,6 +35,26 @@ def load_settings() -> Settings:
         raise ConfigError(f"{name} is invalid: {first['msg']}") from None
 
 
+@contextmanager
+def open_runtime() -> Iterator[Runtime]:
+    """The runtime for a command that reads or writes data: the schema must be current."""
+    from mspmode.db import schema
+
+    rt = Runtime(load_settings())
+    try:
+        rt.db.ping()
+        schema.require_head(rt.db)
+        yield rt
+    finally:
+        rt.dispose()
+
+
+def emit_json(value: Any) -> None:
+    typer.echo(json.dumps(value, default=str, indent=2))
+
+
 # Sub-apps register themselves on import.
+from mspmode.cli import audit as _audit  # noqa: E402,F401
 from mspmode.cli import db as _db  # noqa: E402,F401
 from mspmode.cli import setup as _setup  # noqa: E402,F401
+from mspmode.cli import users as _users  # noqa: E402,F401

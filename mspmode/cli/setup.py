@@ -55,7 +55,7 @@ def serve(
         schema.require_head(db)
     finally:
         db.dispose()
-    for name in ("jwt", "audit"):
+    for name in ("jwt", "audit", "pepper"):
         read_key_file(name, settings.key_path(name))
     # By import string: the CLI does not import the API layer; uvicorn builds the app from
     # the same environment.

@@ -7,7 +7,6 @@ ValidationError naming the field, never SQL and never a silent no-op.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -41,8 +40,17 @@ class Page(Generic[M]):
 class Repository(Generic[M]):
     def __init__(self, model: type[M]) -> None:
         self.model = model
-        self.columns = {c.key: c for c in inspect(model).columns}
+        mapper = inspect(model)
+        self.columns = {c.key: c for c in mapper.columns}
+        self.key_columns = [getattr(model, c.key) for c in mapper.primary_key]
         self.label = model.__tablename__
+
+    def key_condition(self, ident: Any) -> list[ColumnElement[bool]]:
+        """``ident`` is the primary key: one value, or a tuple for a composite key."""
+        values = ident if isinstance(ident, tuple) else (ident,)
+        if len(values) != len(self.key_columns):
+            raise ValidationError(f"{self.label} is keyed by {len(self.key_columns)} value(s)")
+        return [col == value for col, value in zip(self.key_columns, values, strict=True)]
 
     def _column(self, name: str, purpose: str) -> Any:
         try:
@@ -53,12 +61,13 @@ class Repository(Generic[M]):
     def _unknown(self, name: str, purpose: str) -> Any:
         raise ValidationError(f"{self.label} has no field {name!r} to {purpose}")
 
-    def get(self, session: Session, id: uuid.UUID, *, where: Sequence[ColumnElement[bool]] = ()) -> M:
-        """The row with this id, or NotFoundError (also when ``where`` hides it)."""
-        stmt = select(self.model).where(self.model.id == id, *where)  # type: ignore[attr-defined]
+    def get(self, session: Session, id: Any, *, where: Sequence[ColumnElement[bool]] = ()) -> M:
+        """The row with this key, or NotFoundError (also when ``where`` hides it)."""
+        stmt = select(self.model).where(*self.key_condition(id), *where)
         row = session.scalars(stmt).one_or_none()
         if row is None:
-            raise NotFoundError(f"no {self.label} with id {id}")
+            shown = "/".join(str(v) for v in id) if isinstance(id, tuple) else id
+            raise NotFoundError(f"no {self.label} with id {shown}")
         return row
 
     def list(
@@ -90,8 +99,8 @@ class Repository(Generic[M]):
         for key in sort:
             column = self._column(key.lstrip("-"), "sort by")
             order.append(column.desc() if key.startswith("-") else column.asc())
-        # The id breaks ties so pages never repeat or skip a row between requests.
-        order.append(self.model.id.asc())  # type: ignore[attr-defined]
+        # The key breaks ties so pages never repeat or skip a row between requests.
+        order.extend(col.asc() for col in self.key_columns)  # type: ignore[attr-defined]
         total = session.scalar(select(func.count()).select_from(self.model).where(*conditions)) or 0
         stmt = select(self.model).where(*conditions).order_by(*order).limit(limit).offset(offset)
         return Page(items=list(session.scalars(stmt)), total=int(total), limit=limit, offset=offset)
@@ -109,7 +118,7 @@ class Repository(Generic[M]):
     def update(
         self,
         session: Session,
-        id: uuid.UUID,
+        id: Any,
         values: Mapping[str, Any],
         *,
         where: Sequence[ColumnElement[bool]] = (),
@@ -123,7 +132,7 @@ class Repository(Generic[M]):
         session.flush()
         return row
 
-    def delete(self, session: Session, id: uuid.UUID, *, where: Sequence[ColumnElement[bool]] = ()) -> None:
+    def delete(self, session: Session, id: Any, *, where: Sequence[ColumnElement[bool]] = ()) -> None:
         session.delete(self.get(session, id, where=where))
         session.flush()
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text, Uuid
+from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mspmode.db.base import Base, CreatedAt, Timestamps, UUIDPrimaryKey, now_utc, one_of, utcnow
@@ -48,7 +48,7 @@ class AuditLog(UUIDPrimaryKey, CreatedAt, Base):
     action: Mapped[str] = mapped_column(String(20), index=True)
     entity_type: Mapped[str] = mapped_column(String(100))
     # Text, not a UUID: some audited things (settings, a login name) have no UUID key.
-    entity_id: Mapped[str | None] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(100))
     changes: Mapped[dict[str, Any] | None] = mapped_column()
     client_address: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -56,6 +56,39 @@ class AuditLog(UUIDPrimaryKey, CreatedAt, Base):
     mac_key_id: Mapped[str | None] = mapped_column(String(32))
     prev_mac: Mapped[str | None] = mapped_column(String(64))
     mac: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The end of the audit chain: a single row every audit write locks and advances.
+
+    Taking the row lock is what makes concurrent writers on PostgreSQL and MariaDB take turns
+    (SQLite's single writer does so already), and remembering the last sequence and MAC here
+    is what reveals a chain whose newest rows were deleted.
+    """
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sequence: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    mac: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginThrottle(Base):
+    """Recent failed sign-ins for one user name or one client address, and how long further
+    attempts are refused (exponential backoff). Kept in the database so every API worker
+    applies the same limit.
+
+    ``key`` is an HMAC of "user:NAME" or "addr:IP", never the name itself: people type their
+    password into the user-name field.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column()
+    last_failure_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=now_utc(), index=True)
 
 
 class BackupLog(UUIDPrimaryKey, Timestamps, Base):

@@ -10,8 +10,11 @@ from sqlalchemy import func, select
 from mspmode.db import schema
 from mspmode.db.session import Database
 from mspmode.models.core import User
+from mspmode.services import audit
+from mspmode.services.actor import Actor
+from mspmode.services.runtime import Signer
 from mspmode.settings import Settings
-from mspmode.vault.keyfiles import KEY_NAMES, ensure_key_file
+from mspmode.vault.keyfiles import KEY_NAMES, ensure_key_file, read_key_bytes
 from mspmode.vault.passwords import generate_password, hash_password
 
 ADMIN_USERNAME = "admin"
@@ -63,16 +66,27 @@ def _initialize(settings: Settings, db: Database, report: InitReport) -> None:
 
     report.revision_before, report.revision_after = schema.upgrade(db)
 
+    signer = Signer(read_key_bytes("audit", settings.key_path("audit")))
     with db.write() as session:
         if session.scalar(select(func.count()).select_from(User)) == 0:
             password = generate_password()
-            session.add(
-                User(
-                    username=ADMIN_USERNAME,
-                    full_name="Administrator",
-                    password_hash=hash_password(password),
-                    role="admin",
-                    must_change_password=True,
-                )
+            admin = User(
+                username=ADMIN_USERNAME,
+                full_name="Administrator",
+                password_hash=hash_password(password),
+                role="admin",
+                must_change_password=True,
+            )
+            session.add(admin)
+            session.flush()
+            actor = Actor(type="system", role="admin", name="msp init")
+            audit.record(
+                session,
+                signer,
+                actor,
+                "create",
+                "users",
+                admin.id,
+                {"username": ADMIN_USERNAME, "role": "admin"},
             )
             report.admin_username, report.admin_password = ADMIN_USERNAME, password

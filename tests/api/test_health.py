@@ -6,29 +6,20 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from mspmode.api.app import create_app
 from mspmode.db.session import Database
 from mspmode.settings import Settings
+from tests.servers import free_port, serve_in_thread
 
 MSP = [sys.executable, "-m", "mspmode"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(url: str, proc: subprocess.Popen[str], deadline_s: float = 30) -> httpx.Response:
@@ -43,24 +34,6 @@ def wait_for(url: str, proc: subprocess.Popen[str], deadline_s: float = 30) -> h
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-
-
-@contextmanager
-def serve_in_thread(app: FastAPI) -> Iterator[str]:
-    """A real uvicorn serving ``app`` on a free loopback port, in a thread of this process."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture

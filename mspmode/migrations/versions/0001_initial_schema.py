@@ -48,7 +48,7 @@ def upgrade() -> None:
     sa.Column('actor_name', sa.String(length=255), nullable=True),
     sa.Column('action', sa.String(length=20), nullable=False),
     sa.Column('entity_type', sa.String(length=100), nullable=False),
-    sa.Column('entity_id', sa.String(length=64), nullable=True),
+    sa.Column('entity_id', sa.String(length=100), nullable=True),
     sa.Column('changes', sa.JSON(), nullable=True),
     sa.Column('client_address', sa.String(length=64), nullable=True),
     sa.Column('request_id', sa.String(length=64), nullable=True),

@@ -1,0 +1,144 @@
+"""What only an admin does over the API: create and disable users, issue and revoke API
+keys, verify the audit chain. Listing users and keys is the generic read-only CRUD."""
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from mspmode.api.deps import ActorDep, RuntimeDep
+from mspmode.errors import NotFoundError, PermissionDeniedError
+from mspmode.models.core import User
+from mspmode.services import audit, auth
+
+router = APIRouter(tags=["admin"])
+
+Role = Literal["admin", "technician", "readonly"]
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
+    role: Role = "technician"
+    password: str | None = Field(default=None, min_length=auth.MIN_PASSWORD_LENGTH, max_length=1024)
+    email: str | None = Field(default=None, max_length=255)
+    full_name: str | None = Field(default=None, max_length=255)
+    clients: list[str] | None = Field(
+        default=None, max_length=1000, description="Client names or ids; omit for all."
+    )
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    username: str
+    role: str
+    email: str | None
+    full_name: str | None
+    client_scope: list[Any] | None
+    is_active: bool
+    must_change_password: bool
+    created_at: datetime
+
+
+class UserCreated(BaseModel):
+    user: UserOut
+    generated_password: str | None = Field(description="Shown once when no password was given.")
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    role: Role = "technician"
+    username: str | None = Field(default=None, max_length=100, description="Owner; default: you.")
+    clients: list[str] | None = Field(default=None, max_length=1000)
+    scopes: list[str] | None = Field(default=None, max_length=50)
+    expires_at: AwareDatetime | None = None
+
+
+class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    name: str
+    prefix: str
+    role: str
+    user_id: uuid.UUID
+    client_scope: list[Any] | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    created_at: datetime
+
+
+class ApiKeyCreated(BaseModel):
+    api_key: ApiKeyOut
+    key: str = Field(description="The key itself: shown once, never stored.")
+
+
+class ChainOut(BaseModel):
+    ok: bool
+    rows: int
+    problem: str | None
+    sequence: int | None
+    row_id: uuid.UUID | None
+
+
+@router.post("/users", response_model=UserCreated, status_code=201, summary="Create a user (admin)")
+def create_user(body: UserCreate, rt: RuntimeDep, actor: ActorDep) -> Any:
+    user, generated = auth.create_user(
+        rt,
+        actor,
+        username=body.username,
+        role=body.role,
+        password=body.password,
+        email=body.email,
+        full_name=body.full_name,
+        clients=body.clients,
+    )
+    return {"user": user, "generated_password": generated}
+
+
+def _username(rt: RuntimeDep, actor: ActorDep, user_id: uuid.UUID) -> str:
+    if not actor.has_role("admin"):
+        raise PermissionDeniedError("only an admin may manage users")
+    with rt.db.read() as session:
+        user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"no users with id {user_id}")
+    return user.username
+
+
+@router.post("/users/{user_id}/disable", response_model=UserOut, summary="Disable a user (admin)")
+def disable_user(user_id: uuid.UUID, rt: RuntimeDep, actor: ActorDep) -> Any:
+    return auth.set_user_active(rt, actor, _username(rt, actor, user_id), False)
+
+
+@router.post("/users/{user_id}/enable", response_model=UserOut, summary="Enable a user (admin)")
+def enable_user(user_id: uuid.UUID, rt: RuntimeDep, actor: ActorDep) -> Any:
+    return auth.set_user_active(rt, actor, _username(rt, actor, user_id), True)
+
+
+@router.post("/api-keys", response_model=ApiKeyCreated, status_code=201, summary="Issue an API key (admin)")
+def create_api_key(body: ApiKeyCreate, rt: RuntimeDep, actor: ActorDep) -> Any:
+    key, plaintext = auth.create_api_key(
+        rt,
+        actor,
+        name=body.name,
+        role=body.role,
+        username=body.username,
+        clients=body.clients,
+        scopes=body.scopes,
+        expires_at=body.expires_at,
+    )
+    return {"api_key": key, "key": plaintext}
+
+
+@router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyOut, summary="Revoke an API key (admin)")
+def revoke_api_key(key_id: uuid.UUID, rt: RuntimeDep, actor: ActorDep) -> Any:
+    return auth.revoke_api_key(rt, actor, str(key_id))
+
+
+@router.get("/audit-log/verify", response_model=ChainOut, summary="Verify the audit chain (admin)")
+def verify_audit_log(rt: RuntimeDep, actor: ActorDep) -> Any:
+    return audit.verify_chain(rt, actor).__dict__
