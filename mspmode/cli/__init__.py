@@ -14,7 +14,10 @@ from mspmode.errors import MSPError
 def main() -> None:
     """Console-script entry point."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode Click returns a typer.Exit's code instead of exiting with it.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except MSPError as exc:
         _fail(str(exc))
     except Exception as exc:  # Click's own usage errors keep their exit code

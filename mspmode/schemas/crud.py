@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -48,6 +48,21 @@ class Schemas:
     page: type[BaseModel]
 
 
+def _storable_text(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and a lone surrogate (valid in JSON's \uXXXX escapes)
+    # cannot be encoded by any driver: refuse both here as a 422, not later as a 500.
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+StorableText = Annotated[str, AfterValidator(_storable_text)]
+
+
 def camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))
 
@@ -84,7 +99,9 @@ def python_type(table: Table, column: Column[Any], *, for_input: bool) -> Any:
     if isinstance(ctype, JSON):
         return list[Any] | dict[str, Any]
     if isinstance(ctype, String):
-        return Annotated[str, Field(max_length=ctype.length)] if (for_input and ctype.length) else str
+        if not for_input:
+            return str
+        return Annotated[StorableText, Field(max_length=ctype.length)] if ctype.length else StorableText
     return str
 
 

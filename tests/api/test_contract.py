@@ -4,6 +4,7 @@ client's row, 422 for bad input — and a refused request writes nothing."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -304,3 +305,13 @@ def test_filters_sort_and_search(api: Api) -> None:
     assert hidden["items"] == [] and hidden["total"] == 0
     no_index = client.get("/api/clients", params={"q": "x"})
     assert no_index.status_code == 422
+
+
+@pytest.mark.parametrize("text", ["nul \x00 inside", "lone \ud800 surrogate"])
+def test_text_no_backend_can_store_is_422(api: Api, text: str) -> None:
+    body = json.dumps({"name": text})  # \u0000 and \ud800 escapes: valid JSON, unstorable text
+    response = api.as_("tech").post(
+        "/api/clients", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["field"] == "body.name"

@@ -88,6 +88,9 @@ def test_db_check_fails_when_the_schema_drifts_from_the_models(msp_env: dict[str
     assert "column clients.sneaky_column: in the database only" in result.stderr
     assert "index ix_commands_run_host on commands_run: missing from the database" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("msp: error: 2 difference(s)")
+    as_json = msp(msp_env, "db", "check", "--json")
+    assert as_json.returncode == 1
+    assert '"ok": false' in as_json.stdout
 
 
 @pytest.mark.parametrize(
