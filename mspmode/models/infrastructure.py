@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import CheckConstraint, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mspmode.db.base import Base, Timestamps, UUIDPrimaryKey, between, fk, flag, one_of
@@ -129,6 +129,8 @@ class Infrastructure(UUIDPrimaryKey, Timestamps, Base):
         UniqueConstraint("client_id", "hostname"),
         one_of("asset_type", ASSET_TYPES),
         one_of("status", INFRASTRUCTURE_STATUSES, nullable=False),
+        # "Every Server 2008 host": how traits are generalised, and how technicians list hosts.
+        Index(None, "os", "os_version"),
     )
 
     # Nullable so a host seen only in a command can be recorded before anyone assigns it.

@@ -358,8 +358,10 @@ def _authenticate_api_key(rt: Runtime, key: str, client_address: str | None, req
     prefix = f"{API_KEY_PREFIX}{parts[1]}"
     now = utcnow()
     with rt.db.read() as session:
-        row = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).one_or_none()
-        user = session.get(User, row.user_id) if row else None
+        found = session.execute(
+            select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.prefix == prefix)
+        ).one_or_none()
+    row, user = (found[0], found[1]) if found else (None, None)
     if row is None or not hmac.compare_digest(row.key_hash, rt.pepper.sign(key.encode())):
         raise AuthenticationError("unknown API key")
     if row.revoked_at is not None:
