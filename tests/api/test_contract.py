@@ -315,3 +315,15 @@ def test_text_no_backend_can_store_is_422(api: Api, text: str) -> None:
     )
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["field"] == "body.name"
+
+
+def test_a_duplicate_is_409_and_the_first_row_is_kept(api: Api) -> None:
+    client = api.as_("tech")
+    name = f"Unique {uuid.uuid4()}"
+    first = client.post("/api/clients", json={"name": name, "notes": "first"})
+    assert first.status_code == 201
+    again = client.post("/api/clients", json={"name": name, "notes": "second"})
+    assert again.status_code == 409, again.text
+    assert again.json()["error"]["type"] == "ConflictError"
+    kept = client.get("/api/clients", params={"name": name}).json()["items"]
+    assert [c["notes"] for c in kept] == ["first"]
