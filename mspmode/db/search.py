@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,6 +231,36 @@ def make_snippet(body: str, words: Sequence[str], *, width: int = 160) -> str:
     prefix = "…" if start > 0 else ""
     suffix = "…" if start + width < len(flat) else ""
     return f"{prefix}{excerpt}{suffix}"
+
+
+@contextmanager
+def bulk_indexing(session: Session, table: str) -> Iterator[None]:
+    """Insert many rows into ``table`` and index them once at the end, in the caller's
+    transaction.
+
+    On SQLite the per-row triggers cost most of an insert (tokenising one row at a time); for
+    a bulk load they are dropped, the new rows indexed with one INSERT … SELECT, and the
+    triggers put back — all inside the transaction, which holds the single writer, so no
+    other writer ever sees the table without them and readers see the old snapshot. Rows may
+    only be inserted inside the block (updates and deletes would go unindexed). PostgreSQL's
+    generated column and MariaDB's FULLTEXT index need nothing.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    columns = _columns(table)
+    fts = f"{table}_fts"
+    start = session.execute(text(f"SELECT coalesce(max(rowid), 0) FROM {table}")).scalar_one()
+    for suffix in ("ai", "ad", "au"):
+        session.execute(text(f"DROP TRIGGER {fts}_{suffix}"))
+    yield
+    cols = ", ".join(columns)
+    session.execute(
+        text(f"INSERT INTO {fts}(rowid, {cols}) SELECT rowid, {cols} FROM {table} WHERE rowid > :start"),
+        {"start": start},
+    )
+    for statement in create_ddl("sqlite", table, columns)[1:]:
+        session.execute(text(statement))
 
 
 def rebuild(session: Session) -> None:

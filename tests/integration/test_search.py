@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 import string
+import uuid
 
 import pytest
 from sqlalchemy import update
 
-from mspmode.db import search
+from mspmode.db import schema, search
 from mspmode.db.session import Database
 from mspmode.errors import ValidationError
 from tests.rows import build_row, table
@@ -110,3 +111,39 @@ def test_sqlite_index_survives_vacuum_after_a_rebuild(sqlite_db: Database) -> No
         assert search.search(s, "commands_run", words[0]) == []
         for w, row in zip(words[2:], rows[2:], strict=True):
             assert [h.id for h in search.search(s, "commands_run", w)] == [row["id"]]
+
+
+def test_bulk_indexing_indexes_every_new_row_and_keeps_the_triggers(migrated_db: Database) -> None:
+    words = [word() for _ in range(50)]
+    t = table("commands_run")
+    with migrated_db.writer.begin() as conn:
+        parent = build_row(conn, "commands_run")
+    with migrated_db.write() as s:
+        with search.bulk_indexing(s, "commands_run"):
+            s.execute(
+                t.insert(),
+                [
+                    {"id": uuid.uuid4(), "session_id": parent["session_id"], "command_text": f"echo {w}"}
+                    for w in words
+                ],
+            )
+    with migrated_db.read() as s:
+        for w in words[::7]:
+            assert len(search.search(s, "commands_run", w)) == 1
+    # The triggers are back: a later ordinary insert is found too.
+    later = word()
+    with migrated_db.writer.begin() as conn:
+        build_row(conn, "commands_run", command_text=f"echo {later}")
+    with migrated_db.read() as s:
+        assert len(search.search(s, "commands_run", later)) == 1
+    assert schema.differences(migrated_db) == []
+
+
+def test_bulk_indexing_leaves_nothing_behind_when_the_load_fails(sqlite_db: Database) -> None:
+    with pytest.raises(RuntimeError), sqlite_db.write() as s, search.bulk_indexing(s, "commands_run"):
+        raise RuntimeError("the import broke")
+    later = word()
+    with sqlite_db.writer.begin() as conn:
+        build_row(conn, "commands_run", command_text=f"echo {later}")
+    with sqlite_db.read() as s:
+        assert len(search.search(s, "commands_run", later)) == 1
