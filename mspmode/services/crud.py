@@ -43,6 +43,8 @@ class ResourceSpec:
     write_role: str | None = "technician"  # None: read-only
     hidden: frozenset[str] = frozenset()
     read_only: frozenset[str] = frozenset()  # derived by the service, never set by a caller
+    # False when creation has its own route (commands are recorded through the learning engine)
+    generic_create: bool = True
     prepare: Prepare | None = None  # fill derived values before a write
     after_write: After | None = None  # (session, row, old values) after create/update/delete
     title: str = ""
