@@ -1,0 +1,1722 @@
+"""Redaction of secrets from text before it is stored: commands, their output, error messages,
+contexts, file change descriptions, audit diffs, log lines.
+
+Two layers:
+
+* ``RULES``, an ordered table of named rules (like Sentry's message parameterisation), each
+  one or more verbose regexes with a comment per guard. Specific shapes come first (private
+  keys, URLs with a password, known token formats, program options), generic ``NAME=value``
+  assignments and prose last, so the most telling label wins.
+* ``KnownSecrets``: every secret stored in the vault, as keyed hashes (HMAC-SHA256 under a key
+  derived from the vault keyring) and lengths, never in plain text, so a stored password is
+  removed wherever it appears verbatim, even with no rule around it.
+
+Redacted text keeps its shape so the learning engine still sees the command:
+``mysql -u root -p[REDACTED:password] app``, ``https://bob:[REDACTED:password]@host/``,
+``Authorization: Bearer [REDACTED:token]``, ``[REDACTED:private_key]``.
+
+``redact`` never raises (if something inside it fails, the whole text is withheld rather than
+stored unredacted), is idempotent (a placeholder is never a value to redact again), and runs in
+linear time: every repetition is bounded or cannot overlap with what follows it.
+
+Speed: it runs on every captured command and output. Case-insensitive rules match the
+lower-cased text (compiled without IGNORECASE, which would stop the regex engine from scanning
+for a literal prefix), and every pattern starts with a literal or a small character set, with
+its "not inside a longer word" guard written as a lookbehind *after* that literal. Each pattern
+also has a gate, strings one of which any match contains: a short text is swept for all gates
+at once and only the patterns they open run. About 15-20 us a command and 8-10 MB/s on logs
+(bench/redact.py); the gates' substring searches are most of the cost on long text.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hmac
+import json
+import re
+import string
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+__all__ = [
+    "KNOWN_SECRETS_PURPOSE",
+    "PLACEHOLDER",
+    "RULES",
+    "KnownSecrets",
+    "Rule",
+    "placeholder",
+    "redact",
+    "redact_value",
+]
+
+#: The ``Keyring.derive_key`` purpose of the known-secrets HMAC key.
+KNOWN_SECRETS_PURPOSE = "known-secrets-v1"
+
+PLACEHOLDER = re.compile(r"\[REDACTED:[a-z_]{1,40}\]")
+_WITHHELD = "[REDACTED:unredactable]"
+
+
+def placeholder(label: str) -> str:
+    return f"[REDACTED:{label}]"
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _lower(text: str) -> str:
+    """``text`` in lower case, character for character, so offsets in it are offsets in text."""
+    lowered = text.lower()
+    # lower() can only lengthen a string ("İ" becomes two characters); then fold ASCII only.
+    return lowered if len(lowered) == len(text) else text.translate(_ASCII_LOWER)
+
+
+# --------------------------------------------------------------------------------------------
+# Building blocks shared by the rules (verbose-mode fragments), used through the macros below.
+
+# A value that is no literal secret, or one already redacted.
+_NOT_A_VALUE = r"""
+    (?=\S)                               # a value starts at a visible character, never at a space
+    (?!['"]?\[(?:REDACTED|redacted):)    # already redacted (lower-cased when the rule reads that)
+    (?!"?\$[A-Za-z_{(])                  # a shell/PowerShell variable or $(...): the secret is elsewhere
+    (?!['"]?%[A-Za-z_][A-Za-z0-9_]*%)    # a cmd.exe %VARIABLE%
+    (?!['"]?<[^<>\s]{1,40}>)             # a <placeholder> in usage text and documentation
+"""
+
+# An unquoted value: up to whitespace, a quote or a shell operator, and not ending in the
+# punctuation that closes the surrounding text ("(using password: YES)", "key=x, y", "id: x:").
+_BARE = r"""[^\s'"`;|&]*[^\s'"`;|&,:)\]}]"""
+
+
+def _value(bare: str = _BARE) -> str:
+    """A secret value: single-quoted (PowerShell doubles '' inside), double-quoted (backslash
+    escapes) or bare. Only the part inside the quotes is replaced, so the quotes stay."""
+    return (
+        r"(?:'(?P<secret_sq>(?:[^'\r\n]|'')+)'"
+        r'|"(?P<secret_dq>(?:[^"\\\r\n]|\\.)+)"'
+        f"|(?P<secret>{bare}))"
+    )
+
+
+def _words(names: str, before: str) -> str:
+    """Any of the ``|``-separated literal ``names``, not preceded by a character of the class
+    ``before``. The names' common prefix comes first and the lookbehind after it, so the regex
+    engine can scan for that literal instead of trying the pattern at every position."""
+    words = [name.strip() for name in names.split("|")]
+    prefix = words[0]
+    for word in words[1:]:
+        while not word.startswith(prefix):
+            prefix = prefix[:-1]
+    rests = "|".join(re.escape(word[len(prefix) :]) for word in sorted(words, key=len, reverse=True))
+    if prefix:
+        literal = re.escape(prefix)
+        return f"{literal}(?<!{before}{literal})(?:{rests})"
+    return "(?:" + "|".join(f"{re.escape(w)}(?<!{before}{re.escape(w)})" for w in words) + ")"
+
+
+# What may not come right before a header name, or before a program name.
+_HEADER_CHAR = r"[\w-]"
+_PROGRAM_CHAR = r"[\w.\-]"
+
+
+def _suffixed(names: str, suffix: str, before: str) -> str:
+    """Like ``_words`` for names that all end in ``suffix`` (x-api-key, api-key): the match
+    starts at the suffix, and lookbehinds check which name it ends."""
+    checks = "|".join(
+        f"(?<={re.escape(n.strip())})(?<!{before}{re.escape(n.strip())})" for n in names.split("|")
+    )
+    return f"{re.escape(suffix)}(?:{checks})"
+
+
+def _args(stop: str) -> str:
+    """The other arguments of the same command before the option ``stop`` (; | & or a line
+    break end a command). Each is a whole word, so trying them costs one pass."""
+    return rf"(?:[ \t]+(?!{stop})[^\s;|&]+){{0,24}}?"
+
+
+# The secret of a connection string's key=value pair; the value ends at ";".
+_CONNECTION_VALUE = r"""
+    =                                    # no spaces around it: "password = x" is code
+    <<NOT_A_VALUE>>
+    (?:
+      \{(?P<secret_br>(?:[^}\r\n]|\}\})+)\}                                 # ODBC {braced}; }} is a brace
+    | "(?P<secret_dq>(?:[^"\r\n]|"")+)"                                     # quoted; "" is a quote
+    | '(?P<secret_sq>(?:[^'\r\n]|'')+)'
+    | (?P<secret_sp>[^;\s"'{][^;\s"']*(?:[ \t]+[^;\s"'=]+){1,20}?)(?=[ \t]*;)  # spaces, when ; ends it
+    | (?P<secret>[^;\s"'{][^;\s"']*)
+    )
+"""
+
+# Patterns are written with these macros, expanded before compiling:
+#   <<NOT_A_VALUE>>        the guards above           <<VALUE>>, <<VALUE:bare>>  a secret value
+#   <<QUOTED>>             a quoted secret value      <<CONNECTION_VALUE>>       "=value" up to ;
+#   <<PROGRAM:a|b>>        a program's name, not inside a longer name ("/usr/bin/mysql" is one)
+#   <<WORD:a|b>>           a word, not inside a longer word
+#   <<ARGS:stop>>          the other arguments of a command, up to the option ``stop``
+_MACRO = re.compile(r"<<(?P<name>[A-Z_]+)(?::(?P<arg>.*?))?>>", re.DOTALL)
+
+
+def _expand(pattern: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        name, arg = m.group("name"), m.group("arg") or ""
+        if name == "NOT_A_VALUE":
+            return _NOT_A_VALUE
+        if name == "VALUE":
+            return _value(arg) if arg else _value()
+        if name == "QUOTED":
+            return _value("(?!)")  # never matches: only the quoted forms remain
+        if name == "CONNECTION_VALUE":
+            return _expand(_CONNECTION_VALUE)
+        if name == "PROGRAM" and arg:
+            return _words(arg, _PROGRAM_CHAR)
+        if name == "WORD" and arg:
+            return _words(arg, r"\w")
+        if name == "ARGS" and arg:
+            return _args(arg)
+        raise ValueError(f"unknown macro {m.group(0)}")
+
+    return _MACRO.sub(one, pattern)
+
+
+# --------------------------------------------------------------------------------------------
+# Value checks the regexes cannot express cheaply. Each gets the match (over the text the
+# pattern read, maybe lower-cased), the value as it stands in the original text, and the name
+# of the group that captured it ("secret" for an unquoted value).
+
+Accept = Callable[[re.Match[str], str, str], bool]
+
+_NOT_SECRET_WORDS = frozenset(
+    """yes no true false none null nil on off n/a na empty unset not required optional hidden
+    redacted masked set changed expired incorrect invalid wrong missing disabled enabled never
+    unknown default blank prompt ask same files compat systemd sss winbind ldap nis""".split()
+)
+_PATHLIKE = re.compile(r"(?:[/~]|\.\.?[/\\]|[A-Za-z]:\\|\\\\|https?://)")
+# A file the secret is read from, not the secret: ./db.pw, ~/.pgpass, /run/secrets/db, C:\x.
+_FILE_PATH = re.compile(r"(?:\.\.?[/\\]|~[/\\]|/[\w.\-]+/|[A-Za-z]:\\|\\\\)")
+
+
+def _is_word(value: str) -> bool:
+    return value.lower().strip(".") in _NOT_SECRET_WORDS
+
+
+# Keys and tokens are base64, hex or URL-safe text: braces, commas or parentheses mean an
+# object's repr or a sentence (AppWindowToken{9f4ef63, SIMPLE),E23), and three dotted labels
+# a name (com.apple.xpc.activity).
+_TOKEN_TEXT = re.compile(r"[A-Za-z0-9_\-.+/=~:%$!@#*^]+")
+_DOTTED_NAME = re.compile(r"[a-z0-9\-]+(?:\.[a-z0-9\-]+){2,}")
+
+
+def _looks_random(value: str) -> bool:
+    """A key or token, not a name: long enough, not a path, with a digit or mixed case."""
+    if len(value) < 8 or _PATHLIKE.match(value) or _is_word(value):
+        return False
+    if not _TOKEN_TEXT.fullmatch(value) or _DOTTED_NAME.match(value):
+        return False
+    has_digit = any(c.isdigit() for c in value)
+    has_alpha = any(c.isalpha() for c in value)
+    mixed = any(c.isupper() for c in value) and any(c.islower() for c in value)
+    return (has_digit and has_alpha) or (mixed and len(value) >= 16) or (has_digit and len(value) >= 16)
+
+
+def _looks_like_password(value: str) -> bool:
+    """A password in prose ("the password is Winter2024!"), not an ordinary word ("incorrect")."""
+    if len(value) < 4 or _is_word(value):
+        return False
+    if any(c.isdigit() for c in value) or any(not c.isalnum() for c in value):
+        return True
+    return any(c.isupper() for c in value[1:]) and any(c.islower() for c in value)
+
+
+def _label_for_name(name: str) -> str:
+    lowered = name.lower()
+    if "token" in lowered or lowered.endswith("auth"):
+        return "token"
+    if lowered.endswith("key"):
+        return "api_key"
+    if "secret" in lowered:
+        return "secret"
+    return "password"
+
+
+# An unquoted value that computes the secret rather than being it: a cmdlet, a call, an index.
+_EXPRESSION = re.compile(
+    r"""(?:Get|Read|ConvertTo|ConvertFrom|New|Import|Invoke|Unprotect|Select)-[A-Z]\w*
+      | [A-Za-z_][\w.]*[(\[].*""",
+    re.VERBOSE,
+)
+
+
+def _accept_named_value(match: re.Match[str], value: str, group: str) -> bool:
+    name = (match.group("name") or "").lower()
+    if group == "secret" and _EXPRESSION.fullmatch(value):
+        return False
+    if _label_for_name(name) in ("token", "api_key"):
+        return _looks_random(value)
+    if _is_word(value) or _is_word(value.split()[0]) or _FILE_PATH.match(value):
+        return False
+    # $PWD / OLDPWD in `env` output is the working directory, not a password.
+    return not (name.endswith("pwd") and value[:1] in "/~")
+
+
+_OPTIONAL_VALUE_PROGRAM = re.compile(
+    r"""(?:^|[\s;|&('"/\\])
+        (?:mysql\w*|mariadb[\w-]*|psql|pg_\w+|createdb|dropdb|createuser|dropuser|vacuumdb|reindexdb|
+           clusterdb)
+        (?:\.exe)?[ \t][^;|&\n]*$""",
+    re.VERBOSE,
+)
+
+
+def _accept_cli_option(match: re.Match[str], value: str, group: str) -> bool:
+    name = match.group("name").lower()
+    # `mysql --password db` and `psql --password db` prompt for the password: for them a
+    # separate word after --password is the database, never the password.
+    if match.groupdict().get("spaced") and name in ("password", "pass", "passwd"):
+        start = match.start()
+        line_start = match.string.rfind("\n", max(0, start - 400), start) + 1
+        if _OPTIONAL_VALUE_PROGRAM.search(match.string, max(line_start, start - 400), start):
+            return False
+    if name.endswith("secret") and re.match(r"(?:id|src|type|env)=", value):
+        return False  # docker build --secret id=x,src=file names a secret, it is not one
+    return _accept_named_value(match, value, group)
+
+
+_CONFIG_KEY = re.compile(r"""[ \t]*(?:-[ \t]+)?["']?[\w.\-]{0,60}""")
+
+
+def _accept_config_line(match: re.Match[str], value: str, group: str) -> bool:
+    # Only a key at the start of its line ("  db_password: x", "- secret = y"): elsewhere a
+    # "password: ..." is prose or a log message, which the assignment and prose rules judge.
+    text, start = match.string, match.start()
+    newline = text.rfind("\n", max(0, start - 80), start)
+    if newline < 0 and start > 80:
+        return False
+    if not _CONFIG_KEY.fullmatch(text, newline + 1, start):
+        return False
+    return _accept_named_value(match, value, group)
+
+
+_SEMICOLON_AHEAD = re.compile(r"[ \t]*;")
+
+
+def _accept_connection(match: re.Match[str], value: str, group: str) -> bool:
+    # A later key of a connection string (after ";") is one whatever its value; the first key
+    # only when a ";" follows its value, else "password=x" is an assignment for the later rules.
+    text, start = match.string, match.start()
+    i = start
+    while i > 0 and text[i - 1] in " \t":
+        i -= 1
+    if i > 0 and text[i - 1] == ";":
+        return True
+    if i > 0 and i == start and text[i - 1] not in "\r\n\"'{(":
+        return False  # inside a longer word: PGPASSWORD=, db_password=
+    return _SEMICOLON_AHEAD.match(text, match.end()) is not None
+
+
+def _accept_prose(match: re.Match[str], value: str, group: str) -> bool:
+    return _looks_like_password(value) and not _EXPRESSION.fullmatch(value)
+
+
+def _accept_bearer(match: re.Match[str], value: str, group: str) -> bool:
+    return any(c.isdigit() for c in value) or (len(value) >= 20 and _looks_random(value))
+
+
+# --------------------------------------------------------------------------------------------
+# The rule table.
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One regex of a rule. ``exact_case`` patterns read the text as it is (AKIA..., mysql -p
+    against -P); the others read it lower-cased. ``gate``: lower-case strings one of which
+    every match contains, checked with ``in`` before the regex is tried (a test checks that
+    gating never changes a result)."""
+
+    regex: re.Pattern[str]
+    exact_case: bool
+    gate: tuple[str, ...]
+    groups: tuple[str, ...]
+
+
+def _p(source: str, *, gate: tuple[str, ...], exact_case: bool = False, flags: int = 0) -> Pattern:
+    regex = re.compile(_expand(source), re.VERBOSE | flags)
+    groups = tuple(name for name in regex.groupindex if name.startswith("secret"))
+    return Pattern(regex, exact_case, gate, groups)
+
+
+# On a text up to this long, every gate string is looked for in one sweep and only the
+# patterns they open are run; on a longer one each gate is checked when its pattern's turn
+# comes (a found string stops the search early, and the answer is kept for other patterns).
+_SHORT = 4096
+
+
+class _Scan:
+    """A text being redacted, its lower-cased form, and which gate strings occur in it."""
+
+    __slots__ = ("_present", "gated", "lowered", "short", "text")
+
+    def __init__(self, text: str, *, gated: bool = True) -> None:
+        self.short = len(text) <= _SHORT
+        self.gated = gated
+        self.set(text)
+
+    def set(self, text: str) -> None:
+        self.text = text
+        self.lowered = _lower(text)
+        self._present: dict[str, bool] = {}
+
+    def may_match(self, gate: tuple[str, ...]) -> bool:
+        if not self.gated:
+            return True
+        for needle in gate:
+            found = self._present.get(needle)
+            if found is None:
+                found = self._present[needle] = needle in self.lowered
+            if found:
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One kind of secret: its name (for tests and explanations), the placeholder label, its
+    patterns, an optional check of each captured value, and whether the label comes from the
+    name the match found (``--api-key`` gives api_key, ``--token`` token)."""
+
+    name: str
+    label: str
+    patterns: tuple[Pattern, ...]
+    accept: Accept | None = None
+    label_from_name: bool = False
+
+    def apply(self, text: str) -> str:
+        """``text`` with this rule's secrets replaced."""
+        scan = _Scan(text)
+        self._apply(scan)
+        return scan.text
+
+    def _apply(self, scan: _Scan) -> None:
+        for pattern in self.patterns:
+            if scan.may_match(pattern.gate):
+                self._run(pattern, scan)
+
+    def _run(self, pattern: Pattern, scan: _Scan) -> bool:
+        """Apply one pattern; True if it changed the text."""
+        text = scan.text
+        cuts: list[tuple[int, int, str]] = []
+        for match in pattern.regex.finditer(text if pattern.exact_case else scan.lowered):
+            cuts.extend(self._cuts(match, pattern.groups, text))
+        if not cuts:
+            return False
+        pieces, pos = [], 0
+        for start, end, mark in sorted(cuts):
+            pieces.append(text[pos:start])
+            pieces.append(mark)
+            pos = end
+        pieces.append(text[pos:])
+        scan.set("".join(pieces))
+        return True
+
+    def _cuts(self, match: re.Match[str], groups: tuple[str, ...], text: str) -> list[tuple[int, int, str]]:
+        cuts = []
+        for group in groups:
+            start, end = match.span(group)
+            if start >= end:
+                continue
+            value = text[start:end]
+            # A value touching a placeholder was redacted already, at least in part: taking
+            # it again would only coarsen the text, and would make redact() not idempotent.
+            if _touches_placeholder(text, start, end):
+                continue
+            if self.accept is not None and not self.accept(match, value, group):
+                continue
+            label = _label_for_name(match.group("name")) if self.label_from_name else self.label
+            cuts.append((start, end, placeholder(label)))
+        return cuts
+
+
+def _touches_placeholder(text: str, start: int, end: int) -> bool:
+    return any(
+        m.start() < end and m.end() > start for m in PLACEHOLDER.finditer(text, max(0, start - 52), end + 52)
+    )
+
+
+def _rule(
+    name: str,
+    label: str,
+    *patterns: Pattern,
+    accept: Accept | None = None,
+    label_from_name: bool = False,
+) -> Rule:
+    return Rule(name, label, patterns, accept, label_from_name)
+
+
+RULES: tuple[Rule, ...] = (
+    _rule(
+        "private_key",
+        "private_key",
+        _p(
+            r"""
+            (?P<secret>
+              -----BEGIN[ ](?:[A-Z0-9]{1,20}[ ]){0,3}PRIVATE[ ]KEY(?:[ ]BLOCK)?-----
+              [A-Za-z0-9+/=\s\\:,.\-]*?          # base64 lines, Proc-Type/DEK-Info, JSON-escaped \n
+              (?:-----END[ ](?:[A-Z0-9]{1,20}[ ]){0,3}PRIVATE[ ]KEY(?:[ ]BLOCK)?-----
+                | (?=[^A-Za-z0-9+/=\s\\:,.\-])   # a truncated block ends where the armour's alphabet does
+                | \Z)
+            )
+            """,
+            exact_case=True,
+            gate=("private",),
+        ),
+        _p(
+            r"""
+            Private-Lines:[ \t]*\d+[ \t]*\r?\n      # a PuTTY .ppk key: the lines after this header
+            (?P<secret>(?:[A-Za-z0-9+/=]{1,200}(?:\r?\n|\Z))+)
+            """,
+            exact_case=True,
+            gate=("private",),
+        ),
+    ),
+    _rule(
+        "url_credentials",
+        "password",
+        _p(
+            r"""
+            ://(?<=[a-z0-9]://)                  # after any scheme: https, postgres, mongodb+srv, jdbc:mysql
+            [^\s:/?#@'"<>\[\]\\]{0,256}          # the user; empty in redis://:password@host
+            :
+            (?!\d{1,5}(?:[/?\#\s'"]|$))          # host:port, not user:password
+            (?!\[redacted:)                      # already redacted; a $VAR here is taken too (fail closed)
+            (?P<secret>[^\s/?#'"<>\\]+)          # the password, up to the last @ before the host
+            @
+            """,
+            gate=("://",),
+        ),
+    ),
+    _rule(
+        "authorization_header",
+        "token",
+        _p(
+            r"""
+            <<WORD:authorization>>                # the HTTP header (also Proxy-), a JSON or hashtable key
+            ["']?[ \t]*[:=][ \t]*["']?
+            (?:(?:bearer|basic|token|digest|negotiate|ntlm|apikey|sso-key|ssws|otp|hmac|
+                   aws4-hmac-sha256|splunk)[ \t]+)?+ # the scheme stays: it says what kind of login
+                                                  # it was (possessive: never part of the secret)
+            <<NOT_A_VALUE>>
+            (?P<secret>[^\s"'][^\r\n"']*)        # the credentials, to the end of the header
+            """,
+            gate=("authorization",),
+        ),
+        *(
+            _p(
+                rf"""
+                {_suffixed(names, gate, _HEADER_CHAR)}
+                ["']?[ \t]*:[ \t]*["']?           # a header, never key=value (that is an assignment)
+                <<NOT_A_VALUE>>
+                (?P<secret>[^\s"'][^\r\n"']*)
+                """,
+                gate=(gate,),
+            )
+            for gate, names in (
+                (
+                    "key",
+                    "x-api-key|api-key|x-apikey|ocp-apim-subscription-key|x-functions-key|x-goog-api-key",
+                ),
+                ("token", "x-auth-token|x-access-token|private-token|x-vault-token"),
+                ("cookie", "cookie|set-cookie"),
+            )
+        ),
+    ),
+    _rule(
+        "bearer_token",
+        "token",
+        _p(
+            r"""
+            <<WORD:bearer>>[ \t]+                # a bearer token outside an Authorization header
+            <<NOT_A_VALUE>>
+            (?P<secret>[a-z0-9\-._~+/]{8,}=*)
+            """,
+            gate=("bearer",),
+        ),
+        accept=_accept_bearer,
+    ),
+    _rule(
+        "jwt",
+        "jwt",
+        _p(
+            r"""
+            (?P<secret>eyJ(?<![A-Za-z0-9_\-]eyJ)   # header.payload.signature, each base64url
+              [A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*)
+            """,
+            exact_case=True,
+            gate=("eyj",),
+        ),
+    ),
+    _rule(
+        "aws_secret_key",
+        "aws_secret_key",
+        _p(
+            r"""
+            (?:aws_?secret_?(?:access_?)?key|secret_?access_?key)
+            ["']?(?:[ \t]*[:=][ \t]*|[ \t]+)["']?  # env, ini, JSON, or `aws configure set NAME VALUE`
+            (?P<secret>[a-z0-9/+]{40})(?![a-z0-9/+=])
+            """,
+            gate=("secret",),
+        ),
+        _p(
+            r"""
+            A[KS]IA(?<![A-Z0-9]A[KS]IA)[A-Z0-9]{16}  # right after its access key id, as in
+            [\s,;:|"']{1,5}                        # credentials.csv or a pasted pair
+            (?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])
+            """,
+            exact_case=True,
+            gate=("akia", "asia"),
+        ),
+    ),
+    _rule(
+        "aws_access_key_id",
+        "aws_access_key",
+        _p(
+            r"""
+            (?P<secret>A[KS]IA[A-Z0-9]{16})        # long-term and temporary key ids
+            (?<![A-Z0-9][A-Z0-9]{20})(?![A-Z0-9])  # not part of a longer run
+            """,
+            exact_case=True,
+            gate=("akia", "asia"),
+        ),
+        _p(
+            r"""
+            (?P<secret>A(?:BIA|CCA)[A-Z0-9]{16})   # bearer-token and context-key ids
+            (?<![A-Z0-9][A-Z0-9]{20})(?![A-Z0-9])
+            """,
+            exact_case=True,
+            gate=("abia", "acca"),
+        ),
+    ),
+    _rule(
+        "github_token",
+        "token",
+        _p(
+            r"""
+            (?P<secret>gh[pousr]_(?<![A-Za-z0-9_]gh[pousr]_)   # classic personal, OAuth, app, refresh
+              [A-Za-z0-9]{36,255})(?![A-Za-z0-9_])
+            """,
+            exact_case=True,
+            gate=("gh",),
+        ),
+        _p(
+            r"""
+            (?P<secret>github_pat_(?<![A-Za-z0-9_]github_pat_)  # fine-grained personal access tokens
+              [A-Za-z0-9_]{22,255})(?![A-Za-z0-9_])
+            """,
+            exact_case=True,
+            gate=("github_pat_",),
+        ),
+    ),
+    _rule(
+        "gitlab_token",
+        "token",
+        _p(
+            r"""
+            (?P<secret>gl(?<![A-Za-z0-9_\-]gl)
+              (?:pat|dt|ptt|rt|cbt|soat|ft|imt|agent)-[A-Za-z0-9_\-]{20,})
+            """,
+            exact_case=True,
+            gate=("gl",),
+        ),
+    ),
+    _rule(
+        "slack_token",
+        "token",
+        _p(
+            r"""
+            (?P<secret>xox(?<![A-Za-z0-9_\-]xox)[abposre]-[A-Za-z0-9\-]{10,})  # bot, user, config tokens
+            """,
+            exact_case=True,
+            gate=("xox",),
+        ),
+        _p(
+            r"""
+            (?P<secret>xapp-(?<![A-Za-z0-9_\-]xapp-)\d-[A-Za-z0-9\-]{10,})     # app-level tokens
+            """,
+            exact_case=True,
+            gate=("xapp-",),
+        ),
+    ),
+    _rule(
+        "webhook_url",
+        "token",
+        _p(
+            r"""hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[a-z0-9/_\-]{20,})""",
+            gate=("hooks.slack.com",),
+        ),
+        _p(
+            r"""discord(?:app)?\.com/api/webhooks/\d+/(?P<secret>[a-z0-9_\-]{30,})""",
+            gate=("/api/webhooks/",),
+        ),
+        _p(r"""webhook\.office\.com/webhookb2/(?P<secret>[^\s'"<>]{20,})""", gate=("webhook.office.com",)),
+    ),
+    _rule(
+        "stripe_key",
+        "token",
+        _p(
+            r"""
+            (?P<secret>[sr]k_(?<![A-Za-z0-9_][sr]k_)(?:live|test)_[A-Za-z0-9]{16,})  # secret, restricted keys
+            """,
+            exact_case=True,
+            gate=("k_live_", "k_test_"),
+        ),
+        _p(
+            r"""
+            (?P<secret>whsec_(?<![A-Za-z0-9_]whsec_)[A-Za-z0-9]{20,})   # webhook signing secrets
+            """,
+            exact_case=True,
+            gate=("whsec_",),
+        ),
+    ),
+    _rule(
+        "google_api_key",
+        "token",
+        _p(
+            r"""
+            (?P<secret>AIza(?<![A-Za-z0-9_\-]AIza)[0-9A-Za-z_\-]{35})(?![0-9A-Za-z_\-])
+            """,
+            exact_case=True,
+            gate=("aiza",),
+        ),
+    ),
+    _rule(
+        "azure_client_secret",
+        "client_secret",
+        _p(
+            r"""
+            (?<![A-Za-z0-9_~.\-])
+            (?P<secret>[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34})   # Entra app secret: xxx8Q~...
+            (?![A-Za-z0-9_~.\-])
+            """,
+            exact_case=True,
+            gate=("q~",),
+        ),
+    ),
+    _rule(
+        "service_token",
+        "token",
+        *(
+            _p(
+                rf"(?P<secret>{prefix}(?<![A-Za-z0-9_\-]{prefix}){body})(?![A-Za-z0-9_\-])",
+                exact_case=True,
+                gate=(prefix.lower().replace("\\", ""),),
+            )
+            for prefix, body in (
+                ("npm_", "[A-Za-z0-9]{36}"),  # npm access token
+                ("pypi-AgE", "[A-Za-z0-9_\\-]{50,}"),  # PyPI API token (a macaroon)
+                ("SG\\.", "[A-Za-z0-9_\\-]{22}\\.[A-Za-z0-9_\\-]{43}"),  # SendGrid
+                ("dop_v1_", "[a-f0-9]{64}"),  # DigitalOcean
+                ("hf_", "[A-Za-z0-9]{34}"),  # Hugging Face
+                (
+                    "sk-",
+                    "(?:ant-[a-z0-9]{2,8}-|proj-|svcacct-|admin-)?[A-Za-z0-9_\\-]{32,}",
+                ),  # Anthropic, OpenAI
+            )
+        ),
+    ),
+    _rule(
+        "connection_string",
+        "password",
+        _p(
+            r"""
+            (?P<name>pwd|password)               # a key of an ADO/ODBC/JDBC connection string
+            <<CONNECTION_VALUE>>
+            """,
+            gate=("pw", "pass"),
+        ),
+        _p(
+            r"""
+            (?P<name>accountkey|sharedaccesskey|sharedsecret|user[ ]password)   # Azure storage, Service Bus
+            <<CONNECTION_VALUE>>
+            """,
+            gate=("key", "secret", "pass"),
+        ),
+        accept=_accept_connection,
+    ),
+    _rule(
+        "url_query_secret",
+        "token",
+        _p(
+            r"""
+            [?&]                                 # a query parameter (a SAS token's sig= among them)
+            (?:sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|
+               x-goog-credential|access_token|refresh_token|id_token|client_secret|api_key|apikey|key|
+               token|password|passwd|pwd|secret|code)
+            =
+            <<NOT_A_VALUE>>
+            (?P<secret>[^&\#\s'"<>]+)
+            """,
+            gate=("?", "&"),
+        ),
+    ),
+    _rule(
+        "powershell_securestring",
+        "password",
+        _p(
+            r"""
+            convertto-securestring
+            (?:[ \t]+-(?:asplaintext|force)\b)*    # the switches may come before the string
+            [ \t]+(?:-string[ \t]+)?
+            <<NOT_A_VALUE>>
+            (?![-(])                              # another parameter, or an expression that computes it
+            <<VALUE:[^\s'"`;|&)]+>>
+            """,
+            gate=("convertto-securestring",),
+        ),
+        _p(
+            r"""
+            <<QUOTED>>                            # a literal piped in: 'P@ss' | ConvertTo-SecureString
+            [ \t]*\|[ \t]*convertto-securestring\b
+            """,
+            gate=("convertto-securestring",),
+        ),
+    ),
+    _rule(
+        "powershell_credential",
+        "password",
+        _p(
+            r"""
+            (?:new-object[ \t]+(?:-typename[ \t]+)?(?:system\.management\.automation\.)?pscredential
+              | new-object[ \t]+(?:-typename[ \t]+)?(?:system\.net\.)?networkcredential
+              | \[(?:system\.management\.automation\.)?pscredential\]::new
+              | \[(?:system\.net\.)?networkcredential\]::new)
+            [ \t]*(?:-argumentlist[ \t]*)?(?:@?\([ \t]*)?    # ('u', 'p'), -ArgumentList 'u','p', @(...)
+            (?:'[^'\r\n]*'|"[^"\r\n]*"|\$[\w:]+|[^\s,()'"]+)  # the user name
+            [ \t]*,[ \t]*
+            <<NOT_A_VALUE>>
+            <<QUOTED>>                            # a literal password; a SecureString expression is
+                                                  # ConvertTo-SecureString's rule
+            """,
+            gate=("credential",),
+        ),
+    ),
+    _rule(
+        "net_user",
+        "password",
+        _p(
+            r"""
+            <<PROGRAM:net|net.exe>>[ \t]+user[ \t]+
+            (?:"[^"\r\n]*"|[^\s/"*][^\s]*)        # the account
+            [ \t]+
+            <<NOT_A_VALUE>>
+            (?![/*])                              # /switches are not passwords; * prompts for one
+            <<VALUE:[^\s/*'"][^\s]*>>
+            """,
+            gate=("net",),
+        ),
+    ),
+    _rule(
+        "net_use",
+        "password",
+        _p(
+            r"""
+            <<PROGRAM:net|net.exe>>[ \t]+use
+            (?:[ \t]+(?:[a-z0-9]{1,4}:(?=\s|$)   # a device (Z:, LPT1:)
+                  | \*                             # the next free drive
+                  | \\\\[^\s"]+ | "\\\\[^"\r\n]*"  # the UNC path
+                  | /[^\s"]+(?:"[^"\r\n]*")?))*?   # /user:DOM\name, /persistent:no, /savecred
+            [ \t]+
+            <<NOT_A_VALUE>>
+            (?![/*\\])(?!https?://)(?![a-z0-9]{1,4}:(?:\s|$))
+            <<VALUE:[^\s/*'"\\][^\s]*>>
+            """,
+            gate=("net",),
+        ),
+    ),
+    _rule(
+        "mysql_password",
+        "password",
+        _p(
+            r"""
+            <<PROGRAM:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mysqlpump|mysqlbinlog|
+                      mysqlslap|mysqlsh|mariadb|mariadb-dump|mariadb-admin|mariadb-import|mariadb-check|
+                      mariadb-show|mariadb-binlog|mariadb-slap|mariabackup>>(?:\.exe)?
+            <<ARGS:-p>>
+            [ \t]+-p                              # -p with the value attached: `-p value` prompts and
+            <<NOT_A_VALUE>>                       # takes value as the database
+            <<VALUE:[^\s;|&'"][^\s;|&]*>>
+            """,
+            exact_case=True,
+            gate=("mysql", "maria"),
+        ),
+    ),
+    _rule(
+        "sshpass_password",
+        "password",
+        _p(
+            r"""
+            <<PROGRAM:sshpass>>
+            (?:[ \t]+(?:-[fdP][ \t]*\S+|-[evhV]\b|--\S+))*   # its own options, which come before -p
+            [ \t]+-p[ \t]*
+            <<NOT_A_VALUE>>
+            (?!-)
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("sshpass",),
+        ),
+    ),
+    _rule(
+        "windows_tool_password",
+        "password",
+        _p(
+            r"""
+            <<PROGRAM:psexec|psexec64|paexec>>(?:\.exe)?   # PsExec \\host -u user -p password
+            <<ARGS:-p[ \t]>>[ \t]+-p[ \t]+
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            gate=("psexec", "paexec"),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:plink|pscp|psftp|putty|kitty>>(?:\.exe)?   # PuTTY tools: -pw password
+            <<ARGS:-pw[ \t]>>[ \t]+-pw[ \t]+
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            gate=("-p",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:xfreerdp|xfreerdp3|wlfreerdp|sdl-freerdp>>(?:\.exe)?  # FreeRDP: /p:password
+            <<ARGS:[/+-]p:>>[ \t]+[/-]p:
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            gate=("freerdp",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:schtasks>>(?:\.exe)?        # /P is the password of /U, /RP of /RU
+            <<ARGS:/r?p[ \t]>>[ \t]+/r?p[ \t]+
+            <<NOT_A_VALUE>>(?![/*])
+            <<VALUE>>
+            """,
+            gate=("schtasks",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:schtasks>>(?:\.exe)?        # and the second of them, when both are given
+            <<ARGS:/r?p[ \t]>>[ \t]+/r?p[ \t]+\S+
+            <<ARGS:/r?p[ \t]>>[ \t]+/r?p[ \t]+
+            <<NOT_A_VALUE>>(?![/*])
+            <<VALUE>>
+            """,
+            gate=("schtasks",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:winrs>>(?:\.exe)?           # WinRS -p:password / -password:password
+            <<ARGS:[-/]p(?:assword)?:>>[ \t]+[-/]p(?:assword)?:
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            gate=("winrs",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:sc|sc.exe>>[ \t]+(?:\\\\\S+[ \t]+)?(?:config|create)\b   # sc's "password= value"
+            <<ARGS:password=>>[ \t]+password=[ \t]*
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            gate=("pass",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:rdesktop|evil-winrm>>      # -p password (rdesktop's -P is a cache switch)
+            <<ARGS:-p[ \t]>>[ \t]+-p[ \t]+
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("rdesktop", "evil-winrm"),
+        ),
+    ),
+    _rule(
+        "database_tool_password",
+        "password",
+        _p(
+            r"""
+            <<PROGRAM:sqlcmd|bcp|osql|isql|sqlcmd.exe|bcp.exe|osql.exe>>   # SQL Server tools: -P password
+            <<ARGS:-P>>[ \t]+-P[ \t]*                                      # (-p prints statistics)
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("-p",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:redis-cli|redis-cli.exe>>   # -a password
+            <<ARGS:-a[ \t]>>[ \t]+-a[ \t]+
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("redis-cli",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:mongo|mongosh|mongodump|mongorestore|mongoexport|mongoimport|mongostat|mongotop|
+                      mongofiles>>(?:\.exe)?      # -p password
+            <<ARGS:-p\b>>[ \t]+-p[ \t]*
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("mongo",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:ldapsearch|ldapmodify|ldapadd|ldapdelete|ldappasswd|ldapwhoami|ldapcompare|
+                      ldapmodrdn|ldapexop|ldapurl>>
+            <<ARGS:-w>>[ \t]+-w[ \t]*             # -w password (-W prompts)
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("ldap",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:ldappasswd>>                # -s new password
+            <<ARGS:-s>>[ \t]+-s[ \t]*
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("ldap",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:ipmitool>>                  # -P password
+            <<ARGS:-P>>[ \t]+-P[ \t]*
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("ipmitool",),
+        ),
+        *(
+            _p(
+                rf"""
+                <<PROGRAM:{programs}>>(?:\.exe)?
+                (?:[ \t]+-\w+)*[ \t]+
+                (?:(?:target|catalog|auxiliary)[ \t]+|userid=)?
+                (?:"[^"\r\n]*"|[^\s/@"'=]+)       # Oracle user/password@service
+                /
+                <<NOT_A_VALUE>>
+                (?P<secret>[^\s@"']+)
+                """,
+                gate=gate,
+            )
+            for gate, programs in (
+                (("sql",), "sqlplus|sqlldr"),
+                (("exp", "imp"), "expdp|impdp|exp|imp"),
+                (("rman", "dgmgrl"), "rman|dgmgrl"),
+            )
+        ),
+    ),
+    _rule(
+        "archive_password",
+        "password",
+        _p(
+            r"""
+            <<PROGRAM:7z|7za|7zz|7zr>>(?:\.exe)?
+            <<ARGS:-p>>[ \t]+-p                   # -pPASSWORD, attached; a bare -p prompts
+            <<NOT_A_VALUE>>(?![\s-])
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("7z",),
+        ),
+        _p(
+            rf"""
+            {_suffixed("rar|unrar|winrar", "rar", _PROGRAM_CHAR)}(?:\.exe)?   # RAR, the same way
+            <<ARGS:-p>>[ \t]+-p
+            <<NOT_A_VALUE>>(?![\s-])
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("rar",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:zip|unzip|zipcloak|funzip>>(?:\.exe)?
+            <<ARGS:-P[ \t]>>[ \t]+-P[ \t]+        # -P password
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("zip",),
+        ),
+    ),
+    _rule(
+        "openssl_password",
+        "password",
+        _p(
+            r"""
+            -pass(?:in|out|word)?[ \t]+pass:      # openssl's pass:PASSWORD argument source
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            gate=("pass",),
+        ),
+    ),
+    _rule(
+        "login_password",
+        "password",
+        _p(
+            r"""
+            <<PROGRAM:docker|podman|buildah|nerdctl|skopeo|oras|crane|helm|az|cf|oc>>
+            (?:[ \t]+(?:registry|acr))?[ \t]+login   # registry and cloud logins: -p password
+            <<ARGS:-p\b>>[ \t]+-p[ \t]*
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("login",),
+        ),
+    ),
+    _rule(
+        "curl_user",
+        "password",
+        _p(
+            r"""
+            <<PROGRAM:curl|curl.exe>>
+            <<ARGS:(?:-[uU]|--user\b|--proxy-user\b)>>
+            [ \t]+(?:-[uU]|--user|--proxy-user)(?:[ \t]+|=)?   # -u user:password
+            <<NOT_A_VALUE>>
+            (?:'[^':\r\n]*:(?P<secret_sq>[^'\r\n]+)'
+              | "[^":\r\n]*:(?P<secret_dq>[^"\r\n]+)"
+              | [^\s:'"]*:(?P<secret>[^\s'"]+))
+            """,
+            exact_case=True,
+            gate=("curl",),
+        ),
+    ),
+    _rule(
+        "smb_user_password",
+        "password",
+        _p(
+            r"""
+            (?:<<PROGRAM:smbclient|rpcclient|smbcacls|smbget|smbtree|winexe>>
+              | <<PROGRAM:net>>[ \t]+(?:rpc|ads))
+            <<ARGS:(?:-U|--user)>>
+            [ \t]+(?:-U[ \t]*|--user[= ])          # -U 'DOMAIN\user%password'
+            (?:'[^'%\r\n]*%(?P<secret_sq>[^'\r\n]+)'
+              | "[^"%\r\n]*%(?P<secret_dq>[^"\r\n]+)"
+              | [^\s%'"]*%(?P<secret>[^\s'"]+))
+            """,
+            exact_case=True,
+            gate=("%",),
+        ),
+    ),
+    _rule(
+        "mount_password",
+        "password",
+        _p(
+            r"""
+            ,(?:password|pass|password2)=         # a mount option list: -o user=x,password=y,vers=3.0
+            <<NOT_A_VALUE>>
+            (?P<secret>(?:[^,\s'"]|,,)+)          # ",," is a literal comma inside the value
+            """,
+            gate=("pass",),
+        ),
+        _p(
+            r"""
+            -o[ \t]*(?:password|pass|password2)=  # ... or first in it
+            <<NOT_A_VALUE>>
+            (?P<secret>(?:[^,\s'"]|,,)+)
+            """,
+            gate=("-o",),
+        ),
+    ),
+    _rule(
+        "stdin_password",
+        "password",
+        _p(
+            r"""
+            (?:<<PROGRAM:echo>>(?:[ \t]+-[neE]+)?
+              | <<PROGRAM:printf>>(?:[ \t]+(?:'%s[^']{0,4}'|"%s[^"]{0,4}"))?
+              | <<PROGRAM:Write-Output|write-output>>)[ \t]+
+            <<NOT_A_VALUE>>
+            <<VALUE:[^\s|;&'"][^|;&\r\n'"]*?>>
+            [ \t]*\|[ \t]*                        # piped into something that reads a password from stdin
+            (?:sudo(?:[ \t]+\S+){0,6}?[ \t]+-\w*S\b|sudo[ \t]+--stdin|passwd[ \t]+--stdin|chpasswd|
+               smbpasswd[ \t]+-s|kinit|cryptsetup|htpasswd[ \t]+-i|sshpass|
+               (?:docker|podman|helm[ \t]+registry|oras|nerdctl)[ \t]+login[^|;&\n]{0,200}--password-stdin)
+            """,
+            exact_case=True,
+            gate=("|",),
+        ),
+    ),
+    _rule(
+        "htpasswd_password",
+        "password",
+        _p(
+            r"""
+            <<PROGRAM:htpasswd>>
+            (?=(?:[ \t]+-[A-Za-z]+){0,6}?[ \t]+-[A-Za-z]*b)   # -b: the password is on the command line
+            (?=(?:[ \t]+-[A-Za-z]+){0,6}?[ \t]+-[A-Za-z]*n)   # -n: no file, so user then password
+            (?:[ \t]+-[A-Za-z]+){1,6}
+            [ \t]+(?!-)\S+[ \t]+
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("htpasswd",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:htpasswd>>
+            (?=(?:[ \t]+-[A-Za-z]+){0,6}?[ \t]+-[A-Za-z]*b)   # -b with a file: file, user, password
+            (?!(?:[ \t]+-[A-Za-z]+){0,6}?[ \t]+-[A-Za-z]*n)
+            (?:[ \t]+-[A-Za-z]+){1,6}
+            [ \t]+(?!-)\S+[ \t]+\S+[ \t]+
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("htpasswd",),
+        ),
+    ),
+    _rule(
+        "netrc_password",
+        "password",
+        *(
+            _p(
+                rf"""
+                {entry}                           # a .netrc entry
+                (?:\s+(?:login|account|port)[ \t]+\S+)*
+                \s+password[ \t]+
+                <<NOT_A_VALUE>>
+                <<VALUE>>
+                """,
+                gate=(gate,),
+            )
+            for gate, entry in (("machine", r"<<WORD:machine>>[ \t]+\S+"), ("default", "<<WORD:default>>"))
+        ),
+    ),
+    _rule(
+        "cli_secret_option",
+        "password",
+        _p(
+            r"""
+            --(?<![\w-]--)(?!no-)   # --password=x, --db-password x, --api-key x (not --no-password)
+            (?:[a-z0-9]+-){0,6}?
+            (?P<name>password|passwd|pass|pwd|passphrase|secret|token|api-?key|access-?key|
+                     secret-?key|account-?key|auth-?key|master-?key|sas-?token)
+            (?:=|(?P<spaced>[ \t]+)(?![-\s]))     # a spaced value is the next word unless it is an option
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            gate=("--",),
+        ),
+        _p(
+            r"""
+            -(?<![\w-]-)(?!no)                    # -Password 'x', -AccountPassword, -ClientSecret, plink -pw,
+            (?P<name>[a-z0-9]{0,30}?(?:password|passwd|pwd|secret|token|apikey|accesskey|secretkey|
+                     accountkey|passphrase|storepass|keypass)|pw|pass)   # keytool -storepass, openssl -pass
+            (?:[ \t]*:[ \t]*|[ \t]+(?![-\s]))      # PowerShell also takes -Password:value
+            <<NOT_A_VALUE>>
+            (?![(@])                              # (ConvertTo-SecureString ...), @(...): an expression
+            <<VALUE>>
+            """,
+            gate=("pass", "pw", "secret", "token", "key"),
+        ),
+        _p(
+            r"""
+            /(?<![\w/]/)(?P<name>password|pass|pwd)   # wmic /password:x, cmdkey /pass:x
+            :
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            gate=("pass", "pw"),
+        ),
+        accept=_accept_cli_option,
+        label_from_name=True,
+    ),
+    _rule(
+        "config_line",
+        "password",
+        *(
+            _p(
+                rf"""
+                (?P<name>{name})                  # a YAML / INI / properties key (checked to start its line)
+                ["']?
+                (?:[ \t]*:[ \t]+|[ \t]+=[ \t]*|[ \t]*=[ \t]+)   # "key: value", "key = value"; never
+                                                               # the shell's NAME=value, which ends at a space
+                <<NOT_A_VALUE>>
+                (?!['"|>])                        # quoted values are the next rule's; | and > start a block
+                (?P<secret>[^\r\n]*?\S)
+                [ \t]*$
+                """,
+                flags=re.MULTILINE,
+                gate=(gate,),
+            )
+            for gate, name in (("pass", "pass(?:word|wd|phrase)"), ("secret", "secret"))
+        ),
+        accept=_accept_config_line,
+        label_from_name=True,
+    ),
+    _rule(
+        "secret_assignment",
+        "password",
+        *(
+            _p(
+                rf"""
+                {name}
+                (?![a-z0-9])                      # the name ends here: PASSWORD_FILE, tokens are not secrets
+                ["']?
+                [ \t]*(?:=>|:=|=|:)[ \t]*         # env, dotenv, YAML, JSON, PHP/Ruby hashes, PowerShell $env:
+                (?!=)                             # == compares
+                <<NOT_A_VALUE>>
+                <<VALUE>>
+                """,
+                gate=(gate,),
+            )
+            for gate, name in (
+                # password, passwd, passphrase anywhere in a name (PGPASSWORD, dbPassword); a bare
+                # "pass" only after _ $ . - or a quote (DB_PASS, $pass, "pass":), or as pass=
+                (
+                    "pass",
+                    r"""(?P<name>pass(?P<long>word|wd|phrase)?)
+                    (?(long)|(?:(?<=[$_.\-"']pass)|(?<=sshpass)|(?<!\wpass)(?=[ \t]*=)))""",
+                ),
+                # MYSQL_PWD, Pwd=; $pw, DB_PW
+                ("pw", r"""(?P<name>pw(?P<d>d)?)(?(d)(?<![a-z]pwd)|(?<=[$_.\-]pw))"""),
+                ("secret", r"""(?P<name>secret)"""),
+                ("token", r"""(?P<name>token)"""),
+                # API_KEY, app.key, apiKey, AccountKey, but not MONKEY
+                (
+                    "key",
+                    r"""(?P<name>key)(?:(?<=[_.\-]key)|(?<=apikey)|(?<=accesskey)|(?<=secretkey)
+                    |(?<=privatekey)
+                    |(?<=accountkey)|(?<=storagekey)|(?<=masterkey)|(?<=signingkey)|(?<=licensekey)
+                    |(?<=productkey)|(?<=clientkey)|(?<=appkey)|(?<=authkey)|(?<=subscriptionkey)
+                    |(?<=encryptionkey)|(?<=servicekey)|(?<=webhookkey)|(?<=functionkey)|(?<=adminkey))""",
+                ),
+                # REDISCLI_AUTH, "auth" in a docker config.json
+                ("auth", r"""(?P<name>auth)(?<![a-z]auth)"""),
+            )
+        ),
+        _p(
+            r"""
+            <<WORD:setx|env>>(?:\.exe)?[ \t]+     # setx NAME VALUE, Dockerfile ENV NAME VALUE
+            ["']?[a-z_]\w{0,60}?
+            (?P<name>password|passwd|pwd|pass|secret|token|_key|apikey|accesskey)
+            ["']?[ \t]+
+            <<NOT_A_VALUE>>(?![/=])
+            <<VALUE>>
+            """,
+            gate=("setx", "env"),
+        ),
+        _p(
+            r"""
+            setenvironmentvariable[ \t]*\([ \t]*   # [Environment]::SetEnvironmentVariable('NAME', 'VALUE')
+            ["'][a-z_]\w{0,60}?
+            (?P<name>password|passwd|pwd|pass|secret|token|_key|apikey|accesskey)
+            ["'][ \t]*,[ \t]*
+            <<NOT_A_VALUE>>
+            <<QUOTED>>
+            """,
+            gate=("setenvironmentvariable",),
+        ),
+        accept=_accept_named_value,
+        label_from_name=True,
+    ),
+    _rule(
+        "prose_password",
+        "password",
+        *(
+            _p(
+                rf"""
+                (?P<name><<WORD:{names}>>)
+                (?:[ \t]+(?:for|of)(?:[ \t]+[^\s:]{{1,64}}){{1,4}}?)?   # "password for DC01\administrator"
+                (?:[ \t]*:|[ \t]+(?:is|was|->|now|set[ \t]+to|changed[ \t]+to|reset[ \t]+to)[ \t]*:?)[ \t]+
+                <<NOT_A_VALUE>>
+                <<VALUE:[^\s'"`;|&]*[^\s'"`;|&,.!?:)\]}}]>>
+                """,
+                gate=(gate,),
+            )
+            for gate, names in (("pass", "password|passphrase|passwd"), ("pw", "pw"), ("pin", "pin"))
+        ),
+        accept=_accept_prose,
+    ),
+)
+
+# --------------------------------------------------------------------------------------------
+# Secrets known to the vault.
+
+# Where a stored secret may begin or end inside a whitespace-separated word: at the word's edges
+# and on either side of one of these (a secret may itself begin or end with one).
+_DELIMITERS = r"""'"`=:;,@/\\|&?#()\[\]{}<>!."""
+_DELIMITER = re.compile(f"[{_DELIMITERS}]")
+# The pieces a text falls into between whitespace and delimiters; and an option's attached value.
+_SEGMENT = re.compile(rf"[^\s{_DELIMITERS}]+")
+_OPTION_VALUE = re.compile(rf"-(?<![^\s{_DELIMITERS}]-)[A-Za-z]([^\s{_DELIMITERS}]+)")
+_MAX_WORDS = 8  # secrets of more words (a PEM block) are matched by their long words instead
+
+
+class KnownSecrets:
+    """The vault's secrets as HMAC-SHA256 digests under ``key`` and their lengths, for removing
+    a stored secret wherever it appears verbatim. No plaintext is kept.
+
+    ``key`` should be ``keyring.derive_key(KNOWN_SECRETS_PURPOSE)``; build one from every
+    plaintext at start-up or when the vault changes, and add each new secret when it is written.
+    Secrets shorter than ``MIN_LENGTH`` characters are not matched: they would take ordinary
+    words with them. Also matched: the secret URL-encoded and JSON-escaped, as it appears in
+    URLs and logged JSON.
+
+    How: each secret's longest piece between delimiters (its core) is kept as a digest too, and
+    as its Python ``hash()`` (keyed per process, never persisted) for a C-speed first check. A
+    text is split into its distinct pieces in one regex pass; only when a piece is a core are the
+    words around it searched for the whole secret, at every place a secret may begin and end. A
+    text with no stored secret in it costs one split and one set lookup per distinct piece.
+    """
+
+    MIN_LENGTH = 6
+
+    def __init__(self, key: bytes, plaintexts: Iterable[bytes | str] = ()) -> None:
+        if len(key) < 16:
+            raise ValueError("the known-secrets key must be at least 16 bytes")
+        self._key = bytes(key)
+        self._digests: frozenset[bytes] = frozenset()
+        self._lengths: tuple[int, ...] = ()
+        self._length_set: frozenset[int] = frozenset()
+        self._cores: frozenset[bytes] = frozenset()
+        self._core_hashes: frozenset[int] = frozenset()
+        self._scan_all = False  # some secret has no core long enough to look for
+        self._phrases: dict[int, frozenset[int]] = {}  # words -> lengths of secrets with spaces
+        self._widest_phrase = 0
+        self._count = 0
+        for plaintext in plaintexts:
+            self.add(plaintext)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __repr__(self) -> str:
+        return f"KnownSecrets({self._count} secrets)"
+
+    def __reduce__(self) -> Any:
+        # hash() is salted per process: unpickled elsewhere, the first check would miss every
+        # secret, silently. Each process builds its own from the vault instead.
+        raise TypeError("KnownSecrets is per process: build it from the vault in each process")
+
+    def add(self, plaintext: bytes | str) -> bool:
+        """Remember one secret; False if it cannot be matched (too short, not text)."""
+        if isinstance(plaintext, bytes | bytearray):
+            try:
+                plaintext = bytes(plaintext).decode("utf-8")
+            except UnicodeDecodeError:
+                return False
+        secret = plaintext.strip()
+        if len(secret) < self.MIN_LENGTH:
+            return False
+        forms = {secret, quote(secret, safe=""), json.dumps(secret, ensure_ascii=False)[1:-1]}
+        digests, lengths = set(self._digests), set(self._length_set)
+        cores, core_hashes, phrases = set(self._cores), set(self._core_hashes), dict(self._phrases)
+        scan_all, widest = self._scan_all, self._widest_phrase
+        for form in forms:
+            words = form.split()
+            if len(words) == 1:
+                candidates = [form]
+            elif len(words) <= _MAX_WORDS:
+                candidates = [form]
+                phrases[len(words)] = phrases.get(len(words), frozenset()) | {len(form)}
+                widest = max(widest, len(form))
+            else:
+                candidates = [w for w in words if len(w) >= 20]
+            for candidate in candidates:
+                digests.add(self._digest(candidate))
+                lengths.add(len(candidate))
+                core = max(_SEGMENT.findall(candidate), key=len, default="")
+                if not core:
+                    scan_all = True  # all delimiters ("!!!!!!"): looked for in every word
+                else:
+                    cores.add(self._digest(core))
+                    core_hashes.add(hash(core))
+        # Swapped in whole, so a redact() running meanwhile sees the old state or the new one.
+        self._digests, self._length_set, self._lengths = (
+            frozenset(digests),
+            frozenset(lengths),
+            tuple(sorted(lengths)),
+        )
+        self._cores, self._core_hashes = frozenset(cores), frozenset(core_hashes)
+        self._phrases, self._scan_all, self._widest_phrase = phrases, scan_all, widest
+        self._count += 1
+        return True
+
+    def redact(self, text: str, label: str = "vault") -> str:
+        """``text`` with every occurrence of a known secret replaced by ``[REDACTED:label]``."""
+        if not self._digests or len(text) < self.MIN_LENGTH:
+            return text
+        mark = placeholder(label)
+        if self._scan_all:
+            regions = [(0, len(text))]
+        else:
+            pieces = set(_SEGMENT.findall(text))
+            pieces.update(_OPTION_VALUE.findall(text))
+            core_hashes = self._core_hashes
+            # hash() first: C speed, and a hit is rare; the digest then confirms it.
+            hits = [p for p in pieces if hash(p) in core_hashes and self._digest(p) in self._cores]
+            if not hits:
+                return text
+            regions = self._regions(text, hits)
+        out, pos = [], 0
+        for start, end in regions:
+            region = text[start:end]
+            if self._phrases:
+                region = self._redact_phrases(region, mark)
+            out.append(text[pos:start])
+            out.append(_WORD.sub(lambda m: self._redact_word(m.group(0), mark), region))
+            pos = end
+        out.append(text[pos:])
+        return "".join(out)
+
+    def _digest(self, candidate: str) -> bytes:
+        return hmac.digest(self._key, candidate.encode("utf-8", "surrogatepass"), "sha256")[:16]
+
+    def _regions(self, text: str, hits: list[str]) -> list[tuple[int, int]]:
+        """The stretches of whole words around each occurrence of a hit piece, wide enough for
+        the longest phrase, merged where they overlap."""
+        finder = re.compile("|".join(re.escape(h) for h in sorted(hits, key=len, reverse=True)))
+        margin = self._widest_phrase
+        spans: list[tuple[int, int]] = []
+        for m in finder.finditer(text):
+            start = _word_start(text, max(0, m.start() - margin))
+            end = _word_end(text, min(len(text), m.end() + margin))
+            if spans and start <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+            else:
+                spans.append((start, end))
+        return spans
+
+    def _redact_word(self, word: str, mark: str) -> str:
+        if "[REDACTED:" in word:
+            # Placeholders are not part of any secret: look only at the text between them.
+            parts, pos = [], 0
+            for m in PLACEHOLDER.finditer(word):
+                parts.append(self._redact_word(word[pos : m.start()], mark) if m.start() > pos else "")
+                parts.append(m.group(0))
+                pos = m.end()
+            parts.append(self._redact_word(word[pos:], mark) if pos < len(word) else "")
+            return "".join(parts)
+        n = len(word)
+        if not self._lengths or n < self._lengths[0]:
+            return word
+        # The same places a placeholder's edges leave, so a second pass finds nothing new.
+        bounds = {0, n}
+        if n > 2 and word[0] == "-" and word[1].isalpha():
+            bounds.add(2)  # an option with its value attached: -pSECRET
+        for m in _DELIMITER.finditer(word):
+            bounds.add(m.start())
+            bounds.add(m.end())
+        edges = sorted(bounds)
+        found: list[tuple[int, int]] = []
+        min_len, max_len, lengths = self._lengths[0], self._lengths[-1], self._length_set
+        for s in edges:
+            lo = bisect.bisect_left(edges, s + min_len)
+            hi = bisect.bisect_right(edges, s + max_len)
+            for e in edges[lo:hi]:
+                if (e - s) in lengths and self._digest(word[s:e]) in self._digests:
+                    found.append((s, e))
+        if not found:
+            return word
+        # Longest first, then earliest; overlapping finds collapse into the first taken.
+        found.sort(key=lambda se: (se[0] - se[1], se[0]))
+        taken: list[tuple[int, int]] = []
+        for s, e in found:
+            if all(e <= ts or s >= te for ts, te in taken):
+                taken.append((s, e))
+        out, pos = [], 0
+        for s, e in sorted(taken):
+            out.append(word[pos:s])
+            out.append(mark)
+            pos = e
+        out.append(word[pos:])
+        return "".join(out)
+
+    def _redact_phrases(self, text: str, mark: str) -> str:
+        words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+        found: list[tuple[int, int]] = []
+        for count, lengths in self._phrases.items():
+            for i in range(len(words) - count + 1):
+                s, e = words[i][0], words[i + count - 1][1]
+                # The phrase, and the phrase without quotes or punctuation around it.
+                for ds in (0, 1):
+                    for de in (0, 1):
+                        ss, ee = s + ds, e - de
+                        if (
+                            ee - ss in lengths
+                            and (ds == 0 or _DELIMITER.match(text, s))
+                            and (de == 0 or _DELIMITER.match(text, e - 1))
+                            and self._digest(text[ss:ee]) in self._digests
+                        ):
+                            found.append((ss, ee))
+        if not found:
+            return text
+        found.sort()
+        out, pos = [], 0
+        for s, e in found:
+            if s < pos:
+                continue
+            out.append(text[pos:s])
+            out.append(mark)
+            pos = e
+        out.append(text[pos:])
+        return "".join(out)
+
+
+_WORD = re.compile(r"\S+")
+
+
+def _word_start(text: str, i: int) -> int:
+    while i > 0 and not text[i - 1].isspace():
+        i -= 1
+    return i
+
+
+def _word_end(text: str, i: int) -> int:
+    while i < len(text) and not text[i].isspace():
+        i += 1
+    return i
+
+
+# --------------------------------------------------------------------------------------------
+# The entry points.
+
+
+_PATTERNS: tuple[tuple[Rule, Pattern], ...] = tuple(
+    (rule, pattern) for rule in RULES for pattern in rule.patterns
+)
+_NEEDLES: tuple[str, ...] = tuple(sorted({needle for _, pattern in _PATTERNS for needle in pattern.gate}))
+_BY_NEEDLE: dict[str, tuple[int, ...]] = {
+    needle: tuple(i for i, (_, pattern) in enumerate(_PATTERNS) if needle in pattern.gate)
+    for needle in _NEEDLES
+}
+
+
+def _apply_rules(text: str, *, gated: bool = True) -> str:
+    """Every rule's patterns, in table order, over ``text``. ``gated=False`` tries every
+    pattern whatever its gate (for the test that gates never change a result)."""
+    scan = _Scan(text, gated=gated)
+    if gated and scan.short:
+        # A command is short: find every gate string present in one sweep, then run only the
+        # patterns they open, in order; after a change, look again from the next pattern on.
+        start = 0
+        while True:
+            lowered = scan.lowered
+            present = [_BY_NEEDLE[n] for n in _NEEDLES if n in lowered]
+            todo = sorted(set().union(*present))
+            if start:
+                todo = [i for i in todo if i >= start]
+            for i in todo:
+                rule, pattern = _PATTERNS[i]
+                if rule._run(pattern, scan):
+                    start = i + 1
+                    break
+            else:
+                return scan.text
+    for rule, pattern in _PATTERNS:
+        if scan.may_match(pattern.gate):
+            rule._run(pattern, scan)
+    return scan.text
+
+
+def redact(text: str, known: KnownSecrets | None = None) -> str:
+    """``text`` with every secret the rules or ``known`` recognise replaced by a placeholder.
+
+    Never raises: if redaction itself fails, the text is withheld (``[REDACTED:unredactable]``)
+    rather than returned as it was.
+    """
+    try:
+        if not isinstance(text, str):
+            text = text.decode("utf-8", "replace") if isinstance(text, bytes | bytearray) else str(text)
+        if not text:
+            return text
+        text = _apply_rules(text)
+        if known is not None:
+            text = known.redact(text)
+        return text
+    except Exception:
+        return _WITHHELD
+
+
+# Keys whose values are secrets whatever they look like: the value is replaced outright.
+_SECRET_KEY = re.compile(
+    r"""
+    (?:^|[_.\-])
+    (?P<word>password|passwd|pwd|passphrase|secret|client_?secret|token|access_?token|refresh_?token|
+       id_?token|api_?key|apikey|access_?key|secret_?key|private_?key|signing_?key|encryption_?key|
+       account_?key|connection_?string|conn_?str|credentials?|authorization|auth|cookie|session_?key|
+       totp_?secret|otp_?seed|otp_?secret|pin|dsn)
+    (?:[_.\-](?:encrypted|enc|hash|hashed|value|plain|plaintext|b64|base64))?
+    $
+    """,
+    re.VERBOSE,
+)
+_MAX_DEPTH = 64
+
+
+def _secret_key_label(key: str) -> str | None:
+    normal = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower().replace(" ", "_")
+    m = _SECRET_KEY.search(normal)
+    if not m:
+        return None
+    word = m.group("word")
+    if "private" in word:
+        return "private_key"
+    if word in ("connection_string", "connectionstring", "conn_str", "connstr", "dsn"):
+        return "connection_string"
+    return _label_for_name(word.replace("_", ""))
+
+
+def redact_value(obj: Any, known: KnownSecrets | None = None) -> Any:
+    """A copy of ``obj`` (a JSON-like value: dicts, lists, strings, numbers) with every string
+    redacted and every value under a secret-looking key (password, token, api_key,
+    private_key, connection_string, ...) replaced by its placeholder. Keys are kept as they
+    are; None and booleans stay, so "no password set" is still visible. Never raises."""
+    try:
+        return _redact_value(obj, known, None, 0)
+    except Exception:
+        return _WITHHELD
+
+
+def _redact_value(obj: Any, known: KnownSecrets | None, mask: str | None, depth: int) -> Any:
+    if depth > _MAX_DEPTH:
+        return _WITHHELD
+    if obj is None or isinstance(obj, bool):
+        return obj
+    if isinstance(obj, Mapping):
+        out = {}
+        for key, value in obj.items():
+            label = _secret_key_label(key) if isinstance(key, str) else None
+            out[key] = _redact_value(value, known, placeholder(label) if label else mask, depth + 1)
+        return out
+    if isinstance(obj, list | tuple | set | frozenset):
+        items = [_redact_value(item, known, mask, depth + 1) for item in obj]
+        if isinstance(obj, list):
+            return items
+        return tuple(items) if isinstance(obj, tuple) else type(obj)(items)
+    if mask is not None:
+        return obj if obj == "" else mask
+    if isinstance(obj, str):
+        return redact(obj, known)
+    if isinstance(obj, bytes | bytearray):
+        text = bytes(obj).decode("utf-8", "surrogateescape")
+        cleaned = redact(text, known)
+        return obj if cleaned == text else cleaned.encode("utf-8", "surrogateescape")
+    return obj
