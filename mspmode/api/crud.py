@@ -123,20 +123,26 @@ def _item_routes(router: APIRouter, spec: ResourceSpec, Read: Any, Create: Any, 
     if spec.write_role is None:
         return
 
-    @router.post(
-        "", response_model=Read, status_code=status.HTTP_201_CREATED, summary=f"Create one of {spec.name}"
-    )
-    def create_row(body: Create, rt: RuntimeDep, actor: ActorDep) -> Any:
-        return crud.create_row(rt, actor, spec, body.model_dump(exclude_unset=True))
+    if spec.generic_create:
 
-    @router.patch("/{id}", response_model=Read, summary=f"Change fields of one of {spec.name}")
-    def update_row(id: uuid.UUID, body: Update, rt: RuntimeDep, actor: ActorDep) -> Any:
-        return crud.update_row(rt, actor, spec, id, body.model_dump(exclude_unset=True))
+        @router.post(
+            "", response_model=Read, status_code=status.HTTP_201_CREATED, summary=f"Create one of {spec.name}"
+        )
+        def create_row(body: Create, rt: RuntimeDep, actor: ActorDep) -> Any:
+            return crud.create_row(rt, actor, spec, body.model_dump(exclude_unset=True))
 
-    @router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT, summary=f"Delete one of {spec.name}")
-    def delete_row(id: uuid.UUID, rt: RuntimeDep, actor: ActorDep) -> Response:
-        crud.delete_row(rt, actor, spec, id)
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    if spec.generic_update:
+
+        @router.patch("/{id}", response_model=Read, summary=f"Change fields of one of {spec.name}")
+        def update_row(id: uuid.UUID, body: Update, rt: RuntimeDep, actor: ActorDep) -> Any:
+            return crud.update_row(rt, actor, spec, id, body.model_dump(exclude_unset=True))
+
+    if spec.generic_delete:
+
+        @router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT, summary=f"Delete one of {spec.name}")
+        def delete_row(id: uuid.UUID, rt: RuntimeDep, actor: ActorDep) -> Response:
+            crud.delete_row(rt, actor, spec, id)
+            return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 def _link_routes(router: APIRouter, spec: ResourceSpec, Read: Any, Create: Any) -> None:

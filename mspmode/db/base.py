@@ -195,3 +195,17 @@ def between(column: str, low: int, high: int, *, nullable: bool = True) -> Check
     if nullable:
         expr = f"{column} IS NULL OR {expr}"
     return CheckConstraint(expr, name=column, info={"column": column, "range": (low, high)})
+
+
+class HasSecrets:
+    """For models with vault-encrypted ``<field>_encrypted`` columns: which are set, without
+    touching their content."""
+
+    @property
+    def secret_fields_set(self) -> list[str]:
+        table = self.__table__  # type: ignore[attr-defined]
+        return [
+            c.key.removesuffix("_encrypted")
+            for c in table.columns
+            if c.key.endswith("_encrypted") and getattr(self, c.key) is not None
+        ]

@@ -14,7 +14,18 @@ from typing import Any
 from sqlalchemy import Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mspmode.db.base import Base, CreatedAt, Timestamps, UUIDPrimaryKey, fk, flag, now_utc, one_of, utcnow
+from mspmode.db.base import (
+    Base,
+    CreatedAt,
+    HasSecrets,
+    Timestamps,
+    UUIDPrimaryKey,
+    fk,
+    flag,
+    now_utc,
+    one_of,
+    utcnow,
+)
 
 CREDENTIAL_TYPES = (
     "password",
@@ -44,7 +55,7 @@ INCIDENT_SEVERITIES = ("critical", "high", "medium", "low")
 INCIDENT_STATUSES = ("detected", "investigating", "contained", "resolved", "closed")
 
 
-class Credential(UUIDPrimaryKey, Timestamps, Base):
+class Credential(HasSecrets, UUIDPrimaryKey, Timestamps, Base):
     """A way in to something a client owns: an account, an API key, an SSH key, a TOTP seed.
 
     Everything needed to find and use it is plain (which service, which user, which URL); each

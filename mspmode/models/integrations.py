@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mspmode.db.base import Base, CreatedAt, Timestamps, UUIDPrimaryKey, fk, flag, one_of
+from mspmode.db.base import Base, CreatedAt, HasSecrets, Timestamps, UUIDPrimaryKey, fk, flag, one_of
 
 INTEGRATION_TYPES = ("syncro", "autotask", "connectwise", "msp_backups", "zapier", "other")
 INTEGRATION_ACTIONS = ("created", "updated", "linked", "attached", "synced", "deleted")
@@ -54,7 +54,7 @@ class ExternalIntegration(UUIDPrimaryKey, CreatedAt, Base):
     completed_at: Mapped[datetime | None] = mapped_column()
 
 
-class IntegrationCredential(UUIDPrimaryKey, Timestamps, Base):
+class IntegrationCredential(HasSecrets, UUIDPrimaryKey, Timestamps, Base):
     """The MSP's own account on an outside system (its Syncro API key, its ConnectWise OAuth
     app), kept encrypted like client credentials and tested before use."""
 

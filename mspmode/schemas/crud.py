@@ -126,6 +126,9 @@ def build(spec: ResourceSpec) -> Schemas:
     for name in spec.readable_fields:
         typ = python_type(table, table.c[name], for_input=False)
         read_fields[name] = (typ | None if table.c[name].nullable else typ, ...)
+    if any(c.name.endswith("_encrypted") for c in table.columns):
+        # Which secrets are stored, never what they are (models.HasSecrets).
+        read_fields["secret_fields_set"] = (list[str], ...)
     create = create_model(f"{base}Create", __base__=Strict, **create_fields)
     update = create_model(f"{base}Update", __base__=Strict, **update_fields)
     read = create_model(f"{base}Read", __base__=ReadBase, **read_fields)

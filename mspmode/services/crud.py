@@ -11,14 +11,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, UniqueConstraint, inspect, select
+from sqlalchemy import JSON, ColumnElement, String, Table, Text, UniqueConstraint, inspect, select
 from sqlalchemy.orm import Session
 
 from mspmode.db import search
 from mspmode.db.base import Base
 from mspmode.db.repository import MAX_LIMIT, Page, Repository
 from mspmode.errors import NotFoundError, PermissionDeniedError, ValidationError
-from mspmode.services import audit
+from mspmode.services import audit, capture
 from mspmode.services.actor import Actor
 from mspmode.services.runtime import Runtime
 from mspmode.services.scoping import is_scoped, scope_clause, table_of
@@ -45,6 +45,8 @@ class ResourceSpec:
     read_only: frozenset[str] = frozenset()  # derived by the service, never set by a caller
     # False when creation has its own route (commands are recorded through the learning engine)
     generic_create: bool = True
+    generic_update: bool = True
+    generic_delete: bool = True
     prepare: Prepare | None = None  # fill derived values before a write
     after_write: After | None = None  # (session, row, old values) after create/update/delete
     title: str = ""
@@ -153,16 +155,32 @@ def get_row(rt: Runtime, actor: Actor, spec: ResourceSpec, id: Any) -> Any:
 # ---- writes -----------------------------------------------------------------------------------
 
 
-def create_row(rt: Runtime, actor: Actor, spec: ResourceSpec, values: Mapping[str, Any]) -> Any:
+RowHook = Callable[[Session, Any], None]
+
+
+def create_row(
+    rt: Runtime,
+    actor: Actor,
+    spec: ResourceSpec,
+    values: Mapping[str, Any],
+    *,
+    before_audit: RowHook | None = None,
+) -> Any:
+    """Create one row. ``before_audit`` runs after the row exists and before its audit row
+    (the vault seals secret fields there, once the row has its id)."""
     _require(actor, spec.write_role, spec, "create")
     data = dict(values)
     _check_writable(spec, data)
+    data = _captured(rt, spec, data)
     with rt.db.write() as session:
         _check_references(session, actor, spec, data)
         if spec.prepare:
             spec.prepare(session, data, None)
         row = spec.repository.create(session, data)
         _check_visible(session, actor, spec, key_of(spec, row))
+        if before_audit:
+            before_audit(session, row)
+            session.flush()
         if spec.after_write:
             spec.after_write(session, row, {})
             session.refresh(row)
@@ -178,10 +196,22 @@ def create_row(rt: Runtime, actor: Actor, spec: ResourceSpec, values: Mapping[st
         return row
 
 
-def update_row(rt: Runtime, actor: Actor, spec: ResourceSpec, id: Any, values: Mapping[str, Any]) -> Any:
+def update_row(
+    rt: Runtime,
+    actor: Actor,
+    spec: ResourceSpec,
+    id: Any,
+    values: Mapping[str, Any],
+    *,
+    before_audit: RowHook | None = None,
+    changed_secrets: Sequence[str] = (),
+) -> Any:
+    """Change fields of one row; ``changed_secrets`` names secret fields the hook rewrote, so
+    the audit row says they changed (never to what)."""
     _require(actor, spec.write_role, spec, "update")
     data = dict(values)
     _check_writable(spec, data)
+    data = _captured(rt, spec, data)
     with rt.db.write() as session:
         row = spec.repository.get(session, id, where=_scope(actor, spec.table))
         before = _snapshot(spec, row)
@@ -190,6 +220,9 @@ def update_row(rt: Runtime, actor: Actor, spec: ResourceSpec, id: Any, values: M
             spec.prepare(session, data, row)
         row = spec.repository.update(session, id, data)
         _check_visible(session, actor, spec, key_of(spec, row))
+        if before_audit:
+            before_audit(session, row)
+            session.flush()
         if spec.after_write:
             spec.after_write(session, row, before)
         session.refresh(row)
@@ -199,6 +232,7 @@ def update_row(rt: Runtime, actor: Actor, spec: ResourceSpec, id: Any, values: M
             for k, v in after.items()
             if before.get(k) != v and k != "updated_at"
         }
+        changed.update({name: "changed" for name in changed_secrets})
         if changed:
             audit.record(
                 session, rt.audit_signer, actor, "update", spec.table.name, entity_id(spec, row), changed
@@ -206,17 +240,36 @@ def update_row(rt: Runtime, actor: Actor, spec: ResourceSpec, id: Any, values: M
         return row
 
 
-def delete_row(rt: Runtime, actor: Actor, spec: ResourceSpec, id: Any) -> None:
+def delete_row(
+    rt: Runtime, actor: Actor, spec: ResourceSpec, id: Any, *, before_delete: RowHook | None = None
+) -> None:
     _require(actor, spec.write_role, spec, "delete")
     with rt.db.write() as session:
         row = spec.repository.get(session, id, where=_scope(actor, spec.table))
         before = _snapshot(spec, row)
+        if before_delete:
+            before_delete(session, row)
         session.delete(row)
         session.flush()
         if spec.after_write:
             spec.after_write(session, None, before)
         shown = "/".join(str(v) for v in id) if isinstance(id, tuple) else str(id)
         audit.record(session, rt.audit_signer, actor, "delete", spec.table.name, shown, before)
+
+
+def _captured(rt: Runtime, spec: ResourceSpec, data: dict[str, Any]) -> dict[str, Any]:
+    """Free text and JSON from a caller pass the redactor before they are stored: a secret
+    pasted into a description, a context or an error message never reaches the database."""
+    out = dict(data)
+    for name, value in data.items():
+        if value is None:
+            continue
+        column = spec.table.c[name]
+        if isinstance(column.type, (Text, JSON)):
+            out[name] = capture.clean_value(rt, value)
+        elif isinstance(column.type, String) and (column.type.length or 0) > 255:
+            out[name] = capture.clean_text(rt, value)
+    return out
 
 
 def _check_writable(spec: ResourceSpec, data: Mapping[str, Any]) -> None:

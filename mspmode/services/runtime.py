@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from mspmode.db.session import Database
 from mspmode.settings import Settings
+from mspmode.vault.crypto import Keyring
 from mspmode.vault.keyfiles import read_key_bytes
+from mspmode.vault.redact import KNOWN_SECRETS_PURPOSE, KnownSecrets
 
 
 @dataclass(frozen=True)
@@ -27,10 +30,15 @@ class Signer:
         return hmac.new(self.key, message, hashlib.sha256).hexdigest()
 
 
+KNOWN_SECRETS_RECHECK_S = 5.0
+
+
 class Runtime:
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self.settings = settings
         self.db = db or Database.from_settings(settings)
+        self._known_stamp: tuple[object, ...] = ()
+        self._known_checked = 0.0
 
     def _key(self, name: str) -> bytes:
         return read_key_bytes(name, self.settings.key_path(name))
@@ -47,6 +55,46 @@ class Runtime:
     def pepper(self) -> Signer:
         """Keys API-key hashes and throttle keys: a database leak alone cannot test guesses."""
         return Signer(self._key("pepper"))
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        """The vault keyring; follows the key file when another process rotates it."""
+        return Keyring.load(self.settings.key_path("vault"))
+
+    def reload_keyring(self) -> None:
+        self.__dict__.pop("keyring", None)
+        self.__dict__.pop("_known", None)
+
+    @cached_property
+    def _known(self) -> KnownSecrets:
+        from mspmode.services.credentials import all_plaintexts, vault_stamp
+
+        self._known_stamp = vault_stamp(self)
+        self._known_checked = time.monotonic()
+        return KnownSecrets(self.keyring.derive_key(KNOWN_SECRETS_PURPOSE), all_plaintexts(self))
+
+    @property
+    def known_secrets(self) -> KnownSecrets | None:
+        """Keyed hashes of every secret stored in the vault (no plaintext kept), so captured
+        text that contains one verbatim is redacted even when no rule knows its shape. Built
+        on first use by decrypting the vault, and rebuilt when another process changed the
+        vault (checked at most every few seconds); None when there is no vault key yet."""
+        if not self.settings.key_path("vault").exists():
+            return None
+        known = self._known
+        if time.monotonic() - self._known_checked > KNOWN_SECRETS_RECHECK_S:
+            from mspmode.services.credentials import vault_stamp
+
+            self._known_checked = time.monotonic()
+            if vault_stamp(self) != self._known_stamp:
+                self.__dict__.pop("_known", None)
+                known = self._known
+        return known
+
+    def remember_secret(self, plaintext: str) -> None:
+        """Add a secret just written to the vault to this process's redactor."""
+        if "_known" in self.__dict__:
+            self._known.add(plaintext)
 
     def dispose(self) -> None:
         self.db.dispose()

@@ -61,7 +61,7 @@ def server(msp_env: dict[str, str]) -> Iterator[str]:
 
 
 def test_a_fresh_install_serves_health_ok(server: str) -> None:
-    response = httpx.get(f"{server}/api/health")
+    response = httpx.get(f"{server}/api/health", timeout=30)
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
@@ -76,9 +76,9 @@ def test_a_fresh_install_serves_health_ok(server: str) -> None:
 
 
 def test_docs_and_schema_are_served_under_api(server: str) -> None:
-    docs = httpx.get(f"{server}/api/docs")
+    docs = httpx.get(f"{server}/api/docs", timeout=60)
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
-    spec = httpx.get(f"{server}/api/openapi.json").json()
+    spec = httpx.get(f"{server}/api/openapi.json", timeout=60).json()
     assert "/api/health" in spec["paths"]
     assert all(path.startswith("/api/") for path in spec["paths"])
 
