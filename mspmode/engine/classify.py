@@ -1,0 +1,406 @@
+"""Classify a failure from its exit code and output, and say whether it will happen again.
+
+The rules are an ordered table of named regexes in verbose mode (Sentry ``grouping`` style): the
+first rule that matches decides. Specific shapes come first (a tool naming an unknown option
+may well mention "timeout" in the option's name), the generic fall-backs last.
+
+Three families of class:
+
+* **capability** (deterministic, about what the host *can* do): command_not_found,
+  unknown_option, unknown_subcommand, unsupported_syntax, version_mismatch, usage_error. These
+  block a culprit-matching repeat and generalise to hosts with the same distinguishing traits.
+* **state** (deterministic until someone changes the host): permission_denied,
+  authentication_failure, not_found, configuration_error. These block an exact repeat on the
+  same host only: another host's files and passwords say nothing about this one.
+* **transient**: timeout, network, dns, service_unavailable. Never blocked; retry advice.
+
+``unknown`` is a failure we cannot read (``grep`` finding nothing exits 1 too): recorded, never
+blocked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "CAPABILITY_CLASSES",
+    "FAILURE_CLASSES",
+    "PATTERN_TYPE",
+    "RULES",
+    "SEVERITY",
+    "STATE_CLASSES",
+    "TRANSIENT_CLASSES",
+    "Classification",
+    "Rule",
+    "classify",
+]
+
+COMMAND_NOT_FOUND = "command_not_found"
+UNKNOWN_OPTION = "unknown_option"
+UNKNOWN_SUBCOMMAND = "unknown_subcommand"
+UNSUPPORTED_SYNTAX = "unsupported_syntax"
+VERSION_MISMATCH = "version_mismatch"
+USAGE_ERROR = "usage_error"
+PERMISSION_DENIED = "permission_denied"
+AUTHENTICATION_FAILURE = "authentication_failure"
+NOT_FOUND = "not_found"
+CONFIGURATION_ERROR = "configuration_error"
+TIMEOUT = "timeout"
+NETWORK = "network"
+DNS = "dns"
+SERVICE_UNAVAILABLE = "service_unavailable"
+UNKNOWN = "unknown"
+
+CAPABILITY_CLASSES = frozenset(
+    {COMMAND_NOT_FOUND, UNKNOWN_OPTION, UNKNOWN_SUBCOMMAND, UNSUPPORTED_SYNTAX, VERSION_MISMATCH, USAGE_ERROR}
+)
+STATE_CLASSES = frozenset({PERMISSION_DENIED, AUTHENTICATION_FAILURE, NOT_FOUND, CONFIGURATION_ERROR})
+TRANSIENT_CLASSES = frozenset({TIMEOUT, NETWORK, DNS, SERVICE_UNAVAILABLE})
+FAILURE_CLASSES = CAPABILITY_CLASSES | STATE_CLASSES | TRANSIENT_CLASSES | {UNKNOWN}
+
+# failure_patterns.pattern_type is the schema's stable, human-facing vocabulary.
+PATTERN_TYPE = {
+    COMMAND_NOT_FOUND: "command_not_found",
+    UNKNOWN_OPTION: "unknown_option",
+    UNKNOWN_SUBCOMMAND: "command_compatibility",
+    UNSUPPORTED_SYNTAX: "unsupported_syntax",
+    VERSION_MISMATCH: "version_mismatch",
+    USAGE_ERROR: "syntax_error",
+    PERMISSION_DENIED: "permission_denied",
+    AUTHENTICATION_FAILURE: "authentication_failure",
+    NOT_FOUND: "not_found",
+    CONFIGURATION_ERROR: "configuration_error",
+    TIMEOUT: "transient",
+    NETWORK: "network_connectivity",
+    DNS: "network_connectivity",
+    SERVICE_UNAVAILABLE: "service_unavailable",
+    UNKNOWN: "environmental_limitation",
+}
+SEVERITY = {c: "blocking" for c in CAPABILITY_CLASSES} | {c: "major" for c in STATE_CLASSES}
+SEVERITY |= {c: "minor" for c in TRANSIENT_CLASSES} | {UNKNOWN: "info"}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    failure_class: str
+    regex: re.Pattern[str]
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    failure_class: str
+    is_transient: bool
+    rule: str  # name of the rule that decided, or "exit:<code>"
+    evidence: str  # the text the rule matched (for explanations)
+
+    @property
+    def deterministic(self) -> bool:
+        return self.failure_class in CAPABILITY_CLASSES or self.failure_class in STATE_CLASSES
+
+    @property
+    def severity(self) -> str:
+        return SEVERITY[self.failure_class]
+
+    @property
+    def pattern_type(self) -> str:
+        return PATTERN_TYPE[self.failure_class]
+
+
+def _rule(name: str, failure_class: str, pattern: str, comment: str) -> Rule:
+    return Rule(name, failure_class, re.compile(pattern, re.VERBOSE | re.IGNORECASE | re.MULTILINE), comment)
+
+
+RULES: tuple[Rule, ...] = (
+    # ---- command not found ------------------------------------------------------------------
+    _rule(
+        "ps_not_recognized",
+        COMMAND_NOT_FOUND,
+        r"""is\ not\ recognized\ as\ (?:the|a)\ name\ of\ a\ cmdlet | CommandNotFoundException""",
+        "PowerShell: The term 'X' is not recognized as the name of a cmdlet, function, …",
+    ),
+    _rule(
+        "cmd_not_recognized",
+        COMMAND_NOT_FOUND,
+        r"""is\ not\ recognized\ as\ an\ internal\ or\ external\ command | ^Bad\ command\ or\ file\ name""",
+        "cmd.exe ('X' is not recognized as an internal or external command) and COMMAND.COM",
+    ),
+    _rule(
+        "posix_not_found",
+        COMMAND_NOT_FOUND,
+        r"""
+        ^\S*:\ (?:line\ \d+:\ |\d+:\ )?[^\s:]+:\ (?:command\ )?not\ found\s*$   # bash/ash/dash: X: not found
+        | command\ not\ found:\ \S                                              # zsh: command not found: X
+        | ^fish:\ Unknown\ command                                              # fish
+        | ^[^\s:]+:\ command\ not\ found\s*$                                    # X: command not found
+        """,
+        "POSIX shells: bash `X: command not found`, BusyBox/dash `X: not found`, zsh, fish",
+    ),
+    _rule(
+        "executable_missing",
+        COMMAND_NOT_FOUND,
+        r"""
+        (?:exec|execvp?|execve)[^\n]{0,40}No\ such\ file\ or\ directory
+        | executable\ file\ not\ found\ in\ \$?PATH
+        """,
+        "exec failures reported by wrappers and runtimes (env, xargs, docker exec, Go)",
+    ),
+    # ---- unknown subcommand -----------------------------------------------------------------
+    _rule(
+        "not_a_command",
+        UNKNOWN_SUBCOMMAND,
+        r"""
+        ['"`‘]?[\w.:+-]+['"`’]?\ is\ not\ a\ [\w.-]+\ command     # 'x' is not a git command
+        | is\ not\ in\ the\ '[\w\ -]+'\ command\ group            # az
+        | is\ not\ a\ task\b                                      # lein
+        | ^\S+:\ Unknown\ command\b                               # hadoop fs
+        """,
+        "'X' is not a docker command / 'X' is not a git command",
+    ),
+    _rule(
+        "unknown_command",
+        UNKNOWN_SUBCOMMAND,
+        r"""
+        \bunknown\ (?:sub)?command\b(?!\ line)             # npm, brew, kubectl, pip, hg, go
+        | \bno\ such\ (?:sub)?command\b                    # yum, dnf, cargo, pyenv
+        | \bInvalid\ operation\ \S                         # apt, apt-get
+        | \bUnknown\ (?:operation|command\ verb)\b         # systemctl
+        | \bUnrecognized\ command\b                        # react-native
+        | \bhas\ no\ command\ named\b                      # terraform
+        | \bCommand\ "[^"\n]{1,80}"\ (?:is\ not\ defined|not\ found)   # composer, yarn
+        | \bTask\ ['"][^'"\n]{1,80}['"]\ (?:is\ not\ in|not\ found)    # gulp, grunt
+        | \binvalid\ choice:\ '                            # argparse sub-parsers
+        | \bambiguous\ command\b                           # tmux
+        | \bUnknown\ lifecycle\ phase\b                    # maven
+        """,
+        "tools that name an unknown subcommand or verb",
+    ),
+    # ---- unknown option ---------------------------------------------------------------------
+    _rule(
+        "unknown_option",
+        UNKNOWN_OPTION,
+        r"""
+        \bunrecognized\ option\b                           # GNU getopt_long, musl (BusyBox)
+        | \bunrecognized:\ -                               # BusyBox find
+        | \binvalid\ option\ --\ |\binvalid\ option:?\ ['"`‘]?-    # GNU getopt, bash builtins
+        | \billegal\ option\b                              # BSD getopt (macOS)
+        | \bunknown\ (?:option|switch|argument|parameter)\b(?:\ --)?[:\ ]+['"`‘]?-?\w   # many CLIs
+        | \bunknown\ (?:shorthand\ )?flag\b                # cobra (docker, kubectl)
+        | \bOption\ "-[^"\n]+"\ is\ unknown                # iproute2
+        | \bA\ parameter\ cannot\ be\ found\ that\ matches\ parameter\ name\b   # PowerShell
+        | \bNamedParameterNotFound\b                       # PowerShell error id
+        | ^Invalid\ switch\ -\ | \bInvalid\ switch\b       # cmd.exe / COMMAND.COM
+        | ^Invalid\ parameter\ -\ | ^Parameter\ format\ not\ correct\ -   # xcopy and friends
+        | \bNo\ such\ option:?\ -                          # click
+        | \bunrecognized\ arguments?:\ -                   # argparse
+        | \bFound\ argument\ '-[^'\n]*'\ which\ wasn't\ expected | \bunexpected\ argument\ '-  # clap
+        | \bbad\ flag\ '-                                  # git
+        | \bdid\ you\ mean\ `--                            # git one dash for two
+        """,
+        "an option or parameter the program does not know",
+    ),
+    # ---- syntax ------------------------------------------------------------------------------
+    _rule(
+        "shell_syntax",
+        UNSUPPORTED_SYNTAX,
+        r"""
+        \bsyntax\ error\ near\ unexpected\ token\b         # bash
+        | \bSyntax\ error:\ [^\n]{0,60}unexpected\b        # dash, BusyBox ash
+        | \bparse\ error\ near\b                           # zsh
+        | \bBad\ substitution\b                            # dash/ash on bash-only expansions
+        | \bis\ not\ a\ valid\ statement\ separator\b      # Windows PowerShell 5.1 and && / ||
+        | \bUnexpected\ token\ '[^'\n]+'\ in\ expression\ or\ statement   # PowerShell parser
+        | \bParserError\b | \bMissing\ closing\ '[)}\]]'   # PowerShell parser
+        | \bunexpected\ EOF\ while\ looking\ for\ matching\b   # bash
+        | \bsyntax\ error:\ unexpected\b | \bsyntax\ error\ in\ expression\b
+        """,
+        "the shell could not parse the command",
+    ),
+    _rule(
+        "sql_syntax",
+        UNSUPPORTED_SYNTAX,
+        r"""
+        \berror\ in\ your\ SQL\ syntax\b                   # MySQL / MariaDB 1064
+        | \bsyntax\ error\ at\ or\ near\b                  # PostgreSQL
+        | \bnear\ "[^"\n]{1,80}":\ syntax\ error\b         # SQLite
+        | \bIncorrect\ syntax\ near\b                      # SQL Server
+        | \bis\ not\ a\ recognized\ (?:built-in\ function\ name|option|table\ hint)\b   # SQL Server
+        """,
+        "the SQL server could not parse the statement",
+    ),
+    _rule(
+        "invalid_usage",
+        USAGE_ERROR,
+        r"""
+        \boption\ requires\ an\ argument\b | \brequires\ an\ argument\b | \bflag\ needs\ an\ argument\b
+        | \bmissing\ (?:operand|argument|required\ (?:argument|parameter|option))\b
+        | \bThe\ syntax\ of\ the\ command\ is\ incorrect\b     # cmd.exe
+        | \bRequired\ parameter\ missing\b | \bToo\ many\ parameters\b   # COMMAND.COM
+        | \bCannot\ bind\ parameter\b | \bMissing\ an\ argument\ for\ parameter\b   # PowerShell
+        | \bParameterBindingException\b | \bpositional\ parameter\ cannot\ be\ found\b
+        | \bunterminated\ `s'\ command\b | \binvalid\ command\ code\b | \bunknown\ command:\ `   # sed
+        | \btoo\ many\ arguments\b | \bextra\ operand\b | \bmust\ come\ before\ non-option\ arguments\b
+        """,
+        "the program was called the wrong way",
+    ),
+    # ---- version ----------------------------------------------------------------------------
+    _rule(
+        "version",
+        VERSION_MISMATCH,
+        r"""
+        \#requires\ statement | \brequires?\ (?:a\ )?(?:newer|later|at\ least)\b[^\n]{0,40}\bversion\b
+        | \bnot\ supported\ (?:in|on|by)\ this\ version\b | \bis\ not\ supported\ in\ this\ version\b
+        | \bversion\ `?GLIBC_[\d.]+'?\ not\ found\b | \bminimum\ (?:required\ )?version\b
+        | \bunsupported\ (?:protocol\ )?version\b | \bversion\ mismatch\b | \bincompatible\ version\b
+        | \bclient\ version\ [\d.]+\ is\ too\ (?:new|old)\b | \bnewer\ version\ of\ \S+\ is\ required\b
+        | \bdoes\ not\ contain\ a\ method\ named\b          # PowerShell on an older .NET
+        """,
+        "the program or host is too old (or too new) for what was asked",
+    ),
+    # ---- authentication and permission (auth first: ssh says "Permission denied (publickey)") --
+    _rule(
+        "authentication",
+        AUTHENTICATION_FAILURE,
+        r"""
+        \bPermission\ denied\ \((?:publickey|password|keyboard-interactive|gssapi)[^)]*\)
+        | \bauthentication\ (?:failed|failure)\b | \bpassword\ authentication\ failed\b
+        | \bAccess\ denied\ for\ user\ '[^'\n]*'@       # MySQL
+        | \bLogin\ failed\ for\ user\b | \bLogon\ failure\b | \bincorrect\ password\b
+        | \buser\ name\ or\ password\ is\ incorrect\b | \binvalid\ (?:credentials|username\ or\ password)\b
+        | \b401\ Unauthorized\b | \bBad\ credentials\b | \bnot\ authenticated\b
+        | \bincorrect\ password\ attempts\b | \bsession\ has\ expired\b
+        """,
+        "who you are was refused",
+    ),
+    _rule(
+        "permission",
+        PERMISSION_DENIED,
+        r"""
+        \bPermission\ denied\b | \bAccess\ (?:is\ )?denied\b | \bOperation\ not\ permitted\b
+        | \bEACCES\b | \bEPERM\b | \bmust\ be\ (?:run\ as\ )?root\b | \bare\ you\ root\b
+        | \brequires?\ (?:elevation|administrator|root|superuser)\b | \bUnauthorizedAccessException\b
+        | \bAccess\ to\ the\ [^\n]{0,300}\ is\ denied\b | \binsufficient\ privileges?\b
+        | \bAdministrator\ privilege\ required\b | \bRead-only\ file\ system\b
+        | \bcommand\ denied\ to\ user\b | \bpermission\ denied\ for\ (?:table|relation|schema|database)\b
+        | \bnot\ in\ the\ sudoers\ file\b | \b403\ Forbidden\b
+        """,
+        "the account may not do this",
+    ),
+    # ---- transient --------------------------------------------------------------------------
+    _rule(
+        "dns",
+        DNS,
+        r"""
+        \bCould\ not\ resolve\ (?:host|hostname)\b | \bName\ or\ service\ not\ known\b
+        | \bTemporary\ failure\ in\ name\ resolution\b | \bnodename\ nor\ servname\b
+        | \bgetaddrinfo\ (?:ENOTFOUND|EAI_AGAIN)\b | \bNo\ such\ host\ is\ known\b
+        | \bUnknown\ host\b | \bcould\ not\ find\ host\b | \bNXDOMAIN\b | \bserver\ can't\ find\b
+        | \bcould\ not\ resolve\b
+        """,
+        "a name did not resolve",
+    ),
+    _rule(
+        "timeout",
+        TIMEOUT,
+        r"""
+        \btimed?[\ -]?out\b | \bETIMEDOUT\b | \bdeadline\ exceeded\b
+        | \btimeout\ (?:expired|exceeded|occurred|reached|was\ reached)\b | \bOperation\ timeout\b
+        """,
+        "something did not answer in time",
+    ),
+    _rule(
+        "service",
+        SERVICE_UNAVAILABLE,
+        r"""
+        \b503\ Service\ (?:Temporarily\ )?Unavailable\b | \bService\ Unavailable\b
+        | \bCannot\ connect\ to\ the\ Docker\ daemon\b | \bIs\ the\ docker\ daemon\ running\b
+        | \bCould\ not\ get\ lock\b | \bis\ locked\ by\ another\b | \bResource\ temporarily\ unavailable\b
+        | \bToo\ many\ requests\b | \b429\b[^\n]{0,20}\brequests?\b | \btry\ again\ later\b
+        | \bCan't\ connect\ to\ (?:local\ )?MySQL\ server\b | \bserver\ is\ (?:busy|starting\ up)\b
+        | \bdatabase\ system\ is\ starting\ up\b | \bFailed\ to\ connect\ to\ bus\b
+        | \bUnable\ to\ contact\ the\ server\b
+        """,
+        "a service the command needs is down or busy",
+    ),
+    _rule(
+        "network",
+        NETWORK,
+        r"""
+        \bConnection\ refused\b | \bNo\ route\ to\ host\b | \bNetwork\ is\ unreachable\b
+        | \bConnection\ reset\b | \bECONNREFUSED\b | \bECONNRESET\b | \bEHOSTUNREACH\b
+        | \bFailed\ to\ connect\ to\b | \bCould\ not\ connect\ to\b | \bunable\ to\ connect\b
+        | \bkex_exchange_identification\b | \bBroken\ pipe\b | \bSSL_ERROR_SYSCALL\b
+        | \bRPC\ server\ is\ unavailable\b | \bHost\ is\ down\b | \bconnection\ (?:closed|lost)\b
+        | \bcannot\ connect\ to\b | \bnetwork\ path\ was\ not\ found\b
+        """,
+        "the network between here and there failed",
+    ),
+    # ---- configuration and not found ---------------------------------------------------------
+    _rule(
+        "configuration",
+        CONFIGURATION_ERROR,
+        r"""
+        \[emerg\] | \bconfiguration\ file\ [^\n]{0,200}\ test\ failed\b | \binvalid\ configuration\b
+        | \bconfig(?:uration)?\ (?:error|is\ invalid|file\ is\ invalid)\b
+        | \bJob\ for\ \S+\ failed\ because\b | \bis\ not\ configured\b | \bmissing\ required\ config
+        | \bfailed\ to\ (?:parse|load)\ (?:config|configuration)\b | \bMisconfiguration\b
+        """,
+        "a configuration stops it",
+    ),
+    _rule(
+        "not_found",
+        NOT_FOUND,
+        r"""
+        \bNo\ such\ file\ or\ directory\b | \bcannot\ find\ the\ (?:path|file)\b | \bFile\ not\ found\b
+        | \bdoes\ not\ exist\b | \bdoesn't\ exist\b | \bCannot\ find\ path\b | \bItemNotFoundException\b
+        | \bcould\ not\ be\ found\b | \bUnit\ \S+\ not\ found\b | \bUnable\ to\ locate\ package\b
+        | \b404\ Not\ Found\b | \bno\ such\ (?:container|image|host|user|table|object|device)\b
+        | \bNo\ (?:available\ )?(?:formula|package|module)\b[^\n]{0,40}\bfound\b | \bNo\ module\ named\b
+        | \bPath\ not\ found\b | \bUnknown\ package\b | \bno\ matches\ found\b | \bCould\ Not\ Find\b
+        | \bno\ valid\ module\ file\ was\ found\b | \bnot\ found\b
+        """,
+        "a file, package, unit or object it names is not there",
+    ),
+    # ---- generic fall-backs ------------------------------------------------------------------
+    _rule(
+        "generic_unsupported",
+        USAGE_ERROR,
+        r"""
+        ^usage:\ | \bnot\ supported\b | \bunsupported\b | \binvalid\ (?:argument|syntax|command)\b
+        | \billegal\ (?:argument|instruction|command)\b | \bunrecognized\b
+        """,
+        "the program rejected how it was called (generic wording)",
+    ),
+)
+
+_MAX_SCAN = 20_000  # rules run over head and tail of long outputs only
+
+
+def classify(exit_code: int | None, output: str | None) -> Classification | None:
+    """The failure class of a command's result, or None when it succeeded.
+
+    ``exit_code`` 0 is success whatever was printed; None means unknown, and then only an output
+    that a rule recognises makes it a failure.
+    """
+    text = output if isinstance(output, str) else ("" if output is None else str(output))
+    if len(text) > _MAX_SCAN:
+        text = text[: _MAX_SCAN // 2] + "\n" + text[-_MAX_SCAN // 2 :]
+    if exit_code == 0:
+        return None
+    for rule in RULES:
+        m = rule.regex.search(text)
+        if m:
+            cls = rule.failure_class
+            return Classification(cls, cls in TRANSIENT_CLASSES, rule.name, m.group(0).strip()[:200])
+    if exit_code is None:
+        return None
+    by_code = {
+        127: COMMAND_NOT_FOUND,  # POSIX: the shell could not find the program
+        126: PERMISSION_DENIED,  # found but not executable
+        124: TIMEOUT,  # GNU timeout(1) killed it
+        9009: COMMAND_NOT_FOUND,  # cmd.exe's %ERRORLEVEL% for an unknown program
+    }
+    cls = by_code.get(exit_code, UNKNOWN)
+    return Classification(cls, cls in TRANSIENT_CLASSES, f"exit:{exit_code}", "")

@@ -1,0 +1,320 @@
+"""The engine's plain-data memory: hosts with their traits, recorded commands, failure patterns,
+and the indexes the pre-check needs to answer in O(1)-ish time.
+
+Everything is a dataclass of plain values so that services can persist it (``FailurePattern``
+maps onto the ``failure_patterns`` columns, see :meth:`FailurePattern.row`) and rebuild it.
+Nothing here decides anything: :mod:`learn` writes memory, :mod:`precheck` reads it.
+
+Indexes (all dictionaries):
+
+* ``host_lookup``: every spelling of a host (name, short name, FQDN, IP, alias; lower case) → key
+* ``by_culprit``: culprit key (``cmd:systemctl``) → pattern ids
+* ``by_fingerprint``: ``error_message_hash`` → pattern ids
+* ``by_group``: grouping key (class + culprit, or class + fingerprint) → pattern id
+* ``exact``: (host key, normalised command) → index of the last record of that exact command
+* ``successes``: culprit key → {host key: index of the last success containing it}
+* ``pending``: host key → recent deterministic failures still waiting for their fix
+
+``touched`` collects the ids of patterns changed since a caller last took them (see
+:func:`learn.take_touched`): what a service must write back. With ``lazy_refresh`` the derived
+text columns of a pattern are brought up to date only when taken, once per batch rather than
+once per command; with ``keep_outputs`` False records keep no output (the store has it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mspmode.engine.culprit import Culprit
+from mspmode.engine.fingerprint import Fingerprint
+
+__all__ = [
+    "LOCAL",
+    "CommandRecord",
+    "FailurePattern",
+    "FixObservation",
+    "Host",
+    "HostEvidence",
+    "Memory",
+    "add_host",
+    "host_key",
+    "resolve_host",
+]
+
+LOCAL = ""  # host key of the local machine (a command with no host and no wrapper target)
+
+# Trait keys that describe where or what a host is for, not what it can run.
+HOST_FIELDS = ("hostname", "ip_address", "aliases", "fqdn", "client", "kind")
+
+
+@dataclass(slots=True)
+class Host:
+    name: str
+    traits: dict[str, Any] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    ip_address: str | None = None
+    fqdn: str | None = None
+    client: str | None = None
+    auto_created: bool = False
+
+    @property
+    def key(self) -> str:
+        return host_key(self.name)
+
+
+@dataclass(slots=True)
+class CommandRecord:
+    """One command as it ran: where, what, how it ended, and what the engine made of it."""
+
+    index: int
+    host: str  # host key ("" = local machine)
+    command: str
+    exit_code: int | None
+    output: str  # cleaned and truncated
+    at: datetime | None
+    session: str | None
+    effective: str  # the script that ran on the host (the inside of ssh '…' etc.)
+    dialect: str
+    normalized: str  # normalised effective command (exact-repeat key)
+    failure_class: str | None = None
+    is_transient: bool = False
+    culprit: Culprit | None = None
+    pattern_id: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.failure_class is None
+
+
+@dataclass(slots=True)
+class HostEvidence:
+    """A pattern's record on one host: how often it failed there and whether it was resolved."""
+
+    host: str
+    first_seen: datetime | None
+    last_seen: datetime | None
+    count: int = 1
+    last_command: str = ""
+    last_index: int = -1  # the record of its latest failure there
+    resolved_at: datetime | None = None  # a later success there says it no longer fails
+    resolved_by: str | None = None
+
+
+@dataclass(slots=True)
+class FixObservation:
+    """A successful command that did the failed command's job differently, soon after."""
+
+    host: str
+    failed_command: str
+    fix_command: str
+    at: datetime | None
+    session: str | None
+    similarity: float
+    dialect: str
+    inserts: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (anchor token, tokens the fix put after it)
+    failed_index: int = -1  # the record of the failure it fixed
+    fix_index: int = -1  # the record of the fixing command
+
+
+@dataclass(slots=True)
+class FailurePattern:
+    """A failure seen before, grouped across commands and hosts, with its culprit, the hosts
+    it failed and worked on, and the fixes seen. The attributes named like the columns of
+    ``failure_patterns`` are kept current by :mod:`learn` after every change."""
+
+    id: str
+    group_key: str
+    failure_class: str
+    is_transient: bool
+    culprit: Culprit | None
+    fingerprint: Fingerprint
+    pattern_type: str
+    severity: str
+    first_seen: datetime | None
+    last_seen: datetime | None
+    hosts: dict[str, HostEvidence] = field(default_factory=dict)
+    success_hosts: set[str] = field(default_factory=set)
+    fixes: list[FixObservation] = field(default_factory=list)
+    occurrence_count: int = 0
+    is_active: bool = True
+    # Trait features of the hosts it fails on (feature -> those hosts), and features refuted by a
+    # host with that feature where the culprit worked; kept incrementally by learn.
+    trait_hosts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    refuted: set[tuple[str, str]] = field(default_factory=set)
+    # Columns derived from the state above (refreshed by learn.refresh_pattern).
+    pattern_signature: str = ""
+    error_pattern: str = ""
+    error_message_hash: str = ""
+    affected_systems: list[str] = field(default_factory=list)
+    affected_os_versions: list[str] = field(default_factory=list)
+    triggering_commands: list[str] = field(default_factory=list)
+    typical_error_messages: list[str] = field(default_factory=list)
+    failure_description: str = ""
+    root_cause: str = ""
+    recommended_solution: str = ""
+    alternative_approaches: list[str] = field(default_factory=list)
+    workaround_commands: list[str] = field(default_factory=list)
+    distinguishing_traits: dict[str, Any] = field(default_factory=dict)
+    confidence_level: str = "suspected"
+    host_count: int = 0
+    fix_observed: bool = False
+    last_fix_at: datetime | None = None
+
+    @property
+    def culprit_text(self) -> str | None:
+        return self.culprit.text if self.culprit else None
+
+    @property
+    def culprit_kind(self) -> str:
+        return self.culprit.kind if self.culprit else "none"
+
+    def active_hosts(self) -> list[str]:
+        return [h for h, ev in self.hosts.items() if ev.resolved_at is None]
+
+    def row(self) -> dict[str, Any]:
+        """The pattern as a ``failure_patterns`` row (ids of hosts/clients are the caller's)."""
+        return {
+            "id": self.id,
+            "pattern_type": self.pattern_type,
+            "pattern_signature": self.pattern_signature[:500],
+            "error_pattern": self.error_pattern,
+            "error_message_hash": self.error_message_hash,
+            "failure_class": self.failure_class,
+            "culprit": self.culprit_text,
+            "culprit_kind": self.culprit_kind,
+            "is_transient": self.is_transient,
+            "confidence_level": self.confidence_level,
+            "affected_systems": list(self.affected_systems),
+            "affected_os_versions": list(self.affected_os_versions),
+            "distinguishing_traits": dict(self.distinguishing_traits),
+            "triggering_commands": list(self.triggering_commands),
+            "failure_description": self.failure_description,
+            "typical_error_messages": list(self.typical_error_messages),
+            "root_cause": self.root_cause,
+            "recommended_solution": self.recommended_solution,
+            "alternative_approaches": list(self.alternative_approaches),
+            "workaround_commands": list(self.workaround_commands),
+            "occurrence_count": self.occurrence_count,
+            "host_count": self.host_count,
+            "fix_observed": self.fix_observed,
+            "last_fix_at": self.last_fix_at,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "severity": self.severity,
+            "is_active": self.is_active,
+        }
+
+
+@dataclass(slots=True)
+class Memory:
+    hosts: dict[str, Host] = field(default_factory=dict)
+    host_lookup: dict[str, str] = field(default_factory=dict)
+    commands: list[CommandRecord] = field(default_factory=list)
+    patterns: dict[str, FailurePattern] = field(default_factory=dict)
+    by_group: dict[str, str] = field(default_factory=dict)
+    by_culprit: dict[str, list[str]] = field(default_factory=dict)
+    by_fingerprint: dict[str, set[str]] = field(default_factory=dict)
+    exact: dict[tuple[str, str], int] = field(default_factory=dict)
+    successes: dict[str, dict[str, int]] = field(default_factory=dict)
+    pending: dict[str, list[int]] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
+    lazy_refresh: bool = False
+    keep_outputs: bool = True
+
+    def host(self, key: str) -> Host | None:
+        return self.hosts.get(key)
+
+    def traits(self, key: str) -> dict[str, Any]:
+        h = self.hosts.get(key)
+        return h.traits if h else {}
+
+    def display_name(self, key: str) -> str | None:
+        if key == LOCAL:
+            return None
+        h = self.hosts.get(key)
+        return h.name if h else key
+
+
+def host_key(name: str | None) -> str:
+    return (name or "").strip().lower()
+
+
+def _spellings(host: Host) -> list[str]:
+    names = [host.name, host.fqdn, host.ip_address, *host.aliases]
+    out: list[str] = []
+    for n in names:
+        if not n or not isinstance(n, str):
+            continue
+        low = n.strip().lower()
+        out.append(low)
+        if "." in low and not low.replace(".", "").isdigit():
+            out.append(low.split(".", 1)[0])  # the short name of an FQDN
+    return out
+
+
+def add_host(
+    memory: Memory,
+    name: str,
+    traits: dict[str, Any] | None = None,
+    *,
+    aliases: list[str] | tuple[str, ...] = (),
+    ip_address: str | None = None,
+    fqdn: str | None = None,
+    client: str | None = None,
+    auto_created: bool = False,
+) -> Host:
+    """Add or update a host. Traits are merged (a new value replaces an old one)."""
+    key = host_key(name)
+    host = memory.hosts.get(key)
+    clean = {str(k): v for k, v in (traits or {}).items() if k not in HOST_FIELDS}
+    if host is None:
+        host = Host(name=name.strip() or name, traits=clean, auto_created=auto_created)
+        memory.hosts[key] = host
+    else:
+        host.traits.update(clean)
+        host.auto_created = host.auto_created and auto_created
+    for alias in aliases:
+        if isinstance(alias, str) and alias and alias not in host.aliases:
+            host.aliases.append(alias)
+    host.ip_address = ip_address or host.ip_address
+    host.fqdn = fqdn or host.fqdn
+    host.client = client or host.client
+    for spelling in _spellings(host):
+        # A short name shared by two hosts belongs to the first; exact names always win.
+        if spelling == key or spelling not in memory.host_lookup:
+            memory.host_lookup[spelling] = key
+    return host
+
+
+def resolve_host(memory: Memory, name: str | None) -> str | None:
+    """The key of the host ``name`` refers to (case-insensitive; names, FQDNs, short names,
+    IPs, aliases, ``user@host``), or None if it is not known."""
+    if not name or not isinstance(name, str):
+        return None
+    low = name.strip().lower()
+    if "@" in low:
+        low = low.rsplit("@", 1)[1]
+    low = low.strip("[]\\/")
+    if low in memory.host_lookup:
+        return memory.host_lookup[low]
+    if "." in low and not low.replace(".", "").isdigit():
+        short = low.split(".", 1)[0]
+        if short in memory.host_lookup:
+            return memory.host_lookup[short]
+    return None
+
+
+def utc(at: datetime | str | None) -> datetime | None:
+    """A timezone-aware UTC datetime from a datetime or an ISO 8601 string (None if unreadable)."""
+    if at is None:
+        return None
+    if isinstance(at, str):
+        try:
+            at = datetime.fromisoformat(at.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(at, datetime):
+        return None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
