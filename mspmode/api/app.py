@@ -18,12 +18,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import mspmode
+from mspmode.api import logs
 from mspmode.api.crud import crud_router
 from mspmode.api.deps import request_id
 from mspmode.api.resources import RESOURCES
-from mspmode.api.routers import admin, auth, health
+from mspmode.api.routers import admin, auth, health, learning
+from mspmode.api.routers.credentials import credentials_router
 from mspmode.db.session import Database
 from mspmode.errors import AuthenticationError, MSPError, RateLimitedError
+from mspmode.services.credentials import SECRET_FIELDS
 from mspmode.services.runtime import Runtime
 from mspmode.settings import Settings
 
@@ -40,6 +43,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # At start-up, after the server configured its loggers: every line passes the redactor.
+        logs.install(lambda: rt.known_secrets)
         yield
         rt.dispose()
 
@@ -94,6 +99,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(auth.router, prefix="/api")
     # Before the generic routes, so /audit-log/verify is not read as /audit-log/{id}.
     app.include_router(admin.router, prefix="/api")
+    # Before the generic routes too: commands are recorded through the learning engine.
+    app.include_router(learning.router, prefix="/api")
+    for spec in RESOURCES:
+        if spec.table.name in SECRET_FIELDS:
+            app.include_router(credentials_router(spec), prefix="/api")
     for spec in RESOURCES:
         app.include_router(crud_router(spec), prefix="/api")
     return app

@@ -18,6 +18,7 @@ from mspmode.models import (
     recovery,
     work,
 )
+from mspmode.services import credentials as vault
 from mspmode.services import work as work_rules
 from mspmode.services.crud import ResourceSpec
 
@@ -57,7 +58,8 @@ RESOURCES: list[ResourceSpec] = [
     ),
     R("work-item-tags", work.WorkItemTag),
     R("file-changes", work.FileChange),
-    R("commands", work.CommandRun),
+    # recorded through the learning engine (routers/learning): POST /api/commands is its own
+    R("commands", work.CommandRun, generic_create=False),
     R("infrastructure-changes", work.InfrastructureChange),
     R("deployments", work.Deployment),
     R("database-changes", work.DatabaseChange),
@@ -69,13 +71,13 @@ RESOURCES: list[ResourceSpec] = [
     # recovery
     R("recovery-attempts", recovery.RecoveryAttempt),
     R("recovery-explanations", recovery.RecoveryExplanation),
-    # credentials: metadata only here; secret fields go through the vault's own routes
-    R("credentials", credentials.Credential),
+    # credentials: reads are generic; writes and reveals go through the vault (routers/credentials)
+    vault.CREDENTIALS,
     R("credential-audit-log", credentials.CredentialAuditLog, read_role="admin", write_role=None),
     R("security-incidents", credentials.SecurityIncident),
     # integrations
     R("external-integrations", integrations.ExternalIntegration),
-    R("integration-credentials", integrations.IntegrationCredential, read_role="admin", write_role="admin"),
+    vault.INTEGRATION_CREDENTIALS,
     R("ticket-links", integrations.TicketLink),
     # context recall
     R("conversation-contexts", recall.ConversationContext),

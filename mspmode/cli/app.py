@@ -55,6 +55,8 @@ def emit_json(value: Any) -> None:
 
 # Sub-apps register themselves on import.
 from mspmode.cli import audit as _audit  # noqa: E402,F401
+from mspmode.cli import credentials as _credentials  # noqa: E402,F401
 from mspmode.cli import db as _db  # noqa: E402,F401
+from mspmode.cli import learning as _learning  # noqa: E402,F401
 from mspmode.cli import setup as _setup  # noqa: E402,F401
 from mspmode.cli import users as _users  # noqa: E402,F401

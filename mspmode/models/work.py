@@ -145,6 +145,8 @@ class CommandRun(UUIDPrimaryKey, CreatedAt, Base):
         one_of("failure_category", FAILURE_CATEGORIES),
         # "What ran on this host lately" is the learner's and the pre-check's main query.
         Index(None, "infrastructure_id", "executed_at"),
+        # Insertion order: the learner replays and catches up on the history in it.
+        Index(None, "created_at"),
     )
 
     # Nullable, unlike seed 002: commands from history imports and hooks arrive before any work item.

@@ -22,6 +22,9 @@ SPECS = {spec.name: spec for spec in RESOURCES}
 WRITABLE = sorted(name for name, spec in SPECS.items() if spec.write_role)
 READ_ONLY = sorted(name for name, spec in SPECS.items() if not spec.write_role)
 SCOPED = sorted(n for n, s in SPECS.items() if is_scoped(s.table.name) and s.read_role != "admin")
+# Created through their own route with another body (commands: POST /api/commands records and
+# learns, tests/api/test_learning.py); their rows for the generic tests are made in the database.
+OWN_CREATE = frozenset({"commands"})
 
 
 def writer_for(spec: ResourceSpec) -> str:
@@ -118,10 +121,14 @@ def test_list_pages_and_reports_the_total(api: Api, name: str) -> None:
 def test_create_get_update_delete(api: Api, name: str) -> None:
     spec = SPECS[name]
     client = api.as_(writer_for(spec))
-    body = payload(api, spec)
-    created = client.post(f"/api/{spec.name}", json=body)
-    assert created.status_code == 201, created.text
-    row = created.json()
+    if name in OWN_CREATE:
+        body = {}
+        row = client.get(row_path(spec, {k: jsonable(v) for k, v in db_row(api, spec).items()})).json()
+    else:
+        body = payload(api, spec)
+        created = client.post(f"/api/{spec.name}", json=body)
+        assert created.status_code == 201, created.text
+        row = created.json()
     for key, value in body.items():
         if key in spec.read_only or (spec.prepare and key in ("actual_minutes", "duration_minutes")):
             continue
@@ -159,7 +166,7 @@ def patchable(spec: ResourceSpec) -> tuple[str, Any]:
     raise AssertionError(f"nothing to patch on {spec.name}")
 
 
-@pytest.mark.parametrize("name", WRITABLE)
+@pytest.mark.parametrize("name", sorted(set(WRITABLE) - OWN_CREATE))
 def test_wrong_role_is_403_and_writes_nothing(api: Api, name: str) -> None:
     spec = SPECS[name]
     body = payload(api, spec)
@@ -186,7 +193,7 @@ def test_read_only_resources_have_no_write_routes(api: Api, name: str) -> None:
         assert api.as_("admin").post(f"/api/{name}", json={}).status_code == 405
 
 
-@pytest.mark.parametrize("name", WRITABLE)
+@pytest.mark.parametrize("name", sorted(set(WRITABLE) - OWN_CREATE))
 def test_bad_input_is_422_naming_the_field_and_writes_nothing(api: Api, name: str) -> None:
     spec = SPECS[name]
     client = api.as_(writer_for(spec))

@@ -1,0 +1,462 @@
+"""Adding to the history: commands recorded one by one or in a batch (the API), and JSONL
+history files imported (``msp import``). Learning is done when these return: the patterns,
+fixes and drafts are in the database and in the process's state.
+
+The import format is one JSON object a line, ``{"kind": …}`` (``shared/scenarios/README.md``):
+
+    client   {"name"}
+    host     {"client", "hostname", traits…}: the typed traits go to their columns
+             (``ip_address``, ``aliases``, ``os``, ``os_version``, ``shell_type``, …), any other
+             key to ``traits``; a host already known (same client and hostname, or one
+             auto-created from a command) is updated, traits merged
+    command  {"host", "command", "exit_code", "output", "at", "session"}: ``command`` and
+             ``exit_code`` (null when the outcome was not seen) are required; no host is the
+             local machine; no ``at`` is now
+    check    counted and skipped: checks are questions, not history
+
+Other kinds are counted and skipped. A bad line (not JSON, not an object, a field missing or
+of the wrong type) is reported with its number and skipped; everything else is imported. The
+whole file is one transaction with one audit row (``{"count", "source"}``) standing for all it
+wrote: an import that fails half-way leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from mspmode import engine
+from mspmode.db import search
+from mspmode.errors import PermissionDeniedError, ValidationError
+from mspmode.models.core import CLIENT_TYPES, Client
+from mspmode.models.infrastructure import ASSET_TYPES, INFRASTRUCTURE_STATUSES, Infrastructure
+from mspmode.services.actor import Actor
+from mspmode.services.learning import cache, state, text
+from mspmode.services.learning.recorder import CommandIn, Recorded, Recorder, _utc, exit_code_value
+from mspmode.services.learning.state import ClientRef, HostRef, LearningState, NewHost
+from mspmode.services.runtime import Runtime
+
+MAX_BATCH = 1_000  # commands in one API batch
+PROGRESS_EVERY = 2_000  # lines between two progress reports
+
+# Typed columns of a host line, with their lengths; lists; vocabularies (a value outside one
+# is kept as a trait rather than refused).
+HOST_STRINGS = {
+    "ip_address": 45,
+    "fqdn": 255,
+    "mac_address": 17,
+    "role": 255,
+    "os": 100,
+    "os_version": 100,
+    "shell_type": 50,
+    "powershell_version": 20,
+    "init_system": 50,
+    "package_manager": 50,
+}
+HOST_TEXTS = ("environmental_notes", "notes")
+HOST_LISTS = ("aliases", "limitations")
+HOST_VOCABULARIES = {"asset_type": ASSET_TYPES, "status": INFRASTRUCTURE_STATUSES}
+_NOT_TRAITS = frozenset({"kind", "client", "hostname", "name"})
+
+
+class BadLineError(Exception):
+    """A line of an import file that cannot be used; the message says why."""
+
+
+@dataclass
+class ImportReport:
+    """What an import did, line by line kind."""
+
+    source: str
+    lines: int = 0
+    clients: int = 0
+    clients_created: int = 0
+    hosts: int = 0
+    hosts_created: int = 0
+    commands: int = 0
+    failures: int = 0
+    patterns_new: int = 0
+    patterns_updated: int = 0
+    fixes: int = 0
+    checks_skipped: int = 0
+    unknown_kinds: dict[str, int] = field(default_factory=dict)
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def per_second(self) -> float:
+        return self.commands / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "lines": self.lines,
+            "clients": self.clients,
+            "clients_created": self.clients_created,
+            "hosts": self.hosts,
+            "hosts_created": self.hosts_created,
+            "commands": self.commands,
+            "failures": self.failures,
+            "patterns_new": self.patterns_new,
+            "patterns_updated": self.patterns_updated,
+            "fixes_learned": self.fixes,
+            "checks_skipped": self.checks_skipped,
+            "unknown_kinds": dict(sorted(self.unknown_kinds.items())),
+            "bad_lines": [{"line": n, "error": e} for n, e in self.bad_lines],
+            "seconds": round(self.seconds, 3),
+            "commands_per_second": round(self.per_second, 1),
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# The API: one command or a batch
+
+
+def _require_writer(actor: Actor) -> None:
+    if actor.must_change_password:
+        raise PermissionDeniedError("change your one-time password first (POST /api/auth/password)")
+    if not actor.has_role("technician"):
+        raise PermissionDeniedError(f"role {actor.role} may not record commands (needs technician)")
+
+
+def record_commands(
+    rt: Runtime, actor: Actor, items: Sequence[CommandIn], *, source: str = "api"
+) -> list[Recorded]:
+    """Record ``items`` in order, in one transaction with one audit row; learning included."""
+    _require_writer(actor)
+    if not items:
+        raise ValidationError("no commands to record")
+    if len(items) > MAX_BATCH:
+        raise ValidationError(f"at most {MAX_BATCH} commands in one batch, got {len(items)}")
+    with cache.lock_for(rt):
+        recorder: Recorder | None = None
+        learning = False
+        try:
+            with rt.db.write() as s:
+                state.chain_sequence(s, lock=True)
+                st = cache.current(rt, s)
+                recorder = Recorder(rt, actor, s, st, source=source)
+                for item in items:
+                    recorder.validate(item)
+                learning = True
+                results = [recorder.add(item) for item in items]
+                entity = results[0].row["id"] if len(results) == 1 else None
+                recorder.finish(entity, {"count": len(results), "source": source})
+        except BaseException:
+            if recorder is not None:
+                recorder.abandon()
+            if learning:
+                cache.invalidate(rt)  # it learned what was not stored
+            raise
+        recorder.committed()
+        cache.save_snapshot(rt)
+        return results
+
+
+def recovery_hints(rt: Runtime, actor: Actor, recorded: Sequence[Recorded]) -> list[dict[str, Any] | None]:
+    """For each recorded failure, what to do next: retry a transient failure, or what worked
+    instead — from what the actor may see (a scoped actor's own clients only)."""
+    hints: list[dict[str, Any] | None] = [None] * len(recorded)
+    failed = [i for i, r in enumerate(recorded) if r.learned.record.failure_class]
+    if not failed:
+        return hints
+    with cache.lock_for(rt), rt.db.read() as s:
+        st = cache.current(rt, s, actor.client_scope)
+        for i in failed:
+            r = recorded[i]
+            given = r.given if r.given is None or st.candidates(r.given) else None
+            result = engine.check(st.memory, given, r.row["command_text"])
+            hints[i] = {
+                "retry": r.learned.record.is_transient,
+                "verdict": result.verdict,
+                "reason": result.reason,
+                "suggestions": list(result.suggestions),
+            }
+    return hints
+
+
+# --------------------------------------------------------------------------------------------
+# Import
+
+
+def import_file(
+    rt: Runtime, actor: Actor, path: Path, *, progress: Callable[[int], None] | None = None
+) -> ImportReport:
+    """Import a JSONL history file (see the module docstring); ``progress`` gets bytes read."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise ValidationError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with handle:
+        return import_lines(rt, actor, handle, source=path.name, progress=progress)
+
+
+def import_lines(
+    rt: Runtime,
+    actor: Actor,
+    lines: Iterable[bytes | str],
+    *,
+    source: str,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    _require_writer(actor)
+    report = ImportReport(source=source)
+    started = time.perf_counter()
+    with cache.lock_for(rt):
+        recorder: Recorder | None = None
+        # The engine's memory is millions of small objects that live as long as the process:
+        # the cyclic collector would walk them again and again while an import adds more.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            with rt.db.write() as s:
+                state.chain_sequence(s, lock=True)
+                st = cache.current(rt, s)
+                recorder = Recorder(
+                    rt, actor, s, st, source=source, bulk_mode=True, session_status="completed"
+                )
+                importer = _Importer(rt, s, st, recorder, report)
+                with search.bulk_indexing(s, "commands_run"):
+                    done = 0
+                    for number, raw in enumerate(lines, 1):
+                        done += len(raw)
+                        importer.line(number, raw)
+                        if progress is not None and number % PROGRESS_EVERY == 0:
+                            progress(done)
+                    recorder.finish(None, {"count": recorder.count, "source": source})
+                if progress is not None:
+                    progress(done)
+        except BaseException:
+            if recorder is not None:
+                recorder.abandon()
+            cache.invalidate(rt)
+            raise
+        finally:
+            if collecting:
+                gc.enable()
+        recorder.committed()
+        report.commands = recorder.count
+        report.failures = recorder.failures
+        report.patterns_new = recorder.new_patterns
+        report.patterns_updated = max(0, recorder.patterns_written - recorder.new_patterns)
+        report.fixes = recorder.fixes
+        cache.save_snapshot(rt)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+class _Importer:
+    def __init__(
+        self, rt: Runtime, session: Session, st: LearningState, recorder: Recorder, report: ImportReport
+    ) -> None:
+        self.rt, self.s, self.st, self.rec, self.report = rt, session, st, recorder, report
+
+    def line(self, number: int, raw: bytes | str) -> None:
+        if not raw.strip():
+            return
+        self.report.lines += 1
+        try:
+            try:
+                event = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise BadLineError(f"not JSON ({_short(str(exc))})") from None
+            if not isinstance(event, dict):
+                raise BadLineError(f"not a JSON object but {type(event).__name__}")
+            kind = event.get("kind")
+            if not isinstance(kind, str) or not kind:
+                raise BadLineError("lacks the field 'kind'")
+            if kind == "command":
+                self.rec.add(_command(event))
+            elif kind == "host":
+                self.host(event)
+            elif kind == "client":
+                self.client(event)
+            elif kind == "check":
+                self.report.checks_skipped += 1
+            else:
+                self.report.unknown_kinds[kind[:40]] = self.report.unknown_kinds.get(kind[:40], 0) + 1
+        except BadLineError as exc:
+            self.report.bad_lines.append((number, str(exc)))
+
+    # ---- clients ----------------------------------------------------------------------------
+
+    def client(self, event: dict[str, Any]) -> None:
+        name = event.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise BadLineError("lacks the field 'name'")
+        client_type = event.get("client_type")
+        if client_type is not None and client_type not in CLIENT_TYPES:
+            raise BadLineError(f"client_type must be one of {', '.join(CLIENT_TYPES)}")
+        self.report.clients += 1
+        self.client_named(name, client_type)
+
+    def client_named(self, name: str, client_type: str | None = None) -> ClientRef:
+        clean = text.prepare_label(name, 255)
+        if not clean:
+            raise BadLineError("the client name is empty")
+        found = self.st.client_by_name(clean)
+        if found is not None:
+            return found
+        self.rec.db()
+        row = Client(id=uuid.uuid4(), name=clean, client_type=client_type or "msp_client")
+        self.s.add(row)
+        self.s.flush()
+        ref = ClientRef(row.id, row.name, row.client_type)
+        self.st.clients[row.id] = ref
+        self.report.clients_created += 1
+        return ref
+
+    # ---- hosts ------------------------------------------------------------------------------
+
+    def host(self, event: dict[str, Any]) -> None:
+        hostname = event.get("hostname", event.get("name"))
+        if not isinstance(hostname, str) or not hostname.strip():
+            raise BadLineError("lacks the field 'hostname'")
+        hostname = text.prepare_label(hostname, 1000) or ""
+        if len(hostname) > 255:
+            raise BadLineError("hostname is longer than 255 characters")
+        values, traits = _host_values(event)
+        client_name = event.get("client")
+        if client_name is not None and not isinstance(client_name, str):
+            raise BadLineError("client must be a client's name")
+        client = self.client_named(client_name) if client_name else None
+        self.report.hosts += 1
+        row = self._existing_host(hostname, client.id if client else None)
+        if row is None:
+            row = NewHost(hostname=hostname, client_id=client.id if client else None)
+            self.rec.new_hosts[row.id] = row
+            self.report.hosts_created += 1
+        elif row.client_id is None and client is not None:
+            row.client_id = client.id  # an auto-created host now described by its client's list
+        for column, value in values.items():
+            if column == "aliases":
+                value = list(dict.fromkeys([*(row.aliases or []), *value]))
+            setattr(row, column, value)
+        if traits:
+            row.traits = {**(row.traits or {}), **traits}
+        row.is_auto_created = False
+        if isinstance(row, Infrastructure):
+            self.s.flush()
+        self.st.register_host(row, client.name if client else None)
+
+    def _existing_host(self, hostname: str, client_id: uuid.UUID | None) -> Infrastructure | NewHost | None:
+        """The host this line describes: the same client's host of that name, or one first met
+        in a command (auto-created, no client yet)."""
+        low = hostname.lower()
+        rows: list[Infrastructure | NewHost] = []
+        for ref in self.st.candidates(hostname):
+            pending = self.rec.new_hosts.get(ref.id)
+            found = pending if pending is not None else self.rec.db().get(Infrastructure, ref.id)
+            if found is not None and found.hostname.lower() == low:
+                rows.append(found)
+        for r in rows:
+            if r.client_id == client_id:
+                return r
+        for r in rows:
+            if r.client_id is None and r.is_auto_created:
+                return r
+        return None
+
+
+def _host_values(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    values: dict[str, Any] = {}
+    traits: dict[str, Any] = {}
+    for key, value in event.items():
+        if key in _NOT_TRAITS:
+            continue
+        if key in HOST_STRINGS:
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise BadLineError(f"{key} must be text")
+            clean = text.prepare_label(str(value), 10_000)
+            if clean and len(clean) > HOST_STRINGS[key]:
+                raise BadLineError(f"{key} is longer than {HOST_STRINGS[key]} characters")
+            values[key] = clean
+        elif key in HOST_LISTS:
+            if value is None:
+                continue
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise BadLineError(f"{key} must be a list of strings")
+            values[key] = [text.prepare_label(v, 255) for v in value if v.strip()]
+        elif key in HOST_TEXTS:
+            if value is not None and not isinstance(value, str):
+                raise BadLineError(f"{key} must be text")
+            values[key] = text.prepare_label(value, 100_000) if value else None
+        elif key in HOST_VOCABULARIES and isinstance(value, str) and value in HOST_VOCABULARIES[key]:
+            values[key] = value
+        else:
+            traits[str(key)[:100]] = value  # kept: generalising may need it one day
+    return values, traits
+
+
+def _command(event: dict[str, Any]) -> CommandIn:
+    command = event.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise BadLineError("lacks the field 'command'")
+    if "exit_code" not in event:
+        raise BadLineError("lacks the field 'exit_code'")
+    try:
+        exit_code = exit_code_value(event["exit_code"])
+    except ValidationError as exc:
+        raise BadLineError(str(exc)) from None
+    output = event.get("output")
+    if output is not None and not isinstance(output, str):
+        if isinstance(output, bool) or not isinstance(output, int | float):
+            raise BadLineError("output must be text")
+        output = str(output)
+    host = event.get("host")
+    if host is not None and not isinstance(host, str):
+        raise BadLineError("host must be a host's name or address")
+    session = event.get("session")
+    if session is not None and not isinstance(session, str | int):
+        raise BadLineError("session must be a label")
+    return CommandIn(
+        command=command,
+        exit_code=exit_code,
+        output=output,
+        host=host,
+        at=_at(event.get("at")),
+        session=None if session is None else str(session),
+    )
+
+
+def _at(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadLineError("at must be an ISO 8601 time")
+    try:
+        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise BadLineError(f"at is not an ISO 8601 time: {_short(value)!r}") from None
+    try:
+        return _utc(at)
+    except ValidationError as exc:
+        raise BadLineError(str(exc)) from None
+
+
+def _short(value: str, limit: int = 80) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+__all__ = [
+    "MAX_BATCH",
+    "CommandIn",
+    "HostRef",
+    "ImportReport",
+    "Recorded",
+    "import_file",
+    "import_lines",
+    "record_commands",
+    "recovery_hints",
+]

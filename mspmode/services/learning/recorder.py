@@ -1,0 +1,599 @@
+"""Recording commands: resolve the host and the session, clean the text, let the engine learn,
+and write the rows — one transaction, the engine's state moving with it.
+
+A :class:`Recorder` lives for one write transaction. It holds the audit chain's lock (taken
+first, so learners on other processes and machines queue instead of learning from a history
+that misses each other's commands), brings the process's learning state up to date, and then
+records commands in order. Rows are written in batches: the hosts, sessions, patterns and
+drafts a batch needs first, then its ``commands_run`` rows. In bulk mode (imports) the
+``commands_run`` insert of one batch runs on a worker thread while the engine learns from the
+next one — SQLite's insert works outside the interpreter's lock, so the two use both cores —
+and nothing else touches the connection until it is done.
+
+If the transaction fails the state has learned things that were never stored: the caller
+throws it away (``state.invalidate``) and the next use rebuilds it from the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mspmode import engine
+from mspmode.db import bulk
+from mspmode.db.base import utcnow
+from mspmode.engine.learn import parse_for_host, take_touched
+from mspmode.engine.memory import LOCAL
+from mspmode.engine.tokenize import targets
+from mspmode.errors import NotFoundError, ValidationError
+from mspmode.models.core import Session as WorkSession
+from mspmode.models.infrastructure import Infrastructure
+from mspmode.models.learning import FailurePattern as PatternRow
+from mspmode.models.work import FAILURE_CATEGORIES, CommandRun, WorkItem
+from mspmode.services import audit
+from mspmode.services.actor import Actor
+from mspmode.services.learning import persist, text
+from mspmode.services.learning.state import ClientRef, HostRef, LearningState, NewHost, next_stamp, remember
+from mspmode.services.runtime import Runtime
+from mspmode.services.scoping import scope_clause, table_of
+
+BATCH = 2_000
+_COMMANDS = table_of(CommandRun)
+_HOSTS = table_of(Infrastructure)
+_SESSIONS = table_of(WorkSession)
+_PATTERNS = table_of(PatternRow)
+# The engine's classes map onto the column's vocabulary; usage errors are its syntax errors.
+CATEGORY = {c: c for c in FAILURE_CATEGORIES} | {"usage_error": "syntax_error"}
+INT32 = 2**31
+
+
+@dataclass
+class CommandIn:
+    """One command as a caller reports it."""
+
+    command: str
+    exit_code: int | None = None
+    output: str | bytes | None = None
+    host: str | None = None
+    infrastructure_id: uuid.UUID | None = None
+    at: datetime | None = None
+    session: str | None = None
+    session_id: uuid.UUID | None = None
+    shell_type: str | None = None
+    duration_ms: int | None = None
+    work_item_id: uuid.UUID | None = None
+
+
+@dataclass
+class Recorded:
+    """A stored command and what the engine made of it."""
+
+    row: dict[str, Any]
+    learned: engine.Learned
+    given: str | None  # the engine's name of the host the caller named (None: this machine)
+    new_pattern: bool = False
+    fixed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _SessionSlot:
+    id: uuid.UUID
+    started: datetime
+    ended: datetime
+    new: bool
+    moved: bool = False
+
+
+class _Pipeline:
+    """Runs one job at a time on a worker thread (or inline); ``wait`` re-raises its error."""
+
+    def __init__(self, threaded: bool) -> None:
+        self.threaded = threaded
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self.wait()
+        if not self.threaded:
+            job()
+            return
+
+        def run() -> None:
+            try:
+                job()
+            except BaseException as exc:
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="msp-bulk-insert", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def exit_code_value(value: Any) -> int | None:
+    """An exit code as a signed 32-bit integer (Windows reports HRESULTs unsigned)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValidationError(f"exit_code must be an integer, not {type(value).__name__}")
+    try:
+        code = int(value)
+    except ValueError:
+        raise ValidationError(f"exit_code must be an integer, not {value!r}") from None
+    if INT32 <= code < 2 * INT32:
+        code -= 2 * INT32
+    if not -INT32 <= code < INT32:
+        raise ValidationError(f"exit_code {code} is outside the 32-bit range")
+    return code
+
+
+class Recorder:
+    def __init__(
+        self,
+        rt: Runtime,
+        actor: Actor,
+        session: Session,
+        st: LearningState,
+        *,
+        source: str,
+        bulk_mode: bool = False,
+        session_status: str = "active",
+    ) -> None:
+        self.rt, self.actor, self.s, self.st = rt, actor, session, st
+        self.source = source
+        self.session_status = session_status
+        self.pipeline = _Pipeline(threaded=bulk_mode)
+        self.bulk_mode = bulk_mode
+        self.pending: list[dict[str, Any]] = []
+        self.pending_at: dict[int, dict[str, Any]] = {}  # engine record index -> pending row
+        self.resolutions: list[dict[str, Any]] = []
+        self.new_hosts: dict[uuid.UUID, NewHost] = {}
+        self.sessions: dict[tuple[str, uuid.UUID | None], _SessionSlot] = {}
+        self.new_sessions: list[dict[str, Any]] = []
+        # Drafts name their pattern: they are written once the batch that stores it is done.
+        self.drafts: set[tuple[str, str]] = set()
+        self.drafts_ready: set[tuple[str, str]] = set()
+        self.cleaned: dict[str, str] = {}  # captured text -> cleaned, for the repeats of one recording
+        self.capture = text.Capture(rt)
+        self.count = 0
+        self.failures = 0
+        self.new_patterns = 0
+        self.patterns_written = 0
+        self.fixes = 0
+        self.audit_sequence: int | None = None
+        self._known_sessions: (
+            dict[tuple[str, uuid.UUID | None], tuple[uuid.UUID, datetime, datetime]] | None
+        ) = None
+        if bulk_mode:
+            self._preload_sessions()
+
+    # ---- hosts ------------------------------------------------------------------------------
+
+    def visible(self, ref: HostRef) -> bool:
+        scope = self.actor.client_scope
+        return scope is None or ref.client_id in scope
+
+    def default_client(self) -> uuid.UUID | None:
+        """The client a host first met in a command belongs to: the scoped actor's only
+        client (a scoped actor with several must name the host's client)."""
+        scope = self.actor.client_scope
+        if scope is None:
+            return None
+        if len(scope) == 1:
+            return next(iter(scope))
+        raise ValidationError(
+            "this host is not known: create it under one of your clients first "
+            "(POST /api/infrastructure), or name it by infrastructure_id"
+        )
+
+    def find_host(self, name: str) -> HostRef | None:
+        """The host ``name`` names (visible to the actor), None if unknown; NotFoundError if
+        it names only hosts of other clients."""
+        candidates = self.st.candidates(name)
+        mine = [c for c in candidates if self.visible(c)]
+        if mine:
+            return mine[0]
+        if candidates:
+            raise NotFoundError(f"no host {name!r}")
+        return None
+
+    def new_host(
+        self, hostname: str, client_id: uuid.UUID | None, shell_type: str | None, key: str | None = None
+    ) -> HostRef:
+        """A host first met in a command: recorded (``is_auto_created``) rather than dropped."""
+        hostname = hostname.strip()[:255]
+        row = NewHost(
+            hostname=hostname,
+            client_id=client_id,
+            ip_address=hostname if _is_ip(hostname) and len(hostname) <= 45 else None,
+            shell_type=shell_type[:50] if shell_type else None,
+            is_auto_created=True,
+        )
+        return self.add_host(row)
+
+    def add_host(self, row: NewHost) -> HostRef:
+        """Register a new host now; its row is written before the commands that use it."""
+        self.new_hosts[row.id] = row
+        client = self.st.clients.get(row.client_id) if row.client_id else None
+        return self.st.register_host(row, client.name if client else None)
+
+    def new_host_key(self, hostname: str, client_id: uuid.UUID | None, key: str) -> HostRef:
+        """A host the engine met in a command (ssh root@new-box) under ``key``."""
+        row = NewHost(
+            hostname=hostname.strip()[:255],
+            client_id=client_id,
+            ip_address=hostname if _is_ip(hostname) and len(hostname) <= 45 else None,
+            is_auto_created=True,
+        )
+        self.new_hosts[row.id] = row
+        client = self.st.clients.get(client_id) if client_id else None
+        return self.st.register_host(row, client.name if client else None, key=key)
+
+    def resolve(self, item: CommandIn) -> HostRef | None:
+        """The host the caller named (None: this machine), created if it is new."""
+        if item.infrastructure_id is not None:
+            key = self.st.by_id.get(item.infrastructure_id)
+            ref = self.st.hosts.get(key) if key else None
+            if ref is None or not self.visible(ref):
+                raise NotFoundError(f"infrastructure_id: no infrastructure with id {item.infrastructure_id}")
+            return ref
+        if item.host is None or not str(item.host).strip():
+            return None
+        name = text.prepare_label(str(item.host), 255) or ""
+        found = self.find_host(name)
+        if found is not None:
+            return found
+        bare = name.rsplit("@", 1)[-1].strip("[]") or name
+        return self.new_host(bare, self.default_client(), item.shell_type)
+
+    def validate(self, item: CommandIn) -> None:
+        """Refuse, before anything is learned, what the actor may not name."""
+        if item.infrastructure_id is not None:
+            key = self.st.by_id.get(item.infrastructure_id)
+            ref = self.st.hosts.get(key) if key else None
+            if ref is None or not self.visible(ref):
+                raise NotFoundError(f"infrastructure_id: no infrastructure with id {item.infrastructure_id}")
+        elif (
+            item.host
+            and str(item.host).strip()
+            and self.find_host(text.prepare_label(str(item.host), 255) or "") is None
+        ):
+            self.default_client()  # a new host needs a client the actor may use
+        for column, value in (("session_id", item.session_id), ("work_item_id", item.work_item_id)):
+            if value is None:
+                continue
+            model: Any = WorkSession if column == "session_id" else WorkItem
+            stmt = select(model.id).where(model.id == value)
+            if self.actor.client_scope is not None:
+                stmt = stmt.where(scope_clause(table_of(model), self.actor.client_scope))
+            if self.s.execute(stmt).first() is None:
+                raise NotFoundError(f"{column}: no {model.__tablename__} with id {value}")
+        exit_code_value(item.exit_code)
+        _utc(item.at)
+        if not isinstance(item.command, str) or not item.command.strip():
+            raise ValidationError("command must be a non-empty string")
+
+    # ---- sessions ---------------------------------------------------------------------------
+
+    def _preload_sessions(self) -> None:
+        stmt = select(
+            WorkSession.id,
+            WorkSession.external_session_id,
+            WorkSession.client_id,
+            WorkSession.started_at,
+            WorkSession.ended_at,
+        ).where(WorkSession.external_session_id.is_not(None))
+        known: dict[tuple[str, uuid.UUID | None], tuple[uuid.UUID, datetime, datetime]] = {}
+        for sid, label, client_id, started, ended in self.s.execute(stmt.order_by(WorkSession.created_at)):
+            known.setdefault((label, client_id), (sid, started, ended or started))
+        self._known_sessions = known
+
+    def _find_session(
+        self, label: str, client_id: uuid.UUID | None
+    ) -> tuple[uuid.UUID, datetime, datetime] | None:
+        if self._known_sessions is not None:
+            return self._known_sessions.get((label, client_id))
+        stmt = (
+            select(WorkSession.id, WorkSession.started_at, WorkSession.ended_at)
+            .where(WorkSession.external_session_id == label)
+            .where(
+                WorkSession.client_id.is_(None) if client_id is None else WorkSession.client_id == client_id
+            )
+            .order_by(WorkSession.created_at)
+            .limit(1)
+        )
+        row = self.s.execute(stmt).first()
+        return None if row is None else (row[0], row[1], row[2] or row[1])
+
+    def session_for(self, item: CommandIn, client_id: uuid.UUID | None, at: datetime) -> uuid.UUID:
+        if item.session_id is not None:
+            return item.session_id
+        label = text.prepare_label(item.session, 255)
+        auto = label is None
+        if auto:
+            label = f"msp:{self.source_kind}:{at.date().isoformat()}"
+        assert label is not None
+        key = (label, client_id)
+        slot = self.sessions.get(key)
+        if slot is None:
+            found = self._find_session(label, client_id)
+            if found is not None:
+                slot = _SessionSlot(found[0], found[1], found[2], new=False)
+            else:
+                client = self.st.clients.get(client_id) if client_id else None
+                title = (
+                    f"{'Imported' if self.source_kind == 'import' else 'Recorded'} commands of {at.date()}"
+                    + (f" for {client.name}" if client else "")
+                    if auto
+                    else label
+                )
+                now = utcnow()
+                row = {
+                    "id": uuid.uuid4(),
+                    "client_id": client_id,
+                    "external_session_id": label,
+                    "session_title": title[:500],
+                    "status": self.session_status,
+                    "started_at": at,
+                    "ended_at": at,
+                    "is_billable": _billable(client),
+                    "billable_hours": 0,
+                    "technician": (self.actor.name or "")[:255] or None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                self.new_sessions.append(row)
+                slot = _SessionSlot(row["id"], at, at, new=True)
+            self.sessions[key] = slot
+        if at < slot.started:
+            slot.started, slot.moved = at, True
+        if at > slot.ended:
+            slot.ended, slot.moved = at, True
+        return slot.id
+
+    @property
+    def source_kind(self) -> str:
+        return "import" if self.bulk_mode else "api"
+
+    # ---- commands ---------------------------------------------------------------------------
+
+    def add(self, item: CommandIn) -> Recorded:
+        st, mem = self.st, self.st.memory
+        given = self.resolve(item)
+        if len(self.cleaned) > 20_000:
+            self.cleaned.clear()
+        command = text.prepare_command(self.capture, item.command, self.cleaned)
+        output = text.prepare_output(self.capture, item.output, self.cleaned)
+        exit_code = exit_code_value(item.exit_code)
+        at = _utc(item.at) or utcnow()
+        target = given
+        target_name: str | None = None
+        if given is None:
+            # The host the command itself names (ssh user@ip, -ComputerName) is where it ran,
+            # and its client is whose session it belongs to.
+            target_name = targets(parse_for_host(mem, LOCAL, command))[0][0]
+            if target_name:
+                mine = [c for c in st.candidates(target_name) if self.visible(c)]
+                target = mine[0] if mine else None
+        client_id = target.client_id if target else None
+        if client_id is None and self.actor.client_scope is not None and len(self.actor.client_scope) == 1:
+            client_id = next(iter(self.actor.client_scope))
+        session_id = self.session_for(item, client_id, at)
+        learned = engine.record(
+            mem, given.name if given else None, command, exit_code, output, at, str(session_id)
+        )
+        rec = learned.record
+        ref = st.hosts.get(rec.host) if rec.host != LOCAL else None
+        if rec.host != LOCAL and ref is None:
+            # The engine met a new host in the command (ssh root@new-box): record it too.
+            owner = client_id if given is None else given.client_id
+            ref = self.new_host_key(mem.hosts[rec.host].name, owner, rec.host)
+        pattern = mem.patterns.get(rec.pattern_id) if rec.pattern_id else None
+        row_id = uuid.uuid4()
+        stamp = next_stamp(st)
+        row: dict[str, Any] = {
+            "id": row_id,
+            "work_item_id": item.work_item_id,
+            "session_id": session_id,
+            "infrastructure_id": ref.id if ref else None,
+            "command_text": command,
+            "host": text.prepare_label(item.host or target_name, 255),
+            "shell_type": text.prepare_label(item.shell_type, 50)
+            or (str(mem.traits(rec.host).get("shell_type") or "")[:50] or None),
+            "output_summary": output or None,
+            "exit_code": exit_code,
+            **derived_values(learned, output),
+            "resolution": None,
+            "resolved": False,
+            "execution_order": None,
+            "duration_ms": item.duration_ms,
+            "executed_at": at,
+            "created_at": stamp,
+        }
+        assert rec.index == len(st.row_ids), "engine records and stored rows out of step"
+        st.row_ids.append(row_id)
+        remember(st, row_id, stamp)
+        self.pending.append(row)
+        self.pending_at[rec.index] = row
+        self.count += 1
+        if rec.failure_class:
+            self.failures += 1
+            if pattern is not None and any(f.host == rec.host for f in pattern.fixes):
+                self.drafts.add((pattern.id, rec.host))
+        if learned.new_pattern:
+            self.new_patterns += 1
+        for pid in learned.fixes:
+            fixing = mem.patterns[pid]
+            fix = fixing.fixes[-1]
+            self.fixes += 1
+            self.drafts.add((pid, rec.host))
+            resolution = resolution_text(fix.fix_command)
+            failed_row = self.pending_at.get(fix.failed_index)
+            if failed_row is not None:
+                failed_row["resolved"], failed_row["resolution"] = True, resolution
+            elif 0 <= fix.failed_index < len(st.row_ids):
+                self.resolutions.append(
+                    {"id": st.row_ids[fix.failed_index], "resolved": True, "resolution": resolution}
+                )
+        if len(self.pending) >= BATCH:
+            self.flush()
+        return Recorded(row, learned, given.name if given else None, learned.new_pattern, list(learned.fixes))
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    def db(self) -> Session:
+        """The database session, once no insert is in flight on it."""
+        self.pipeline.wait()
+        return self.s
+
+    def sync(self) -> None:
+        """Wait for the insert in flight, then write the hosts and sessions met so far: after
+        this the caller may use the database session itself."""
+        self.pipeline.wait()
+        connection = self.s.connection()
+        if self.new_hosts:
+            bulk.insert_many(connection, _HOSTS, [h.row() for h in self.new_hosts.values()])
+            self.new_hosts = {}
+        if self.new_sessions:
+            bulk.insert_many(connection, _SESSIONS, self.new_sessions)
+            self.new_sessions = []
+        moved = [slot for slot in self.sessions.values() if slot.moved and not slot.new]
+        if moved:
+            bulk.update_many(
+                connection,
+                _SESSIONS,
+                [{"id": slot.id, "started_at": slot.started, "ended_at": slot.ended} for slot in moved],
+            )
+        for slot in self.sessions.values():
+            slot.moved, slot.new = False, False
+
+    def flush(self) -> None:
+        """Write what the commands recorded so far need, then hand their rows to the insert:
+        patterns (new ones inserted, the others updated) and commands in one job, so the
+        commands' references hold when they are inserted."""
+        self.sync()
+        s, st = self.s, self.st
+        if self.drafts_ready:
+            persist.upsert_drafts(s, st, self.drafts_ready)
+        self.drafts_ready, self.drafts = self.drafts, set()
+        if self.resolutions:
+            # Failures stored by an earlier batch or call, fixed by a command of this one.
+            bulk.update_many(s.connection(), _COMMANDS, self.resolutions)
+            self.resolutions = []
+        patterns = take_touched(st.memory)
+        self.patterns_written += len(patterns)
+        values = [persist.pattern_values(st, p) for p in patterns]
+        unknown = [v["id"] for v in values if str(v["id"]) not in st.stored]
+        existing = persist.existing_patterns(s, unknown)
+        new = [v for v in values if str(v["id"]) not in st.stored and v["id"] not in existing]
+        old = [v for v in values if str(v["id"]) in st.stored or v["id"] in existing]
+        st.stored.update(str(v["id"]) for v in values)
+        rows, self.pending, self.pending_at = self.pending, [], {}
+        connection = s.connection()
+
+        def job() -> None:
+            bulk.insert_many(connection, _PATTERNS, new)
+            bulk.update_many(connection, _PATTERNS, old)
+            bulk.insert_many(connection, _COMMANDS, rows)
+
+        self.pipeline.submit(job)
+
+    def finish(self, entity_id: Any = None, changes: dict[str, Any] | None = None) -> None:
+        """Write the rest and the one audit row of this recording."""
+        self.flush()
+        self.pipeline.wait()
+        if self.drafts_ready:
+            persist.upsert_drafts(self.s, self.st, self.drafts_ready)
+            self.drafts_ready = set()
+        row = audit.record(
+            self.s,
+            self.rt.audit_signer,
+            self.actor,
+            "create",
+            "commands_run",
+            entity_id,
+            changes if changes is not None else {"count": self.count, "source": self.source},
+        )
+        self.audit_sequence = row.sequence
+
+    def abandon(self) -> None:
+        """Let a running insert end before the transaction is rolled back."""
+        with contextlib.suppress(BaseException):
+            self.pipeline.wait()
+
+    def committed(self) -> None:
+        """After the commit: the state has seen everything up to this recording's audit row."""
+        if self.audit_sequence is not None:
+            self.st.audit_seq = self.audit_sequence
+        self.st.changed = True
+
+
+def derived_values(learned: engine.Learned, output: str) -> dict[str, Any]:
+    """The columns of a ``commands_run`` row that the engine decides."""
+    rec = learned.record
+    failed = rec.failure_class is not None
+    return {
+        "failure_pattern_id": uuid.UUID(rec.pattern_id) if rec.pattern_id else None,
+        "success": None if rec.exit_code is None and not failed else not failed,
+        "error_message": text.first_error_line(output) if failed else None,
+        "failure_category": CATEGORY.get(rec.failure_class or "", "unknown") if failed else None,
+        "is_transient": rec.is_transient if failed else None,
+        "culprit": learned.culprit.text[:255] if learned.culprit else None,
+        "fingerprint": learned.fingerprint.hash if learned.fingerprint else None,
+    }
+
+
+def resolution_text(fix_command: str) -> str:
+    return f"fixed by `{fix_command}`"[:2000]
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    """``at`` in UTC (a naive time is taken as UTC), within what every backend stores."""
+    if at is None:
+        return None
+    try:
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError("at is out of range") from None
+    if not 1970 <= at.year <= 9000:
+        raise ValidationError(f"at must be between 1970 and 9000, not {at.isoformat()}")
+    return at
+
+
+def _billable(client: ClientRef | None) -> bool:
+    """Seed 002: client work is billable by default, the MSP's own work is not."""
+    return client is not None and client.client_type != "internal"
+
+
+__all__ = [
+    "CATEGORY",
+    "CommandIn",
+    "Recorded",
+    "Recorder",
+    "derived_values",
+    "exit_code_value",
+    "resolution_text",
+]

@@ -1,0 +1,103 @@
+"""Captured text made fit to learn from and to store: redacted first (``capture.clean_text``),
+then cleaned and cut to size by the engine's own rules, then made storable on every backend
+(no NUL or other control characters, no lone surrogates, a byte size MariaDB's TEXT holds)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mspmode.engine import clean_output, truncate
+from mspmode.engine.normalize import looks_binary, summarize_binary
+from mspmode.services.capture import clean_text
+from mspmode.services.runtime import Runtime
+
+COMMAND_LIMIT = 16_384  # characters of a command kept (head and tail): pasted scripts can be huge
+MAX_BYTES = 60_000  # MariaDB's TEXT holds 65,535 bytes; four-byte characters make 16K characters more
+# Beyond this, only the head and tail are redacted and kept: what is between would be cut anyway.
+PRE_CUT = 2_000_000
+ERROR_LINE_LIMIT = 1_000
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class Capture:
+    """The runtime as ``capture.clean_text`` sees it for one recording: the vault's known
+    secrets are looked up once (a file check, at times a query) instead of twice per command —
+    an import is one transaction, and what is secret is taken as it stood when it began."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self.known_secrets = rt.known_secrets
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rt, name)
+
+
+def storable(text: str) -> str:
+    """``text`` without what some backend refuses: NUL and control characters (PostgreSQL
+    rejects NUL), lone surrogates (not UTF-8)."""
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return _CONTROL.sub("", text) if _CONTROL.search(text) else text
+
+
+def fit(text: str, max_bytes: int = MAX_BYTES) -> str:
+    while len(text) * 4 > max_bytes and len(text.encode("utf-8")) > max_bytes:
+        text = truncate(text, max(1, int(len(text) * 0.8)))
+    return text
+
+
+def _clean(rt: Runtime | Capture, text: str, cache: dict[str, str] | None) -> str:
+    """``capture.clean_text``, remembered for the repeats of one recording (``uptime`` comes
+    back all day, and what is secret does not change within one import)."""
+    if cache is None or len(text) > 2_000:
+        return clean_text(rt, text) or ""  # type: ignore[arg-type]
+    done = cache.get(text)
+    if done is None:
+        done = cache[text] = clean_text(rt, text) or ""  # type: ignore[arg-type]
+    return done
+
+
+def prepare_command(rt: Runtime | Capture, command: str, cache: dict[str, str] | None = None) -> str:
+    text = storable(_clean(rt, command, cache))
+    if len(text) > COMMAND_LIMIT:
+        text = truncate(text, COMMAND_LIMIT)
+    return fit(text)
+
+
+def prepare_output(
+    rt: Runtime | Capture, raw: str | bytes | None, cache: dict[str, str] | None = None
+) -> str:
+    """Output as stored: redacted, binary summarised, head and tail kept."""
+    if not raw:
+        return ""
+    if isinstance(raw, bytes | bytearray):
+        size, text = len(raw), bytes(raw).decode("utf-8", "replace")
+    else:
+        text = str(raw)
+        size = len(text)
+    if looks_binary(text):
+        # Summarised before the cut below, so the size said is the size that was captured.
+        text = summarize_binary(text, size)
+    if len(text) > 2 * PRE_CUT:
+        text = text[:PRE_CUT] + f"\n…[{len(text) - 2 * PRE_CUT} characters omitted]…\n" + text[-PRE_CUT:]
+    return fit(storable(clean_output(_clean(rt, text, cache))))
+
+
+def prepare_label(text: str | None, limit: int) -> str | None:
+    """A short name given with a command (a host, a session label): storable and cut."""
+    if text is None:
+        return None
+    cleaned = storable(str(text)).strip()
+    return cleaned[:limit] or None
+
+
+def first_error_line(output: str) -> str | None:
+    """The line of the output that says what went wrong (PowerShell's echo of the code and its
+    ``At line:`` position are not it)."""
+    for line in output.splitlines():
+        s = line.strip()
+        if s and not s.startswith("+ ") and not s.startswith("At line:"):
+            return s[:ERROR_LINE_LIMIT]
+    return output.strip()[:ERROR_LINE_LIMIT] or None
