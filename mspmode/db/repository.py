@@ -42,7 +42,7 @@ class Repository(Generic[M]):
         self.model = model
         mapper = inspect(model)
         self.columns = {c.key: c for c in mapper.columns}
-        self.key_columns = [getattr(model, c.key) for c in mapper.primary_key]
+        self.key_columns = [getattr(model, str(c.key)) for c in mapper.primary_key]
         self.label = model.__tablename__
 
     def key_condition(self, ident: Any) -> list[ColumnElement[bool]]:
@@ -100,7 +100,7 @@ class Repository(Generic[M]):
             column = self._column(key.lstrip("-"), "sort by")
             order.append(column.desc() if key.startswith("-") else column.asc())
         # The key breaks ties so pages never repeat or skip a row between requests.
-        order.extend(col.asc() for col in self.key_columns)  # type: ignore[attr-defined]
+        order.extend(col.asc() for col in self.key_columns)
         total = session.scalar(select(func.count()).select_from(self.model).where(*conditions)) or 0
         stmt = select(self.model).where(*conditions).order_by(*order).limit(limit).offset(offset)
         return Page(items=list(session.scalars(stmt)), total=int(total), limit=limit, offset=offset)

@@ -33,13 +33,17 @@ def test_users_keys_and_the_audit_trail(msp_env: dict[str, str]) -> None:
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
     assert key.startswith("msp_") and "shown only now" in created.stderr
-    too_strong = one_error_line(msp(msp_env, "apikey", "create", "--name", "x", "--user", "alice", "--role", "admin"))
+    too_strong = one_error_line(
+        msp(msp_env, "apikey", "create", "--name", "x", "--user", "alice", "--role", "admin")
+    )
     assert "more rights" in too_strong
 
     settings = Settings(home=Path(msp_env["MSP_HOME"]))
     with serve_in_thread(create_app(settings)) as base:
         me = httpx.get(f"{base}/api/auth/me", headers={"Authorization": f"Bearer {key}"})
-        assert me.status_code == 200 and me.json()["role"] == "readonly" and me.json()["name"] == "alice/laptop"
+        assert (
+            me.status_code == 200 and me.json()["role"] == "readonly" and me.json()["name"] == "alice/laptop"
+        )
         keys = json.loads(msp(msp_env, "apikey", "list", "--json").stdout)
         assert keys[0]["last_used_at"] is not None and key not in json.dumps(keys)
         assert msp(msp_env, "apikey", "revoke", keys[0]["prefix"]).returncode == 0

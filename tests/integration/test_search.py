@@ -118,15 +118,14 @@ def test_bulk_indexing_indexes_every_new_row_and_keeps_the_triggers(migrated_db:
     t = table("commands_run")
     with migrated_db.writer.begin() as conn:
         parent = build_row(conn, "commands_run")
-    with migrated_db.write() as s:
-        with search.bulk_indexing(s, "commands_run"):
-            s.execute(
-                t.insert(),
-                [
-                    {"id": uuid.uuid4(), "session_id": parent["session_id"], "command_text": f"echo {w}"}
-                    for w in words
-                ],
-            )
+    with migrated_db.write() as s, search.bulk_indexing(s, "commands_run"):
+        s.execute(
+            t.insert(),
+            [
+                {"id": uuid.uuid4(), "session_id": parent["session_id"], "command_text": f"echo {w}"}
+                for w in words
+            ],
+        )
     with migrated_db.read() as s:
         for w in words[::7]:
             assert len(search.search(s, "commands_run", w)) == 1
