@@ -73,7 +73,8 @@ def check(rt: Runtime, actor: Actor, host: str | None, command: str) -> dict[str
 
 def check_many(rt: Runtime, actor: Actor, items: list[tuple[str | None, str]]) -> list[dict[str, Any]]:
     """Pre-check each (host, command) in order. The command is redacted before it is matched,
-    as it was before it was stored; the answer repeats it as given."""
+    as it was before it was stored, and the answer repeats it redacted: a check result is
+    pasted into agent transcripts and hook logs, so it must not carry a secret either."""
     _require_reader(actor)
     if len(items) > MAX_CHECK_BATCH and actor.type != "cli":
         raise ValidationError(f"at most {MAX_CHECK_BATCH} checks in one request")
@@ -89,9 +90,9 @@ def check_many(rt: Runtime, actor: Actor, items: list[tuple[str | None, str]]) -
                 with rt.db.read() as s:
                     if _host_of_another_client(s, host):
                         raise NotFoundError(f"no host {host!r}")
-            cleaned = storable(clean_text(rt, command) or "")
-            result = engine.check(st.memory, host, cleaned).to_dict()
-            result["command"] = command
+            redacted = clean_text(rt, command) or ""
+            result = engine.check(st.memory, host, storable(redacted)).to_dict()
+            result["command"] = redacted
             out.append(result)
     cache.save_snapshot(rt)
     return out
