@@ -126,7 +126,9 @@ def test_changing_and_removing_secrets(api: Api) -> None:
     with api.db.read() as s:
         kept = list(
             s.scalars(
-                select(CredentialAuditLog).where(CredentialAuditLog.credential_name == cred["service_name"])
+                select(CredentialAuditLog)
+                .where(CredentialAuditLog.credential_name == cred["service_name"])
+                .order_by(CredentialAuditLog.created_at)
             )
         )
     assert kept[-1].action == "delete" and kept[-1].credential_id is None  # the log outlives the row
