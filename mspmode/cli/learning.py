@@ -48,16 +48,18 @@ def import_(
 ) -> None:
     """Import a history of commands and learn from it.
 
-    Reads one JSON object a line: {"kind": "client"}, {"kind": "host", traits…} and
-    {"kind": "command", "host", "command", "exit_code", "output", "at", "session"} (the format
-    of shared/scenarios/README.md). Hosts are matched by name, IP, alias or FQDN; a command for
-    an unknown host creates it. Secrets in commands and outputs are redacted before anything is
-    stored, and huge outputs keep their head and tail.
+    Reads one JSON object a line: {"kind": "client"}, {"kind": "host",
+    traits…} and {"kind": "command", "host", "command", "exit_code",
+    "output", "at", "session"} (the format of shared/scenarios/README.md).
+    Hosts are matched by name, IP, alias or FQDN; a command for an unknown
+    host creates it. Secrets in commands and outputs are redacted before
+    anything is stored, and huge outputs keep their head and tail.
 
-    Learning is done when it returns: the next `msp check` knows what was imported. "check"
-    lines and unknown kinds are counted and skipped; a bad line is reported with its number
-    (on stderr and under "bad_lines") and skipped, and the rest is still imported — the exit
-    status stays 0. The whole file is one transaction: if the import fails, nothing is kept.
+    Learning is done when it returns: the next `msp check` knows what was
+    imported. "check" lines and unknown kinds are counted and skipped; a bad
+    line is reported with its number (on stderr and under "bad_lines") and
+    skipped, and the rest is still imported — the exit status stays 0. The
+    whole file is one transaction: if the import fails, nothing is kept.
     """
     with _runtime() as rt:
         size = file.stat().st_size if file.is_file() else 0
@@ -109,21 +111,24 @@ def check(
         None, "--batch", help='A JSONL file of {"host", "command"} lines to check in order ("-": stdin).'
     ),
 ) -> None:
-    """Pre-check a command before it runs: block, warn or allow, with the reason and what worked
-    instead.
+    """Pre-check a command before it runs: block, warn or allow, with the
+    reason and what worked instead.
 
     msp check --host AD1 -- 'Get-LocalUser -Name jdoe'
 
-    Without --host the target is found from the command itself (ssh user@ip, an alias,
-    Invoke-Command -ComputerName) or is this machine. A command that failed on that host before
-    (or uses what failed there: the same program, option, operator) is blocked; one that failed
-    on hosts sharing its distinguishing traits (same OS release, PowerShell version…) gets a
-    warning; transient failures are never blocked. It never runs the command and changes nothing.
+    Without --host the target is found from the command itself (ssh user@ip,
+    an alias, Invoke-Command -ComputerName) or is this machine. A command
+    that failed on that host before (or uses what failed there: the same
+    program, option, operator) is blocked; one that failed on hosts sharing
+    its distinguishing traits (same OS release, PowerShell version…) gets a
+    warning; transient failures are never blocked. It never runs the command
+    and changes nothing.
 
-    --json prints {"host", "command", "verdict", "confidence", "reason", "suggestions",
-    "pattern_ids"}. Exit status: 0 for allow or warn, 2 for block (what agent hooks treat as
-    "do not run"), 1 for an error. With --batch every line gets one answer, in order, and the
-    exit status is 0; a line that is not {"command": …} is answered "allow" with the reason.
+    --json prints {"host", "command", "verdict", "confidence", "reason",
+    "suggestions", "pattern_ids"}. Exit status: 0 for allow or warn, 2 for
+    block (what agent hooks treat as "do not run"), 1 for an error. With
+    --batch every line gets one answer, in order, and the exit status is 0;
+    a line that is not {"command": …} is answered "allow" with the reason.
     """
     if batch is not None:
         if command:
@@ -221,8 +226,9 @@ def patterns_list(
     limit: int = typer.Option(50, "--limit", min=1, max=500, help="At most this many."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """List failure patterns, the most recently seen first: id, class, culprit, confidence,
-    hosts, occurrences, whether a fix was seen."""
+    """List failure patterns, the most recently seen first: id, class, culprit,
+    confidence, hosts, occurrences, whether a fix was seen.
+    """
     with _runtime() as rt:
         page = learning.list_patterns(
             rt,
@@ -296,8 +302,10 @@ def patterns_explain(
     pattern_id: str = typer.Argument(..., help="The pattern's id, or the start of it."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Explain a pattern: what contributed to its fingerprint and why, what failed where, what
-    worked instead, and why a pre-check blocks, warns or allows because of it."""
+    """Explain a pattern: what contributed to its fingerprint and why, what
+    failed where, what worked instead, and why a pre-check blocks, warns or
+    allows because of it.
+    """
     with _runtime() as rt:
         actor = local_actor()
         result = learning.explain(rt, actor, learning.resolve_pattern_id(rt, actor, pattern_id))
@@ -315,10 +323,11 @@ def patterns_explain(
 def learn(as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
     """Re-run the analysis over the whole recorded history.
 
-    Use it after upgrading msp (a better classifier or grouping) or after correcting hosts and
-    their traits. Every command is replayed in the order it was recorded; patterns, command
-    classifications and solution drafts are rewritten where they changed. Pattern ids stay the
-    same. Patterns the analysis no longer produces are counted, never deleted.
+    Use it after upgrading msp (a better classifier or grouping) or after
+    correcting hosts and their traits. Every command is replayed in the
+    order it was recorded; patterns, command classifications and solution
+    drafts are rewritten where they changed. Pattern ids stay the same.
+    Patterns the analysis no longer produces are counted, never deleted.
     """
     with _runtime() as rt:
         report = learning.relearn(rt, local_actor())

@@ -1,9 +1,9 @@
 """Using what was learned: pre-check a command, list, show and explain failure patterns, and
 re-run the analysis over the whole history (``msp learn``).
 
-Reads go through the caller's state (see ``state``): an actor limited to some clients gets a
-state built from those clients' hosts and commands only, so another client's failures, fixes
-and hosts never reach its pre-checks or explanations. A host it names that belongs to another
+Reads go through the caller's state (``state``, held by ``cache``): an actor limited to some
+clients gets a state built from those clients' hosts and commands only, so another client's
+failures, fixes and hosts never reach its pre-checks or explanations. A host it names that belongs to another
 client answers 404, like every other row it may not see.
 """
 

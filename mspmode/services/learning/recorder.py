@@ -11,7 +11,7 @@ next one — SQLite's insert works outside the interpreter's lock, so the two us
 and nothing else touches the connection until it is done.
 
 If the transaction fails the state has learned things that were never stored: the caller
-throws it away (``state.invalidate``) and the next use rebuilds it from the database.
+throws it away (``cache.invalidate``) and the next use rebuilds it from the database.
 """
 
 from __future__ import annotations
