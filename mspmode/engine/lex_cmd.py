@@ -32,22 +32,9 @@ def lex_cmd(text: str) -> Lexer:
             lx.emit(c, c, CLOSE, i, i + 1)
             i += 1
             continue
-        matched = False
-        for op in _CMD_REDIRS:
-            if s.startswith(op, i):
-                lx.emit(op, op, REDIR, i, i + len(op))
-                i += len(op)
-                matched = True
-                break
-        if matched:
-            continue
-        for op in _CMD_OPS:
-            if s.startswith(op, i):
-                lx.emit(op, op, OP, i, i + len(op))
-                i += len(op)
-                matched = True
-                break
-        if matched:
+        op = lx.emit_operator(i, _CMD_REDIRS, REDIR) or lx.emit_operator(i, _CMD_OPS, OP)
+        if op:
+            i += len(op)
             continue
         start = i
         value: list[str] = []

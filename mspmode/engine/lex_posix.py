@@ -77,15 +77,11 @@ def lex_posix(text: str) -> Lexer:
                     break
             if matched:
                 continue
-            for op in _POSIX_REDIRS:
-                if s.startswith(op, i):
-                    lx.emit(op, op, REDIR, i, i + len(op))
-                    if op in ("<<", "<<-"):
-                        expect_heredoc_word = op
-                    i += len(op)
-                    matched = True
-                    break
-            if matched:
+            redir = lx.emit_operator(i, _POSIX_REDIRS, REDIR)
+            if redir:
+                if redir in ("<<", "<<-"):
+                    expect_heredoc_word = redir
+                i += len(redir)
                 continue
         start = i
         plain = _POSIX_PLAIN.match(s, i)

@@ -73,25 +73,12 @@ def lex_powershell(text: str) -> Lexer:
             lx.emit(c, c, PUNCT, i, i + 1)
             i += 1
             continue
-        matched = False
-        if c in _PS_REDIR_START:
-            for op in _PS_REDIRS:
-                if s.startswith(op, i):
-                    lx.emit(op, op, REDIR, i, i + len(op))
-                    i += len(op)
-                    matched = True
-                    break
-            if matched:
-                continue
-        if c in "&|;":
-            for op in _PS_OPS:
-                if s.startswith(op, i):
-                    lx.emit(op, op, OP, i, i + len(op))
-                    i += len(op)
-                    matched = True
-                    break
-            if matched:
-                continue
+        op = (lx.emit_operator(i, _PS_REDIRS, REDIR) if c in _PS_REDIR_START else None) or (
+            lx.emit_operator(i, _PS_OPS, OP) if c in "&|;" else None
+        )
+        if op:
+            i += len(op)
+            continue
         if c == "&":
             # The call operator (& 'C:\x.exe') or, at the end of a pipeline, a background job.
             lx.emit("&", "&", WORD if _ps_call_position(lx) else OP, i, i + 1)

@@ -218,6 +218,14 @@ class Lexer:
         if kind == OPEN:
             self.depth += 1
 
+    def emit_operator(self, i: int, ops: tuple[str, ...], kind: str) -> str | None:
+        """Emit the first of ``ops`` (longest first) that starts at ``i``; return it, or None."""
+        for op in ops:
+            if self.s.startswith(op, i):
+                self.emit(op, op, kind, i, i + len(op))
+                return op
+        return None
+
     def full(self) -> bool:
         if len(self.out) >= MAX_TOKENS:
             self.problems.append("too many tokens; the rest is matched on raw text only")
