@@ -23,7 +23,7 @@ from mspmode.models.credentials import Credential, CredentialAuditLog
 from mspmode.models.integrations import IntegrationCredential
 from mspmode.services import audit
 from mspmode.services.actor import Actor
-from mspmode.services.crud import ResourceSpec, create_row, delete_row, update_row
+from mspmode.services.crud import ResourceSpec, create_row, delete_row, update_row, visible_to
 from mspmode.services.runtime import Runtime
 from mspmode.vault import rotation, totp
 
@@ -193,15 +193,13 @@ def _with_secret(
     action: str,
     use: Callable[[str], Any],
 ) -> Any:
-    from mspmode.services.crud import _scope
-
     if field not in secret_fields(spec):
         raise ValidationError(
             f"{field!r} is not a secret field of {spec.name}; fields: {', '.join(secret_fields(spec))}"
         )
     with rt.db.read() as session:
         # Another client's credential answers exactly like a missing one.
-        row = spec.repository.get(session, id, where=_scope(actor, spec.table))
+        row = spec.repository.get(session, id, where=visible_to(actor, spec.table))
     if actor.must_change_password or not actor.has_role(spec.write_role or "admin"):
         _security_event(rt, actor, spec, id, field, f"role {actor.role} may not {action}")
         raise PermissionDeniedError(f"role {actor.role} may not {action} secrets")

@@ -99,7 +99,8 @@ def _require(actor: Actor, role: str | None, spec: ResourceSpec, verb: str) -> N
         raise PermissionDeniedError(f"role {actor.role} may not {verb} {spec.name} (needs {role})")
 
 
-def _scope(actor: Actor, table: Table) -> list[ColumnElement[bool]]:
+def visible_to(actor: Actor, table: Table) -> list[ColumnElement[bool]]:
+    """The conditions that limit ``table`` to the rows ``actor`` may see (none when unscoped)."""
     if actor.client_scope is None or not is_scoped(table.name):
         return []
     return [scope_clause(table, actor.client_scope)]
@@ -120,7 +121,7 @@ def list_rows(
     for name in list(filters or {}) + [s.lstrip("-") for s in sort]:
         if name in spec.hidden_fields:
             raise ValidationError(f"{spec.name} has no field {name!r}")
-    where = _scope(actor, spec.table)
+    where = visible_to(actor, spec.table)
     with rt.db.read() as session:
         if not q:
             return spec.repository.list(
@@ -149,7 +150,7 @@ def list_rows(
 def get_row(rt: Runtime, actor: Actor, spec: ResourceSpec, id: Any) -> Any:
     _require(actor, spec.read_role, spec, "read")
     with rt.db.read() as session:
-        return spec.repository.get(session, id, where=_scope(actor, spec.table))
+        return spec.repository.get(session, id, where=visible_to(actor, spec.table))
 
 
 # ---- writes -----------------------------------------------------------------------------------
@@ -213,7 +214,7 @@ def update_row(
     _check_writable(spec, data)
     data = _captured(rt, spec, data)
     with rt.db.write() as session:
-        row = spec.repository.get(session, id, where=_scope(actor, spec.table))
+        row = spec.repository.get(session, id, where=visible_to(actor, spec.table))
         before = _snapshot(spec, row)
         _check_references(session, actor, spec, data)
         if spec.prepare:
@@ -245,7 +246,7 @@ def delete_row(
 ) -> None:
     _require(actor, spec.write_role, spec, "delete")
     with rt.db.write() as session:
-        row = spec.repository.get(session, id, where=_scope(actor, spec.table))
+        row = spec.repository.get(session, id, where=visible_to(actor, spec.table))
         before = _snapshot(spec, row)
         if before_delete:
             before_delete(session, row)
@@ -288,13 +289,13 @@ def _check_references(session: Session, actor: Actor, spec: ResourceSpec, data: 
             continue
         (fk,) = column.foreign_keys
         target: Table = fk.column.table
-        stmt = select(target.c.id).where(target.c.id == value, *_scope(actor, target))
+        stmt = select(target.c.id).where(target.c.id == value, *visible_to(actor, target))
         if session.execute(stmt).first() is None:
             raise NotFoundError(f"{name}: no {target.name} with id {value}")
 
 
 def _check_visible(session: Session, actor: Actor, spec: ResourceSpec, key: Any) -> None:
-    where = _scope(actor, spec.table)
+    where = visible_to(actor, spec.table)
     if not where:
         return
     stmt = select(*spec.repository.key_columns).where(*spec.repository.key_condition(key), *where)
