@@ -1,0 +1,672 @@
+"""``msp client|site|host|service|task|tag``: the MSP's world from the terminal.
+
+Every read prints a table on a terminal and JSON with --json; a name that matches nothing is
+one line naming the closest existing ones.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mspmode.cli.app import app, emit_json, open_runtime
+from mspmode.errors import ValidationError
+from mspmode.models import core, infrastructure
+from mspmode.services import crud, entities
+from mspmode.services.actor import local_actor
+from mspmode.services.audit import jsonable
+from mspmode.services.crud import ResourceSpec
+
+S = entities.SPECS
+JSON_OPT = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+client_app = typer.Typer(
+    help="Clients: the MSP's customers (and the MSP itself, type internal).", no_args_is_help=True
+)
+site_app = typer.Typer(
+    help="Sites: offices, data centres and cloud regions of a client.", no_args_is_help=True
+)
+host_app = typer.Typer(
+    help="Hosts: the servers, VMs, NAS boxes and devices the MSP works on.", no_args_is_help=True
+)
+service_app = typer.Typer(help="Services a host runs: web, database, DNS, file shares…", no_args_is_help=True)
+task_app = typer.Typer(
+    help="Pending tasks: what is left to do, carried into the next session.", no_args_is_help=True
+)
+tag_app = typer.Typer(help="Tags shared by sessions, work items and hosts.", no_args_is_help=True)
+for sub, noun in (
+    (client_app, "client"),
+    (site_app, "site"),
+    (host_app, "host"),
+    (service_app, "service"),
+    (task_app, "task"),
+    (tag_app, "tag"),
+):
+    app.add_typer(sub, name=noun)
+
+
+def record(spec: ResourceSpec, row: Any) -> dict[str, Any]:
+    """A row as JSON-ready values, with only the fields the API would show."""
+    return {name: jsonable(getattr(row, name, None)) for name in spec.readable_fields}
+
+
+def console() -> Console:
+    """Rich output; when stdout is not a terminal, wide enough that ids are never cut."""
+    return Console() if sys.stdout.isatty() else Console(width=240)
+
+
+def show_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
+    table = Table(*columns, title=title)
+    for r in rows:
+        table.add_row(*(_cell(r.get(c)) for c in columns))
+    console().print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False) if value else ""
+    return str(value)
+
+
+def show_fields(data: dict[str, Any]) -> None:
+    width = max((len(k) for k in data), default=0)
+    for key, value in data.items():
+        typer.echo(f"{key:>{width}}: {_cell(value)}")
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None and v != []}
+
+
+def _pairs(items: Sequence[str] | None, what: str) -> dict[str, Any]:
+    """``key=value`` options into a dict; values that read as JSON (numbers, true) are kept typed."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(f"{what} must be KEY=VALUE, not {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
+# ---- clients ------------------------------------------------------------------------------------
+
+
+@client_app.command("add")
+def client_add(
+    name: str = typer.Argument(..., help="The client's name, as you say it."),
+    kind: str = typer.Option(
+        "msp_client", "--type", help="msp_client, internal (the MSP itself) or project."
+    ),
+    domain: str = typer.Option(None, "--domain", help="Their AD or mail domain."),
+    subnet: str = typer.Option(None, "--subnet", help="Main network, e.g. 192.168.0.0/24."),
+    contact: str = typer.Option(None, "--contact", help="Primary contact's name."),
+    email: str = typer.Option(None, "--email", help="Contact e-mail."),
+    phone: str = typer.Option(None, "--phone", help="Contact phone."),
+    rate: str = typer.Option(
+        None, "--rate", help="Default hourly rate, e.g. 95.00 (used by billing reports)."
+    ),
+    notes: str = typer.Option(None, "--notes", help="Anything else worth knowing."),
+) -> None:
+    """Add a client. Work for a client is billable by default; work for the internal client
+    (the MSP itself) is not."""
+    hourly = None
+    if rate is not None:
+        try:
+            hourly = Decimal(rate)
+        except InvalidOperation:
+            raise ValidationError(f"--rate must be a number like 95.00, not {rate!r}") from None
+    values = _given(
+        name=name,
+        client_type=kind,
+        domain_name=domain,
+        network_subnet=subnet,
+        primary_contact=contact,
+        contact_email=email,
+        contact_phone=phone,
+        default_hourly_rate=hourly,
+        notes=notes,
+    )
+    with open_runtime() as rt:
+        row = crud.create_row(rt, local_actor(), S["clients"], values)
+    typer.echo(f"added client {row.name} ({row.client_type}) {row.id}")
+
+
+@client_app.command("list")
+def client_list(
+    all_: bool = typer.Option(False, "--all", help="Include inactive clients."), as_json: bool = JSON_OPT
+) -> None:
+    """List clients with their type and contact."""
+    with open_runtime() as rt:
+        filters = None if all_ else {"is_active": True}
+        page = crud.list_rows(rt, local_actor(), S["clients"], filters=filters, sort=["name"], limit=500)
+    rows = [record(S["clients"], c) for c in page.items]
+    if as_json:
+        emit_json(rows)
+        return
+    show_table(rows, ["name", "client_type", "domain_name", "primary_contact", "default_hourly_rate", "id"])
+
+
+@client_app.command("show")
+def client_show(client: str = typer.Argument(..., help="Name or id."), as_json: bool = JSON_OPT) -> None:
+    """Show a client with its sites, hosts, projects and open tasks."""
+    actor = local_actor()
+    with open_runtime() as rt:
+        row = entities.resolve(rt, actor, entities.find_client, client)
+        by_client = {"client_id": row.id}
+        sites = crud.list_rows(rt, actor, S["sites"], filters=by_client, sort=["name"], limit=500).items
+        hosts = crud.list_rows(
+            rt, actor, S["infrastructure"], filters=by_client, sort=["hostname"], limit=500
+        )
+        projects = crud.list_rows(rt, actor, S["projects"], filters=by_client, sort=["name"], limit=500).items
+        tasks = crud.list_rows(
+            rt, actor, S["pending-tasks"], filters={**by_client, "status": "pending"}, limit=500
+        ).items
+    data = record(S["clients"], row)
+    data["sites"] = [s.name for s in sites]
+    data["hosts"] = [h.hostname for h in hosts.items]
+    data["projects"] = [p.name for p in projects]
+    data["pending_tasks"] = [t.title for t in tasks]
+    if as_json:
+        emit_json(data)
+        return
+    show_fields({k: v for k, v in data.items() if v not in (None, [], "")})
+
+
+# ---- sites --------------------------------------------------------------------------------------
+
+
+@site_app.command("add")
+def site_add(
+    name: str = typer.Argument(..., help="The site's name: 'Main office', 'Hetzner FSN1'."),
+    client: str = typer.Option(..., "--client", help="The client (name or id)."),
+    kind: str = typer.Option(
+        None, "--type", help="office, datacenter, colocation, cloud, home_office, other."
+    ),
+    address: str = typer.Option(None, "--address"),
+    timezone: str = typer.Option(None, "--timezone", help="IANA zone, e.g. Europe/Berlin."),
+    subnet: str = typer.Option(None, "--subnet"),
+    vpn: bool = typer.Option(False, "--vpn-required", help="Reaching it needs the VPN."),
+) -> None:
+    """Add a site to a client."""
+    actor = local_actor()
+    with open_runtime() as rt:
+        owner = entities.resolve(rt, actor, entities.find_client, client)
+        values = _given(
+            client_id=owner.id,
+            name=name,
+            site_type=kind,
+            address=address,
+            timezone=timezone,
+            network_subnet=subnet,
+            vpn_required=vpn,
+        )
+        row = crud.create_row(rt, actor, S["sites"], values)
+    typer.echo(f"added site {row.name} for {owner.name} {row.id}")
+
+
+@site_app.command("list")
+def site_list(
+    client: str = typer.Option(None, "--client", help="Only this client's."), as_json: bool = JSON_OPT
+) -> None:
+    """List sites."""
+    actor = local_actor()
+    with open_runtime() as rt:
+        filters = None
+        if client:
+            filters = {"client_id": entities.resolve(rt, actor, entities.find_client, client).id}
+        items = crud.list_rows(rt, actor, S["sites"], filters=filters, sort=["name"], limit=500).items
+        names = entities.names_of(rt, core.Client, (s.client_id for s in items))
+    rows = [{**record(S["sites"], s), "client": names.get(s.client_id)} for s in items]
+    if as_json:
+        emit_json(rows)
+        return
+    show_table(rows, ["client", "name", "site_type", "timezone", "network_subnet", "id"])
+
+
+@site_app.command("show")
+def site_show(
+    site: str = typer.Argument(..., help="Name or id."),
+    client: str = typer.Option(..., "--client", help="The client (name or id)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Show one site."""
+    actor = local_actor()
+    with open_runtime() as rt:
+        owner = entities.resolve(rt, actor, entities.find_client, client)
+        row = entities.resolve(rt, actor, entities.find_site, owner, site)
+    data = record(S["sites"], row)
+    if as_json:
+        emit_json(data)
+        return
+    show_fields({k: v for k, v in data.items() if v not in (None, [], "")})
+
+
+# ---- hosts --------------------------------------------------------------------------------------
+
+HOST_FIELDS = {
+    "ip": "ip_address",
+    "fqdn": "fqdn",
+    "os": "os",
+    "os_version": "os_version",
+    "shell": "shell_type",
+    "powershell": "powershell_version",
+    "init": "init_system",
+    "package_manager": "package_manager",
+    "asset_type": "asset_type",
+    "role": "role",
+    "notes": "environmental_notes",
+}
+
+
+def _host_values(**options: Any) -> dict[str, Any]:
+    return {HOST_FIELDS[k]: v for k, v in options.items() if v is not None}
+
+
+@host_app.command("add")
+def host_add(
+    hostname: str = typer.Argument(..., help="The host's name: DC01, web1, the NAS."),
+    client: str = typer.Option(..., "--client", help="The client (name or id)."),
+    site: str = typer.Option(None, "--site", help="The client's site it is at."),
+    ip: str = typer.Option(None, "--ip", help="IP address."),
+    fqdn: str = typer.Option(None, "--fqdn"),
+    os: str = typer.Option(None, "--os", help="e.g. 'Windows Server', Ubuntu, DSM."),
+    os_version: str = typer.Option(None, "--os-version", help="e.g. 2008 R2, 22.04."),
+    shell: str = typer.Option(None, "--shell", help="bash, sh, ash, powershell, cmd…"),
+    powershell: str = typer.Option(None, "--powershell", help="PowerShell version, e.g. 5.1."),
+    init: str = typer.Option(None, "--init", help="systemd, sysvinit, openrc…"),
+    package_manager: str = typer.Option(None, "--package-manager", help="apt, dnf, opkg, choco…"),
+    asset_type: str = typer.Option(None, "--type", help="physical_server, virtual_machine, nas, firewall…"),
+    role: str = typer.Option(None, "--role", help="What it does: 'domain controller'."),
+    alias: list[str] = typer.Option(None, "--alias", help="Another name it answers to (repeatable)."),
+    trait: list[str] = typer.Option(None, "--trait", help="KEY=VALUE trait, e.g. busybox=true (repeatable)."),
+    notes: str = typer.Option(None, "--notes", help="Environmental notes: quirks an agent must know."),
+) -> None:
+    """Add a host. Its OS, shell, PowerShell version and traits are what pre-checks
+    generalise by: fill in what you know."""
+    actor = local_actor()
+    with open_runtime() as rt:
+        owner = entities.resolve(rt, actor, entities.find_client, client)
+        values = _host_values(
+            ip=ip,
+            fqdn=fqdn,
+            os=os,
+            os_version=os_version,
+            shell=shell,
+            powershell=powershell,
+            init=init,
+            package_manager=package_manager,
+            asset_type=asset_type,
+            role=role,
+            notes=notes,
+        )
+        values.update(client_id=owner.id, hostname=hostname)
+        if site:
+            values["site_id"] = entities.resolve(rt, actor, entities.find_site, owner, site).id
+        if alias:
+            values["aliases"] = list(alias)
+        if trait:
+            values["traits"] = _pairs(trait, "--trait")
+        row = crud.create_row(rt, actor, S["infrastructure"], values)
+    typer.echo(f"added host {row.hostname} for {owner.name} {row.id}")
+
+
+@host_app.command("edit")
+def host_edit(
+    host: str = typer.Argument(..., help="Name, IP, alias or id."),
+    client: str = typer.Option(None, "--client", help="The client, when two clients have this name."),
+    hostname: str = typer.Option(None, "--hostname", help="Rename it."),
+    ip: str = typer.Option(None, "--ip"),
+    fqdn: str = typer.Option(None, "--fqdn"),
+    os: str = typer.Option(None, "--os"),
+    os_version: str = typer.Option(None, "--os-version"),
+    shell: str = typer.Option(None, "--shell"),
+    powershell: str = typer.Option(None, "--powershell"),
+    init: str = typer.Option(None, "--init"),
+    package_manager: str = typer.Option(None, "--package-manager"),
+    asset_type: str = typer.Option(None, "--type"),
+    role: str = typer.Option(None, "--role"),
+    alias: list[str] = typer.Option(None, "--alias", help="Add a name it answers to (repeatable)."),
+    trait: list[str] = typer.Option(None, "--trait", help="Set a KEY=VALUE trait (repeatable)."),
+    drop_trait: list[str] = typer.Option(None, "--drop-trait", help="Remove a trait (repeatable)."),
+    notes: str = typer.Option(None, "--notes", help="Replace the environmental notes."),
+    status: str = typer.Option(None, "--status", help="active, inactive, maintenance, decommissioned…"),
+) -> None:
+    """Change what is known about a host; only the options given change."""
+    actor = local_actor()
+    with open_runtime() as rt:
+        owner = entities.resolve(rt, actor, entities.find_client, client) if client else None
+        row = entities.resolve(rt, actor, entities.find_host, host, owner)
+        values = _host_values(
+            ip=ip,
+            fqdn=fqdn,
+            os=os,
+            os_version=os_version,
+            shell=shell,
+            powershell=powershell,
+            init=init,
+            package_manager=package_manager,
+            asset_type=asset_type,
+            role=role,
+            notes=notes,
+        )
+        values.update(_given(hostname=hostname, status=status))
+        if alias:
+            values["aliases"] = list(dict.fromkeys([*(row.aliases or []), *alias]))
+        if trait or drop_trait:
+            traits = {**(row.traits or {}), **_pairs(trait, "--trait")}
+            for name in drop_trait or []:
+                traits.pop(name, None)
+            values["traits"] = traits
+        if not values:
+            raise ValidationError("nothing to change: give at least one option (see --help)")
+        updated = crud.update_row(rt, actor, S["infrastructure"], row.id, values)
+    typer.echo(f"updated host {updated.hostname} {updated.id}")
+
+
+@host_app.command("list")
+def host_list(
+    client: str = typer.Option(None, "--client", help="Only this client's."),
+    os: str = typer.Option(None, "--os", help="Only hosts with this OS."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """List hosts with the traits pre-checks use."""
+    actor = local_actor()
+    with open_runtime() as rt:
+        filters: dict[str, Any] = {}
+        if client:
+            filters["client_id"] = entities.resolve(rt, actor, entities.find_client, client).id
+        if os:
+            filters["os"] = os
+        items = crud.list_rows(
+            rt, actor, S["infrastructure"], filters=filters, sort=["hostname"], limit=500
+        ).items
+        names = entities.names_of(rt, core.Client, (h.client_id for h in items))
+    rows = [{**record(S["infrastructure"], h), "client": names.get(h.client_id)} for h in items]
+    if as_json:
+        emit_json(rows)
+        return
+    show_table(
+        rows,
+        [
+            "client",
+            "hostname",
+            "ip_address",
+            "os",
+            "os_version",
+            "shell_type",
+            "powershell_version",
+            "status",
+        ],
+    )
+
+
+@host_app.command("show")
+def host_show(
+    host: str = typer.Argument(..., help="Name, IP, alias or id."),
+    client: str = typer.Option(None, "--client", help="The client, when two clients have this name."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Show a host: its traits, services, environmental notes, the active insights about it,
+    the failure patterns seen on it and its latest failed commands."""
+    with open_runtime() as rt:
+        view = entities.host_overview(rt, local_actor(), host, client)
+    h = view.host
+    data = {
+        **record(S["infrastructure"], h),
+        "client": view.client_name,
+        "site": view.site_name,
+        "services": [
+            {"name": s.name, "type": s.service_type, "port": s.port, "status": s.status, "url": s.url}
+            for s in view.services
+        ],
+        "insights": [
+            {
+                "title": i.insight_title,
+                "category": i.insight_category,
+                "priority": i.priority,
+                "description": i.insight_description,
+            }
+            for i in view.insights
+        ],
+        "failure_patterns": [
+            {
+                "id": str(p.id),
+                "culprit": p.culprit,
+                "class": p.failure_class,
+                "confidence": p.confidence_level,
+                "occurrences": p.occurrence_count,
+                "fix": p.recommended_solution,
+            }
+            for p in view.patterns
+        ],
+        "recent_failures": [
+            {
+                "at": jsonable(c.executed_at),
+                "command": c.command_text,
+                "exit_code": c.exit_code,
+                "category": c.failure_category,
+                "resolution": c.resolution,
+            }
+            for c in view.recent_failures
+        ],
+    }
+    if as_json:
+        emit_json(data)
+        return
+    basics = [
+        "hostname",
+        "client",
+        "site",
+        "ip_address",
+        "fqdn",
+        "aliases",
+        "asset_type",
+        "role",
+        "os",
+        "os_version",
+        "shell_type",
+        "powershell_version",
+        "init_system",
+        "package_manager",
+        "status",
+        "traits",
+        "limitations",
+        "environmental_notes",
+        "id",
+    ]
+    show_fields({k: data[k] for k in basics if data.get(k) not in (None, [], {}, "")})
+    for key, columns in (
+        ("services", ["name", "type", "port", "status", "url"]),
+        ("insights", ["priority", "category", "title", "description"]),
+        ("failure_patterns", ["culprit", "class", "confidence", "occurrences", "fix"]),
+        ("recent_failures", ["at", "exit_code", "category", "command", "resolution"]),
+    ):
+        if data[key]:
+            show_table(data[key], columns, title=key.replace("_", " "))
+        else:
+            console().print(f"{key.replace('_', ' ')}: none")
+
+
+# ---- services -----------------------------------------------------------------------------------
+
+
+@service_app.command("add")
+def service_add(
+    name: str = typer.Argument(..., help="The service's name: IIS, 'Main DB', Samba."),
+    host: str = typer.Option(..., "--host", help="The host it runs on (name, IP, alias or id)."),
+    client: str = typer.Option(None, "--client", help="The client, when two clients have this host name."),
+    kind: str = typer.Option(None, "--type", help="web, database, dns, directory, file_share, vpn, backup…"),
+    port: int = typer.Option(None, "--port", min=1, max=65535),
+    protocol: str = typer.Option(None, "--protocol", help="https, smb, ldaps…"),
+    url: str = typer.Option(None, "--url"),
+    version: str = typer.Option(None, "--version"),
+) -> None:
+    """Add a service to a host."""
+    actor = local_actor()
+    with open_runtime() as rt:
+        owner = entities.resolve(rt, actor, entities.find_client, client) if client else None
+        on = entities.resolve(rt, actor, entities.find_host, host, owner)
+        values = _given(
+            infrastructure_id=on.id,
+            name=name,
+            service_type=kind,
+            port=port,
+            protocol=protocol,
+            url=url,
+            version=version,
+        )
+        row = crud.create_row(rt, actor, S["services"], values)
+    typer.echo(f"added service {row.name} on {on.hostname} {row.id}")
+
+
+@service_app.command("list")
+def service_list(
+    host: str = typer.Option(None, "--host", help="Only this host's."),
+    client: str = typer.Option(None, "--client", help="The client, when two clients have this host name."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """List services."""
+    actor = local_actor()
+    with open_runtime() as rt:
+        filters = None
+        if host:
+            owner = entities.resolve(rt, actor, entities.find_client, client) if client else None
+            filters = {"infrastructure_id": entities.resolve(rt, actor, entities.find_host, host, owner).id}
+        items = crud.list_rows(rt, actor, S["services"], filters=filters, sort=["name"], limit=500).items
+        hosts = entities.names_of(rt, infrastructure.Infrastructure, (s.infrastructure_id for s in items))
+    rows = [{**record(S["services"], s), "host": hosts.get(s.infrastructure_id)} for s in items]
+    if as_json:
+        emit_json(rows)
+        return
+    show_table(rows, ["host", "name", "service_type", "port", "protocol", "status", "id"])
+
+
+# ---- pending tasks ------------------------------------------------------------------------------
+
+
+@task_app.command("add")
+def task_add(
+    title: str = typer.Argument(..., help="What is left to do."),
+    client: str = typer.Option(None, "--client", help="For this client (name or id)."),
+    priority: str = typer.Option(None, "--priority", help="critical, high, medium or low."),
+    due: datetime = typer.Option(None, "--due", formats=["%Y-%m-%d"], help="Due date, YYYY-MM-DD."),
+    description: str = typer.Option(None, "--description"),
+) -> None:
+    """Add a pending task; it is shown again when the next session for the client starts."""
+    actor = local_actor()
+    with open_runtime() as rt:
+        owner = entities.resolve(rt, actor, entities.find_client, client) if client else None
+        values = _given(
+            title=title,
+            client_id=owner.id if owner else None,
+            priority=priority,
+            due_date=due.replace(tzinfo=UTC) if due else None,
+            description=description,
+        )
+        row = crud.create_row(rt, actor, S["pending-tasks"], values)
+    typer.echo(f"added task {row.id}: {row.title}")
+
+
+@task_app.command("list")
+def task_list(
+    client: str = typer.Option(None, "--client", help="Only this client's."),
+    all_: bool = typer.Option(False, "--all", help="Include completed and cancelled tasks."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """List pending tasks, the most urgent first."""
+    actor = local_actor()
+    with open_runtime() as rt:
+        filters: dict[str, Any] = {} if all_ else {"status": "pending"}
+        if client:
+            filters["client_id"] = entities.resolve(rt, actor, entities.find_client, client).id
+        items = crud.list_rows(
+            rt, actor, S["pending-tasks"], filters=filters, sort=["due_date", "created_at"], limit=500
+        ).items
+        names = entities.names_of(rt, core.Client, (t.client_id for t in items))
+    rank = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+    items = sorted(items, key=lambda t: rank.get(t.priority or "", 4))
+    rows = [{**record(S["pending-tasks"], t), "client": names.get(t.client_id)} for t in items]
+    if as_json:
+        emit_json(rows)
+        return
+    show_table(rows, ["priority", "client", "title", "due_date", "status", "id"])
+
+
+@task_app.command("done")
+def task_done(task_id: str = typer.Argument(..., help="The task's id (see `msp task list`).")) -> None:
+    """Mark a task completed."""
+    ident = entities._as_uuid(task_id)
+    if ident is None:
+        raise ValidationError(f"{task_id!r} is not a task id: see `msp task list`")
+    with open_runtime() as rt:
+        row = crud.update_row(
+            rt,
+            local_actor(),
+            S["pending-tasks"],
+            ident,
+            {"status": "completed", "completed_at": datetime.now(UTC)},
+        )
+    typer.echo(f"completed task {row.id}: {row.title}")
+
+
+# ---- tags ---------------------------------------------------------------------------------------
+
+
+@tag_app.command("add")
+def tag_add(
+    name: str = typer.Argument(..., help="The tag: ssl, backup, server_2008."),
+    category: str = typer.Option(
+        None, "--category", help="technology, client, infrastructure, problem_type, action, service, other."
+    ),
+    description: str = typer.Option(None, "--description"),
+) -> None:
+    """Add a tag."""
+    with open_runtime() as rt:
+        row = crud.create_row(
+            rt, local_actor(), S["tags"], _given(name=name, category=category, description=description)
+        )
+    typer.echo(f"added tag {row.name} {row.id}")
+
+
+@tag_app.command("list")
+def tag_list(as_json: bool = JSON_OPT) -> None:
+    """List tags."""
+    with open_runtime() as rt:
+        items = crud.list_rows(rt, local_actor(), S["tags"], sort=["name"], limit=500).items
+    rows = [record(S["tags"], t) for t in items]
+    if as_json:
+        emit_json(rows)
+        return
+    show_table(rows, ["name", "category", "usage_count", "description", "id"])
+
+
+@tag_app.command("host")
+def tag_host(
+    host: str = typer.Argument(..., help="The host (name, IP, alias or id)."),
+    tag: str = typer.Argument(..., help="The tag (name or id)."),
+    client: str = typer.Option(None, "--client", help="The client, when two clients have this host name."),
+) -> None:
+    """Put a tag on a host."""
+    actor = local_actor()
+    with open_runtime() as rt:
+        owner = entities.resolve(rt, actor, entities.find_client, client) if client else None
+        on = entities.resolve(rt, actor, entities.find_host, host, owner)
+        label = entities.resolve(rt, actor, entities.find_tag, tag)
+        crud.create_row(rt, actor, S["infrastructure-tags"], {"infrastructure_id": on.id, "tag_id": label.id})
+    typer.echo(f"tagged {on.hostname} with {label.name}")
