@@ -234,7 +234,7 @@ def make_snippet(body: str, words: Sequence[str], *, width: int = 160) -> str:
 
 
 @contextmanager
-def bulk_indexing(session: Session, table: str) -> Iterator[None]:
+def bulk_indexing(session: Session, table: str, *, expected_rows: int = 0) -> Iterator[None]:
     """Insert many rows into ``table`` and index them once at the end, in the caller's
     transaction.
 
@@ -244,6 +244,12 @@ def bulk_indexing(session: Session, table: str) -> Iterator[None]:
     other writer ever sees the table without them and readers see the old snapshot. Rows may
     only be inserted inside the block (updates and deletes would go unindexed). PostgreSQL's
     generated column and MariaDB's FULLTEXT index need nothing.
+
+    When ``expected_rows`` is large against what the table holds, its secondary B-tree
+    indexes go the same way: dropped, and built again at the end from sorted keys, which
+    costs less than keeping each up to date row by row (the primary key stays: rows are
+    still updated by id inside the block). Queries inside the block on other columns still
+    answer, only without an index.
     """
     if session.get_bind().dialect.name != "sqlite":
         yield
@@ -251,9 +257,21 @@ def bulk_indexing(session: Session, table: str) -> Iterator[None]:
     columns = _columns(table)
     fts = f"{table}_fts"
     start = session.execute(text(f"SELECT coalesce(max(rowid), 0) FROM {table}")).scalar_one()
+    indexes: list[str] = []
+    if expected_rows >= _DEFER_INDEXES_AT and expected_rows * 2 >= start:
+        indexes = list(
+            session.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t AND sql IS NOT NULL"),
+                {"t": table},
+            ).tuples()
+        )
+    for name, _sql in indexes:
+        session.execute(text(f'DROP INDEX "{name}"'))
     for suffix in ("ai", "ad", "au"):
         session.execute(text(f"DROP TRIGGER {fts}_{suffix}"))
     yield
+    for _name, sql in indexes:
+        session.execute(text(sql))
     cols = ", ".join(columns)
     session.execute(
         text(f"INSERT INTO {fts}(rowid, {cols}) SELECT rowid, {cols} FROM {table} WHERE rowid > :start"),
@@ -261,6 +279,9 @@ def bulk_indexing(session: Session, table: str) -> Iterator[None]:
     )
     for statement in create_ddl("sqlite", table, columns)[1:]:
         session.execute(text(statement))
+
+
+_DEFER_INDEXES_AT = 5_000  # rows: below this, rebuilding the indexes costs more than it saves
 
 
 def rebuild(session: Session) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -39,6 +40,7 @@ from mspmode.db import search
 from mspmode.errors import PermissionDeniedError, ValidationError
 from mspmode.models.core import CLIENT_TYPES, Client
 from mspmode.models.infrastructure import ASSET_TYPES, INFRASTRUCTURE_STATUSES, Infrastructure
+from mspmode.services import recovery  # issue 5/7: explanations and attempts of API batches
 from mspmode.services.actor import Actor
 from mspmode.services.learning import cache, state, text
 from mspmode.services.learning.recorder import CommandIn, Recorded, Recorder, _utc, exit_code_value
@@ -47,6 +49,7 @@ from mspmode.services.runtime import Runtime
 
 MAX_BATCH = 1_000  # commands in one API batch
 PROGRESS_EVERY = 2_000  # lines between two progress reports
+BYTES_PER_LINE = 500  # a command line of a history file, for guessing how many a file holds
 
 # Typed columns of a host line, with their lengths; lists; vocabularies (a value outside one
 # is kept as a trait rather than refused).
@@ -151,6 +154,9 @@ def record_commands(
                 results = [recorder.add(item) for item in items]
                 entity = results[0].row["id"] if len(results) == 1 else None
                 recorder.finish(entity, {"count": len(results), "source": source})
+                # Issue 5/7: explain this batch's failures and write the attempts it completes, in bulk
+                # (imports are explained lazily by recovery.catch_up: see services/recovery.py).
+                recovery.after_batch(rt, s, results)
         except BaseException:
             if recorder is not None:
                 recorder.abandon()
@@ -197,7 +203,10 @@ def import_file(
     except OSError as exc:
         raise ValidationError(f"cannot read {path}: {exc.strerror or exc}") from None
     with handle:
-        return import_lines(rt, actor, handle, source=path.name, progress=progress)
+        size = os.fstat(handle.fileno()).st_size
+        return import_lines(
+            rt, actor, handle, source=path.name, progress=progress, expected_commands=size // BYTES_PER_LINE
+        )
 
 
 def import_lines(
@@ -207,7 +216,10 @@ def import_lines(
     *,
     source: str,
     progress: Callable[[int], None] | None = None,
+    expected_commands: int = 0,
 ) -> ImportReport:
+    """Import history lines; ``expected_commands`` (a guess is fine) lets a large import defer
+    the commands' indexes to its end (``search.bulk_indexing``)."""
     _require_writer(actor)
     report = ImportReport(source=source)
     started = time.perf_counter()
@@ -225,7 +237,7 @@ def import_lines(
                     rt, actor, s, st, source=source, bulk_mode=True, session_status="completed"
                 )
                 importer = _Importer(rt, s, st, recorder, report)
-                with search.bulk_indexing(s, "commands_run"):
+                with search.bulk_indexing(s, "commands_run", expected_rows=expected_commands):
                     done = 0
                     for number, raw in enumerate(lines, 1):
                         done += len(raw)

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -89,7 +90,6 @@ class _SessionSlot:
     id: uuid.UUID
     started: datetime
     ended: datetime
-    new: bool
     moved: bool = False
 
 
@@ -123,6 +123,14 @@ class _Pipeline:
         if self._error is not None:
             error, self._error = self._error, None
             raise error
+
+
+def _random_ids(batch: int = 4_096) -> Iterator[uuid.UUID]:
+    """Version 4 UUIDs, like ``uuid.uuid4`` but with one call for random bytes a batch."""
+    while True:
+        pool = os.urandom(16 * batch)
+        for i in range(0, len(pool), 16):
+            yield uuid.UUID(bytes=pool[i : i + 16], version=4)
 
 
 def _is_ip(name: str) -> bool:
@@ -178,6 +186,7 @@ class Recorder:
         self.drafts_ready: set[tuple[str, str]] = set()
         self.cleaned: dict[str, str] = {}  # captured text -> cleaned, for the repeats of one recording
         self.capture = text.Capture(rt)
+        self.ids = _random_ids()
         self.count = 0
         self.failures = 0
         self.new_patterns = 0
@@ -341,7 +350,7 @@ class Recorder:
         if slot is None:
             found = self._find_session(label, client_id)
             if found is not None:
-                slot = _SessionSlot(found[0], found[1], found[2], new=False)
+                slot = _SessionSlot(found[0], found[1], found[2])
             else:
                 client = self.st.clients.get(client_id) if client_id else None
                 title = (
@@ -366,7 +375,7 @@ class Recorder:
                     "updated_at": now,
                 }
                 self.new_sessions.append(row)
-                slot = _SessionSlot(row["id"], at, at, new=True)
+                slot = _SessionSlot(row["id"], at, at)
             self.sessions[key] = slot
         if at < slot.started:
             slot.started, slot.moved = at, True
@@ -412,7 +421,7 @@ class Recorder:
             owner = client_id if given is None else given.client_id
             ref = self.new_host_key(mem.hosts[rec.host].name, owner, rec.host)
         pattern = mem.patterns.get(rec.pattern_id) if rec.pattern_id else None
-        row_id = uuid.uuid4()
+        row_id = next(self.ids)
         stamp = next_stamp(st)
         row: dict[str, Any] = {
             "id": row_id,
@@ -469,9 +478,10 @@ class Recorder:
         self.pipeline.wait()
         return self.s
 
-    def sync(self) -> None:
+    def sync(self, final: bool = True) -> None:
         """Wait for the insert in flight, then write the hosts and sessions met so far: after
-        this the caller may use the database session itself."""
+        this the caller may use the database session itself. An import moves its sessions'
+        start and end only at the end (``final``): nothing reads them before."""
         self.pipeline.wait()
         connection = self.s.connection()
         if self.new_hosts:
@@ -480,21 +490,24 @@ class Recorder:
         if self.new_sessions:
             bulk.insert_many(connection, _SESSIONS, self.new_sessions)
             self.new_sessions = []
-        moved = [slot for slot in self.sessions.values() if slot.moved and not slot.new]
+        if self.bulk_mode and not final:
+            return
+        # A session inserted above may have grown since its row was made: moved too.
+        moved = [slot for slot in self.sessions.values() if slot.moved]
         if moved:
             bulk.update_many(
                 connection,
                 _SESSIONS,
                 [{"id": slot.id, "started_at": slot.started, "ended_at": slot.ended} for slot in moved],
             )
-        for slot in self.sessions.values():
-            slot.moved, slot.new = False, False
+        for slot in moved:
+            slot.moved = False
 
-    def flush(self) -> None:
+    def flush(self, final: bool = False) -> None:
         """Write what the commands recorded so far need, then hand their rows to the insert:
         patterns (new ones inserted, the others updated) and commands in one job, so the
         commands' references hold when they are inserted."""
-        self.sync()
+        self.sync(final)
         s, st = self.s, self.st
         if self.drafts_ready:
             persist.upsert_drafts(s, st, self.drafts_ready)
@@ -523,7 +536,7 @@ class Recorder:
 
     def finish(self, entity_id: Any = None, changes: dict[str, Any] | None = None) -> None:
         """Write the rest and the one audit row of this recording."""
-        self.flush()
+        self.flush(final=True)
         self.pipeline.wait()
         if self.drafts_ready:
             persist.upsert_drafts(self.s, self.st, self.drafts_ready)
