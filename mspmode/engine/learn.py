@@ -25,7 +25,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from mspmode.engine import explain
-from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES, Classification, classify
+from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES, UNKNOWN, Classification, classify
 from mspmode.engine.culprit import (
     COMMAND,
     NONE,
@@ -90,6 +90,7 @@ __all__ = [
     "refresh_pattern",
     "rewrap",
     "similarity",
+    "suggest_fixes",
     "take_touched",
 ]
 
@@ -305,7 +306,9 @@ def _learn_from_failure(
     learned.culprit = culprit
     learned.fingerprint = fp
     learned.pattern_id = pattern.id
-    if cls in CAPABILITY_CLASSES or cls in STATE_CLASSES:
+    if cls in CAPABILITY_CLASSES or cls in STATE_CLASSES or cls == UNKNOWN:
+        # An unclassified failure can be fixed too (git push without upstream → --set-upstream):
+        # its fix is learned, though the pre-check never blocks on it.
         pend = memory.pending.setdefault(rec.host, [])
         pend.append(rec.index)
         del pend[:-PENDING_PER_HOST]
@@ -690,6 +693,10 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
                 for k in image[moved[j]]:
                     pieces.append((_pre(x, j, fix.text) if first else _pre(n, k, new.text), nt[k]))
                     first = False
+            elif (copied := _copy_of(xc[j], ft, image)) is not None:
+                # The fix repeated a word of the failed command (cd foo → mkdir -p foo && cd foo):
+                # the new command's word goes there.
+                pieces.append((_pre(x, j, fix.text), nt[copied]))
             else:
                 pieces.append((_pre(x, j, fix.text), xt[j]))
     for j in gap[len(f)]:
@@ -698,13 +705,47 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
         return None
     out = pieces[0][1]
     for pre, text in pieces[1:]:
-        # A literal that started the fix now follows a token of the new command (sudo …).
-        if not pre and out and text and _wordish(out[-1]) and _wordish(text[0]):
+        # A literal that started the fix now follows a token of the new command (sudo …), or a
+        # token that started the new command follows a literal (mkdir -p foo && cd …).
+        joined = _wordish(out[-1]) or out.endswith(("&&", "||", ";", "|"))
+        if not pre and out and text and joined and _wordish(text[0]):
             pre = " "
         out += pre + text
     if " ".join(out.split()) == " ".join(new.text.split()):
         return None
     return out
+
+
+def suggest_fixes(memory: Memory, learned: Learned, limit: int = 5) -> list[str]:
+    """What to run instead of the command ``learned`` just recorded as failed: the fixes of its
+    pattern, most recent first (those seen on its host first), each transplanted onto this
+    command by :func:`adapt`. A fix that does not transplant is offered as it was only when it
+    fixed this very command: a fix of another command would be a wrong suggestion."""
+    rec = learned.record
+    pattern = memory.patterns.get(learned.pattern_id or "")
+    if pattern is None or not pattern.fixes:
+        return []
+    script = parse_for_host(memory, rec.host, rec.effective)
+    fixes = sorted(reversed(pattern.fixes), key=lambda fx: fx.host != rec.host)
+    out: list[str] = []
+    for fix in fixes:
+        failed = parse_cached(fix.failed_command, fix.dialect)
+        adapted = adapt(failed, parse_cached(fix.fix_command, fix.dialect), script)
+        if adapted is None and normalize_command(failed) == rec.normalized:
+            adapted = fix.fix_command
+        if adapted is not None and adapted not in out and adapted.strip() != rec.effective.strip():
+            out.append(adapted)
+    return out[:limit]
+
+
+def _copy_of(token: str, failed: list[str], image: list[list[int]]) -> int | None:
+    """Where in the new command the one word of the failed command equal to ``token`` went
+    (None when no word, or several, of the failed command are ``token``, or it has no single
+    image, or the word is an operator)."""
+    if not token or not _wordish(token[0]) or failed.count(token) != 1:
+        return None
+    seen = image[failed.index(token)]
+    return seen[0] if len(seen) == 1 else None
 
 
 def _wordish(ch: str) -> bool:

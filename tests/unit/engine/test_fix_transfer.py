@@ -1,0 +1,56 @@
+"""Fix transfer after a failure (``learn.suggest_fixes``): a fix learned once is transplanted
+onto the next failure of the same pattern, words the fix repeated included."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from mspmode.engine import Memory, record
+from mspmode.engine.learn import suggest_fixes
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+UPSTREAM = (
+    "fatal: The current branch master has no upstream branch.\n"
+    "To push the current branch and set the remote as upstream, use\n\n"
+    "    git push --set-upstream origin master\n"
+)
+
+
+def _taught(failed: str, output: str, fixed: str) -> Memory:
+    memory = Memory()
+    record(memory, None, failed, 1, output, T0, "s1")
+    learned = record(memory, None, fixed, 0, "", T0 + timedelta(seconds=20), "s1")
+    assert learned.fixes, "the fix was not learned"
+    return memory
+
+
+def _after(memory: Memory, command: str, output: str) -> list[str]:
+    return suggest_fixes(memory, record(memory, None, command, 1, output, T0 + timedelta(minutes=5), "s2"))
+
+
+def test_an_unclassified_failure_learns_its_fix_and_transplants_it() -> None:
+    memory = _taught("git push", UPSTREAM, "git push --set-upstream origin master")
+    assert _after(memory, "git push --force", UPSTREAM)[0] == "git push --set-upstream origin master --force"
+
+
+def test_a_word_the_fix_repeated_is_taken_from_the_new_command() -> None:
+    memory = _taught("cd foo", "", "mkdir -p foo && cd foo")  # a failure that printed nothing
+    got = _after(memory, "cd foo/bar/baz", "")
+    assert got[0] == "mkdir -p foo/bar/baz && cd foo/bar/baz"
+
+
+def test_the_same_command_failing_again_gets_the_fix_as_it_was() -> None:
+    memory = _taught("git push", UPSTREAM, "git push --set-upstream origin master")
+    assert _after(memory, "git push", UPSTREAM) == ["git push --set-upstream origin master"]
+
+
+def test_a_fix_of_another_command_is_not_suggested_as_it_was() -> None:
+    out = "git: 'brnch' is not a git command. See 'git --help'."
+    memory = _taught("git brnch", out, "git branch")
+    # another typo: the edit does not transplant, and "git branch" would be wrong here
+    assert _after(memory, "git chekcout", "git: 'chekcout' is not a git command. See 'git --help'.") == []
+
+
+def test_nothing_learned_nothing_suggested() -> None:
+    memory = Memory()
+    assert _after(memory, "git push", UPSTREAM) == []
