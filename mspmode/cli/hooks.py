@@ -1,0 +1,497 @@
+"""``msp hooks install|uninstall|sync``: Claude Code's hooks, and the full-stack half of them.
+
+The hooks themselves (``mspmode/hooks``) start light and never import this module: Claude
+Code runs ``python -m mspmode.hooks EVENT``. When a hook must write — record a command, save a
+session, rebuild the pre-check index — it runs ``python -m mspmode hooks record|context|sync``
+(hidden commands below) and waits for it: the normal services path, learning included, in a
+process that is gone when the hook answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shlex
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from mspmode.cli.app import app, load_settings, open_runtime
+from mspmode.engine.recall import MAX_CHARS
+from mspmode.errors import ValidationError
+from mspmode.hooks import config as hook_config
+from mspmode.hooks import index
+from mspmode.services import learning
+from mspmode.services.actor import Actor, local_actor
+from mspmode.services.learning import cache
+from mspmode.services.runtime import Runtime
+
+hooks_app = typer.Typer(
+    help="Claude Code hooks: stop known mistakes before they run, record what ran, recall context.",
+    no_args_is_help=True,
+)
+app.add_typer(hooks_app, name="hooks")
+
+MARKER = "-m mspmode.hooks"  # how our entries are told from anyone else's
+# (event, matcher or None, timeout in seconds). Pre/Post match shell tools only.
+SHELL_MATCHER = "Bash|PowerShell|mcp__.*"
+HOOK_EVENTS: tuple[tuple[str, str | None, int], ...] = (
+    ("PreToolUse", SHELL_MATCHER, 15),
+    ("PostToolUse", SHELL_MATCHER, 30),
+    ("PostToolUseFailure", SHELL_MATCHER, 30),
+    ("SessionStart", None, 30),
+    ("UserPromptSubmit", None, 10),
+    ("Stop", None, 10),
+    ("SessionEnd", None, 10),
+)
+RECALL_BUDGET = 1500  # tokens in all (≤ 10,000 characters)
+FAILURE_BUDGET = 400  # of which the known failures section
+
+
+# --------------------------------------------------------------------------------------------
+# install / uninstall
+
+
+def settings_path(scope: str, project_dir: Path | None = None) -> Path:
+    if scope == "user":
+        return Path.home() / ".claude" / "settings.json"
+    if scope == "project":
+        return (project_dir or Path.cwd()) / ".claude" / "settings.json"
+    raise ValidationError("--scope must be user or project")
+
+
+def hook_command(event: str, home: Path | None) -> str:
+    parts = [sys.executable, "-m", "mspmode.hooks", event]
+    if home is not None:
+        parts += ["--home", str(home)]
+    if os.name == "nt":
+        import subprocess
+
+        return subprocess.list2cmdline(parts)
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _ours(group: Any) -> bool:
+    hooks = group.get("hooks") if isinstance(group, dict) else None
+    return isinstance(hooks, list) and any(
+        isinstance(h, dict) and MARKER in str(h.get("command", "")) for h in hooks
+    )
+
+
+def merge_hooks(settings: dict[str, Any], home: Path | None) -> dict[str, Any]:
+    """``settings`` with our entries (replacing earlier ones of ours), everyone else's kept."""
+    out = dict(settings)
+    hooks = dict(out.get("hooks") or {})
+    for event, matcher, timeout in HOOK_EVENTS:
+        groups = [g for g in hooks.get(event) or [] if not _ours(g)]
+        entry: dict[str, Any] = {
+            "hooks": [{"type": "command", "command": hook_command(event, home), "timeout": timeout}]
+        }
+        if matcher is not None:
+            entry = {"matcher": matcher, **entry}
+        hooks[event] = [*groups, entry]
+    out["hooks"] = hooks
+    return out
+
+
+def remove_hooks(settings: dict[str, Any]) -> dict[str, Any]:
+    out = dict(settings)
+    hooks = dict(out.get("hooks") or {})
+    for event in list(hooks):
+        kept = [g for g in hooks[event] or [] if not _ours(g)]
+        if kept:
+            hooks[event] = kept
+        else:
+            del hooks[event]
+    if hooks:
+        out["hooks"] = hooks
+    else:
+        out.pop("hooks", None)
+    return out
+
+
+def _read_settings(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except ValueError as exc:
+        raise ValidationError(f"{path} is not valid JSON ({exc}); fix it or move it away first") from None
+    if not isinstance(data, dict) or not isinstance(data.get("hooks", {}), dict):
+        raise ValidationError(f"{path} does not hold a settings object with a 'hooks' object")
+    return data
+
+
+def _write_settings(path: Path, before: dict[str, Any], after: dict[str, Any]) -> Path | None:
+    """Write ``after`` if it differs; the previous file is kept beside it. The backup's path."""
+    if before == after and path.exists():
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    backup = None
+    if path.exists():
+        backup = path.with_name(f"{path.name}.msp-backup-{datetime.now(UTC):%Y%m%dT%H%M%S%f}")
+        shutil.copy2(path, backup)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(after, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return backup
+
+
+def _write_hook_config(home: Path, server: str | None, api_key_file: Path | None) -> None:
+    path = home / hook_config.CONFIG_FILE
+    data = hook_config.read_json(path)
+    data.pop("server", None)
+    data.pop("api_key_file", None)
+    if server:
+        data["server"] = server.rstrip("/")
+        data["api_key_file"] = str(api_key_file.resolve()) if api_key_file else None
+        data.setdefault("timeout", hook_config.DEFAULT_TIMEOUT)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+
+
+@hooks_app.command("install")
+def install(
+    scope: str = typer.Option("user", "--scope", help="user: ~/.claude/settings.json; project: ./.claude/."),
+    server: str = typer.Option(None, "--server", help="Team mode: the msp serve URL the hooks talk to."),
+    api_key_file: Path = typer.Option(
+        None, "--api-key-file", help="Team mode: a file holding the API key (read by every hook)."
+    ),
+) -> None:
+    """Install MSP Mode's hooks into Claude Code's settings.
+
+    Adds PreToolUse (stop a command that failed on that host before, with
+    the fix that worked), PostToolUse/PostToolUseFailure (record what ran,
+    learn from it), SessionStart and UserPromptSubmit (recall context),
+    Stop and SessionEnd (save the session). Other hooks in the file are
+    kept; running it again replaces only ours; the file before the change
+    is kept as settings.json.msp-backup-<time>.
+
+    Without --server the hooks use this machine's database (MSP_HOME);
+    with --server URL --api-key-file F they ask the team's msp serve.
+    """
+    if (server is None) != (api_key_file is None):
+        raise ValidationError("team mode needs both --server URL and --api-key-file FILE")
+    if api_key_file is not None and not api_key_file.is_file():
+        raise ValidationError(f"--api-key-file {api_key_file} is not a readable file")
+    if server is not None and not server.startswith(("http://", "https://")):
+        raise ValidationError("--server must be an http:// or https:// URL")
+    settings = load_settings()
+    path = settings_path(scope)
+    before = _read_settings(path)
+    explicit_home = settings.home if os.environ.get("MSP_HOME") else None
+    backup = _write_settings(path, before, merge_hooks(before, explicit_home))
+    _write_hook_config(settings.home, server, api_key_file)
+    mode = f"team server {server}" if server else f"local database under {settings.home}"
+    typer.echo(f"installed {len(HOOK_EVENTS)} hooks in {path} ({mode})")
+    if backup is not None:
+        typer.echo(f"previous settings kept in {backup}")
+
+
+@hooks_app.command("uninstall")
+def uninstall(
+    scope: str = typer.Option("user", "--scope", help="user: ~/.claude/settings.json; project: ./.claude/."),
+) -> None:
+    """Remove MSP Mode's hooks from Claude Code's settings; everyone else's stay."""
+    path = settings_path(scope)
+    before = _read_settings(path)
+    after = remove_hooks(before)
+    if after == before:
+        typer.echo(f"no MSP Mode hooks in {path}")
+        return
+    backup = _write_settings(path, before, after)
+    typer.echo(f"removed MSP Mode hooks from {path}" + (f" (previous file: {backup})" if backup else ""))
+
+
+# --------------------------------------------------------------------------------------------
+# The pre-check index
+
+
+@contextmanager
+def _runtime() -> Iterator[Runtime]:
+    with open_runtime() as rt:
+        learning.use_snapshots(rt)
+        yield rt
+
+
+def _index_path(rt: Runtime) -> Path:
+    label = hook_config.database_label(rt.settings.database_url, rt.settings.home)
+    return index.index_path(rt.settings.home, label)
+
+
+def _freshness(rt: Runtime) -> str:
+    if rt.db.dialect != "sqlite":
+        return ""  # hooks check freshness only on SQLite (they cannot open the others)
+    raw = rt.db.reader.raw_connection()
+    try:
+        return index.freshness(raw)
+    finally:
+        raw.close()
+
+
+def sync_index(rt: Runtime, *, force: bool = False) -> bool:
+    """Rebuild the pre-check index if the database moved on; True if it was written."""
+    path = _index_path(rt)
+    fresh = _freshness(rt)
+    if not force and path.exists():
+        try:
+            reader = index.Reader(path)
+            try:
+                if reader.usable() and fresh and reader.meta.get("freshness") == fresh:
+                    return False
+            finally:
+                reader.close()
+        except Exception:  # a damaged index is rebuilt
+            pass
+    with cache.lock_for(rt), rt.db.read() as s:
+        st = cache.current(rt, s)
+        index.Writer(path, st.memory).full(fresh)
+    cache.save_snapshot(rt)
+    return True
+
+
+@hooks_app.command("sync")
+def sync(force: bool = typer.Option(False, "--force", help="Rebuild even if it looks current.")) -> None:
+    """Bring the hooks' pre-check index up to date with the database (the hooks do this
+    themselves when they find it behind; this is for after a large import)."""
+    with _runtime() as rt:
+        written = sync_index(rt, force=force)
+        typer.echo(json.dumps({"written": written, "index": str(_index_path(rt))}))
+
+
+# --------------------------------------------------------------------------------------------
+# record (PostToolUse)
+
+
+def _read_request() -> dict[str, Any]:
+    raw = sys.stdin.read()
+    data = json.loads(raw) if raw.strip() else {}
+    if not isinstance(data, dict):
+        raise ValidationError("expected a JSON object on stdin")
+    return data
+
+
+def _session_exists(rt: Runtime, session_id: uuid.UUID) -> bool:
+    from sqlalchemy import select
+
+    from mspmode.models.core import Session as WorkSession
+
+    with rt.db.read() as s:
+        return s.execute(select(WorkSession.id).where(WorkSession.id == session_id)).first() is not None
+
+
+@hooks_app.command("record", hidden=True)
+def record() -> None:
+    """(For the PostToolUse hook.) Record one command from stdin, learn, update the index."""
+    request = _read_request()
+    item = request.get("command")
+    if not isinstance(item, dict) or not isinstance(item.get("command"), str):
+        raise ValidationError("expected {'command': {'command': …}}")
+    actor = local_actor("hook", "claude-code")
+    with _runtime() as rt:
+        session_id = None
+        if isinstance(item.get("session_id"), str):
+            try:
+                candidate = uuid.UUID(item["session_id"])
+            except ValueError:
+                candidate = None
+            if candidate is not None and _session_exists(rt, candidate):
+                session_id = candidate
+        label = item.get("session") if isinstance(item.get("session"), str) else None
+        ci = learning.CommandIn(
+            command=item["command"],
+            exit_code=item.get("exit_code") if isinstance(item.get("exit_code"), int) else None,
+            output=item.get("output") if isinstance(item.get("output"), str) else None,
+            host=item.get("host") if isinstance(item.get("host"), str) else None,
+            session=None if session_id else (label or "claude-code"),
+            session_id=session_id,
+        )
+        recorded = learning.record_commands(rt, actor, [ci], source="hook")
+        hint = learning.recovery_hints(rt, actor, recorded)[0]
+        _index_after(rt, recorded)
+        learned = recorded[0].learned
+        typer.echo(
+            json.dumps(
+                {
+                    "hint": hint,
+                    "pattern_id": learned.record.pattern_id,
+                    "new_pattern": learned.new_pattern,
+                    "failure_class": learned.record.failure_class,
+                }
+            )
+        )
+
+
+def _index_after(rt: Runtime, recorded: list[learning.Recorded]) -> None:
+    path = _index_path(rt)
+    fresh = _freshness(rt)
+    with cache.lock_for(rt), rt.db.read() as s:
+        st = cache.current(rt, s)
+        before = len(st.row_ids)
+        writer = index.Writer(path, st.memory)
+        if len(st.row_ids) != before:
+            writer.full(fresh)  # someone else wrote meanwhile: everything again
+            return
+        ids: set[str] = set()
+        for r in recorded:
+            ids.update(r.learned.fixes)
+            ids.update(r.learned.resolved)
+            ids.update(r.learned.refined)
+        writer.delta(fresh, [r.learned.record for r in recorded], ids)
+
+
+# --------------------------------------------------------------------------------------------
+# context (SessionStart): save queued sessions, refresh the index, recall
+
+
+def _scope_for(rt: Runtime, actor: Actor, cwd: str | None) -> tuple[str | None, str | None]:
+    """(client id, project id) for a working directory: the project whose local_path holds it,
+    else the current session's."""
+    from sqlalchemy import select
+
+    from mspmode.models.core import Project
+
+    if cwd:
+        here = os.path.abspath(cwd)
+        with rt.db.read() as s:
+            rows = s.execute(
+                select(Project.id, Project.client_id, Project.local_path).where(
+                    Project.local_path.is_not(None)
+                )
+            ).all()
+        best = None
+        for pid, cid, local in rows:
+            root = os.path.abspath(local)
+            if (here == root or here.startswith(root.rstrip(os.sep) + os.sep)) and (
+                best is None or len(root) > len(best[2])
+            ):
+                best = (str(cid), str(pid), root)
+        if best is not None:
+            return best[0], best[1]
+    current = hook_config.current_session(hook_config.HookConfig(rt.settings.home, rt.settings.database_url))
+    return current.get("client_id"), current.get("project_id")
+
+
+def drain_queue(rt: Runtime, actor: Actor) -> int:
+    """Save the sessions Stop/SessionEnd queued: one compressed context per Claude session,
+    a later save of the same session superseding the earlier one."""
+    from mspmode.hooks.events import QUEUE_DIR
+    from mspmode.services import recall
+
+    folder = rt.settings.home / QUEUE_DIR
+    if not folder.is_dir():
+        return 0
+    saved_path = folder / "saved.json"
+    saved = hook_config.read_json(saved_path)
+    done = 0
+    for path in sorted(folder.glob("*.json")):
+        if path == saved_path:
+            continue
+        entry = hook_config.read_json(path)
+        try:
+            lines = Path(entry["transcript_path"]).read_text(encoding="utf-8", errors="replace").splitlines()
+        except (KeyError, OSError, TypeError):
+            path.unlink(missing_ok=True)
+            continue
+        client, project = _scope_for(rt, actor, entry.get("cwd"))
+        current = entry.get("current_session") or {}
+        session_id = None
+        if isinstance(current, dict) and isinstance(current.get("session_id"), str):
+            try:
+                session_id = uuid.UUID(current["session_id"])
+            except ValueError:
+                session_id = None
+            if session_id is not None and not _session_exists(rt, session_id):
+                session_id = None
+        row = recall.save_transcript(rt, actor, lines, client=client, project=project, session_id=session_id)
+        sid = str(entry.get("session_id"))
+        old = saved.get(sid)
+        if isinstance(old, str):
+            with contextlib.suppress(Exception):  # the old row may be gone; the new one stands
+                recall.supersede(rt, actor, recall.CONTEXTS, uuid.UUID(old), row.id)
+        saved[sid] = str(row.id)
+        path.unlink(missing_ok=True)
+        done += 1
+    tmp = saved_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(saved), encoding="utf-8")
+    os.replace(tmp, saved_path)
+    return done
+
+
+def failure_facts(rt: Runtime, client: str | None, query: str, budget_tokens: int) -> str:
+    """The known failures and their fixes, as recall facts: capability limits of hosts are
+    hard constraints (they do not decay), the rest decays with age."""
+    from mspmode.engine.recall import Candidate, RecallQuery, recall
+    from mspmode.hooks.events import recall_candidate
+
+    with cache.lock_for(rt), rt.db.read() as s:
+        st = cache.current(rt, s)
+        mem = st.memory
+        candidates = []
+        for p in mem.patterns.values():
+            if not p.is_active or p.is_transient:
+                continue
+            for key in p.active_hosts()[:3]:
+                ev = p.hosts[key]
+                name = mem.display_name(key) or "this machine"
+                ref = st.hosts.get(key)
+                body = f"`{ev.last_command}` failed on {name} ({p.failure_class}): {p.failure_description}"
+                if p.workaround_commands:
+                    body += f" What worked: `{p.workaround_commands[0]}`."
+                c = recall_candidate(Candidate, p, name, body, ev.last_seen)
+                owner = str(ref.client_id) if ref and ref.client_id else None
+                candidates.append(dataclasses.replace(c, id=f"{c.id}:{key}", client=owner))
+    if not candidates:
+        return ""
+    result = recall(
+        candidates,
+        RecallQuery(query=query, client=client, budget_tokens=budget_tokens),
+        heading="Known failures (MSP Mode): do not repeat these",
+    )
+    return result.markdown
+
+
+@hooks_app.command("context", hidden=True)
+def context() -> None:
+    """(For the SessionStart hook.) Save queued sessions, refresh the index, print recall."""
+    from mspmode.services import recall
+
+    request = _read_request()
+    actor = local_actor("hook", "claude-code")
+    started = time.monotonic()
+    with _runtime() as rt:
+        saved = drain_queue(rt, actor)
+        sync_index(rt)
+        client, project = _scope_for(rt, actor, request.get("cwd"))
+        query = str(request.get("query") or "")
+        parts = []
+        facts = failure_facts(rt, client, query, FAILURE_BUDGET)
+        if facts:
+            parts.append(facts)
+        budget = RECALL_BUDGET - FAILURE_BUDGET
+        try:
+            recalled = recall.recall_context(
+                rt,
+                actor,
+                recall.RecallRequest(client=client, project=project, query=query, budget_tokens=budget),
+            )
+            if recalled.markdown.strip():
+                parts.append(recalled.markdown)
+        except Exception as exc:  # facts alone are still worth injecting
+            hook_config.log(None, "SessionStart", f"recall failed: {type(exc).__name__}: {exc}")
+        markdown = "\n\n".join(parts)[:MAX_CHARS]
+        typer.echo(
+            json.dumps({"markdown": markdown, "saved_sessions": saved, "seconds": time.monotonic() - started})
+        )

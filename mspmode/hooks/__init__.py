@@ -1,0 +1,14 @@
+"""Claude Code hook entry points: ``python -m mspmode.hooks EVENT`` (or the ``msp-hook``
+script) reads the event's JSON on stdin and answers in Claude Code's hook contract.
+
+    main      parse the command line and stdin, run the handler, always exit 0 (fail open)
+    events    one handler per event: PreToolUse, PostToolUse, PostToolUseFailure,
+              SessionStart, UserPromptSubmit, Stop, SessionEnd
+    index     the pre-check index the PreToolUse hook reads without replaying history
+    config    MSP_HOME, the database, team mode, current session, hook.log
+
+Only the standard library and ``mspmode.engine`` are imported here (and ``mspmode.vault.redact``,
+itself standard-library only, to redact log lines): no web stack, no ORM, no pydantic, so a
+hook starts in a few tens of milliseconds. ``msp hooks install`` (``cli/hooks.py``) writes
+the settings; ``tests/hooks/test_hook_imports.py`` checks the imports in a real process.
+"""

@@ -1,0 +1,155 @@
+"""Where a hook finds things, read with the standard library alone (``settings.py`` needs
+pydantic, which a hook may not import).
+
+The same rules as :mod:`mspmode.settings`: ``MSP_HOME`` (default: the user data dir,
+``~/.local/share/mspmode`` on Linux), ``MSP_DATABASE_URL`` (default: ``MSP_HOME/msp.db``).
+``msp hooks install`` may add a ``--home`` to the installed command line (Claude Code does not
+pass our environment) and writes ``MSP_HOME/hooks.json``::
+
+    {"server": "https://msp.example:8000", "api_key_file": "/home/tech/.msp-key",
+     "timeout": 3.0}
+
+With ``server`` set the hooks are in team mode: they talk to ``msp serve`` with ``urllib`` and
+never open a database. ``hook.log`` in ``MSP_HOME`` gets one line per internal error, redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+TYPE_CHECKING = False  # typing and dataclasses cost a hook 15 ms of imports
+if TYPE_CHECKING:
+    from typing import Any
+
+CONFIG_FILE = "hooks.json"
+LOG_FILE = "hook.log"
+SESSION_FILE = "current-session.json"
+LOG_MAX_BYTES = 1_000_000  # then the log starts again (one old copy kept)
+DEFAULT_TIMEOUT = 3.0
+
+
+def default_home() -> Path:
+    """``platformdirs.user_data_path("mspmode", appauthor=False)`` without platformdirs."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "mspmode"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "mspmode"
+    base = os.environ.get("XDG_DATA_HOME", "").strip()
+    return Path(base if base else Path.home() / ".local" / "share") / "mspmode"
+
+
+class HookConfig:
+    __slots__ = ("api_key_file", "database_url", "home", "server", "timeout")
+
+    def __init__(
+        self,
+        home: Path,
+        database_url: str | None,  # as given (MSP_DATABASE_URL); None: SQLite in home
+        server: str | None = None,
+        api_key_file: Path | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.home, self.database_url, self.server = home, database_url, server
+        self.api_key_file, self.timeout = api_key_file, timeout
+
+    @property
+    def team(self) -> bool:
+        return bool(self.server)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file of the database, or None for PostgreSQL/MariaDB."""
+        return sqlite_path(self.database_url, self.home)
+
+    def api_key(self) -> str | None:
+        if self.api_key_file is None:
+            return None
+        try:
+            return self.api_key_file.read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+
+
+def sqlite_path(database_url: str | None, home: Path) -> Path | None:
+    if not database_url:
+        return home / "msp.db"
+    raw = database_url.strip()
+    scheme, sep, rest = raw.partition("://")
+    if not sep or scheme.split("+", 1)[0] != "sqlite":
+        return None
+    path = rest[1:] if rest.startswith("/") else rest  # sqlite:///rel or sqlite:////abs
+    from urllib.parse import unquote
+
+    path = unquote(path.split("?", 1)[0])
+    return Path(path) if path else None
+
+
+def database_label(database_url: str | None, home: Path) -> str:
+    """A name for the database that never holds a password (the pre-check index's name)."""
+    path = sqlite_path(database_url, home)
+    if path is not None:
+        return f"sqlite:{os.path.abspath(path)}"
+    from urllib.parse import urlsplit
+
+    parts = urlsplit((database_url or "").strip())
+    return f"{parts.scheme}://{parts.hostname}:{parts.port}{parts.path}"
+
+
+def load(home: str | os.PathLike[str] | None = None) -> HookConfig:
+    """The configuration: ``home`` (the installed ``--home``) over ``MSP_HOME`` over the default."""
+    env_home = os.environ.get("MSP_HOME", "").strip()
+    base = Path(home) if home else Path(env_home).expanduser() if env_home else default_home()
+    data = read_json(base / CONFIG_FILE)
+    url = os.environ.get("MSP_DATABASE_URL", "").strip() or None
+    if url is None and isinstance(data.get("database_url"), str):
+        url = data["database_url"]
+    key_file = data.get("api_key_file")
+    timeout = data.get("timeout")
+    return HookConfig(
+        home=base,
+        database_url=url,
+        server=data.get("server") if isinstance(data.get("server"), str) else None,
+        api_key_file=Path(key_file) if isinstance(key_file, str) and key_file else None,
+        timeout=float(timeout) if isinstance(timeout, int | float) and timeout > 0 else DEFAULT_TIMEOUT,
+    )
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def current_session(cfg: HookConfig) -> dict[str, Any]:
+    """``MSP_HOME/current-session.json`` (written by ``msp session start``), or {}."""
+    data = read_json(cfg.home / SESSION_FILE)
+    return data if isinstance(data.get("session_id"), str) else {}
+
+
+def log(cfg: HookConfig | None, event: str, message: str) -> None:
+    """One redacted line in ``MSP_HOME/hook.log``; never raises (a hook must answer)."""
+    try:
+        from mspmode.vault.redact import redact  # stdlib-only, but 60 ms: only when logging
+
+        home = cfg.home if cfg is not None else load().home
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = home / LOG_FILE
+        try:
+            if path.stat().st_size > LOG_MAX_BYTES:
+                os.replace(path, path.with_suffix(".log.1"))
+        except OSError:
+            pass
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        line = redact(" ".join(message.split()))[:4000]
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as f:
+            f.write(f"{stamp} pid={os.getpid()} {event}: {line}\n")
+    except Exception:  # logging must never be why a hook fails
+        pass

@@ -1,0 +1,467 @@
+"""The pre-check index: what a PreToolUse hook needs from the engine's memory, in an SQLite file
+it reads by key, so a new process answers without replaying the history.
+
+Why a file of its own
+    The database holds the history; the engine's memory (patterns with their per-host
+    evidence, fixes, trait links; the last run of every command on every host) is rebuilt by
+    replaying it, which a hook cannot afford. ``MSP_HOME/cache/hook-index-<hash>.sqlite`` holds
+    that memory split by key — hosts, spellings, patterns, culprit keys, exact commands — and
+    is written by the full stack (``msp hooks record``/``sync``, see ``cli/hooks.py``) from the
+    same ``LearningState`` ``msp check`` uses. Deleting it is always safe: the next hook
+    rebuilds it.
+
+Fresh or not
+    ``meta.freshness`` is the database's state when it was written: the number of commands
+    and hosts and their latest stamps (:func:`freshness`, a few indexed reads). A hook that
+    finds another value (someone ran ``msp import``, another technician recorded through the
+    same file) has it rebuilt before answering. ``meta.code`` is the engine's source stamp: a
+    new engine rebuilds it too.
+
+The fast path
+    Most commands an agent runs are not known failures, and loading the engine costs more than
+    the whole budget of a hook (≈ 75 ms of regex compilation). ``triggers`` holds, for every
+    culprit key with a pattern that can block or warn and every exact command that failed, a
+    word any command carrying that key must contain (the longest ``[a-z0-9_]`` run of its
+    program, option owner or syntax word); ``literals`` holds the operators, matched as
+    substrings. A command that contains none of them is allowed without the engine; one that
+    does goes to ``engine.check`` over a :class:`Memory` whose dictionaries load rows on first
+    use. The triggers are a superset by construction: words are taken from the command with
+    quotes and escapes both removed and replaced by spaces, lower-cased.
+
+Blobs are pickles of engine dataclasses, read with an unpickler that accepts only classes of
+``mspmode.engine`` and ``datetime``: a tampered file can make a wrong verdict, never run code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import time
+import zlib
+from pathlib import Path
+
+TYPE_CHECKING = False  # typing costs a hook 5 ms of imports
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
+
+FORMAT = "msp-hook-index 1"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS hosts (key TEXT PRIMARY KEY, blob BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS lookup (spelling TEXT PRIMARY KEY, key TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS culprits (key TEXT PRIMARY KEY, ids TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS patterns (id TEXT PRIMARY KEY, blob BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS exact (host TEXT NOT NULL, norm TEXT NOT NULL, idx INTEGER NOT NULL,
+                                  blob BLOB NOT NULL, PRIMARY KEY (host, norm));
+CREATE TABLE IF NOT EXISTS host_patterns (host TEXT NOT NULL, pattern_id TEXT NOT NULL,
+                                          PRIMARY KEY (host, pattern_id));
+CREATE TABLE IF NOT EXISTS triggers (word TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS literals (text TEXT PRIMARY KEY);
+"""
+_WORD = re.compile(r"[a-z0-9_]+")
+_ESCAPES = re.compile(r"\\\r?\n|[\"'`^\\]")
+_SQL_CHUNK = 500
+_ALLOWED_MODULES = ("mspmode.engine.",)
+_ALLOWED = {("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "timedelta"),
+            ("builtins", "set"), ("builtins", "frozenset")}  # fmt: skip
+
+
+def index_path(home: Path, label: str) -> Path:
+    return home / "cache" / f"hook-index-{zlib.crc32(label.encode()):08x}.sqlite"
+
+
+def code_stamp() -> str:
+    """The engine's source files as they are now (names, sizes, mtimes): cheap to compute."""
+    engine = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engine")
+    parts = [FORMAT]
+    for name in sorted(os.listdir(engine)):
+        if name.endswith(".py"):
+            st = os.stat(os.path.join(engine, name))
+            parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+    return f"{zlib.crc32(';'.join(parts).encode()):08x}-{len(parts)}"
+
+
+# --------------------------------------------------------------------------------------------
+# Freshness: what the database looks like now
+
+
+_FRESHNESS_SQL = (
+    "SELECT count(*) FROM commands_run",
+    "SELECT max(created_at) FROM commands_run",
+    "SELECT count(*), max(updated_at) FROM infrastructure",
+)
+
+
+def freshness(conn: Any) -> str:
+    """The database's learning-relevant state, from a DB-API connection (sqlite3)."""
+    values: list[Any] = []
+    cur = conn.cursor()
+    try:
+        for sql in _FRESHNESS_SQL:
+            cur.execute(sql)
+            values.extend(cur.fetchone() or ())
+    finally:
+        cur.close()
+    return json.dumps([str(v) for v in values])
+
+
+def open_readonly(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True, timeout=2.0)
+    conn.execute("PRAGMA query_only = 1")
+    return conn
+
+
+# --------------------------------------------------------------------------------------------
+# Triggers
+
+
+def command_words(text: str) -> set[str]:
+    low = text.lower()
+    return set(_WORD.findall(_ESCAPES.sub("", low))) | set(_WORD.findall(_ESCAPES.sub(" ", low)))
+
+
+def _longest_word(text: str) -> str | None:
+    words = _WORD.findall(text.lower())
+    return max(words, key=len) if words else None
+
+
+def key_trigger(key: str) -> tuple[str, str]:
+    """("word", w) or ("literal", s): what a command with culprit key ``key`` must contain."""
+    kind, _, rest = key.partition(":")
+    if kind == "op":
+        return "literal", rest.lower()
+    if kind in ("cmd", "opt", "sub"):
+        subject = rest.split(":", 1)[0] if kind != "cmd" else rest
+    elif kind == "syn":
+        subject = rest
+    else:
+        return "literal", ""  # an unknown kind of key: every command may carry it
+    word = _longest_word(subject)
+    return ("word", word) if word else ("literal", subject.lower())
+
+
+# --------------------------------------------------------------------------------------------
+# Writing (called by the full stack with the engine loaded)
+
+
+def _dump(obj: Any) -> bytes:
+    import pickle
+
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class Writer:
+    """Writes ``memory`` (an engine ``Memory``) into the index at ``path``."""
+
+    def __init__(self, path: Path, memory: Any) -> None:
+        self.path, self.memory = path, memory
+
+    def full(self, fresh: str) -> None:
+        """Write the whole index into a new file and put it in place atomically."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        conn = sqlite3.connect(tmp)
+        try:
+            os.chmod(tmp, 0o600)
+            conn.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + _SCHEMA)
+            mem = self.memory
+            self._hosts(conn)
+            self._patterns(conn, list(mem.patterns))
+            self._culprits(conn, list(mem.by_culprit))
+            self._exact(conn, list(mem.exact.items()))
+            self._meta(conn, fresh)
+            conn.commit()
+        finally:
+            conn.close()
+        os.replace(tmp, self.path)
+
+    def delta(self, fresh: str, records: Iterable[Any], pattern_ids: Iterable[str]) -> None:
+        """Bring an index up to date after ``records`` were learned (and ``pattern_ids``
+        changed); writes the whole index when there is none or it is of another engine."""
+        if not self._usable():
+            self.full(fresh)
+            return
+        from mspmode.engine.culprit import command_keys
+        from mspmode.engine.tokenize import parse_cached
+
+        mem = self.memory
+        ids = set(pattern_ids)
+        keys: set[str] = set()
+        exact: list[tuple[tuple[str, str], int]] = []
+        for rec in records:
+            if rec.pattern_id:
+                ids.add(rec.pattern_id)
+            for k in command_keys(parse_cached(rec.effective, rec.dialect)):
+                keys.add(k)
+                ids.update(mem.by_culprit.get(k, ()))
+            slot = (rec.host, rec.normalized)
+            if slot in mem.exact:
+                exact.append((slot, mem.exact[slot]))
+        for pid in ids:
+            p = mem.patterns.get(pid)
+            if p is not None and p.culprit is not None:
+                keys.add(p.culprit.key)
+        conn = sqlite3.connect(self.path, timeout=10.0)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            self._hosts(conn)
+            self._patterns(conn, sorted(ids))
+            self._culprits(conn, sorted(keys))
+            self._exact(conn, exact)
+            self._meta(conn, fresh)
+            conn.commit()
+        finally:
+            conn.close()
+
+    def _usable(self) -> bool:
+        if not self.path.exists():
+            return False
+        try:
+            conn = sqlite3.connect(self.path)
+            try:
+                meta = dict(conn.execute("SELECT name, value FROM meta"))
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return False
+        return meta.get("format") == FORMAT and meta.get("code") == code_stamp()
+
+    def _meta(self, conn: sqlite3.Connection, fresh: str) -> None:
+        values = {"format": FORMAT, "code": code_stamp(), "freshness": fresh, "written_at": str(time.time())}
+        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+
+    def _hosts(self, conn: sqlite3.Connection) -> None:
+        mem = self.memory
+        conn.execute("DELETE FROM hosts")
+        conn.execute("DELETE FROM lookup")
+        conn.executemany("INSERT INTO hosts VALUES (?, ?)", ((k, _dump(h)) for k, h in mem.hosts.items()))
+        conn.executemany("INSERT INTO lookup VALUES (?, ?)", mem.host_lookup.items())
+
+    def _patterns(self, conn: sqlite3.Connection, ids: list[str]) -> None:
+        mem = self.memory
+        rows: list[tuple[str, bytes]] = []
+        links: list[tuple[str, str]] = []
+        for pid in ids:
+            p = mem.patterns.get(pid)
+            if p is None:
+                conn.execute("DELETE FROM patterns WHERE id = ?", (pid,))
+                continue
+            rows.append((pid, _dump(p)))
+            conn.execute("DELETE FROM host_patterns WHERE pattern_id = ?", (pid,))
+            links.extend((host, pid) for host in p.active_hosts())
+        # No triggers here: a pattern is reached through its culprit keys (``_culprits``) or,
+        # without a culprit, only by an exact repeat (``_exact``).
+        conn.executemany("INSERT OR REPLACE INTO patterns VALUES (?, ?)", rows)
+        conn.executemany("INSERT OR IGNORE INTO host_patterns VALUES (?, ?)", links)
+
+    def _culprits(self, conn: sqlite3.Connection, keys: list[str]) -> None:
+        from mspmode.engine.classify import CAPABILITY_CLASSES
+
+        mem = self.memory
+        words: set[str] = set()
+        literals: set[str] = set()
+        rows = []
+        for key in keys:
+            ids = list(mem.by_culprit.get(key, ()))
+            if not ids:
+                conn.execute("DELETE FROM culprits WHERE key = ?", (key,))
+                continue
+            rows.append((key, json.dumps(ids)))
+            for pid in ids:
+                p = mem.patterns.get(pid)
+                if (
+                    p is not None
+                    and p.is_active
+                    and not p.is_transient
+                    and p.culprit is not None
+                    and p.failure_class in CAPABILITY_CLASSES
+                ):
+                    kind, value = key_trigger(key)
+                    (words if kind == "word" else literals).add(value)
+                    break
+        conn.executemany("INSERT OR REPLACE INTO culprits VALUES (?, ?)", rows)
+        self._triggers(conn, words, literals)
+
+    def _exact(self, conn: sqlite3.Connection, items: list[tuple[tuple[str, str], int]]) -> None:
+        from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES
+        from mspmode.engine.culprit import command_keys
+        from mspmode.engine.tokenize import parse_cached
+
+        mem = self.memory
+        rows = []
+        words: set[str] = set()
+        literals: set[str] = set()
+        for (host, norm), idx in items:
+            rec = mem.commands[idx]
+            rows.append((host, norm, idx, _dump(rec)))
+            if rec.failure_class not in CAPABILITY_CLASSES | STATE_CLASSES or rec.is_transient:
+                continue  # a success or a transient failure only adds a note: allow
+            keys = command_keys(parse_cached(rec.effective, rec.dialect))
+            chosen = [k for k in keys if k.startswith("cmd:")] or [k for k in keys if k.startswith("syn:")]
+            if not chosen:
+                literals.add("")
+            for k in chosen[:1]:
+                kind, value = key_trigger(k)
+                (words if kind == "word" else literals).add(value)
+        conn.executemany("INSERT OR REPLACE INTO exact VALUES (?, ?, ?, ?)", rows)
+        self._triggers(conn, words, literals)
+
+    @staticmethod
+    def _triggers(conn: sqlite3.Connection, words: set[str], literals: set[str]) -> None:
+        conn.executemany("INSERT OR IGNORE INTO triggers VALUES (?)", ((w,) for w in words))
+        conn.executemany("INSERT OR IGNORE INTO literals VALUES (?)", ((s,) for s in literals))
+
+
+# --------------------------------------------------------------------------------------------
+# Reading (the hook)
+
+
+def _load(blob: bytes) -> Any:
+    """Unpickle ``blob`` allowing only engine classes (and datetime, set, frozenset)."""
+    import io
+    import pickle
+
+    class EngineUnpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            if module.startswith(_ALLOWED_MODULES) or (module, name) in _ALLOWED:
+                return super().find_class(module, name)
+            raise pickle.UnpicklingError(f"{module}.{name} is not an engine class")
+
+    return EngineUnpickler(io.BytesIO(blob)).load()
+
+
+_ABSENT = object()
+
+
+class _Lazy(dict):  # type: ignore[type-arg]
+    """A dictionary that fetches a missing key once (``fetch`` returns ``_ABSENT`` for none)."""
+
+    def __init__(self, fetch: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self._fetch = fetch
+        self._absent: set[Any] = set()
+
+    def _has(self, key: Any) -> bool:
+        if dict.__contains__(self, key):
+            return True
+        if key in self._absent:
+            return False
+        value = self._fetch(key)
+        if value is _ABSENT:
+            self._absent.add(key)
+            return False
+        dict.__setitem__(self, key, value)
+        return True
+
+    def __contains__(self, key: object) -> bool:
+        return self._has(key)
+
+    def __missing__(self, key: Any) -> Any:
+        if self._has(key):
+            return dict.__getitem__(self, key)
+        raise KeyError(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return dict.__getitem__(self, key) if self._has(key) else default
+
+
+class Reader:
+    """The index of one database, opened read-only."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = open_readonly(path)
+        self.meta = dict(self.conn.execute("SELECT name, value FROM meta"))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def usable(self) -> bool:
+        return self.meta.get("format") == FORMAT and self.meta.get("code") == code_stamp()
+
+    def may_match(self, command: str) -> bool:
+        """False only when no recorded failure can match ``command`` (see the module doc)."""
+        low = command.lower()
+        variants = (low, _ESCAPES.sub("", low), _ESCAPES.sub(" ", low))
+        for (text,) in self.conn.execute("SELECT text FROM literals"):
+            if any(text in v for v in variants):
+                return True
+        words = sorted(command_words(command))
+        for i in range(0, len(words), _SQL_CHUNK):
+            chunk = words[i : i + _SQL_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            if self.conn.execute(f"SELECT 1 FROM triggers WHERE word IN ({marks}) LIMIT 1", chunk).fetchone():
+                return True
+        return False
+
+    def _one(self, sql: str, key: Any) -> Any:
+        row = self.conn.execute(sql, key if isinstance(key, tuple) else (key,)).fetchone()
+        return _ABSENT if row is None else row
+
+    def memory(self) -> Any:
+        """An engine ``Memory`` whose indexes load from the file on first use."""
+        from mspmode.engine.memory import Memory
+
+        mem = Memory()
+        commands: dict[int, Any] = {}
+
+        def host(key: Any) -> Any:
+            row = self._one("SELECT blob FROM hosts WHERE key = ?", key)
+            return row if row is _ABSENT else _load(row[0])
+
+        def spelling(key: Any) -> Any:
+            row = self._one("SELECT key FROM lookup WHERE spelling = ?", key)
+            return row if row is _ABSENT else row[0]
+
+        def pattern(pid: Any) -> Any:
+            row = self._one("SELECT blob FROM patterns WHERE id = ?", pid)
+            return row if row is _ABSENT else _load(row[0])
+
+        def culprit(key: Any) -> Any:
+            row = self._one("SELECT ids FROM culprits WHERE key = ?", key)
+            return row if row is _ABSENT else json.loads(row[0])
+
+        def exact(slot: Any) -> Any:
+            if not isinstance(slot, tuple) or len(slot) != 2:
+                return _ABSENT
+            row = self._one("SELECT idx, blob FROM exact WHERE host = ? AND norm = ?", slot)
+            if row is _ABSENT:
+                return row
+            commands[row[0]] = _load(row[1])
+            return row[0]
+
+        mem.hosts = _Lazy(host)
+        mem.host_lookup = _Lazy(spelling)
+        mem.patterns = _Lazy(pattern)
+        mem.by_culprit = _Lazy(culprit)
+        mem.exact = _Lazy(exact)
+        mem.commands = commands  # type: ignore[assignment]  # only read at indexes exact returned
+        return mem
+
+    def patterns_on(self, host_key: str, limit: int = 20) -> list[Any]:
+        """The active patterns failing on a host (for the facts a prompt about it gets)."""
+        rows = self.conn.execute(
+            "SELECT p.blob FROM host_patterns h JOIN patterns p ON p.id = h.pattern_id "
+            "WHERE h.host = ? LIMIT ?",
+            (host_key, limit),
+        )
+        return [_load(blob) for (blob,) in rows]
+
+    def host_keys_in(self, text: str) -> list[str]:
+        """Keys of the known hosts ``text`` names (by name, alias, IP or FQDN)."""
+        words = {w.strip(".,;:!?()[]{}<>\"'`") for w in text.lower().split()}
+        words |= {w.rsplit("@", 1)[1] for w in words if "@" in w}
+        found: list[str] = []
+        ordered = sorted(w for w in words if w)
+        for i in range(0, len(ordered), _SQL_CHUNK):
+            chunk = ordered[i : i + _SQL_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for (key,) in self.conn.execute(
+                f"SELECT DISTINCT key FROM lookup WHERE spelling IN ({marks})", chunk
+            ):
+                if key not in found:
+                    found.append(key)
+        return found
