@@ -63,3 +63,4 @@ from mspmode.cli import reports as _reports  # noqa: E402,F401
 from mspmode.cli import setup as _setup  # noqa: E402,F401
 from mspmode.cli import users as _users  # noqa: E402,F401
 from mspmode.cli import work as _work  # noqa: E402,F401
+from mspmode.cli import hooks as _hooks  # noqa: E402,F401
