@@ -17,6 +17,7 @@ Failed sign-ins back off exponentially per user name and per client address, in 
 
 from __future__ import annotations
 
+import functools
 import hmac
 import secrets
 import uuid
@@ -58,8 +59,12 @@ MAX_LOCK = timedelta(minutes=15)
 FAILURE_WINDOW = timedelta(minutes=15)  # a quiet period this long forgives earlier failures
 LAST_USED_EVERY = timedelta(seconds=60)  # API keys' last_used is written at most this often
 
-# Verified when the user does not exist, so an unknown name takes as long as a wrong password.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user does not exist, so that a sign-in for an unknown
+    name takes as long as one for a known name (made on first use: hashing is slow, and every
+    CLI start imports this module)."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -217,7 +222,7 @@ def login(rt: Runtime, username: str, password: str, client_address: str | None)
                 raise RateLimitedError(f"too many failed sign-ins: try again in {wait} s", retry_after=wait)
         user = session.scalars(select(User).where(User.username == username)).one_or_none()
     # Outside any transaction: Argon2 takes tens of milliseconds and must not hold the writer.
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    ok = verify_password(user.password_hash if user else _dummy_hash(), password)
     ok = ok and user is not None and user.is_active
     actor = Actor(
         type="user",
