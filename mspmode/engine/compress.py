@@ -51,7 +51,8 @@ _ERROR_LINE = re.compile(
     r"""(?ix)
     \b(error|errors|failed|failure|fatal|denied|refused|unable|cannot|can't|couldn't|could\ not
        |not\ recognized|not\ found|no\ such|invalid|exception|timed\ out|timeout|unreachable
-       |forbidden|unauthorized|panic|traceback|segmentation\ fault|abort(ed)?)\b
+       |forbidden|unauthorized|panic|traceback|segmentation\ fault|abort(ed)?
+       |unrecogni[sz]ed|unknown|illegal|unsupported|not\ supported|missing|usage)\b
     | ^E:\  | ^ERR!? | \bexit(ed)?\ (code|status)\ [1-9]
     """
 )
@@ -85,7 +86,8 @@ _CRED_NAME = re.compile(
     | \bmsp\s+cred(?:entials?)?\s+(?:reveal|show|totp|get)\s+(?P<msp>"[^"]+"|'[^']+'|\S+)
     | \b(?:Get-Credential|Get-StoredCredential|Get-Secret)\s+(?:-\w+\s+)*(?P<ps>"[^"]+"|'[^']+'|[\w.@\\-]+)
     | \bop://(?P<op>[^\s"']+)
-    | \bcredential\s+(?P<quoted>"[^"]{1,80}"|'[^']{1,80}')
+    | \b(?:credential|vault\ entry|secret|entry)\s+(?P<quoted>"[^"\n]{1,80}"|'[^'\n]{1,80}')
+    | (?P<named>"[^"\n]{1,80}"|'[^'\n]{1,80}')\s+(?:credential|vault\ entry|entry|secret|login)\b
     """,
     re.IGNORECASE,
 )
@@ -202,12 +204,21 @@ def _exit_code(text: str, is_error: bool) -> int | None:
     return 1 if is_error else 0
 
 
-def error_lines(text: str, limit: int = 3) -> list[str]:
-    """The first distinct lines of ``text`` that report a failure (at most ``limit``)."""
+_VARIABLE = re.compile(r"0x[0-9a-fA-F]+|\d+")
+
+
+def error_lines(text: str, limit: int = 5) -> list[str]:
+    """The first distinct lines of ``text`` that report a failure (at most ``limit``); lines
+    that differ only in numbers (timestamps, ids, counters) count once."""
     out: list[str] = []
+    seen: set[str] = set()
     for line in text.splitlines():
         line = line.strip()
         if line and _ERROR_LINE.search(line) and not _EXIT.fullmatch(line):
+            shape = _VARIABLE.sub("#", line)
+            if shape in seen:
+                continue
+            seen.add(shape)
             _add(out, _clip(line, LINE_MAX))
             if len(out) >= limit:
                 break
@@ -216,7 +227,7 @@ def error_lines(text: str, limit: int = 3) -> list[str]:
 
 def _first_line(text: str) -> str:
     for line in text.splitlines():
-        if line.strip():
+        if line.strip() and not _EXIT.fullmatch(line.strip()):
             return _clip(line, 120)
     return ""
 
