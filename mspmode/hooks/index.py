@@ -136,6 +136,8 @@ def key_trigger(key: str) -> tuple[str, str]:
     if kind in ("cmd", "opt", "sub"):
         subject = rest.split(":", 1)[0] if kind != "cmd" else rest
     elif kind == "syn":
+        if rest.startswith("$"):
+            return "literal", "${"  # an expansion's shape (``${,,}``), not its text
         subject = rest
     else:
         return "literal", ""  # an unknown kind of key: every command may carry it

@@ -1,0 +1,95 @@
+"""The hook entry points start light: in a real process, after running each hook path, none of
+the web, ORM or CLI stack is imported — only the standard library, ``mspmode.engine``,
+``mspmode.hooks`` and the standard-library-only ``mspmode.vault.redact``."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "mspmode" / "hooks"
+HEAVY = ("fastapi", "sqlalchemy", "pydantic", "pydantic_settings", "typer", "rich", "starlette", "uvicorn",
+         "platformdirs", "cryptography", "argon2", "mcp", "psycopg", "pymysql")  # fmt: skip
+ALLOWED_OURS = ("mspmode", "mspmode.hooks", "mspmode.engine", "mspmode.vault", "mspmode.vault.redact")
+
+PROBE = """
+import io, json, sys
+sys.stdin = io.TextIOWrapper(io.BytesIO(json.dumps({payload}).encode()))
+sys.argv = ["msp-hook", {event!r}]
+from mspmode.hooks.main import main
+main()
+sys.stdout.flush()
+print("\\n" + json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [
+        ("PreToolUse", {"tool_name": "Bash", "tool_input": {"command": "ls -la"}}),
+        ("PreToolUse", {"tool_name": "Bash", "tool_input": {"command": "grep -P x y"}}),
+        ("UserPromptSubmit", {"prompt": "check dc01"}),
+        ("Stop", {"session_id": "s", "transcript_path": "/nonexistent"}),
+    ],
+)
+def test_a_hook_process_never_loads_the_heavy_stack(
+    msp_env: dict[str, str], tmp_path: Path, event: str, payload: dict[str, object]
+) -> None:
+    env = {**msp_env}
+    code = PROBE.format(payload=repr(payload), event=event)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    modules = json.loads(proc.stderr.strip().splitlines()[-1])
+    heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
+    assert heavy == []
+    ours = sorted(m for m in modules if m.startswith("mspmode"))
+    bad = [m for m in ours if not m.startswith(("mspmode.hooks", "mspmode.engine")) and m not in ALLOWED_OURS]
+    assert bad == [], bad
+    assert "mspmode.hooks.main" in ours  # the probe did run the hook
+
+
+def test_the_engine_path_stays_light_too(msp_env: dict[str, str]) -> None:
+    """A command that matches a recorded failure goes through the engine: still nothing heavy."""
+    from mspmode import engine
+    from mspmode.hooks import config, index
+
+    home = Path(msp_env["MSP_HOME"])
+    url = "postgresql://nobody@127.0.0.1:9/none"  # never opened: the hook reads only the index
+    mem = engine.Memory()
+    engine.add_host(mem, "NAS1", {"shell_type": "sh", "busybox": True})
+    engine.record(mem, "NAS1", "grep -P 'a+' /var/log/x", 2, "grep: invalid option -- 'P'")
+    index.Writer(index.index_path(home, config.database_label(url, home)), mem).full("")
+    env = {**msp_env, "MSP_DATABASE_URL": url}
+    payload = {"tool_name": "mcp__ssh__run_command", "tool_input": {"host": "nas1", "command": "grep -P b y"}}
+    code = PROBE.format(payload=repr(payload), event="PreToolUse")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["hookSpecificOutput"]["permissionDecision"] == "deny"
+    modules = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert "mspmode.engine.precheck" in modules
+    assert sorted(m for m in modules if m.split(".")[0] in HEAVY) == []
+
+
+def test_the_hooks_package_imports_only_the_standard_library_and_the_engine() -> None:
+    stdlib = sys.stdlib_module_names
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                ok = (
+                    top in stdlib
+                    or name.startswith(("mspmode.hooks", "mspmode.engine"))
+                    or name in ALLOWED_OURS
+                )
+                assert ok, f"{path.name} imports {name}"

@@ -1,0 +1,134 @@
+"""The pre-check index answers exactly what the engine's full memory answers, and its fast
+path ("no recorded failure can match") is never wrong: checked over the scenario corpora, the
+failure corpus and generated variants of every command in them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mspmode import engine
+from mspmode.engine.memory import Memory
+from mspmode.hooks import index
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPORA = [
+    ROOT / "tests" / "corpora" / "engine-scenarios.jsonl",
+    ROOT.parent / "shared" / "scenarios" / "dev-learning.jsonl",
+]
+FAILURES = ROOT / "tests" / "corpora" / "engine-failures.jsonl"
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def build() -> tuple[Memory, list[tuple[str | None, str]]]:
+    mem = Memory()
+    checks: list[tuple[str | None, str]] = []
+    for path in CORPORA:
+        if not path.exists():
+            continue
+        for event in _lines(path):
+            if event.get("kind") == "check":
+                checks.append((event.get("host"), event["command"]))
+            else:
+                engine.ingest(mem, event)
+    shells = {
+        "bash": "bash",
+        "sh": "sh",
+        "powershell": "powershell",
+        "cmd": "cmd",
+        "mysql": "mysql",
+        "zsh": "zsh",
+    }
+    for i, case in enumerate(_lines(FAILURES)):
+        host = f"corpus-{i}"
+        engine.add_host(mem, host, {"shell_type": shells.get(case.get("shell", ""), case.get("shell"))})
+        engine.record(mem, host, case["command"], case.get("exit_code"), case.get("output", ""))
+        checks.append((host, case["command"]))
+        checks.append((host, case["command"] + " --extra x"))
+        checks.append((f"corpus-{(i + 1) % 100}", case["command"]))
+    return mem, checks
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Memory, list[tuple[str | None, str]], Path]:
+    mem, checks = build()
+    path = tmp_path_factory.mktemp("index") / "hook-index.sqlite"
+    index.Writer(path, mem).full("fresh")
+    return mem, checks, path
+
+
+def test_the_index_answers_what_the_memory_answers(written: tuple[Memory, list[Any], Path]) -> None:
+    mem, checks, path = written
+    reader = index.Reader(path)
+    try:
+        assert reader.usable() and reader.meta["freshness"] == "fresh"
+        verdicts = {"block": 0, "warn": 0, "allow": 0}
+        for host, command in checks:
+            full = engine.check(mem, host, command).to_dict()
+            verdicts[full["verdict"]] += 1
+            if full["verdict"] != "allow":
+                assert reader.may_match(command), (host, command, full["reason"])
+            lazy = engine.check(reader.memory(), host, command).to_dict()
+            assert lazy == full, (host, command)
+        assert verdicts["block"] > 20 and verdicts["warn"] > 0  # the corpus exercises both
+    finally:
+        reader.close()
+
+
+def test_the_fast_path_lets_routine_commands_through(written: tuple[Memory, list[Any], Path]) -> None:
+    reader = index.Reader(written[2])
+    try:
+        for command in ("hostname", "whoami", "inventory-report --site north", "zzcheck 1 2"):
+            assert not reader.may_match(command), command
+    finally:
+        reader.close()
+
+
+def test_a_delta_equals_a_full_write(tmp_path: Path) -> None:
+    mem, checks = build()
+    path = tmp_path / "i.sqlite"
+    index.Writer(path, mem).full("a")
+    learned = [
+        engine.record(mem, "corpus-3", "grep -P 'x' /var/log/syslog", 2, "grep: invalid option -- 'P'"),
+        engine.record(mem, "corpus-3", "grep -E 'x' /var/log/syslog", 0, "x"),
+    ]
+    extra = {pid for item in learned for pid in (*item.fixes, *item.resolved, *item.refined)}
+    index.Writer(path, mem).delta("b", [item.record for item in learned], extra)
+    other = tmp_path / "full.sqlite"
+    index.Writer(other, mem).full("b")
+    for host, command in [*checks, ("corpus-3", "grep -P 'y' /tmp/f"), ("corpus-4", "grep -P 'y' /tmp/f")]:
+        answers = []
+        for p in (path, other):
+            reader = index.Reader(p)
+            try:
+                answers.append(engine.check(reader.memory(), host, command).to_dict())
+            finally:
+                reader.close()
+        assert answers[0] == answers[1], (host, command)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prefix=st.sampled_from(["", "sudo ", "ssh root@corpus-3 '", "bash -c \"", "echo x; ", "time "]),
+       quote=st.sampled_from(["", "'", '"']), pick=st.integers(min_value=0, max_value=10_000))  # fmt: skip
+def test_the_fast_path_is_a_superset_under_wrapping(
+    written: tuple[Memory, list[Any], Path], prefix: str, quote: str, pick: int
+) -> None:
+    mem, checks, path = written
+    host, command = checks[pick % len(checks)]
+    closing = "'" if prefix.endswith("'") else '"' if prefix.endswith('"') else ""
+    wrapped = f"{prefix}{quote}{command}{quote}{closing}" if not closing else f"{prefix}{command}{closing}"
+    full = engine.check(mem, host, wrapped)
+    if full.verdict != "allow":
+        reader = index.Reader(path)
+        try:
+            assert reader.may_match(wrapped), (host, wrapped)
+        finally:
+            reader.close()

@@ -1,0 +1,133 @@
+"""``msp hooks install|uninstall`` against a temporary HOME: our entries are merged into
+Claude Code's settings next to anyone else's, idempotently, with a backup; uninstall removes
+only ours; team mode writes the server and key file for the hooks."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.test_setup import msp
+
+THEIRS = {
+    "model": "opus",
+    "hooks": {
+        "PreToolUse": [{"matcher": "Write", "hooks": [{"type": "command", "command": "./lint.sh"}]}],
+        "Notification": [{"hooks": [{"type": "command", "command": "notify-send hi"}]}],
+    },
+}
+EVENTS = [
+    "PreToolUse",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "SessionStart",
+    "UserPromptSubmit",
+    "Stop",
+    "SessionEnd",
+]
+
+
+@pytest.fixture
+def home_env(msp_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "user"
+    (home / ".claude").mkdir(parents=True)
+    return {**msp_env, "HOME": str(home)}
+
+
+def settings(env: dict[str, str]) -> dict[str, Any]:
+    return json.loads((Path(env["HOME"]) / ".claude" / "settings.json").read_text())
+
+
+def ours(data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    return {
+        event: [g for g in groups if "-m mspmode.hooks" in json.dumps(g)]
+        for event, groups in data["hooks"].items()
+    }
+
+
+def test_install_merges_idempotently_and_uninstall_removes_only_ours(home_env: dict[str, str]) -> None:
+    path = Path(home_env["HOME"]) / ".claude" / "settings.json"
+    path.write_text(json.dumps(THEIRS))
+    first = msp(home_env, "hooks", "install")
+    assert first.returncode == 0, first.stderr
+    data = settings(home_env)
+    assert data["model"] == "opus"
+    assert data["hooks"]["PreToolUse"][0] == THEIRS["hooks"]["PreToolUse"][0]
+    assert data["hooks"]["Notification"] == THEIRS["hooks"]["Notification"]
+    mine = ours(data)
+    assert all(len(mine[e]) == 1 for e in EVENTS)
+    pre = mine["PreToolUse"][0]
+    assert pre["matcher"] == "Bash|PowerShell|mcp__.*"
+    entry = pre["hooks"][0]
+    assert entry["type"] == "command" and 0 < entry["timeout"] <= 60
+    argv = shlex.split(entry["command"])
+    assert argv[1:4] == ["-m", "mspmode.hooks", "PreToolUse"] and "--home" in argv  # MSP_HOME was set
+    assert "matcher" not in mine["UserPromptSubmit"][0] and "matcher" not in mine["Stop"][0]
+    backups = list(path.parent.glob("settings.json.msp-backup-*"))
+    assert len(backups) == 1 and json.loads(backups[0].read_text()) == THEIRS
+
+    again = msp(home_env, "hooks", "install")
+    assert again.returncode == 0
+    assert settings(home_env) == data  # idempotent: nothing duplicated, nothing rewritten
+    assert len(list(path.parent.glob("settings.json.msp-backup-*"))) == 1
+
+    # The installed command really runs the hook.
+    proc = subprocess.run(
+        argv, input=json.dumps({"tool_name": "Bash", "tool_input": {"command": "ls"}}),
+        capture_output=True, text=True, timeout=60, env=home_env, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0 and proc.stdout == ""
+
+    gone = msp(home_env, "hooks", "uninstall")
+    assert gone.returncode == 0, gone.stderr
+    assert settings(home_env) == THEIRS
+    assert "no MSP Mode hooks" in msp(home_env, "hooks", "uninstall").stdout
+
+
+def test_install_into_a_missing_file_and_team_mode(home_env: dict[str, str], tmp_path: Path) -> None:
+    key = tmp_path / "api.key"
+    key.write_text("msp_testkey\n")
+    done = msp(
+        home_env, "hooks", "install", "--server", "https://msp.example.test:8000/", "--api-key-file", str(key)
+    )
+    assert done.returncode == 0, done.stderr
+    assert "team server" in done.stdout
+    assert set(ours(settings(home_env))) == set(EVENTS)
+    config = json.loads((Path(home_env["MSP_HOME"]) / "hooks.json").read_text())
+    assert config["server"] == "https://msp.example.test:8000" and config["api_key_file"] == str(
+        key.resolve()
+    )
+    assert oct((Path(home_env["MSP_HOME"]) / "hooks.json").stat().st_mode & 0o777) == "0o600"
+    # Back to local mode: the server is forgotten.
+    assert msp(home_env, "hooks", "install").returncode == 0
+    assert "server" not in json.loads((Path(home_env["MSP_HOME"]) / "hooks.json").read_text())
+
+
+def test_bad_input_is_one_error_line(home_env: dict[str, str], tmp_path: Path) -> None:
+    path = Path(home_env["HOME"]) / ".claude" / "settings.json"
+    path.write_text("{not json")
+    broken = msp(home_env, "hooks", "install")
+    assert broken.returncode == 1 and "is not valid JSON" in broken.stderr
+    assert path.read_text() == "{not json"  # left alone
+    half = msp(home_env, "hooks", "install", "--server", "https://x.test")
+    assert half.returncode == 1 and "--api-key-file" in half.stderr
+
+
+def test_project_scope_writes_the_project_file(home_env: dict[str, str], tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    from tests.cli.test_setup import MSP
+
+    proc = subprocess.run(
+        [*MSP, "hooks", "install", "--scope", "project"], cwd=project, env=home_env,
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((project / ".claude" / "settings.json").read_text())
+    assert set(ours(data)) == set(EVENTS)
+    assert not (Path(home_env["HOME"]) / ".claude" / "settings.json").exists()
