@@ -7,6 +7,7 @@ list of fields and why. An unexpected exception is a 500 with a request id, neve
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from mspmode.api.deps import request_id
 from mspmode.api.resources import RESOURCES
 from mspmode.api.routers import admin, auth, health, learning
 from mspmode.api.routers.credentials import credentials_router
+from mspmode.api.routers.recall import router as recall_router
 from mspmode.db.session import Database
 from mspmode.errors import AuthenticationError, MSPError, RateLimitedError
 from mspmode.services.credentials import SECRET_FIELDS
@@ -101,9 +103,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(admin.router, prefix="/api")
     # Before the generic routes too: commands are recorded through the learning engine.
     app.include_router(learning.router, prefix="/api")
+    # Before the generic routes: /conversation-contexts/transcript is not a context's id.
+    app.include_router(recall_router, prefix="/api")
     for spec in RESOURCES:
         if spec.table.name in SECRET_FIELDS:
             app.include_router(credentials_router(spec), prefix="/api")
     for spec in RESOURCES:
         app.include_router(crud_router(spec), prefix="/api")
+    # The MCP tools over streamable HTTP at /mcp, API-key protected. By module name, as `msp
+    # serve` starts this app: the API layer does not import the MCP layer (test_layering).
+    importlib.import_module("mspmode.mcp.http").mount(app, rt)
     return app

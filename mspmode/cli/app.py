@@ -59,6 +59,7 @@ from mspmode.cli import credentials as _credentials  # noqa: E402,F401
 from mspmode.cli import db as _db  # noqa: E402,F401
 from mspmode.cli import entities as _entities  # noqa: E402,F401
 from mspmode.cli import learning as _learning  # noqa: E402,F401
+from mspmode.cli import recall as _recall  # noqa: E402,F401
 from mspmode.cli import reports as _reports  # noqa: E402,F401
 from mspmode.cli import setup as _setup  # noqa: E402,F401
 from mspmode.cli import users as _users  # noqa: E402,F401

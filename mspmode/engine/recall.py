@@ -241,19 +241,23 @@ def _one_line(text: str) -> str:
 
 
 def render_item(c: Candidate, max_chars: int = ITEM_MAX_CHARS) -> str:
-    """One markdown bullet for a fact: title, body, and where/when it applies."""
+    """One markdown bullet for a fact: title, body, and where/when it applies. A body of
+    several lines (a session summary) keeps its lines, indented under the bullet."""
     where = [f"host {c.host}"] if c.host else []
     if c.updated_at is not None:
         where.append(_aware(c.updated_at).strftime("%Y-%m-%d"))
     if not c.decays:
         where.append("permanent")
     title = _one_line(c.title)
-    body = _one_line(c.body)
+    body_lines = [" ".join(line.split()) for line in c.body.splitlines()]
+    body_lines = [line for line in body_lines if line]
     line = f"- **{title}**" if title else "-"
-    if body and body != title:
-        line += f": {body}"
     if where:
         line += f" ({', '.join(where)})"
+    if len(body_lines) == 1 and body_lines[0] != title:
+        line += f": {body_lines[0]}"
+    elif body_lines:
+        line += "\n" + "\n".join(f"  {b}" for b in body_lines)
     if len(line) > max_chars:
         line = line[: max_chars - 1].rstrip() + "…"
     return line
@@ -279,7 +283,7 @@ def assemble(
     for s in scored:
         c = s.candidate
         kind = c.kind if any(k == c.kind for k, _ in SECTIONS) else "other"
-        line = render_item(c)
+        line = render_item(c, max_chars=max(ITEM_MAX_CHARS, limit // 3))
         cost = len(line) + 1 + (0 if kind in chosen else len(_section_title(kind)) + 6)
         if spent + cost > limit:
             room = limit - spent - (0 if kind in chosen else len(_section_title(kind)) + 6) - 1

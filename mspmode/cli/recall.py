@@ -1,0 +1,141 @@
+"""``msp recall``, ``msp context save`` and ``msp mcp``: what an agent should be told now, how
+to remember a session for the next one, and the MCP server over stdio."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+import typer
+
+from mspmode.cli.app import app, emit_json, open_runtime
+from mspmode.engine.recall import DEFAULT_BUDGET_TOKENS, DEFAULT_HALF_LIFE_DAYS
+from mspmode.errors import ValidationError
+from mspmode.models.recall import CONTEXT_TYPES
+from mspmode.services import recall
+from mspmode.services.actor import local_actor
+
+context_app = typer.Typer(
+    help="Conversation contexts: what later sessions will recall.", no_args_is_help=True
+)
+app.add_typer(context_app, name="context")
+
+
+@app.command("recall")
+def recall_(
+    client: str = typer.Option(None, "--client", "-c", help="Client name or id."),
+    project: str = typer.Option(None, "--project", "-p", help="Project name or id."),
+    query: str = typer.Option("", "--query", "-q", help="The task or prompt, free text."),
+    host: list[str] = typer.Option(None, "--host", help="A host in play (repeatable)."),
+    tag: list[str] = typer.Option(None, "--tag", help="A wanted tag (repeatable)."),
+    budget: int = typer.Option(DEFAULT_BUDGET_TOKENS, "--budget", help="Token budget (at most 2,500)."),
+    half_life: float = typer.Option(
+        DEFAULT_HALF_LIFE_DAYS, "--half-life", help="Days for a fact's weight to halve; 0: no decay."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the scores too, as one JSON object."),
+) -> None:
+    """Print what MSP Mode remembers that matters now, as markdown.
+
+    Facts are scored by full-text relevance to --query, importance, time
+    decay (hard host constraints never decay), how often they were used,
+    and whether their client, project, hosts and tags match; the best are
+    printed within --budget tokens (at most 10,000 characters). Another
+    client's facts are never shown; superseded ones neither.
+    """
+    with open_runtime() as rt:
+        got = recall.recall_context(
+            rt,
+            local_actor(),
+            recall.RecallRequest(
+                client=client,
+                project=project,
+                query=query,
+                hosts=tuple(host or ()),
+                tags=tuple(tag or ()),
+                budget_tokens=budget,
+                half_life_days=half_life,
+            ),
+        )
+    if as_json:
+        emit_json(got.to_dict())
+    elif got.markdown:
+        typer.echo(got.markdown, nl=False)
+    else:
+        typer.echo("Nothing remembered for this yet.", err=True)
+
+
+@context_app.command("save")
+def context_save(
+    title: str = typer.Option(..., "--title", "-t", help="One line: what this context is about."),
+    text: str = typer.Option(None, "--text", help="The context; '-' or omitted: read standard input."),
+    transcript: Path = typer.Option(
+        None, "--transcript", help="A Claude Code transcript (JSONL) to compress instead of --text."
+    ),
+    client: str = typer.Option(None, "--client", "-c", help="Client name or id."),
+    project: str = typer.Option(None, "--project", "-p", help="Project name or id."),
+    kind: str = typer.Option("general_context", "--type", help=f"One of: {', '.join(CONTEXT_TYPES)}."),
+    importance: int = typer.Option(5, "--importance", min=1, max=10, help="1–10."),
+    tag: list[str] = typer.Option(None, "--tag", help="A tag (repeatable)."),
+    supersedes: str = typer.Option(None, "--supersedes", help="Id of the context this one replaces."),
+    as_json: bool = typer.Option(False, "--json", help="Print the saved context as JSON."),
+) -> None:
+    """Remember something for later sessions, on any machine.
+
+    Long text and transcripts are compressed without an LLM: every decision,
+    command with its result, error message, file path, host and credential
+    name is kept; secrets are redacted. --supersedes marks an earlier context
+    as replaced (kept, no longer recalled).
+    """
+    import uuid
+
+    old = None
+    if supersedes:
+        try:
+            old = uuid.UUID(supersedes)
+        except ValueError:
+            raise ValidationError(f"--supersedes wants a context id, not {supersedes!r}") from None
+    with open_runtime() as rt:
+        actor = local_actor()
+        if transcript is not None:
+            try:
+                lines = transcript.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError as exc:
+                raise ValidationError(f"cannot read {transcript}: {exc.strerror}") from None
+            row = recall.save_transcript(rt, actor, lines, title=title, client=client, project=project)
+        else:
+            body = sys.stdin.read() if text in (None, "-") else text
+            ctx = recall.ContextIn(
+                title=title,
+                text=body,
+                client=client,
+                project=project,
+                context_type=kind,
+                importance=importance,
+                tags=tuple(tag or ()),
+            )
+            row = recall.save_context(rt, actor, ctx, supersedes=old)
+    if as_json:
+        emit_json(
+            {
+                c: getattr(row, c)
+                for c in ("id", "title", "context_type", "source_tokens", "compressed_tokens")
+            }
+        )
+    else:
+        saved = f" ({row.source_tokens} → {row.compressed_tokens} tokens)" if row.compressed_tokens else ""
+        typer.echo(f"saved context {row.id}{saved}")
+
+
+@app.command("mcp")
+def mcp() -> None:
+    """Run the MCP server over stdio, for an agent that speaks MCP.
+
+    Tools: check_command, record_command, recall_context, save_context,
+    search_solutions, get_insights, log_work_item, find_host. They act as
+    you, with this installation's rights. The same tools are served over
+    streamable HTTP at /mcp by `msp serve`, behind an API key.
+    Add to Claude Code with: claude mcp add msp -- msp mcp
+    """
+    # By module name: the CLI does not import the MCP layer (as `msp serve` starts the API).
+    runpy.run_module("mspmode.mcp", run_name="__main__", alter_sys=True)
