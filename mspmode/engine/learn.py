@@ -17,8 +17,9 @@ nothing to transplant and the fix is suggested as it was.
 from __future__ import annotations
 
 import re
+import shlex
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
@@ -62,7 +63,7 @@ from mspmode.engine.memory import (
     resolve_host,
     utc,
 )
-from mspmode.engine.normalize import clean_output, normalize_command
+from mspmode.engine.normalize import clean_output, normalize, normalize_command
 from mspmode.engine.tokenize import (
     OP,
     POSIX,
@@ -633,8 +634,11 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
             for k in range(i2 - i1):
                 image[i1 + k].append(j1 + k)
         elif tag == "replace":
+            # The ends match up (tar xvf foo.tar / tar --extract -f "foo bar.tar": the archive is
+            # the last word of both); what the new command has more goes with the first word.
+            extra = max(0, (j2 - j1) - (i2 - i1))
             for k, j in enumerate(range(j1, j2)):
-                image[min(i1 + k, i2 - 1)].append(j)
+                image[min(i1 + max(0, k - extra), i2 - 1)].append(j)
         elif tag == "insert":
             gap[i1].extend(range(j1, j2))
     # Tokens the fix moved (systemctl status X → service X status) are slots, not literals.
@@ -674,6 +678,11 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
                 if image[i] and all(nc[k] == ft[i] for k in image[i]):
                     pieces.append((_pre(x, j, fix.text), xt[j]))
                     same += 1
+                elif len(image[i]) == 1 and (d := _derive(x[j], [f[i]], [image[i]], n, new.dialect)):
+                    # The fix derived this word from the failed one (javac foo → javac foo.java):
+                    # derive it the same way from the new command's word.
+                    pieces.append((_pre(x, j, fix.text), d))
+                    same += 1
                 else:
                     for k in image[i]:
                         emit_n(k)
@@ -697,6 +706,9 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
                 # The fix repeated a word of the failed command (cd foo → mkdir -p foo && cd foo):
                 # the new command's word goes there.
                 pieces.append((_pre(x, j, fix.text), nt[copied]))
+            elif derived := _derive(x[j], f, image, n, new.dialect):
+                # … or a word derived from one (tar xf foo.tar → mkdir -p foo && …).
+                pieces.append((_pre(x, j, fix.text), derived))
             else:
                 pieces.append((_pre(x, j, fix.text), xt[j]))
     for j in gap[len(f)]:
@@ -718,23 +730,48 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
 
 def suggest_fixes(memory: Memory, learned: Learned, limit: int = 5) -> list[str]:
     """What to run instead of the command ``learned`` just recorded as failed: the fixes of its
-    pattern, most recent first (those seen on its host first), each transplanted onto this
-    command by :func:`adapt`. A fix that does not transplant is offered as it was only when it
-    fixed this very command: a fix of another command would be a wrong suggestion."""
+    pattern, most recent first (those seen on its host first), then those of patterns with the
+    same error shape (the same message once the culprit is masked: ``file not found: foo`` and
+    ``… bar``), each transplanted onto this command by :func:`adapt`. A fix that does not
+    transplant is offered as it was only when it fixed this very command: a fix of another
+    command would be a wrong suggestion."""
     rec = learned.record
-    pattern = memory.patterns.get(learned.pattern_id or "")
-    if pattern is None or not pattern.fixes:
+    own = memory.patterns.get(learned.pattern_id or "")
+    if own is None:
         return []
+    patterns = [own]
+    same_hash = (
+        set(memory.by_fingerprint.get(learned.fingerprint.message_hash, ())) if learned.fingerprint else set()
+    )
+    shape: str | None = None
+    for pid in sorted(memory.patterns):
+        p = memory.patterns[pid]
+        if p is own or not p.fixes or p.failure_class != own.failure_class:
+            continue
+        if pid not in same_hash:
+            # The same error once the words of each command are masked in it (an error that
+            # echoes its argument: "file not found: foo" after javac foo, "… bar" after javac bar).
+            if shape is None:
+                message = rec.output or "\n".join(own.typical_error_messages[-1:])
+                shape = _echo_shape(message, rec.effective, rec.dialect)
+            if not any(
+                _echo_shape(_failure_text(memory, fx, p), fx.failed_command, fx.dialect) == shape
+                for fx in p.fixes[-3:]
+            ):
+                continue
+        patterns.append(p)
     script = parse_for_host(memory, rec.host, rec.effective)
-    fixes = sorted(reversed(pattern.fixes), key=lambda fx: fx.host != rec.host)
     out: list[str] = []
-    for fix in fixes:
-        failed = parse_cached(fix.failed_command, fix.dialect)
-        adapted = adapt(failed, parse_cached(fix.fix_command, fix.dialect), script)
-        if adapted is None and normalize_command(failed) == rec.normalized:
-            adapted = fix.fix_command
-        if adapted is not None and adapted not in out and adapted.strip() != rec.effective.strip():
-            out.append(adapted)
+    for pattern in patterns:
+        for fix in sorted(reversed(pattern.fixes), key=lambda fx: fx.host != rec.host):
+            if pattern is not own and _read_off_message(fix, _failure_text(memory, fix, pattern)):
+                continue
+            failed = parse_cached(fix.failed_command, fix.dialect)
+            adapted = adapt(failed, parse_cached(fix.fix_command, fix.dialect), script)
+            if adapted is None and normalize_command(failed) == rec.normalized:
+                adapted = fix.fix_command
+            if adapted is not None and adapted not in out and adapted.strip() != rec.effective.strip():
+                out.append(adapted)
     return out[:limit]
 
 
@@ -746,6 +783,100 @@ def _copy_of(token: str, failed: list[str], image: list[list[int]]) -> int | Non
         return None
     seen = image[failed.index(token)]
     return seen[0] if len(seen) == 1 else None
+
+
+def _failure_text(memory: Memory, fix: FixObservation, pattern: FailurePattern) -> str:
+    """What the failure a fix fixed printed: its record's output when memory keeps outputs,
+    else the pattern's last typical message."""
+    if 0 <= fix.failed_index < len(memory.commands):
+        output = memory.commands[fix.failed_index].output
+        if output:
+            return output
+    return "\n".join(pattern.typical_error_messages[-1:])
+
+
+def _read_off_message(fix: FixObservation, message: str) -> bool:
+    """Whether the fix uses a value its error printed (``No module named 'x'`` → ``pip install
+    x``): such a fix answers that message, not another failure of the same shape."""
+    before = {t.value for t in parse_cached(fix.failed_command, fix.dialect).tokens}
+    added = {
+        t.value
+        for t in parse_cached(fix.fix_command, fix.dialect).tokens
+        if t.kind == WORD and len(t.value) >= 3 and t.value not in before
+    }
+    return any(value in message for value in added)
+
+
+def _echo_shape(message: str, command: str, dialect: str) -> str:
+    """The normalised message with the words of the command that failed masked in it."""
+    words = {t.value for t in parse_cached(command, dialect).tokens if t.kind == WORD and len(t.value) >= 2}
+    for word in sorted(words, key=len, reverse=True):
+        message = _mask_standalone(message, word)
+    return normalize(message)
+
+
+def _mask_standalone(text: str, word: str) -> str:
+    out: list[str] = []
+    pos = 0
+    while (i := text.find(word, pos)) >= 0:
+        j = i + len(word)
+        before = text[i - 1] if i else " "
+        after = text[j] if j < len(text) else " "
+        if before.isalnum() or before in "_-" or after.isalnum() or after in "_-":
+            out.append(text[pos:j])
+        else:
+            out.append(text[pos:i] + "<arg>")
+        pos = j
+    out.append(text[pos:])
+    return "".join(out)
+
+
+_SEPARATORS = ".-_/:"
+
+
+def _derivation(x: str, y: str) -> Callable[[str], str | None] | None:
+    """How ``y`` was made from ``x``, as a function to make the same from another word: the same
+    word, a suffix or a prefix added, or cut at a separator (foo.tar → foo). None: no relation."""
+    if y == x:
+        return lambda v: v
+    # An affix joins at punctuation (foo → foo.java, foo.io → http://foo.io); letters added to a
+    # word (base → rebase, log → login) are a different word, not a derivation.
+    if len(x) >= 3 and len(y) > len(x) and y.startswith(x) and not y[len(x)].isalnum():
+        suffix = y[len(x) :]
+        return lambda v: v + suffix
+    if len(x) >= 3 and len(y) > len(x) and y.endswith(x) and not y[-len(x) - 1].isalnum():
+        prefix = y[: -len(x)]
+        return lambda v: prefix + v
+    if len(y) >= 2 and len(x) > len(y) and x.startswith(y) and x[len(y)] in _SEPARATORS:
+        sep = x[len(y)]
+        return lambda v: v[: v.index(sep, 1)] if sep in v[1:] else None
+    return None
+
+
+def _derive(
+    token: Token, failed: list[Token], image: list[list[int]], new: list[Token], dialect: str
+) -> str | None:
+    """``token`` of a fix made again from the new command, when it was made from exactly one
+    word of the failed command (quoted for the shell where the result needs it)."""
+    if token.kind != WORD or not token.value:
+        return None
+    results: set[str] = set()
+    for i, tok in enumerate(failed):
+        if tok.kind != WORD or len(image[i]) != 1 or tok.text.startswith("-"):
+            continue
+        how = _derivation(tok.value, token.value)
+        if how is None:
+            continue
+        made = how(new[image[i][0]].value)
+        if not made:
+            return None
+        results.add(made)
+    if len(results) != 1:
+        return None
+    made = results.pop()
+    if dialect == POSIX:
+        return shlex.quote(made)
+    return _quote(made, "'", dialect) if any(c.isspace() for c in made) else made
 
 
 def _wordish(ch: str) -> bool:

@@ -54,3 +54,14 @@ def test_a_fix_of_another_command_is_not_suggested_as_it_was() -> None:
 def test_nothing_learned_nothing_suggested() -> None:
     memory = Memory()
     assert _after(memory, "git push", UPSTREAM) == []
+
+
+def test_a_word_the_fix_derived_is_derived_again_and_quoted() -> None:
+    memory = _taught("tar xvf foo.tar", "", "mkdir -p foo && tar xvf foo.tar -C foo")
+    got = _after(memory, 'tar --extract -f "foo bar.tar"', "")
+    assert got[0] == "mkdir -p 'foo bar' && tar --extract -f \"foo bar.tar\" -C 'foo bar'"
+
+
+def test_a_suffix_the_fix_added_is_added_to_the_new_word() -> None:
+    memory = _taught("javac foo", "error: file not found: foo", "javac foo.java")  # same shape, other file
+    assert _after(memory, "javac bar", "error: file not found: bar")[0] == "javac bar.java"
