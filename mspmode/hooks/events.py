@@ -37,6 +37,7 @@ _HOST_FIELDS = ("host", "hostname", "computer_name", "computerName", "server", "
 _EXIT_CODE = re.compile(r"^\s*Exit code:?\s*(-?\d+)", re.I)
 QUEUE_DIR = "hook-queue"
 SUBPROCESS_TIMEOUT = {"record": 25.0, "sync": 8.0, "context": 25.0}
+TEAM_TRANSCRIPT_LINES = 20_000  # the tail of a very long session is what matters
 OUTPUT_LIMIT = 64 * 1024  # what a hook passes on of a tool's output (the store keeps head and tail)
 
 
@@ -314,7 +315,7 @@ def user_prompt_submit(cfg: HookConfig, payload: dict[str, Any]) -> dict[str, An
 def recall_from_server(cfg: HookConfig, request: dict[str, Any]) -> str | None:
     from urllib.parse import urlencode
 
-    params = {"query": request.get("query") or "", "budget": 1500}
+    params = {"q": request.get("query") or "", "budget": 1500}
     answer = call_server(cfg, "GET", "/api/recall?" + urlencode(params))
     markdown = answer.get("markdown") if isinstance(answer, dict) else None
     return markdown if isinstance(markdown, str) else None
@@ -408,13 +409,11 @@ def queue_session(cfg: HookConfig, payload: dict[str, Any]) -> None:
 
 
 def drain_queue_team(cfg: HookConfig) -> None:
-    """Team mode: compress each queued transcript here and send it as a context."""
+    """Team mode: send each queued transcript to the server, which compresses and redacts it
+    (``POST /api/conversation-contexts/transcript``)."""
     folder = cfg.home / QUEUE_DIR
     if not folder.is_dir():
         return
-    from mspmode.engine.compress import compress_transcript
-    from mspmode.vault.redact import redact
-
     for path in sorted(folder.glob("*.json")):
         entry = config.read_json(path)
         try:
@@ -422,24 +421,13 @@ def drain_queue_team(cfg: HookConfig) -> None:
         except (KeyError, OSError, TypeError):
             path.unlink(missing_ok=True)
             continue
-        packed = compress_transcript(lines, redact=redact)
-        title = (
-            packed.facts.prompts[0] if packed.facts.prompts else f"Claude Code session {entry['session_id']}"
-        )
-        call_server(
-            cfg,
-            "POST",
-            "/api/conversation-contexts",
-            {
-                "context_type": "session_summary",
-                "title": title[:500],
-                "dense_summary": packed.summary,
-                "key_decisions": packed.facts.decisions or None,
-                "tags": packed.facts.hosts[:10] or None,
-                "source_tokens": packed.source_tokens,
-                "compressed_tokens": packed.compressed_tokens,
-            },
-        )
+        lines = [line for line in lines if line.strip()][-TEAM_TRANSCRIPT_LINES:]
+        if lines:
+            body: dict[str, Any] = {"lines": lines}
+            current = entry.get("current_session")
+            if isinstance(current, dict) and isinstance(current.get("session_id"), str):
+                body["session_id"] = current["session_id"]
+            call_server(cfg, "POST", "/api/conversation-contexts/transcript", body)
         path.unlink(missing_ok=True)
 
 

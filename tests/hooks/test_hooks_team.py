@@ -1,0 +1,68 @@
+"""Team mode: the same hook processes talk to a real ``msp serve`` (uvicorn, every backend) with
+an API key, never opening a database themselves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.api.conftest import Api, api  # noqa: F401 - the real server fixture
+from tests.hooks.test_hooks_e2e import (
+    ERROR,
+    FAILED,
+    FIX,
+    REPEAT,
+    RESPONSE,
+    base,
+    bash,
+    hook,
+    write_transcript,
+)
+
+
+def test_team_hooks_record_check_and_recall_through_the_server(
+    api: Api,  # noqa: F811
+    msp_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    home = Path(msp_env["MSP_HOME"])
+    home.mkdir(parents=True)
+    key = tmp_path / "tech.key"
+    key.write_text(api.keys["tech"] + "\n")
+    (home / "hooks.json").write_text(
+        json.dumps({"server": api.base, "api_key_file": str(key), "timeout": 10})
+    )
+    env = {**msp_env, "MSP_DATABASE_URL": "sqlite:////nonexistent/never-opened.db"}
+    cwd, transcript = tmp_path, tmp_path / "transcript.jsonl"
+    write_transcript(transcript)
+    # Each backend's server is shared by the module: a command of its own keeps runs apart.
+    failed = FAILED.replace("jdoe", f"jdoe-{api.backend}")
+    fix = FIX.replace("jdoe", f"jdoe-{api.backend}")
+
+    assert (
+        hook(env, "PostToolUseFailure", bash("PostToolUseFailure", cwd, transcript, failed, error=ERROR))
+        is None
+    )
+    denied = hook(env, "PreToolUse", bash("PreToolUse", cwd, transcript, REPEAT))
+    assert denied is not None and denied["hookSpecificOutput"]["permissionDecision"] == "deny"
+    assert "Get-LocalUser" in denied["hookSpecificOutput"]["permissionDecisionReason"]
+
+    hook(env, "PostToolUse", bash("PostToolUse", cwd, transcript, fix, tool_response=RESPONSE))
+    again = hook(env, "PreToolUse", bash("PreToolUse", cwd, transcript, REPEAT))
+    assert again is not None
+    assert "net user asmith" in again["hookSpecificOutput"]["permissionDecisionReason"]
+    explained = hook(
+        env, "PostToolUseFailure", bash("PostToolUseFailure", cwd, transcript, failed, error=ERROR)
+    )
+    assert explained is not None and "net user" in explained["hookSpecificOutput"]["additionalContext"]
+
+    assert hook(env, "SessionEnd", {**base("SessionEnd", cwd, transcript), "reason": "other"}) is None
+    started = hook(
+        env, "SessionStart", {**base("SessionStart", cwd, transcript, "next"), "source": "startup"}
+    )
+    assert started is not None
+    assert "Get-LocalUser" in started["hookSpecificOutput"]["additionalContext"]
+    assert not list((home / "hook-queue").glob("*.json"))  # sent, not left behind
+    prompt = {**base("UserPromptSubmit", cwd, transcript, "next"), "prompt": "is jdoe enabled on DC2?"}
+    answered = hook(env, "UserPromptSubmit", prompt)
+    assert answered is not None and "Get-LocalUser" in answered["hookSpecificOutput"]["additionalContext"]
