@@ -55,6 +55,7 @@ def emit_json(value: Any) -> None:
 
 # Sub-apps register themselves on import.
 from mspmode.cli import audit as _audit  # noqa: E402,F401
+from mspmode.cli import backup as _backup  # noqa: E402,F401
 from mspmode.cli import credentials as _credentials  # noqa: E402,F401
 from mspmode.cli import db as _db  # noqa: E402,F401
 from mspmode.cli import entities as _entities  # noqa: E402,F401

@@ -17,17 +17,39 @@ app.add_typer(db_app, name="db")
 
 
 @db_app.command("upgrade")
-def upgrade() -> None:
+def upgrade(
+    no_backup: bool = typer.Option(False, "--no-backup", help="Skip the pre-migration backup."),
+) -> None:
     """Upgrade the database to this version's schema (creating it if empty).
 
     Safe to run at any time: an up-to-date database is left alone. A database from a newer
-    msp is refused, never downgraded.
+    msp is refused, never downgraded. Before a migration changes anything, a verified
+    pre-migration backup is taken into MSP_HOME/backups (`msp restore` brings it back).
     """
+    from mspmode.cli.backup import take_backup
+
     settings = load_settings()
     db = Database.from_settings(settings)
     try:
         db.ping()
+        st = schema.status(db)
+        taken = None
+        if not st.empty and not st.at_head and not no_backup:
+            # Recorded in backup_log after the upgrade: the old schema's table may differ.
+            taken = take_backup(settings, db, directory=None, backup_type="pre-migration", record=False)
+            if taken.verification == "failed":
+                raise SchemaError(
+                    f"the pre-migration backup did not verify ({taken.problems[0]}): not upgrading"
+                )
+            typer.echo(f"pre-migration backup: {taken.path}")
         before, after = schema.upgrade(db)
+        if taken is not None:
+            from mspmode.services import backup as backups
+            from mspmode.services.actor import local_actor
+            from mspmode.services.runtime import Runtime
+
+            if settings.key_path("audit").exists():
+                backups.record_backup(Runtime(settings, db), local_actor(), taken)
     finally:
         db.dispose()
     if before == after:
