@@ -9,7 +9,7 @@ a fresh ``Memory`` learns the rule's first fix line the way a session shows it â
 the failed command (exit 1, its output), then ``record`` of the corrected command (exit 0) in the
 same session â€” and then, for each other line of the rule:
 
-* fix lines: ``record`` the new failure, then ``learn.suggest_fixes`` for it (the learned
+* fix lines: ``record`` the new failure, then ``transfer.suggest_fixes`` for it (the learned
   fixes of the pattern it joined, transplanted onto it by ``adapt``): is the first suggestion
   thefuck's first correction (top-1 exact), one of its corrections, something else (a wrong
   suggestion), or nothing;
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mspmode.engine import Memory, record  # noqa: E402
-from mspmode.engine.learn import suggest_fixes  # noqa: E402
+from mspmode.engine.transfer import suggest_fixes  # noqa: E402
 
 DEFAULT = ROOT.parent / "shared" / "data" / "thefuck-pairs.jsonl"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -63,7 +63,7 @@ from mspmode.engine.memory import (
     resolve_host,
     utc,
 )
-from mspmode.engine.normalize import clean_output, normalize, normalize_command
+from mspmode.engine.normalize import clean_output, normalize_command
 from mspmode.engine.tokenize import (
     OP,
     POSIX,
@@ -91,7 +91,6 @@ __all__ = [
     "refresh_pattern",
     "rewrap",
     "similarity",
-    "suggest_fixes",
     "take_touched",
 ]
 
@@ -728,53 +727,6 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
     return out
 
 
-def suggest_fixes(memory: Memory, learned: Learned, limit: int = 5) -> list[str]:
-    """What to run instead of the command ``learned`` just recorded as failed: the fixes of its
-    pattern, most recent first (those seen on its host first), then those of patterns with the
-    same error shape (the same message once the culprit is masked: ``file not found: foo`` and
-    ``… bar``), each transplanted onto this command by :func:`adapt`. A fix that does not
-    transplant is offered as it was only when it fixed this very command: a fix of another
-    command would be a wrong suggestion."""
-    rec = learned.record
-    own = memory.patterns.get(learned.pattern_id or "")
-    if own is None:
-        return []
-    patterns = [own]
-    same_hash = (
-        set(memory.by_fingerprint.get(learned.fingerprint.message_hash, ())) if learned.fingerprint else set()
-    )
-    shape: str | None = None
-    for pid in sorted(memory.patterns):
-        p = memory.patterns[pid]
-        if p is own or not p.fixes or p.failure_class != own.failure_class:
-            continue
-        if pid not in same_hash:
-            # The same error once the words of each command are masked in it (an error that
-            # echoes its argument: "file not found: foo" after javac foo, "… bar" after javac bar).
-            if shape is None:
-                message = rec.output or "\n".join(own.typical_error_messages[-1:])
-                shape = _echo_shape(message, rec.effective, rec.dialect)
-            if not any(
-                _echo_shape(_failure_text(memory, fx, p), fx.failed_command, fx.dialect) == shape
-                for fx in p.fixes[-3:]
-            ):
-                continue
-        patterns.append(p)
-    script = parse_for_host(memory, rec.host, rec.effective)
-    out: list[str] = []
-    for pattern in patterns:
-        for fix in sorted(reversed(pattern.fixes), key=lambda fx: fx.host != rec.host):
-            if pattern is not own and _read_off_message(fix, _failure_text(memory, fix, pattern)):
-                continue
-            failed = parse_cached(fix.failed_command, fix.dialect)
-            adapted = adapt(failed, parse_cached(fix.fix_command, fix.dialect), script)
-            if adapted is None and normalize_command(failed) == rec.normalized:
-                adapted = fix.fix_command
-            if adapted is not None and adapted not in out and adapted.strip() != rec.effective.strip():
-                out.append(adapted)
-    return out[:limit]
-
-
 def _copy_of(token: str, failed: list[str], image: list[list[int]]) -> int | None:
     """Where in the new command the one word of the failed command equal to ``token`` went
     (None when no word, or several, of the failed command are ``token``, or it has no single
@@ -783,52 +735,6 @@ def _copy_of(token: str, failed: list[str], image: list[list[int]]) -> int | Non
         return None
     seen = image[failed.index(token)]
     return seen[0] if len(seen) == 1 else None
-
-
-def _failure_text(memory: Memory, fix: FixObservation, pattern: FailurePattern) -> str:
-    """What the failure a fix fixed printed: its record's output when memory keeps outputs,
-    else the pattern's last typical message."""
-    if 0 <= fix.failed_index < len(memory.commands):
-        output = memory.commands[fix.failed_index].output
-        if output:
-            return output
-    return "\n".join(pattern.typical_error_messages[-1:])
-
-
-def _read_off_message(fix: FixObservation, message: str) -> bool:
-    """Whether the fix uses a value its error printed (``No module named 'x'`` → ``pip install
-    x``): such a fix answers that message, not another failure of the same shape."""
-    before = {t.value for t in parse_cached(fix.failed_command, fix.dialect).tokens}
-    added = {
-        t.value
-        for t in parse_cached(fix.fix_command, fix.dialect).tokens
-        if t.kind == WORD and len(t.value) >= 3 and t.value not in before
-    }
-    return any(value in message for value in added)
-
-
-def _echo_shape(message: str, command: str, dialect: str) -> str:
-    """The normalised message with the words of the command that failed masked in it."""
-    words = {t.value for t in parse_cached(command, dialect).tokens if t.kind == WORD and len(t.value) >= 2}
-    for word in sorted(words, key=len, reverse=True):
-        message = _mask_standalone(message, word)
-    return normalize(message)
-
-
-def _mask_standalone(text: str, word: str) -> str:
-    out: list[str] = []
-    pos = 0
-    while (i := text.find(word, pos)) >= 0:
-        j = i + len(word)
-        before = text[i - 1] if i else " "
-        after = text[j] if j < len(text) else " "
-        if before.isalnum() or before in "_-" or after.isalnum() or after in "_-":
-            out.append(text[pos:j])
-        else:
-            out.append(text[pos:i] + "<arg>")
-        pos = j
-    out.append(text[pos:])
-    return "".join(out)
 
 
 _SEPARATORS = ".-_/:"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from mspmode.engine import Memory, record
-from mspmode.engine.learn import suggest_fixes
+from mspmode.engine.transfer import suggest_fixes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 UPSTREAM = (
@@ -65,3 +65,19 @@ def test_a_word_the_fix_derived_is_derived_again_and_quoted() -> None:
 def test_a_suffix_the_fix_added_is_added_to_the_new_word() -> None:
     memory = _taught("javac foo", "error: file not found: foo", "javac foo.java")  # same shape, other file
     assert _after(memory, "javac bar", "error: file not found: bar")[0] == "javac bar.java"
+
+
+def test_a_word_the_error_suggested_is_read_again_from_the_new_error() -> None:
+    def out(word: str, hint: str) -> str:
+        return f"tool: unknown command '{word}'\n(did you mean one of {hint}?)"
+
+    memory = _taught("tool brnch", out("brnch", "branch, bench"), "tool branch")
+    assert _after(memory, "tool chekout", out("chekout", "checkout, cherry"))[0] == "tool checkout"
+
+
+def test_a_fix_picked_from_a_fixed_list_does_not_carry_to_another_typo() -> None:
+    listing = "usage: tool <command>\n\nwhere <command> is one of:\n    ps, pull, push, tag\n"
+    memory = _taught("tool pes", listing, "tool ps")
+    # "ps" is printed unchanged for the new failure: the fix was a choice by likeness, and the
+    # choice for "tga" is "tag"
+    assert _after(memory, "tool tga", listing)[:1] == ["tool tag"]

@@ -1,0 +1,324 @@
+"""Fix transfer after a failure: what to run instead of a command that just failed, from the fixes
+learned for its pattern and for patterns of the same error shape.
+
+Each fix (failed command → fixing command) is transplanted onto the new command by
+:func:`learn.adapt`. Before that, words of the pair that the old error *printed* are read again
+from the new error at the same place (after the same words): ``git: 'brnch' is not a git command
+… most similar command is branch`` taught ``git brnch`` → ``git branch``; for ``git chekcout``
+the new error names ``chekcout`` and suggests ``checkout``, so the pair becomes ``git chekcout``
+→ ``git checkout`` and transplants. A fix that needs a printed value the new error does not
+print is not offered for another error: it answered that message only.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from difflib import SequenceMatcher
+
+from mspmode.engine.learn import Learned, adapt, parse_for_host
+from mspmode.engine.memory import FailurePattern, FixObservation, Memory
+from mspmode.engine.normalize import normalize, normalize_command
+from mspmode.engine.tokenize import POSIX, WORD, Script, parse_cached
+
+__all__ = ["reread", "suggest_fixes"]
+
+_OUT_TOKEN = re.compile(r"[^\s'\"`‘’“”,;()\[\]{}<>]+")
+_CONTEXT = 3  # words before a printed value that find its place in another message
+_MIN_LIKENESS = 0.5  # difflib ratio a candidate printed word needs to be taken for a typo
+
+
+def suggest_fixes(memory: Memory, learned: Learned, limit: int = 5) -> list[str]:
+    """What to run instead of the command ``learned`` just recorded as failed: the fixes of its
+    pattern, most recent first (those seen on its host first), then those of patterns with the
+    same error shape (the same message once the culprit is masked: ``file not found: foo`` and
+    ``… bar``), each transplanted onto this command by :func:`adapt`. A fix that does not
+    transplant is offered as it was only when it fixed this very command: a fix of another
+    command would be a wrong suggestion."""
+    rec = learned.record
+    own = memory.patterns.get(learned.pattern_id or "")
+    if own is None:
+        return []
+    patterns = [own]
+    same_hash = (
+        set(memory.by_fingerprint.get(learned.fingerprint.message_hash, ())) if learned.fingerprint else set()
+    )
+    shape: str | None = None
+    for pid in sorted(memory.patterns):
+        p = memory.patterns[pid]
+        if p is own or not p.fixes or p.failure_class != own.failure_class:
+            continue
+        if pid not in same_hash and not _same_culprit_kind(own, p):
+            # The same error once the words of each command are masked in it (an error that
+            # echoes its argument: "file not found: foo" after javac foo, "… bar" after javac bar).
+            if shape is None:
+                message = rec.output or "\n".join(own.typical_error_messages[-1:])
+                shape = _echo_shape(message, rec.effective, rec.dialect)
+            if not any(
+                _echo_shape(_failure_text(memory, fx, p), fx.failed_command, fx.dialect) == shape
+                for fx in p.fixes[-3:]
+            ):
+                continue
+        patterns.append(p)
+    script = parse_for_host(memory, rec.host, rec.effective)
+    new_output = rec.output or "\n".join(own.typical_error_messages[-1:])
+    out: list[str] = []
+    for pattern in patterns:
+        for fix in sorted(reversed(pattern.fixes), key=lambda fx: fx.host != rec.host):
+            old_output = _failure_text(memory, fix, pattern)
+            pair = reread(fix, old_output, new_output, script)
+            if pair is not None:
+                adapted = adapt(pair[0], pair[1], script)
+                if adapted is not None and adapted not in out and adapted.strip() != rec.effective.strip():
+                    out.append(adapted)
+                    continue
+            if pattern is not own and _read_off_message(fix, old_output):
+                continue
+            failed = parse_cached(fix.failed_command, fix.dialect)
+            adapted = adapt(failed, parse_cached(fix.fix_command, fix.dialect), script)
+            if adapted is None and normalize_command(failed) == rec.normalized:
+                adapted = fix.fix_command
+            if adapted is not None and adapted not in out and adapted.strip() != rec.effective.strip():
+                out.append(adapted)
+    return out[:limit]
+
+
+def _same_culprit_kind(a: FailurePattern, b: FailurePattern) -> bool:
+    """Both failures named a culprit of one kind in one program (git's unknown subcommand
+    ``brnch`` and ``st``): the same failure with another word."""
+    ca, cb = a.culprit, b.culprit
+    return ca is not None and cb is not None and ca.kind == cb.kind and ca.program == cb.program
+
+
+def _failure_text(memory: Memory, fix: FixObservation, pattern: FailurePattern) -> str:
+    """What the failure a fix fixed printed: its record's output when memory keeps outputs,
+    else the pattern's last typical message."""
+    if 0 <= fix.failed_index < len(memory.commands):
+        output = memory.commands[fix.failed_index].output
+        if output:
+            return output
+    return "\n".join(pattern.typical_error_messages[-1:])
+
+
+def _read_off_message(fix: FixObservation, message: str) -> bool:
+    """Whether the fix uses a value its error printed (``No module named 'x'`` → ``pip install
+    x``): such a fix answers that message, not another failure of the same shape."""
+    before = {t.value for t in parse_cached(fix.failed_command, fix.dialect).tokens}
+    added = {
+        t.value
+        for t in parse_cached(fix.fix_command, fix.dialect).tokens
+        if t.kind == WORD and len(t.value) >= 3 and t.value not in before
+    }
+    return any(value in message for value in added)
+
+
+def _echo_shape(message: str, command: str, dialect: str) -> str:
+    """The normalised message with the words of the command that failed masked in it."""
+    words = {t.value for t in parse_cached(command, dialect).tokens if t.kind == WORD and len(t.value) >= 2}
+    for word in sorted(words, key=len, reverse=True):
+        message = _mask_standalone(message, word)
+    return normalize(message)
+
+
+def _mask_standalone(text: str, word: str) -> str:
+    out: list[str] = []
+    pos = 0
+    while (i := text.find(word, pos)) >= 0:
+        j = i + len(word)
+        before = text[i - 1] if i else " "
+        after = text[j] if j < len(text) else " "
+        if before.isalnum() or before in "_-" or after.isalnum() or after in "_-":
+            out.append(text[pos:j])
+        else:
+            out.append(text[pos:i] + "<arg>")
+        pos = j
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _out_tokens(text: str) -> list[str]:
+    out = []
+    for t in _OUT_TOKEN.findall(text):
+        t = t.rstrip(".:!?")
+        if t:
+            out.append(t)
+    return out
+
+
+def _read_again(value: str, old: list[str], new: list[str]) -> str | None:
+    """The word at ``value``'s place in ``new``: after the words that come before it in ``old``
+    (two or three of them, or the first word of the message when it is the second)."""
+    for i, t in enumerate(old):
+        if t != value or i == 0:
+            continue
+        for c in range(min(_CONTEXT, i), 0, -1):
+            context = old[i - c : i]
+            if value in context or (c == 1 and i != 1):
+                continue
+            starts = [0] if c == i == 1 else range(len(new) - c)
+            for j in starts:
+                if new[j : j + c] == context and j + c < len(new):
+                    return new[j + c]
+    return None
+
+
+def reread(
+    fix: FixObservation, old_output: str, new_output: str, new_script: Script | None = None
+) -> tuple[Script, Script] | None:
+    """The fix's (failed, fixing) pair with the words its error printed read again from
+    ``new_output``; None when nothing changes, or a word the fix added cannot be read again.
+
+    A word is read again at its place (after the same words), or — for a word the fix put in
+    place of a failed one, when it was the printed word most like that failed word (a typo
+    fixed from a list of candidates) — as the printed word most like the new failed word."""
+    if not old_output or not new_output:
+        return None
+    failed = parse_cached(fix.failed_command, fix.dialect)
+    fixed = parse_cached(fix.fix_command, fix.dialect)
+    old, new = _out_tokens(old_output), _out_tokens(new_output)
+    seen = set(old)
+    before = {t.value for t in failed.tokens if t.kind == WORD}
+    added = {t.value for t in fixed.tokens if t.kind == WORD and len(t.value) >= 2} - before
+    replaced = _replacements(failed, fixed)
+    subst: dict[str, str] = {}
+    chosen: set[str] = set()
+    for tok in (*failed.tokens, *fixed.tokens):
+        v = tok.value
+        if tok.kind != WORD or len(v) < 2 or v not in seen or v in subst:
+            continue
+        again = _read_again(v, old, new)
+        if (again is None or again == v) and v in replaced:
+            # not found again, or printed unchanged (a fixed list): was it the likest choice?
+            again = _closest_again(
+                replaced[v], v, _candidates(old_output), _candidates(new_output), subst, failed, new_script
+            )
+            if again is not None:
+                chosen.add(v)
+                was = replaced[v]
+                subst.setdefault(was, subst.get(was) or _aligned(was, failed, new_script) or was)
+        if again is None:
+            if v not in before:
+                return None  # the fix used a value of that message only
+            continue
+        if again != v:
+            subst[v] = again
+    removed = before - {t.value for t in fixed.tokens if t.kind == WORD}
+    if not subst or any(subst.get(v, v) == v for v in (added & seen) - chosen):
+        # Nothing to read again, or the fix took a word the new error prints unchanged (a list
+        # of all commands): it was not chosen by the failure, so it does not carry over.
+        return None
+    if any(v in subst for v in removed) and not any(v in subst for v in added):
+        return None  # the word the fix replaced is another one now, its replacement is not known
+    return (
+        parse_cached(_rewrite(failed, subst), fix.dialect),
+        parse_cached(_rewrite(fixed, subst), fix.dialect),
+    )
+
+
+def _replacements(failed: Script, fixed: Script) -> dict[str, str]:
+    """Word put in → word it replaced, for the words the fix swapped one for one."""
+    f = [t.value for t in failed.tokens]
+    x = [t.value for t in fixed.tokens]
+    out: dict[str, str] = {}
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, f, x, autojunk=False).get_opcodes():
+        if tag == "replace" and i2 - i1 == j2 - j1:
+            for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
+                out.setdefault(x[j], f[i])
+    return out
+
+
+def _common_start(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _closest(word: str, candidates: list[str]) -> tuple[str | None, float]:
+    """The candidate most like ``word`` (difflib ratio; ties go to the longer common start,
+    then to the first listed) and its ratio."""
+    best, score, rank = None, 0.0, (0.0, 0)
+    for c in dict.fromkeys(candidates):
+        if c == word or len(c) < 2:
+            continue
+        r = SequenceMatcher(None, word, c, autojunk=False).ratio()
+        key = (r, _common_start(word, c))
+        if key > rank:
+            best, score, rank = c, r, key
+    return best, score
+
+
+def _closest_again(
+    was: str,
+    put: str,
+    old: list[str],
+    new: list[str],
+    subst: dict[str, str],
+    failed: Script,
+    new_script: Script | None,
+) -> str | None:
+    """The printed word most like the new failed word, when ``put`` was the printed word most
+    like ``was`` in the old error (else None: the fix did not choose that way)."""
+    if _closest(was, old)[0] != put:
+        return None
+    now = subst.get(was) or _aligned(was, failed, new_script)
+    if now is None or now == was:
+        return None
+    best, score = _closest(now, new)
+    return best if best is not None and score >= _MIN_LIKENESS else None
+
+
+def _candidates(output: str) -> list[str]:
+    """The words an error offers as choices: alone on a line (a list, one per line) or in a
+    comma-separated list (``did you mean one of blame, phase, rebase?``)."""
+    out: list[str] = []
+    for line in output.splitlines():
+        words = _out_tokens(line)
+        if len(words) == 1:
+            out.append(words[0])
+            continue
+        parts = [p for p in line.split(",")]
+        if len(parts) < 2:
+            continue
+        for k, part in enumerate(parts):
+            ws = _out_tokens(part)
+            if ws:
+                out.append(ws[-1] if k == 0 else ws[0])
+    return out
+
+
+def _aligned(word: str, failed: Script, new_script: Script | None) -> str | None:
+    """The word of the new command in the place of ``word`` in the failed one."""
+    if new_script is None:
+        return None
+    # Options aside (npm urgrade / npm -g isntall gulp): the words in their order.
+    f = [t.value for t in failed.tokens if not t.value.startswith("-")]
+    n = [t.value for t in new_script.tokens if not t.value.startswith("-")]
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, f, n, autojunk=False).get_opcodes():
+        if tag == "replace" and word in f[i1:i2] and f[i1:i2].index(word) < j2 - j1:
+            return n[j1 + f[i1:i2].index(word)]
+    return None
+
+
+def _rewrite(script: Script, subst: dict[str, str]) -> str:
+    text = script.text
+    for tok in sorted(script.tokens, key=lambda t: t.start, reverse=True):
+        if tok.kind != WORD:
+            continue
+        value = subst.get(tok.value)
+        if value is None:
+            # a word made from a printed one (foo.io → http://foo.io) is made from the new one
+            inside = [v for v in subst if len(v) >= 3 and v in tok.value]
+            if len(inside) != 1:
+                continue
+            value = tok.value.replace(inside[0], subst[inside[0]])
+        text = text[: tok.start] + _quoted(value, script.dialect) + text[tok.end :]
+    return text
+
+
+def _quoted(value: str, dialect: str) -> str:
+    if dialect == POSIX:
+        return shlex.quote(value)
+    return "'" + value.replace("'", "''") + "'" if any(c.isspace() for c in value) else value
