@@ -25,6 +25,7 @@ from mspmode.api.deps import request_id
 from mspmode.api.resources import RESOURCES
 from mspmode.api.routers import admin, auth, health, learning
 from mspmode.api.routers.credentials import credentials_router
+from mspmode.api.routers.insights import router as insights_router
 from mspmode.api.routers.recall import router as recall_router
 from mspmode.db.session import Database
 from mspmode.errors import AuthenticationError, MSPError, RateLimitedError
@@ -103,6 +104,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(admin.router, prefix="/api")
     # Before the generic routes too: commands are recorded through the learning engine.
     app.include_router(learning.router, prefix="/api")
+    # Before the generic routes: /problem-solutions/search is not /problem-solutions/{id}.
+    app.include_router(insights_router, prefix="/api")
     # Before the generic routes: /conversation-contexts/transcript is not a context's id.
     app.include_router(recall_router, prefix="/api")
     for spec in RESOURCES:

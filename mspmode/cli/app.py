@@ -59,10 +59,11 @@ from mspmode.cli import backup as _backup  # noqa: E402,F401
 from mspmode.cli import credentials as _credentials  # noqa: E402,F401
 from mspmode.cli import db as _db  # noqa: E402,F401
 from mspmode.cli import entities as _entities  # noqa: E402,F401
+from mspmode.cli import hooks as _hooks  # noqa: E402,F401
+from mspmode.cli import insights as _insights  # noqa: E402,F401
 from mspmode.cli import learning as _learning  # noqa: E402,F401
 from mspmode.cli import recall as _recall  # noqa: E402,F401
 from mspmode.cli import reports as _reports  # noqa: E402,F401
 from mspmode.cli import setup as _setup  # noqa: E402,F401
 from mspmode.cli import users as _users  # noqa: E402,F401
 from mspmode.cli import work as _work  # noqa: E402,F401
-from mspmode.cli import hooks as _hooks  # noqa: E402,F401

@@ -34,6 +34,7 @@ from mspmode.models.learning import OPERATION_TYPES, OperationFailure
 from mspmode.models.learning import FailurePattern as PatternRow
 from mspmode.services import audit, capture
 from mspmode.services.actor import Actor
+from mspmode.services.learning.text import fit, storable
 from mspmode.services.runtime import Runtime
 from mspmode.services.scoping import scope_clause, table_of
 
@@ -231,6 +232,30 @@ def _check_refs(session: Session, actor: Actor, item: OperationIn) -> None:
             raise NotFoundError(f"{column}: no {model.__tablename__} with id {value}")
 
 
+def _text(rt: Runtime, value: str | None, limit: int | None = None) -> str | None:
+    """Captured text as every backend stores it: redacted, without NUL or control
+    characters, cut to the column (after redaction, which may lengthen it)."""
+    if value is None:
+        return None
+    cleaned = fit(storable(capture.clean_text(rt, value) or ""))
+    return (cleaned[:limit] if limit else cleaned) or None
+
+
+def _json(rt: Runtime, value: Any) -> Any:
+    """A captured JSON value redacted, its strings storable (PostgreSQL's JSON refuses NUL)."""
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            return storable(v)
+        if isinstance(v, dict):
+            return {storable(str(k)): walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        return v
+
+    return None if value is None else walk(capture.clean_value(rt, value))
+
+
 def record_failure(rt: Runtime, actor: Actor, item: OperationIn) -> dict[str, Any]:
     """Record one failed operation, classify and group it, explain it; its row with the
     pattern and the recovery decision."""
@@ -260,16 +285,16 @@ def record_failure(rt: Runtime, actor: Actor, item: OperationIn) -> dict[str, An
                 id=row_id,
                 created_at=utcnow(),
                 operation_type=item.operation_type,
-                operation_description=capture.clean_text(rt, item.operation_description) or "",
-                target_system=(capture.clean_text(rt, item.target_system) or None),
-                error_message=capture.clean_text(rt, item.error_message) or "",
-                error_code=item.error_code,
+                operation_description=_text(rt, item.operation_description) or "",
+                target_system=_text(rt, item.target_system, 255),
+                error_message=_text(rt, item.error_message) or "",
+                error_code=_text(rt, item.error_code, 50),
                 client_id=item.client_id,
                 infrastructure_id=item.infrastructure_id,
                 session_id=item.session_id,
                 work_item_id=item.work_item_id,
-                request_data=capture.clean_value(rt, item.request_data),
-                response_data=capture.clean_value(rt, item.response_data),
+                request_data=_json(rt, item.request_data),
+                response_data=_json(rt, item.response_data),
             )
         )
         classify_pending(s, [row_id])
