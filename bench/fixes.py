@@ -14,7 +14,8 @@ same session — and then, for each other line of the rule:
   thefuck's first correction (top-1 exact), one of its corrections, something else (a wrong
   suggestion), or nothing;
 * match lines (true: the rule's failure; false: not it): ``record`` the command with its output
-  (exit 1); recognised when it joins the learned pattern. Precision and recall of that.
+  (exit 1); recognised when the learned pattern is among ``transfer.related_patterns`` of it
+  (the pattern it joined, or one of the same failure with another word). Precision and recall.
 
 ``mocked_env`` cases (thefuck mocked files, PATH, history…) are reported apart. Micro averages
 count cases; the macro average is over rules. ``--misses`` lists the fix cases we got wrong.
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mspmode.engine import Memory, record  # noqa: E402
-from mspmode.engine.transfer import suggest_fixes  # noqa: E402
+from mspmode.engine.transfer import related_patterns, suggest_fixes  # noqa: E402
 
 DEFAULT = ROOT.parent / "shared" / "data" / "thefuck-pairs.jsonl"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -57,7 +58,7 @@ def suggest(teacher: dict[str, Any], case: dict[str, Any]) -> str | None:
 def recognised(teacher: dict[str, Any], case: dict[str, Any]) -> bool:
     memory, pattern = teach(teacher)
     learned = record(memory, None, case["command"], 1, case["output"], T0 + timedelta(minutes=5), "s2")
-    return pattern is not None and learned.pattern_id == pattern
+    return pattern is not None and any(p.id == pattern for p in related_patterns(memory, learned))
 
 
 def pct(part: int, whole: int) -> str:

@@ -248,6 +248,10 @@ def _learn_from_failure(
             culprit = pattern.culprit
     fp = fingerprint(cls, culprit, output)
     group = f"{cls}|{culprit.key}" if culprit else f"{cls}|{fp.message_hash}"
+    if culprit is None and not _HAS_WORD.search(fp.normalized_message):
+        # A failure that printed nothing (or no word) is told apart only by what ran: one
+        # pattern per program, not one for every silent failure of any command.
+        group += "|" + "+".join(sorted({seg.program for seg in script.segments if seg.program}))
     if pattern is None:
         pid = memory.by_group.get(group)
         pattern = memory.patterns.get(pid) if pid else None
@@ -458,6 +462,7 @@ def _same_job(failed: Script, fix: Script, pattern: FailurePattern) -> bool:
 
 
 _AT_LINE = re.compile(r"^At line:\d+")
+_HAS_WORD = re.compile(r"[A-Za-z]{2}")
 _PIECE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 

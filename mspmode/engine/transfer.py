@@ -21,20 +21,19 @@ from mspmode.engine.memory import FailurePattern, FixObservation, Memory
 from mspmode.engine.normalize import normalize, normalize_command
 from mspmode.engine.tokenize import POSIX, WORD, Script, parse_cached
 
-__all__ = ["reread", "suggest_fixes"]
+__all__ = ["related_patterns", "reread", "suggest_fixes"]
 
 _OUT_TOKEN = re.compile(r"[^\s'\"`‘’“”,;()\[\]{}<>]+")
+_WORD = re.compile(r"[A-Za-z]{2}")
 _CONTEXT = 3  # words before a printed value that find its place in another message
 _MIN_LIKENESS = 0.5  # difflib ratio a candidate printed word needs to be taken for a typo
 
 
-def suggest_fixes(memory: Memory, learned: Learned, limit: int = 5) -> list[str]:
-    """What to run instead of the command ``learned`` just recorded as failed: the fixes of its
-    pattern, most recent first (those seen on its host first), then those of patterns with the
-    same error shape (the same message once the culprit is masked: ``file not found: foo`` and
-    ``… bar``), each transplanted onto this command by :func:`adapt`. A fix that does not
-    transplant is offered as it was only when it fixed this very command: a fix of another
-    command would be a wrong suggestion."""
+def related_patterns(memory: Memory, learned: Learned) -> list[FailurePattern]:
+    """The pattern the failure ``learned`` recorded joined, then the patterns of the same class
+    that are the same failure with another word: the same normalised message (culprit masked),
+    a culprit of the same kind in the same program, or the same message once each command's own
+    words are masked in it (an error that echoes its argument)."""
     rec = learned.record
     own = memory.patterns.get(learned.pattern_id or "")
     if own is None:
@@ -43,23 +42,37 @@ def suggest_fixes(memory: Memory, learned: Learned, limit: int = 5) -> list[str]
     same_hash = (
         set(memory.by_fingerprint.get(learned.fingerprint.message_hash, ())) if learned.fingerprint else set()
     )
+    if not _WORD.search(own.fingerprint.normalized_message):
+        same_hash = set()  # an error that says nothing is no shape to share (one per program)
     shape: str | None = None
     for pid in sorted(memory.patterns):
         p = memory.patterns[pid]
-        if p is own or not p.fixes or p.failure_class != own.failure_class:
+        if p is own or p.failure_class != own.failure_class:
             continue
         if pid not in same_hash and not _same_culprit_kind(own, p):
-            # The same error once the words of each command are masked in it (an error that
-            # echoes its argument: "file not found: foo" after javac foo, "… bar" after javac bar).
             if shape is None:
                 message = rec.output or "\n".join(own.typical_error_messages[-1:])
                 shape = _echo_shape(message, rec.effective, rec.dialect)
-            if not any(
-                _echo_shape(_failure_text(memory, fx, p), fx.failed_command, fx.dialect) == shape
-                for fx in p.fixes[-3:]
-            ):
+            seen = [(_failure_text(memory, fx, p), fx.failed_command, fx.dialect) for fx in p.fixes[-3:]]
+            if p.typical_error_messages and p.triggering_commands:
+                seen.append((p.typical_error_messages[-1], p.triggering_commands[-1], rec.dialect))
+            if not _WORD.search(shape) or not any(_echo_shape(m, c, d) == shape for m, c, d in seen):
                 continue
         patterns.append(p)
+    return patterns
+
+
+def suggest_fixes(memory: Memory, learned: Learned, limit: int = 5) -> list[str]:
+    """What to run instead of the command ``learned`` just recorded as failed: the fixes of its
+    pattern, most recent first (those seen on its host first), then those of the related
+    patterns (:func:`related_patterns`), each transplanted onto this command by :func:`adapt`.
+    A fix that does not transplant is offered as it was only when it fixed this very command:
+    a fix of another command would be a wrong suggestion."""
+    rec = learned.record
+    patterns = [p for p in related_patterns(memory, learned) if p.fixes]
+    if not patterns:
+        return []
+    own = memory.patterns[learned.pattern_id or ""]
     script = parse_for_host(memory, rec.host, rec.effective)
     new_output = rec.output or "\n".join(own.typical_error_messages[-1:])
     out: list[str] = []
