@@ -318,9 +318,10 @@ def record() -> None:
             session=None if session_id else (label or "claude-code"),
             session_id=session_id,
         )
+        behind = not _index_current(rt)
         recorded = learning.record_commands(rt, actor, [ci], source="hook")
         hint = learning.recovery_hints(rt, actor, recorded)[0]
-        _index_after(rt, recorded)
+        _index_after(rt, recorded, full=behind)
         learned = recorded[0].learned
         typer.echo(
             json.dumps(
@@ -334,15 +335,33 @@ def record() -> None:
         )
 
 
-def _index_after(rt: Runtime, recorded: list[learning.Recorded]) -> None:
+def _index_current(rt: Runtime) -> bool:
+    """Whether the index exists, is of this engine and has everything the database has."""
+    path = _index_path(rt)
+    if not path.exists():
+        return False
+    try:
+        reader = index.Reader(path)
+    except Exception:
+        return False
+    try:
+        return reader.usable() and reader.meta.get("freshness") == _freshness(rt)
+    finally:
+        reader.close()
+
+
+def _index_after(rt: Runtime, recorded: list[learning.Recorded], *, full: bool) -> None:
+    """Write what ``recorded`` changed into the index; everything when it was behind before or
+    someone else wrote meanwhile."""
     path = _index_path(rt)
     fresh = _freshness(rt)
     with cache.lock_for(rt), rt.db.read() as s:
+        mine = cache.cached(rt)  # the state as the recording left it
+        before = len(mine.row_ids) if mine is not None else -1
         st = cache.current(rt, s)
-        before = len(st.row_ids)
         writer = index.Writer(path, st.memory)
-        if len(st.row_ids) != before:
-            writer.full(fresh)  # someone else wrote meanwhile: everything again
+        if full or len(st.row_ids) != before:
+            writer.full(fresh)
             return
         ids: set[str] = set()
         for r in recorded:

@@ -36,7 +36,8 @@ SHELL_TOOL = re.compile(r"^(Bash|PowerShell)$|^mcp__.+__.*(run|exec|shell|bash|s
 _HOST_FIELDS = ("host", "hostname", "computer_name", "computerName", "server", "target")
 _EXIT_CODE = re.compile(r"^\s*Exit code:?\s*(-?\d+)", re.I)
 QUEUE_DIR = "hook-queue"
-SUBPROCESS_TIMEOUT = {"record": 25.0, "sync": 8.0, "context": 25.0}
+SUBPROCESS_TIMEOUT = {"record": 25.0, "sync": 10.0, "context": 25.0}
+SYNC_BACKOFF = 300.0  # seconds between two rebuilds of the index after one failed
 TEAM_TRANSCRIPT_LINES = 20_000  # the tail of a very long session is what matters
 OUTPUT_LIMIT = 64 * 1024  # what a hook passes on of a tool's output (the store keeps head and tail)
 
@@ -169,21 +170,13 @@ def local_check(cfg: HookConfig, host: str | None, command: str) -> dict[str, An
     with nothing to say."""
     db = cfg.sqlite_path
     path = index.index_path(cfg.home, config.database_label(cfg.database_url, cfg.home))
-    now = None
-    if db is not None:
-        if not db.exists():
-            return None  # nothing recorded yet
-        conn = index.open_readonly(db)
-        try:
-            now = index.freshness(conn)
-        finally:
-            conn.close()
+    if db is not None and not db.exists():
+        return None  # nothing recorded yet
     reader = _open_index(path)
-    if reader is None or not reader.usable() or (now is not None and reader.meta.get("freshness") != now):
-        if reader is not None:
-            reader.close()
-        run_msp(cfg, "sync", {})
-        reader = _open_index(path)
+    if reader is None or not reader.usable():
+        # Rebuilt only when there is none: a stale one still knows all it knew, and the next
+        # PostToolUse (or SessionStart) brings it up to date without stalling a tool call.
+        reader = _sync(cfg, path, reader)
         if reader is None:
             return None
     try:
@@ -194,6 +187,30 @@ def local_check(cfg: HookConfig, host: str | None, command: str) -> dict[str, An
         return check(reader.memory(), host, command).to_dict()
     finally:
         reader.close()
+
+
+def _sync(cfg: HookConfig, path: Path, reader: index.Reader | None) -> index.Reader | None:
+    """Build the index before answering. After a build that failed or ran out of time the
+    hooks allow without one and try again only after ``SYNC_BACKOFF`` seconds, so a slow
+    database stalls one tool call, not every one."""
+    if reader is not None:
+        reader.close()
+    marker = path.with_name(path.name + ".sync-failed")
+    try:
+        if time.time() - marker.stat().st_mtime < SYNC_BACKOFF:
+            return None
+    except OSError:
+        pass
+    try:
+        run_msp(cfg, "sync", {})
+    except Exception as exc:
+        marker.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        marker.touch()
+        config.log(cfg, "PreToolUse", f"index rebuild failed: {exc}")
+    else:
+        marker.unlink(missing_ok=True)
+    fresh = _open_index(path)
+    return fresh if fresh is not None and fresh.usable() else None
 
 
 def _open_index(path: Path) -> index.Reader | None:

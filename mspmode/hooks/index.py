@@ -12,10 +12,12 @@ Why a file of its own
 
 Fresh or not
     ``meta.freshness`` is the database's state when it was written: the number of commands
-    and hosts and their latest stamps (:func:`freshness`, a few indexed reads). A hook that
-    finds another value (someone ran ``msp import``, another technician recorded through the
-    same file) has it rebuilt before answering. ``meta.code`` is the engine's source stamp: a
-    new engine rebuilds it too.
+    and hosts and their latest stamps (:func:`freshness`, a few indexed reads). Every
+    PostToolUse hook brings the index up to date (the commands it records, and everything
+    else when the index was behind: someone ran ``msp import``, another process recorded), and
+    so does SessionStart; a PreToolUse hook rebuilds it only when there is none it can read,
+    and otherwise answers from the one it has rather than stall the agent for a rebuild.
+    ``meta.code`` stamps the engine classes it pickles: another version means a rebuild.
 
 The fast path
     Most commands an agent runs are not known failures, and loading the engine costs more than
@@ -73,15 +75,20 @@ def index_path(home: Path, label: str) -> Path:
     return home / "cache" / f"hook-index-{zlib.crc32(label.encode()):08x}.sqlite"
 
 
+# The engine modules whose classes the index pickles: another version of them is another format.
+PICKLED_MODULES = ("memory.py", "culprit.py", "fingerprint.py")
+
+
 def code_stamp() -> str:
-    """The engine's source files as they are now (names, sizes, mtimes): cheap to compute."""
+    """The pickled engine classes' source files as they are now (sizes, mtimes): cheap to
+    compute. A new engine that learns differently but keeps these classes is picked up by the
+    next rebuild (``msp hooks sync --force`` after an upgrade does it at once)."""
     engine = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engine")
     parts = [FORMAT]
-    for name in sorted(os.listdir(engine)):
-        if name.endswith(".py"):
-            st = os.stat(os.path.join(engine, name))
-            parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
-    return f"{zlib.crc32(';'.join(parts).encode()):08x}-{len(parts)}"
+    for name in PICKLED_MODULES:
+        st = os.stat(os.path.join(engine, name))
+        parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+    return f"{zlib.crc32(';'.join(parts).encode()):08x}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         payload = json.loads(raw.decode("utf-8", errors="replace")) if raw.strip() else {}
         if not isinstance(payload, dict):
             raise ValueError(f"the event is a JSON {type(payload).__name__}, not an object")
+        payload.setdefault("hook_event_name", event)
         from mspmode.hooks.events import HANDLERS
 
         answer = HANDLERS[event](cfg, payload)
