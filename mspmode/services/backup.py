@@ -1,55 +1,47 @@
 """Verified backups of MSP Mode's own database, and restores that refuse a bad file.
 
-Each backend's own tool makes the dump: SQLite's online backup API (a consistent copy while
-others keep writing), ``pg_dump`` for PostgreSQL (plain SQL, taken in the same exported
-snapshot the checksums are read in), ``mariadb-dump --single-transaction`` for MariaDB.
-
-Beside each dump a manifest (``<dump>.manifest.json``) records the schema revision, the
-dump's size and SHA-256, and per table its row count and a checksum (below). A backup is
-*verified* by restoring the dump into a scratch database — a temp file, or a throwaway
-database on the same server — and comparing every table's count and checksum with the
-manifest. ``restore`` first checks the file against the manifest (a truncated or corrupted
-file is refused), refuses a backup from a schema this msp does not know, restores into a
-scratch database and compares again, and only then overwrites the live database.
-
-A table's checksum is the sum, modulo 2^256, of the SHA-256 of each row with its values as
-text (NULL distinct from every string), so it depends neither on the order rows come back
-in nor on the server's collation, and is computed by the same code on both sides.
+The dump is made by the backend's own tool (``services/dumps.py``). Beside each dump a
+manifest (``<dump>.manifest.json``) records the schema revision, the dump's size and SHA-256,
+and per table its row count and checksum. A backup is *verified* by restoring the dump into a
+scratch database — a temp file, or a throwaway database on the same server — and comparing
+every table's count and checksum with the manifest. ``plan_restore`` first checks the file
+against the manifest (a truncated or corrupted file is refused), refuses a backup from a
+schema this msp does not know or for another kind of database, restores into a scratch
+database and compares again; only ``apply_restore`` then overwrites the live database.
 
 Secrets stay sealed: they are ciphertext in the database, so they are ciphertext in the dump.
-The database password never appears in a command line or a log: the tools get it from the
-environment (``PGPASSWORD``) or from a 0600 option file that is removed afterwards.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
-import shutil
-import sqlite3
-import subprocess
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, create_engine, inspect, select, update
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy import update
+from sqlalchemy.engine import URL
 
 from mspmode.db import schema
-from mspmode.db.search import is_search_object
 from mspmode.db.session import Database
-from mspmode.errors import MSPError, SchemaError, ValidationError
+from mspmode.errors import SchemaError, ValidationError
 from mspmode.models.operations import BackupLog
-from mspmode.services import audit
+from mspmode.services import audit, dumps
 from mspmode.services.actor import Actor
+from mspmode.services.dumps import (
+    BackupError,
+    Progress,
+    compare,
+    database_checksums,
+    family,
+    file_sha256,
+    no_progress,
+    table_checksums,
+)
 from mspmode.services.runtime import Runtime
 from mspmode.settings import Settings, display_url
 
@@ -58,369 +50,6 @@ MANIFEST_FORMAT = 1
 BACKUP_TYPES = ("daily", "weekly", "monthly", "manual", "pre-migration")
 # Retention thins out these; a manual or pre-migration backup stays until a person deletes it.
 SCHEDULED_TYPES = ("daily", "weekly", "monthly")
-TOOL_TIMEOUT_S = 3600
-
-# (stage, done, total): "dump" in pages or steps, "checksum" in tables, "verify", "restore".
-Progress = Callable[[str, int, int | None], None]
-
-
-def _no_progress(stage: str, done: int, total: int | None) -> None:
-    return None
-
-
-class BackupError(MSPError):
-    """A backup or restore that could not be done; nothing was overwritten."""
-
-
-# ---- checksums ----------------------------------------------------------------------------------
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return "\x00NULL"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
-def _data_tables(conn: Connection) -> list[str]:
-    """Every table that holds data: ours and alembic_version, not the full-text index's own
-    (those are rebuilt from the data) nor SQLite's internal ones."""
-    names = inspect(conn).get_table_names()
-    return sorted(n for n in names if not is_search_object(n) and not n.startswith("sqlite_"))
-
-
-def table_checksums(conn: Connection, progress: Progress = _no_progress) -> dict[str, dict[str, Any]]:
-    """{table: {"rows": n, "checksum": hex}} for every data table, read through ``conn``."""
-    names = _data_tables(conn)
-    meta = MetaData()
-    meta.reflect(conn, only=names)
-    out: dict[str, dict[str, Any]] = {}
-    for done, name in enumerate(names):
-        table = meta.tables[name]
-        columns = [c for c in table.columns if not is_search_object(c.name)]
-        total, rows = 0, 0
-        result = conn.execute(select(*columns)).yield_per(2000)
-        for row in result:
-            digest = hashlib.sha256("\x1f".join(_text(v) for v in row).encode("utf-8", "surrogatepass"))
-            total = (total + int.from_bytes(digest.digest(), "big")) % (1 << 256)
-            rows += 1
-        out[name] = {"rows": rows, "checksum": f"{total:064x}"}
-        progress("checksum", done + 1, len(names))
-    return out
-
-
-def compare(expected: dict[str, dict[str, Any]], actual: dict[str, dict[str, Any]]) -> list[str]:
-    """What differs, one line per table ("commands_run: 100 rows, expected 101")."""
-    problems = []
-    for name in sorted(set(expected) | set(actual)):
-        want, got = expected.get(name), actual.get(name)
-        if want is None:
-            problems.append(f"{name}: not in the backup")
-        elif got is None:
-            problems.append(f"{name}: missing after restore")
-        elif want["rows"] != got["rows"]:
-            problems.append(f"{name}: {got['rows']} rows, expected {want['rows']}")
-        elif want["checksum"] != got["checksum"]:
-            problems.append(f"{name}: same row count, different content")
-    return problems
-
-
-def database_checksums(url: URL, progress: Progress = _no_progress) -> dict[str, dict[str, Any]]:
-    """Checksums of the database at ``url``. An SQLite file is opened read-only and without
-    our pragmas (switching a dump to WAL would change the bytes its SHA-256 covers)."""
-    if family(url) == "sqlite":
-        path = str(url.database)
-        engine = create_engine(
-            "sqlite://", creator=lambda: sqlite3.connect(f"file:{path}?mode=ro", uri=True), poolclass=NullPool
-        )
-    else:
-        engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return table_checksums(conn, progress)
-    finally:
-        engine.dispose()
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-# ---- the backends -------------------------------------------------------------------------------
-
-
-def family(url: URL) -> str:
-    name = url.get_backend_name()
-    return "mariadb" if name in ("mysql", "mariadb") else name
-
-
-def _tool(*names: str) -> str:
-    for name in names:
-        found = shutil.which(name)
-        if found:
-            return found
-    raise BackupError(f"{names[0]} is not installed (needed for this database): install the client tools")
-
-
-def _run(argv: list[str], *, env: dict[str, str] | None = None, stdin: Any = None, what: str) -> None:
-    """Run a client tool; its stderr (never the password) becomes the error's message."""
-    try:
-        done = subprocess.run(
-            argv, env=env, stdin=stdin, capture_output=True, timeout=TOOL_TIMEOUT_S, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise BackupError(f"{what} took longer than {TOOL_TIMEOUT_S} s and was stopped") from None
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        first = next((line for line in message if line.strip()), f"exit status {done.returncode}")
-        raise BackupError(f"{what} failed: {first}")
-
-
-def _pg_env(url: URL) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env.update(
-        PGHOST=url.host or "localhost",
-        PGPORT=str(url.port or 5432),
-        PGUSER=url.username or "",
-        PGDATABASE=url.database or "",
-        PGCONNECT_TIMEOUT="10",
-    )
-    if url.password:
-        env["PGPASSWORD"] = str(url.password)
-    return env
-
-
-@contextmanager
-def _my_defaults(url: URL) -> Iterator[str]:
-    """A private option file with the connection settings (the password must not be in argv)."""
-    folder = tempfile.mkdtemp(prefix="msp-my-")
-    path = Path(folder) / "client.cnf"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-
-        def quoted(value: str) -> str:
-            return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-        lines = [
-            "[client]",
-            f"host={url.host or 'localhost'}",
-            f"port={url.port or 3306}",
-            f"user={quoted(url.username or '')}",
-            "default-character-set=utf8mb4",
-        ]
-        if url.password:
-            lines.append(f"password={quoted(str(url.password))}")
-        with os.fdopen(fd, "w") as fh:
-            fh.write("\n".join(lines) + "\n")
-        yield str(path)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _sqlite_copy(source: Path, dest: Path, progress: Progress, stage: str, *, standalone: bool) -> None:
-    """Copy one SQLite database into another with the online backup API: a consistent
-    snapshot even while other connections write, page by page so progress can be shown.
-    ``standalone``: the copy is one self-contained file (no -wal beside it)."""
-    src = sqlite3.connect(source, timeout=30)
-    dst = sqlite3.connect(dest, timeout=30)
-    try:
-
-        def step(_status: int, remaining: int, total: int) -> None:
-            progress(stage, total - remaining, total)
-
-        src.backup(dst, pages=1024, progress=step)
-        if standalone:
-            dst.execute("PRAGMA journal_mode=DELETE")
-    finally:
-        dst.close()
-        src.close()
-
-
-def _dump(url: URL, dest: Path, progress: Progress) -> dict[str, dict[str, Any]]:
-    """Write the dump; return the checksums of exactly what it holds."""
-    kind = family(url)
-    if kind == "sqlite":
-        assert url.database is not None
-        _sqlite_copy(Path(url.database), dest, progress, "dump", standalone=True)
-        return database_checksums(_sqlite_url(dest), progress)
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        if kind == "postgresql":
-            pg_dump = _tool("pg_dump")
-            with engine.connect() as conn:
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-                with conn.begin():
-                    # pg_dump reads in the snapshot our checksums are read in: the same data.
-                    snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
-                    progress("dump", 0, None)
-                    _run(
-                        [
-                            pg_dump,
-                            "--format=plain",
-                            "--no-owner",
-                            "--no-privileges",
-                            f"--snapshot={snapshot}",
-                            f"--file={dest}",
-                        ],
-                        env=_pg_env(url),
-                        what="pg_dump",
-                    )
-                    progress("dump", 1, 1)
-                    return table_checksums(conn, progress)
-        dump_tool = _tool("mariadb-dump", "mysqldump")
-        with engine.connect() as conn, _my_defaults(url) as defaults:
-            conn.exec_driver_sql("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            conn.exec_driver_sql("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-            progress("dump", 0, None)
-            _run(
-                [
-                    dump_tool,
-                    f"--defaults-extra-file={defaults}",
-                    "--single-transaction",
-                    "--skip-lock-tables",
-                    "--no-tablespaces",
-                    "--routines",
-                    "--triggers",
-                    "--hex-blob",
-                    f"--result-file={dest}",
-                    "--",
-                    str(url.database),
-                ],
-                what="mariadb-dump",
-            )
-            progress("dump", 1, 1)
-            sums = table_checksums(conn, progress)
-            conn.rollback()
-            return sums
-    finally:
-        engine.dispose()
-
-
-def _sqlite_url(path: Path) -> URL:
-    return make_url(f"sqlite:///{path}")
-
-
-def _load(url: URL, dump: Path, *, replace: bool, progress: Progress) -> None:
-    """Load a dump into the database at ``url``; ``replace`` first drops what is there."""
-    kind = family(url)
-    progress("restore", 0, None)
-    if kind == "sqlite":
-        assert url.database is not None
-        _sqlite_copy(dump, Path(url.database), progress, "restore", standalone=False)
-        return
-    if kind == "postgresql":
-        psql = _tool("psql")
-        prelude = b""
-        if replace:
-            engine = create_engine(url, poolclass=NullPool)
-            try:
-                with engine.connect() as conn:
-                    name = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
-            finally:
-                engine.dispose()
-            quoted = '"' + str(name).replace('"', '""') + '"'
-            prelude = f"DROP SCHEMA IF EXISTS {quoted} CASCADE;\nCREATE SCHEMA {quoted};\n".encode()
-        # One transaction: if any statement fails, the database is as it was.
-        with _stdin(prelude, dump) as stdin:
-            _run(
-                [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"],
-                env=_pg_env(url),
-                stdin=stdin,
-                what="psql",
-            )
-        progress("restore", 1, 1)
-        return
-    client = _tool("mariadb", "mysql")
-    prelude = b""
-    if replace:
-        engine = create_engine(url, poolclass=NullPool)
-        try:
-            with engine.connect() as conn:
-                names = inspect(conn).get_table_names()
-        finally:
-            engine.dispose()
-        if names:
-            listed = ", ".join("`" + n.replace("`", "``") + "`" for n in names)
-            prelude = f"SET FOREIGN_KEY_CHECKS=0;\nDROP TABLE IF EXISTS {listed};\n".encode()
-    with _my_defaults(url) as defaults, _stdin(prelude, dump) as stdin:
-        _run(
-            [client, f"--defaults-extra-file={defaults}", "--batch", "--", str(url.database)],
-            stdin=stdin,
-            what="mariadb",
-        )
-    progress("restore", 1, 1)
-
-
-@contextmanager
-def _stdin(prelude: bytes, dump: Path) -> Iterator[Any]:
-    """The prelude followed by the dump, as a file a tool can read from stdin."""
-    if not prelude:
-        with dump.open("rb") as fh:
-            yield fh
-        return
-    with tempfile.TemporaryFile() as fh:
-        fh.write(prelude)
-        with dump.open("rb") as src:
-            shutil.copyfileobj(src, fh, 1 << 20)
-        fh.seek(0)
-        yield fh
-
-
-@contextmanager
-def scratch_database(url: URL, workdir: Path) -> Iterator[URL]:
-    """An empty throwaway database of the same kind, dropped afterwards."""
-    kind = family(url)
-    if kind == "sqlite":
-        path = workdir / f"verify-{secrets.token_hex(4)}.db"
-        try:
-            yield _sqlite_url(path)
-        finally:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    name = f"msp_verify_{secrets.token_hex(6)}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        with admin.connect() as conn:
-            if kind == "postgresql":
-                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-            else:
-                charset, collation = conn.exec_driver_sql(
-                    "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME "
-                    "FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()"
-                ).one()
-                conn.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET {charset} COLLATE {collation}")
-    except Exception as exc:
-        admin.dispose()
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise BackupError(
-            f"cannot create a scratch database to verify in ({reason}): the database user needs the "
-            "right to create databases"
-        ) from None
-    try:
-        yield url.set(database=name)
-    finally:
-        drop = (
-            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-            if kind == "postgresql"
-            else f"DROP DATABASE IF EXISTS `{name}`"
-        )
-        with suppress(Exception), admin.connect() as conn:
-            conn.exec_driver_sql(drop)
-        admin.dispose()
 
 
 # ---- the manifest -------------------------------------------------------------------------------
@@ -513,7 +142,7 @@ def backup(
     directory: Path | None = None,
     backup_type: str = "manual",
     verify: bool = True,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
     now: datetime | None = None,
 ) -> BackupResult:
     """Dump the database into ``directory``, write its manifest, and verify it by restoring
@@ -535,7 +164,7 @@ def backup(
     try:
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
-        tables = _dump(db.url, partial, progress)
+        tables = dumps.dump(db.url, partial, progress)
         os.replace(partial, dest)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -568,23 +197,14 @@ def backup(
     _write_private(result.manifest, json.dumps(doc, indent=2, sort_keys=True) + "\n")
     if verify:
         progress("verify", 0, None)
-        with scratch_database(db.url, folder) as scratch:
-            _load(scratch, dest, replace=False, progress=progress)
+        with dumps.scratch_database(db.url, folder) as scratch:
+            dumps.load(scratch, dest, replace=False, progress=progress)
             result.problems = compare(tables, database_checksums(scratch, progress))
             if kind == "sqlite" and not result.problems:
-                result.problems = _sqlite_integrity(scratch)
+                result.problems = dumps.sqlite_integrity(scratch)
         result.verification = "failed" if result.problems else "passed"
     result.duration_seconds = time.monotonic() - clock
     return result
-
-
-def _sqlite_integrity(url: URL) -> list[str]:
-    conn = sqlite3.connect(str(url.database))
-    try:
-        found = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-    finally:
-        conn.close()
-    return [] if found == ["ok"] else [f"integrity_check: {found[0]}"]
 
 
 def _write_private(path: Path, content: str) -> None:
@@ -733,7 +353,7 @@ class RestorePlan:
         return sum(t["rows"] for t in self.manifest.tables.values())
 
 
-def plan_restore(db: Database, dump: Path, *, progress: Progress = _no_progress) -> RestorePlan:
+def plan_restore(db: Database, dump: Path, *, progress: Progress = no_progress) -> RestorePlan:
     """Every check a restore makes before it touches the live database: the file matches
     its manifest, its schema is one this msp knows, it is for this kind of database, the live
     database is not from a newer msp, and the dump restores into a scratch database with
@@ -755,8 +375,8 @@ def plan_restore(db: Database, dump: Path, *, progress: Progress = _no_progress)
             f"(its newest is {schema.head_revision()}): upgrade msp first; nothing was restored"
         )
     target = schema.status(db)  # refuses a live database newer than this msp
-    with scratch_database(db.url, dump.parent) as scratch:
-        _load(scratch, dump, replace=False, progress=progress)
+    with dumps.scratch_database(db.url, dump.parent) as scratch:
+        dumps.load(scratch, dump, replace=False, progress=progress)
         problems = compare(manifest.tables, database_checksums(scratch, progress))
     if problems:
         raise BackupError(
@@ -771,11 +391,11 @@ def _known_revisions() -> set[str]:
     return {rev.revision for rev in ScriptDirectory.from_config(schema.alembic_config()).walk_revisions()}
 
 
-def apply_restore(db: Database, plan: RestorePlan, *, progress: Progress = _no_progress) -> list[str]:
+def apply_restore(db: Database, plan: RestorePlan, *, progress: Progress = no_progress) -> list[str]:
     """Overwrite the live database with the planned dump; return any difference found
     afterwards (none on success). Close every other use of ``db`` first."""
     db.dispose()
-    _load(plan.target, plan.dump, replace=True, progress=progress)
+    dumps.load(plan.target, plan.dump, replace=True, progress=progress)
     return compare(plan.manifest.tables, database_checksums(plan.target, progress))
 
 
@@ -807,6 +427,7 @@ __all__ = [
     "BackupError",
     "BackupResult",
     "Manifest",
+    "Progress",
     "RestorePlan",
     "apply_restore",
     "backup",
@@ -815,6 +436,7 @@ __all__ = [
     "cron_line",
     "database_checksums",
     "default_directory",
+    "file_sha256",
     "manifest_path",
     "plan_restore",
     "prune",

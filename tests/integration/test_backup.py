@@ -24,7 +24,7 @@ from mspmode.db.session import Database
 from mspmode.errors import SchemaError
 from mspmode.models.operations import BackupLog
 from mspmode.services import backup as backups
-from mspmode.services import credentials, crud
+from mspmode.services import credentials, crud, dumps
 from mspmode.services.actor import local_actor
 from mspmode.services.runtime import Runtime
 from mspmode.settings import Settings
@@ -248,7 +248,7 @@ def test_the_password_goes_to_a_private_file_not_argv(tmp_path: Path) -> None:
     from sqlalchemy.engine import make_url
 
     url = make_url("mysql+pymysql://u:p%40ss%22word@127.0.0.1:3306/db")
-    with backups._my_defaults(url) as path:
+    with dumps._my_defaults(url) as path:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         assert 'password="p@ss\\"word"' in Path(path).read_text()
     assert not Path(path).exists()
