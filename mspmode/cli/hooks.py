@@ -264,11 +264,13 @@ def sync_index(rt: Runtime, *, force: bool = False) -> bool:
 
 @hooks_app.command("sync")
 def sync(force: bool = typer.Option(False, "--force", help="Rebuild even if it looks current.")) -> None:
-    """Bring the hooks' pre-check index up to date with the database (the hooks do this
-    themselves when they find it behind; this is for after a large import)."""
+    """Save the sessions the Stop/SessionEnd hooks queued and bring the hooks' pre-check
+    index up to date (the hooks do both themselves at the next PostToolUse or SessionStart;
+    this is for right after a large import, or an upgrade with --force)."""
     with _runtime() as rt:
+        saved = drain_queue(rt, local_actor("hook", "claude-code"))
         written = sync_index(rt, force=force)
-        typer.echo(json.dumps({"written": written, "index": str(_index_path(rt))}))
+        typer.echo(json.dumps({"written": written, "saved_sessions": saved, "index": str(_index_path(rt))}))
 
 
 # --------------------------------------------------------------------------------------------
