@@ -201,26 +201,50 @@ def _merge(keys: list[tuple[str, ...]], k: int) -> dict[tuple[str, ...], tuple[s
         while changed:
             changed = False
             live_keys = sorted(x for x in by_len[length] if x in live)
-            # Only where the keys differ can a family have two members.
-            varying = [p for p in range(length) if len({key[p] for key in live_keys}) > 1]
-            for p in varying:
-                families: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+            for p in range(length):
+                # Members of a family agree everywhere but at p: split on another position first
+                # (cheap), and look for families only where the values at p can make a merge.
+                anchor = 1 if p == 0 else 0
+                groups: dict[str, list[tuple[str, ...]]] = {}
                 for key in live_keys:
                     if key in live:
-                        families.setdefault(key[:p] + key[p + 1 :], []).append(key)
-                for rest, members in families.items():
-                    if len(members) < 2 or not _variable(p, [m[p] for m in members], rest, k):
+                        groups.setdefault(key[anchor] if length > 1 else "", []).append(key)
+                for group in groups.values():
+                    if len(group) < 2:
                         continue
-                    merged = (*rest[:p], VARIABLE, *rest[p:])
-                    for m in members:
-                        if m != merged:
-                            parent[m] = merged
-                            live.discard(m)
-                    if merged not in live:
-                        live.add(merged)
-                        by_len[length].append(merged)
-                    changed = True
+                    values = {key[p] for key in group}
+                    if len(values) < 2 or (len(values) < k and not any(VARIABLE in v for v in values)):
+                        continue
+                    changed |= _merge_at(p, group, k, parent, live, by_len[length])
     return parent
+
+
+def _merge_at(
+    p: int,
+    group: list[tuple[str, ...]],
+    k: int,
+    parent: dict[tuple[str, ...], tuple[str, ...]],
+    live: set[tuple[str, ...]],
+    bucket: list[tuple[str, ...]],
+) -> bool:
+    families: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    for key in group:
+        if key in live:
+            families.setdefault(key[:p] + key[p + 1 :], []).append(key)
+    changed = False
+    for rest, members in families.items():
+        if len(members) < 2 or not _variable(p, [m[p] for m in members], rest, k):
+            continue
+        merged = (*rest[:p], VARIABLE, *rest[p:])
+        for m in members:
+            if m != merged:
+                parent[m] = merged
+                live.discard(m)
+        if merged not in live:
+            live.add(merged)
+            bucket.append(merged)
+        changed = True
+    return changed
 
 
 def _variable(p: int, values: list[str], rest: tuple[str, ...], k: int) -> bool:
