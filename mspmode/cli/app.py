@@ -60,6 +60,7 @@ from mspmode.cli import credentials as _credentials  # noqa: E402,F401
 from mspmode.cli import db as _db  # noqa: E402,F401
 from mspmode.cli import entities as _entities  # noqa: E402,F401
 from mspmode.cli import hooks as _hooks  # noqa: E402,F401
+from mspmode.cli import infrastructure as _infrastructure  # noqa: E402,F401
 from mspmode.cli import insights as _insights  # noqa: E402,F401
 from mspmode.cli import learning as _learning  # noqa: E402,F401
 from mspmode.cli import recall as _recall  # noqa: E402,F401
