@@ -171,9 +171,14 @@ def group(messages: Sequence[str], min_variants: int = MIN_VARIANTS) -> Grouping
     if not all(isinstance(m, str) for m in distinct):
         msgs = [m if isinstance(m, str) else ("" if m is None else str(m)) for m in msgs]
         distinct = list(dict.fromkeys(msgs))
-    tokens = list(dict.fromkeys("\n".join(distinct).split()))
+    # Every digit made 0 first (no rule tells one digit from another, so the masking is the
+    # same): lines and tokens that differ only in their numbers are masked once.
+    folded = _fold_digits(distinct)
+    lines = list(dict.fromkeys(folded))
+    tokens = list(dict.fromkeys("\n".join(lines).split()))
     get = dict(zip(tokens, mask_tokens(tokens), strict=True)).__getitem__
-    key_of = {m: " ".join(map(get, m.split())) for m in distinct}
+    key_of_line = {line: " ".join(map(get, line.split())) for line in lines}
+    key_of = {m: key_of_line[f] for m, f in zip(distinct, folded, strict=True)}
     # Per distinct key (few): rules that span tokens, runs of variables made one.
     shaped = {k: _collapse(_DATE.sub(VARIABLE, k).split()) for k in dict.fromkeys(key_of.values())}
     parent = _merge(list(dict.fromkeys(shaped.values())), max(2, min_variants))
@@ -185,6 +190,20 @@ def group(messages: Sequence[str], min_variants: int = MIN_VARIANTS) -> Grouping
         label_of_key[k] = ids.setdefault(t, len(ids))
     label_of = {m: label_of_key[k] for m, k in key_of.items()}
     return Grouping(list(map(label_of.__getitem__, msgs)), [" ".join(k) for k in ids])
+
+
+_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+
+
+def _fold_digits(messages: list[str]) -> list[str]:
+    text = "\n".join(messages)
+    if text.count("\n") != max(0, len(messages) - 1):  # a message holds a line break
+        return [_fold_digits([m])[0] if "\n" not in m else m for m in messages]
+    try:
+        folded = text.encode("utf-8", "surrogatepass").translate(_ZEROS).decode("utf-8", "surrogatepass")
+    except UnicodeError:
+        return messages
+    return folded.split("\n") if messages else []
 
 
 def _merge(keys: list[tuple[str, ...]], k: int) -> dict[tuple[str, ...], tuple[str, ...]]:
