@@ -147,3 +147,13 @@ def test_masking_keeps_one_token_per_token_and_is_idempotent(tokens: list[str]) 
 def test_message_key_is_idempotent(message: str) -> None:
     key = message_key(message)
     assert message_key(" ".join(key)) == key
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(alphabet="ab1 9:.=/", max_size=20), min_size=1, max_size=10))
+def test_numbers_never_decide_a_group(messages: list[str]) -> None:
+    # the same messages with other digits group the same way, each with its twin
+    twins = [m.translate(str.maketrans("19", "73")) for m in messages]
+    g = group(messages + twins)
+    n = len(messages)
+    assert g.labels[:n] == g.labels[n:]
