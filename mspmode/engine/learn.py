@@ -714,6 +714,8 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
                 # … or a word derived from one (tar xf foo.tar → mkdir -p foo && …).
                 pieces.append((_pre(x, j, fix.text), derived))
             else:
+                if x[j].kind == WORD and xc[j] in nc and xc[j] not in ft:
+                    return None  # the new command has that part of the fix already
                 pieces.append((_pre(x, j, fix.text), xt[j]))
     for j in gap[len(f)]:
         emit_n(j)

@@ -81,3 +81,9 @@ def test_a_fix_picked_from_a_fixed_list_does_not_carry_to_another_typo() -> None
     # "ps" is printed unchanged for the new failure: the fix was a choice by likeness, and the
     # choice for "tga" is "tag"
     assert _after(memory, "tool tga", listing)[:1] == ["tool tag"]
+
+
+def test_a_fix_the_new_command_already_has_is_not_suggested_again() -> None:
+    out = "error: externally managed; use --user"
+    memory = _taught("pip install -r req.txt", out, "pip install --user -r req.txt")
+    assert _after(memory, "pip install --user -r req.txt", out) == []
