@@ -43,7 +43,7 @@ __all__ = [
 VARIABLE = "<*>"
 MIN_VARIANTS = 4  # distinct values that make a position variable for a family
 MIN_CONSTANT_WORDS = 2  # words a template keeps after a merge
-_GAP = r"\S.{0,200}?"  # what a variable matches in template_regex: bounded, so linear to run
+_GAP = r"\S.{0,200}?"  # what a variable matches in template_regex: bounded and lazy
 
 # Named rules of normalize.MASKS that mask a token without needing a digit in it (the digit rule
 # below covers addresses, numbers, times, versions, hashes with digits).
@@ -288,13 +288,20 @@ def _prefix(token: str) -> str:
 
 
 def template_regex(template: str) -> str:
-    """A regex for the messages of ``template``: escaped literals, each variable a bounded gap
-    (never a nested quantifier, so it runs in linear time whatever the input)."""
-    parts: list[str] = []
-    for token in template.split():
-        pieces = token.split(VARIABLE)
-        parts.append(_GAP.join(re.escape(p) for p in pieces))
-    return r"\s+".join(parts)
+    """A regex for the messages of ``template``, built from escaped literals only: each variable
+    is a bounded lazy gap, and a gap with the literal after it is an atomic group — the gap
+    stops at the first place the literal follows and never comes back — so no input makes the
+    regex backtrack over combinations of gaps (no nested quantifier, no catastrophic case)."""
+    text = " ".join(template.split())
+    pieces = text.split(VARIABLE)
+    out = [_literal(pieces[0])]
+    for piece in pieces[1:]:
+        out.append("(?>" + _GAP + _literal(piece) + ")" if piece else _GAP)
+    return "".join(out)
+
+
+def _literal(text: str) -> str:
+    return r"\s+".join(re.escape(w) for w in text.split(" "))
 
 
 # --------------------------------------------------------------------------------------------

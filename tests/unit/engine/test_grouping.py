@@ -117,6 +117,9 @@ def test_template_regex_matches_its_members_and_is_built_from_literals() -> None
     pattern = template_regex(g.templates[0])
     assert all(re.fullmatch(pattern, m) for m in msgs)
     assert "(?:" not in pattern and "*" not in pattern.replace(r"\*", "")
+    # a gap and the literal after it are atomic: a message of many near-misses fails at once
+    bad = re.compile(template_regex("a <*> a <*> a <*> a <*> a <*> z"))
+    assert bad.fullmatch("a " * 2000) is None
 
 
 text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
