@@ -43,6 +43,7 @@ __all__ = [
 VARIABLE = "<*>"
 MIN_VARIANTS = 4  # distinct values that make a position variable for a family
 MIN_CONSTANT_WORDS = 2  # words a template keeps after a merge
+MAX_TOKEN = 256  # longer tokens are values outright
 _GAP = r"\S.{0,200}?"  # what a variable matches in template_regex: bounded and lazy
 
 # Named rules of normalize.MASKS that mask a token without needing a digit in it (the digit rule
@@ -92,6 +93,9 @@ def mask_tokens(tokens: Sequence[str]) -> list[str]:
     literals = _LITERAL_SPELLINGS.intersection(out)
     if literals:
         out = [VARIABLE if t in literals else t for t in out]
+    # A token this long is data (a blob, a dump), and the rules' cost stays bounded per token.
+    if max(map(len, out), default=0) > MAX_TOKEN:
+        out = [VARIABLE if len(t) > MAX_TOKEN else t for t in out]
     idx = [i for i, t in enumerate(out) if not t.isalpha()]
     rest = [out[i] for i in idx]
     for name, regex, replacement in _STEPS:

@@ -160,3 +160,8 @@ def test_numbers_never_decide_a_group(messages: list[str]) -> None:
     g = group(messages + twins)
     n = len(messages)
     assert g.labels[:n] == g.labels[n:]
+
+
+def test_a_very_long_token_is_a_value() -> None:
+    assert mask_tokens(["x" * 300, "ok"]) == [VARIABLE, "ok"]
+    assert message_key("dump " + "1" + ")" * 5000 + "x") == ("dump", VARIABLE)
