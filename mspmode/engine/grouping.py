@@ -6,8 +6,10 @@ Two steps, both general (no word of any particular system is known here):
    the named rules of :mod:`normalize` that need no digit (URLs, e-mail addresses, paths, host
    names) and then the rule that a token carrying a digit is a value (``blk_-16``, ``10:05:25``,
    ``core.2275``: the whole value; a ``key=`` or ``key:`` prefix and brackets around it are kept).
-   Empty brackets (``()``) stand for an empty value. Runs of variables become one ``<*>``, so a
-   list of values does not change a message's length.
+   Booleans and nulls (``ret:true``, ``ws=null``) and tokens over 256 characters are values too;
+   empty brackets (``()``) stand for an empty value; a weekday and month name before a masked
+   day make one date. Runs of variables become one ``<*>``, so a list of values does not change
+   a message's length.
 2. **Position-wise variability.** Masked messages of the same length that differ in one position
    only form a *family*. A position is variable for the family — the family merges into one
    template with ``<*>`` there — when the family shows ``min_variants`` distinct values at it, or
@@ -16,8 +18,11 @@ Two steps, both general (no word of any particular system is known here):
    Guards keep constant words apart: the first token (usually the event's verb or component)
    only varies when its values are not plain words, and a template keeps at least two words.
 
-The work is done per distinct message and per distinct token, so repeated lines cost a dictionary
-look-up: :func:`group` is meant for batches (a day of logs, every failure of a host).
+The work is done per distinct message and per distinct token — after every digit is made 0, as
+no rule tells one digit from another — so repeated lines cost a dictionary look-up: :func:`group`
+is meant for batches (a day of logs, every failure of a host). :func:`message_key` masks one
+message; :func:`template_regex` turns a template into a regex of escaped literals and atomic
+bounded gaps; :func:`grouping_accuracy` and :func:`fga` are Loghub's metrics.
 """
 
 from __future__ import annotations
