@@ -15,8 +15,8 @@ route — finds every failure without an explanation with one anti-join and expl
 Attempts are read from the history, not guessed: after a failed command, the next commands in
 the same session on the same host within ``WINDOW`` that retry it (same text), carry out the
 learned fix (the failure's recorded resolution) or change it (same program) are its attempts,
-numbered, timed from the failure, until one works. A failure whose window is still open and
-has no success yet is left for a later pass.
+numbered, timed from the failure, until one works. A failure less than ``WINDOW`` old without
+a success yet is left for a later pass: more may come.
 """
 
 from __future__ import annotations
@@ -215,66 +215,73 @@ def _program(text: str) -> str:
     return words[0].lower() if words else ""
 
 
-def derive_attempts(session: Session, session_ids: Iterable[uuid.UUID] | None = None) -> int:
+def derive_attempts(
+    session: Session, session_ids: Iterable[uuid.UUID] | None = None, since: datetime | None = None
+) -> int:
     """Write the attempts that followed failed commands without attempts yet (in
-    ``session_ids`` if given); the number of attempts written."""
-    has_attempt = exists().where(_ATT.c.failed_command_id == _CMD.c.id)
-    pending = select(_CMD.c.session_id).where(_CMD.c.success.is_(False), ~has_attempt).distinct()
+    ``session_ids`` if given, run at or after ``since`` if given); the number written."""
     if session_ids is not None:
-        wanted = list(set(session_ids))
-        if not wanted:
-            return 0
-        pending = pending.where(_CMD.c.session_id.in_(wanted))
-    sessions = list(session.scalars(pending))
+        sessions = list(set(session_ids))  # a batch just recorded: no search for them
+    else:
+        has_attempt = exists().where(_ATT.c.failed_command_id == _CMD.c.id)
+        pending = select(_CMD.c.session_id).where(_CMD.c.success.is_(False), ~has_attempt).distinct()
+        sessions = list(session.scalars(pending))
     if not sessions:
         return 0
-    attempted = set()
-    decided: dict[uuid.UUID, str] = {}
+    cols = (
+        _CMD.c.id,
+        _CMD.c.session_id,
+        _CMD.c.infrastructure_id,
+        _CMD.c.host,
+        _CMD.c.command_text,
+        _CMD.c.success,
+        _CMD.c.resolution,
+        _CMD.c.failure_pattern_id,
+        _CMD.c.executed_at,
+        _CMD.c.created_at,
+        _CMD.c.duration_ms,
+    )
     rows: list[Any] = []
-    for chunk in _chunks(sessions, 200):
-        cols = (
-            _CMD.c.id,
-            _CMD.c.session_id,
-            _CMD.c.infrastructure_id,
-            _CMD.c.host,
-            _CMD.c.command_text,
-            _CMD.c.success,
-            _CMD.c.resolution,
-            _CMD.c.failure_pattern_id,
-            _CMD.c.executed_at,
-            _CMD.c.created_at,
-            _CMD.c.duration_ms,
-        )
-        rows.extend(session.execute(select(*cols).where(_CMD.c.session_id.in_(list(chunk)))))
-        failed_in = select(_CMD.c.id).where(_CMD.c.session_id.in_(list(chunk)), _CMD.c.success.is_(False))
+    if since is not None:
+        # Recent rows by the executed_at index, sessions picked here: a session's own index
+        # would read all of a long session's history.
+        wanted = set(sessions)
+        rows = [
+            r
+            for r in session.execute(select(*cols).where(_CMD.c.executed_at >= since))
+            if r.session_id in wanted
+        ]
+    else:
+        for chunk in _chunks(sessions, 200):
+            rows.extend(session.execute(select(*cols).where(_CMD.c.session_id.in_(list(chunk)))))
+    failed_ids = [r.id for r in rows if r.success is False]
+    attempted: set[uuid.UUID] = set()
+    decided: dict[uuid.UUID, str] = {}
+    for chunk in _chunks(failed_ids):
+        ids = list(chunk)
         attempted.update(
-            session.scalars(select(_ATT.c.failed_command_id).where(_ATT.c.failed_command_id.in_(failed_in)))
+            session.scalars(select(_ATT.c.failed_command_id).where(_ATT.c.failed_command_id.in_(ids)))
         )
-        decided.update(
-            session.execute(
-                select(_EXP.c.command_run_id, _EXP.c.retry_decision).where(
-                    _EXP.c.command_run_id.in_(failed_in)
-                )
-            ).all()
-        )
+        found = select(_EXP.c.command_run_id, _EXP.c.retry_decision).where(_EXP.c.command_run_id.in_(ids))
+        decided.update(session.execute(found).all())
     groups: dict[tuple[Any, Any], list[Any]] = defaultdict(list)
     for r in rows:
         groups[(r.session_id, r.infrastructure_id or (r.host or "").lower())].append(r)
     out: list[dict[str, Any]] = []
     for cmds in groups.values():
         cmds.sort(key=lambda r: (r.executed_at, r.created_at))
-        latest = cmds[-1].executed_at
+        now = utcnow()
         for i, failed in enumerate(cmds):
             if failed.success is not False or failed.id in attempted:
                 continue
-            out.extend(_attempts_for(failed, cmds[i + 1 : i + 1 + LOOKAHEAD], latest, decided.get(failed.id)))
+            out.extend(_attempts_for(failed, cmds[i + 1 : i + 1 + LOOKAHEAD], now, decided.get(failed.id)))
     for chunk in _chunks(out, 2_000):
         bulk.insert_many(session.connection(), _ATT, chunk)
     return len(out)
 
 
 def _attempts_for(
-    failed: Any, following: Sequence[Any], latest: datetime, decision: str | None
+    failed: Any, following: Sequence[Any], now: datetime, decision: str | None
 ) -> list[dict[str, Any]]:
     text = (failed.command_text or "").strip()
     program = _program(text)
@@ -328,8 +335,8 @@ def _attempts_for(
         if d.success is True:
             succeeded = True
             break
-    if not succeeded and latest - failed.executed_at <= WINDOW:
-        return []  # more may come: decided on a later pass
+    if not succeeded and now - failed.executed_at <= WINDOW:
+        return []  # its window is still open: decided on a later pass
     return found
 
 
@@ -344,7 +351,10 @@ def after_batch(rt: Runtime, session: Session, recorded: Sequence[Any]) -> None:
     if failed:
         explain_commands(session, failed)
     touched = {r.row["session_id"] for r in recorded if r.row.get("session_id")}
-    derive_attempts(session, touched)
+    # Only failures whose window this batch can close: a long session is not read again and
+    # again (older failures without attempts are left to the catch-up).
+    since = min((r.row["executed_at"] for r in recorded), default=None)
+    derive_attempts(session, touched, since - WINDOW if since is not None else None)
 
 
 def catch_up_in(session: Session) -> dict[str, int]:

@@ -164,7 +164,7 @@ def test_attempts_are_read_from_what_ran_next(rt: Runtime, uid: str) -> None:
             run(host, f"rsync -a /data/{uid} nas:/backup", 255, timeout, 0, s),
             run(host, f"rsync -a /data/{uid} nas:/backup", 255, timeout, 1, s),
             run(host, f"rsync -a /data/{uid} nas:/backup", 0, "sent 10 bytes", 3, s),
-            run(host, f"ls /backup/{uid}", 0, "ok", 60, s),  # closes the window of the last failure
+            run(host, f"ls /backup/{uid}", 0, "ok", 60, s),  # not an attempt: another program
         ],
     )
     failed = recorded[0].row["id"]
