@@ -102,12 +102,12 @@ def refresh_in(session: Session, client_id: uuid.UUID | None = None) -> dict[str
     # Patterns entered for one host (by a person, or an operation's pattern) count as evidence too.
     direct = select(_PAT).where(_PAT.c.infrastructure_id.in_(host_ids))
     patterns = {p.id: p for p in session.execute(direct)}
-    for p in patterns.values():
-        evidence.setdefault((p.id, p.infrastructure_id), (int(p.occurrence_count or 1), p.last_seen))
+    for row in patterns.values():
+        evidence.setdefault((row.id, row.infrastructure_id), (int(row.occurrence_count or 1), row.last_seen))
     missing = list({pid for pid, _ in evidence} - set(patterns))
     for i in range(0, len(missing), 500):
-        for p in session.execute(select(_PAT).where(_PAT.c.id.in_(missing[i : i + 500]))):
-            patterns[p.id] = p
+        for row in session.execute(select(_PAT).where(_PAT.c.id.in_(missing[i : i + 500]))):
+            patterns[row.id] = row
     existing = {
         r.id: r
         for r in session.execute(

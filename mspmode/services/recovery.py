@@ -432,14 +432,14 @@ def health(rt: Runtime, actor: Actor, *, refresh: bool = True) -> dict[str, Any]
                 ).where(*att_scope)
             )
         )
-        by_severity = dict(
+        by_severity: dict[Any, int] = dict(
             s.execute(
                 select(_PAT.c.severity, func.count())
                 .where(_PAT.c.is_active.is_(True), *_scoped(_PAT, actor))
                 .group_by(_PAT.c.severity)
             ).all()
         )
-        by_decision = dict(
+        by_decision: dict[Any, int] = dict(
             s.execute(
                 select(_EXP.c.retry_decision, func.count())
                 .where(*_scoped(_EXP, actor))
