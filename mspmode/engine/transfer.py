@@ -21,7 +21,7 @@ from mspmode.engine.memory import FailurePattern, FixObservation, Memory
 from mspmode.engine.normalize import normalize, normalize_command
 from mspmode.engine.tokenize import POSIX, WORD, Script, parse_cached
 
-__all__ = ["related_patterns", "reread", "suggest_fixes"]
+__all__ = ["printed_fix", "related_patterns", "reread", "suggest_fixes"]
 
 _OUT_TOKEN = re.compile(r"[^\s'\"`‘’“”,;()\[\]{}<>]+")
 _WORD = re.compile(r"[A-Za-z]{2}")
@@ -79,6 +79,17 @@ def suggest_fixes(memory: Memory, learned: Learned, limit: int = 5) -> list[str]
     for pattern in patterns:
         for fix in sorted(reversed(pattern.fixes), key=lambda fx: fx.host != rec.host):
             old_output = _failure_text(memory, fix, pattern)
+            printed = printed_fix(fix.fix_command, old_output, new_output)
+            if printed is not None:
+                # The error printed the fix: take what the new error prints in its place — or
+                # the transplanted fix when it is that and more (the user's own options kept).
+                failed = parse_cached(fix.failed_command, fix.dialect)
+                adapted = adapt(failed, parse_cached(fix.fix_command, fix.dialect), script)
+                if adapted is None or not set(printed.split()) <= set(adapted.split()):
+                    adapted = printed
+                if adapted not in out and adapted != " ".join(rec.effective.split()):
+                    out.append(adapted)
+                continue
             pair = reread(fix, old_output, new_output, script)
             if pair is not None:
                 adapted = adapt(pair[0], pair[1], script)
@@ -94,6 +105,41 @@ def suggest_fixes(memory: Memory, learned: Learned, limit: int = 5) -> list[str]
             if adapted is not None and adapted not in out and adapted.strip() != rec.effective.strip():
                 out.append(adapted)
     return out[:limit]
+
+
+def printed_fix(fix_command: str, old_output: str, new_output: str) -> str | None:
+    """When the old error printed the fix (``… set the remote as upstream, use`` / ``git push
+    --set-upstream origin master``; ``Run "yarn add redux" instead``): what the new error prints
+    in the same place — between the same words on a line, or on the line after the same line.
+    None when the old error did not print it or the new one prints nothing there."""
+    fix = " ".join(fix_command.split())
+    if not fix or not old_output or not new_output:
+        return None
+    old = [" ".join(line.split()) for line in old_output.splitlines()]
+    old = [line for line in old if line]
+    new = [" ".join(line.split()) for line in new_output.splitlines()]
+    new = [line for line in new if line]
+    program = fix.split(" ", 1)[0]
+    for i, line in enumerate(old):
+        at = line.find(fix)
+        if at < 0:
+            continue
+        before, after = line[:at], line[at + len(fix) :]
+        if before or after:
+            found = [
+                x[len(before) : len(x) - len(after)]
+                for x in new
+                if len(x) > len(before) + len(after) and x.startswith(before) and x.endswith(after)
+            ]
+        elif i > 0:
+            found = [new[j + 1] for j in range(len(new) - 1) if new[j] == old[i - 1]]
+        else:
+            found = []
+        for candidate in found:
+            if candidate.split(" ", 1)[0] == program:
+                return candidate
+        return None
+    return None
 
 
 def _same_culprit_kind(a: FailurePattern, b: FailurePattern) -> bool:

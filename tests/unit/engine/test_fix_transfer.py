@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from mspmode.engine import Memory, record
-from mspmode.engine.transfer import suggest_fixes
+from mspmode.engine.transfer import printed_fix, suggest_fixes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 UPSTREAM = (
@@ -87,3 +87,27 @@ def test_a_fix_the_new_command_already_has_is_not_suggested_again() -> None:
     out = "error: externally managed; use --user"
     memory = _taught("pip install -r req.txt", out, "pip install --user -r req.txt")
     assert _after(memory, "pip install --user -r req.txt", out) == []
+
+
+def test_a_fix_the_error_printed_is_read_from_the_new_error() -> None:
+    def out(branch: str) -> str:
+        return (
+            f"fatal: The current branch {branch} has no upstream branch.\n"
+            "To push the current branch and set the remote as upstream, use\n\n"
+            f"    git push --set-upstream origin {branch}\n"
+        )
+
+    memory = _taught("git push", out("master"), "git push --set-upstream origin master")
+    # with options of its own the transplanted fix is kept when it is the printed one and more
+    assert (
+        _after(memory, "git push --force", out("master"))[0]
+        == "git push --set-upstream origin master --force"
+    )
+
+
+def test_printed_fix_between_the_same_words() -> None:
+    old = 'error `install` has been replaced with `add`. Run "yarn add redux" instead.'
+    new = 'error `install` has been replaced with `add`. Run "yarn add moment" instead.'
+    assert printed_fix("yarn add redux", old, new) == "yarn add moment"
+    assert printed_fix("yarn add redux", old, "something else") is None
+    assert printed_fix("npm i", old, new) is None
