@@ -54,6 +54,7 @@ HOOK_EVENTS: tuple[tuple[str, str | None, int], ...] = (
     ("Stop", None, 10),
     ("SessionEnd", None, 10),
 )
+SNAPSHOT_EVERY = 600  # seconds between two writes of the CLI's learning snapshot by hooks
 RECALL_BUDGET = 1500  # tokens in all (≤ 10,000 characters)
 FAILURE_BUDGET = 400  # of which the known failures section
 
@@ -321,9 +322,13 @@ def record() -> None:
             session_id=session_id,
         )
         behind = not _index_current(rt)
+        _snapshot_rarely(rt)
         recorded = learning.record_commands(rt, actor, [ci], source="hook")
         hint = learning.recovery_hints(rt, actor, recorded)[0]
         _index_after(rt, recorded, full=behind)
+        if _snapshot_due(rt):
+            learning.use_snapshots(rt)
+            learning.save_snapshot(rt)
         learned = recorded[0].learned
         typer.echo(
             json.dumps(
@@ -335,6 +340,25 @@ def record() -> None:
                 }
             )
         )
+
+
+def _snapshot_rarely(rt: Runtime) -> None:
+    """Load the learning state from the CLI's snapshot, then stop ``record_commands`` from
+    writing it back: pickling a 100k-command state costs seconds, and every PostToolUse would
+    pay them. A snapshot a few commands behind is still valid (the next load catches up on the
+    rows after its mark), so it is written again only every ``SNAPSHOT_EVERY`` seconds."""
+    with cache.lock_for(rt), rt.db.read() as s:
+        cache.current(rt, s)
+    # The cache module has no public switch for "load but do not save"; this is its own set.
+    cache._snapshot_runtimes.discard(rt)
+
+
+def _snapshot_due(rt: Runtime) -> bool:
+    try:
+        age = time.time() - learning.snapshot_path(rt).stat().st_mtime
+    except OSError:
+        return True
+    return age > SNAPSHOT_EVERY
 
 
 def _index_current(rt: Runtime) -> bool:
