@@ -57,6 +57,7 @@ HOOK_EVENTS: tuple[tuple[str, str | None, int], ...] = (
 SNAPSHOT_EVERY = 600  # seconds between two writes of the CLI's learning snapshot by hooks
 RECALL_BUDGET = 1500  # tokens in all (≤ 10,000 characters)
 FAILURE_BUDGET = 400  # of which the known failures section
+FAILURE_CANDIDATES = 500  # patterns scored for it
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,29 +476,37 @@ def drain_queue(rt: Runtime, actor: Actor) -> int:
     return done
 
 
-def failure_facts(rt: Runtime, client: str | None, query: str, budget_tokens: int) -> str:
-    """The known failures and their fixes, as recall facts: capability limits of hosts are
-    hard constraints (they do not decay), the rest decays with age."""
+def failure_facts(rt: Runtime, actor: Actor, client: str | None, query: str, budget_tokens: int) -> str:
+    """The known failures and their fixes, as recall facts, from the ``failure_patterns`` rows
+    (no learning state to load): capability limits of hosts are hard constraints (they do not
+    decay), the rest decays with age. The newest ``FAILURE_CANDIDATES`` are scored; older
+    ones come back through the insights recall reads."""
+    from sqlalchemy import select
+
     from mspmode.engine.recall import Candidate, RecallQuery, recall
     from mspmode.hooks.events import recall_candidate
+    from mspmode.models.learning import FailurePattern
+    from mspmode.services import crud
+    from mspmode.services.scoping import table_of
 
-    with cache.lock_for(rt), rt.db.read() as s:
-        st = cache.current(rt, s)
-        mem = st.memory
-        candidates = []
-        for p in mem.patterns.values():
-            if not p.is_active or p.is_transient:
-                continue
-            for key in p.active_hosts()[:3]:
-                ev = p.hosts[key]
-                name = mem.display_name(key) or "this machine"
-                ref = st.hosts.get(key)
-                body = f"`{ev.last_command}` failed on {name} ({p.failure_class}): {p.failure_description}"
-                if p.workaround_commands:
-                    body += f" What worked: `{p.workaround_commands[0]}`."
-                c = recall_candidate(Candidate, p, name, body, ev.last_seen)
-                owner = str(ref.client_id) if ref and ref.client_id else None
-                candidates.append(dataclasses.replace(c, id=f"{c.id}:{key}", client=owner))
+    fp = FailurePattern
+    stmt = (
+        select(fp)
+        .where(fp.is_active.is_(True), fp.is_transient.is_(False), *crud.visible_to(actor, table_of(fp)))
+        .order_by(fp.last_seen.desc())
+        .limit(FAILURE_CANDIDATES)
+    )
+    candidates = []
+    with rt.db.read() as s:
+        for p in s.scalars(stmt):
+            hosts = [str(h) for h in p.affected_systems or []][:3] or ["this machine"]
+            ran = (p.triggering_commands or [""])[-1]
+            body = f"`{ran}` failed on {', '.join(hosts)} ({p.failure_class}): {p.failure_description}"
+            if p.workaround_commands:
+                body += f" What worked: `{p.workaround_commands[0]}`."
+            c = recall_candidate(Candidate, p, hosts[0], body, p.last_seen)
+            owner = str(p.client_id) if p.client_id else None
+            candidates.append(dataclasses.replace(c, client=owner))
     if not candidates:
         return ""
     result = recall(
@@ -522,7 +531,7 @@ def context() -> None:
         client, project = _scope_for(rt, actor, request.get("cwd"))
         query = str(request.get("query") or "")
         parts = []
-        facts = failure_facts(rt, client, query, FAILURE_BUDGET)
+        facts = failure_facts(rt, actor, client, query, FAILURE_BUDGET)
         if facts:
             parts.append(facts)
         budget = RECALL_BUDGET - FAILURE_BUDGET
