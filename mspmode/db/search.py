@@ -85,12 +85,25 @@ def search(
     *,
     limit: int = 20,
     filters: Mapping[str, Any] | None = None,
+    order: str = "relevance",
+    match: str = "all",
+    snippets: bool = True,
 ) -> list[SearchHit]:
     """Rows of ``table`` whose indexed text contains every word of ``query``, best first.
 
     ``filters`` are equality conditions on the table's own columns (a client id, a status),
     applied in the same query so ranking and paging see only the rows the caller may see.
+    ``match="any"`` finds rows with any of the words instead of all (a prompt rarely repeats
+    all the words of what it should recall). ``order="recent"`` returns the newest matches
+    instead of the most relevant (``score`` is still the relevance): ranking every match of a
+    common word costs a scan of all of them, the newest few are read straight from the index
+    — what recall wants, which ranks them itself. ``snippets=False`` leaves ``snippet`` empty
+    and saves reading the texts back.
     """
+    if order not in ("relevance", "recent"):
+        raise ValidationError(f"order must be relevance or recent, not {order!r}")
+    if match not in ("all", "any"):
+        raise ValidationError(f"match must be all or any, not {match!r}")
     columns = _columns(table)
     words = query_words(query)
     if not words:
@@ -98,16 +111,19 @@ def search(
     limit = max(1, min(int(limit), 200))
     where, binds = _filter_sql(table, filters or {})
     dialect = session.get_bind().dialect.name
+    recent, any_word = order == "recent", match == "any"
     if dialect == "sqlite":
-        rows = _search_sqlite(session, table, words, where, binds, limit)
+        rows = _search_sqlite(session, table, words, where, binds, limit, recent, any_word)
     elif dialect == "postgresql":
-        rows = _search_postgresql(session, table, words, where, binds, limit)
+        rows = _search_postgresql(session, table, words, where, binds, limit, recent, any_word)
     elif dialect in ("mysql", "mariadb"):
-        rows = _search_mariadb(session, table, columns, words, where, binds, limit)
+        rows = _search_mariadb(session, table, columns, words, where, binds, limit, recent, any_word)
     else:  # pragma: no cover - settings refuse other backends
         raise ValidationError(f"full-text search is not available on {dialect}")
     if not rows:
         return []
+    if not snippets:
+        return [SearchHit(id=_as_uuid(row_id), score=float(score), snippet="") for row_id, score in rows]
     texts = _texts(session, table, columns, [r[0] for r in rows])
     return [
         SearchHit(
@@ -145,13 +161,17 @@ def _search_sqlite(
     where: str,
     binds: list[BindParameter[Any]],
     limit: int,
+    recent: bool = False,
+    any_word: bool = False,
 ) -> list[tuple[Any, float]]:
     # Each word quoted as an FTS5 string: no operator or column filter can be smuggled in.
-    match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
+    match = (" OR " if any_word else " ").join('"' + w.replace('"', '""') + '"' for w in words)
+    # rowid follows insertion: descending, FTS5 walks its doclists newest first and stops.
+    by = f"{table}_fts.rowid DESC" if recent else f"bm25({table}_fts)"
     sql = (
         f"SELECT t.id, -bm25({table}_fts) AS score FROM {table}_fts "
         f"JOIN {table} AS t ON t.rowid = {table}_fts.rowid "
-        f"WHERE {table}_fts MATCH :q{where} ORDER BY bm25({table}_fts) LIMIT :limit"
+        f"WHERE {table}_fts MATCH :q{where} ORDER BY {by} LIMIT :limit"
     )
     return _run(session, table, sql, binds, {"q": match, "limit": limit})
 
@@ -163,13 +183,23 @@ def _search_postgresql(
     where: str,
     binds: list[BindParameter[Any]],
     limit: int,
+    recent: bool = False,
+    any_word: bool = False,
 ) -> list[tuple[Any, float]]:
+    by = f"{_newest(table)} DESC, t.id" if recent else "score DESC, t.id"
+    # Any word: each word parsed on its own (plainto_tsquery: no operator gets through), OR-ed.
+    query = (
+        " || ".join(f"plainto_tsquery('{PG_CONFIG}', :q{i})" for i in range(len(words)))
+        if any_word
+        else f"plainto_tsquery('{PG_CONFIG}', :q)"
+    )
     sql = (
         f"SELECT t.id, ts_rank_cd(t.search_vector, q) AS score "
-        f"FROM {table} AS t, plainto_tsquery('{PG_CONFIG}', :q) AS q "
-        f"WHERE t.search_vector @@ q{where} ORDER BY score DESC, t.id LIMIT :limit"
+        f"FROM {table} AS t, (SELECT {query} AS q) AS qq "
+        f"WHERE t.search_vector @@ q{where} ORDER BY {by} LIMIT :limit"
     )
-    return _run(session, table, sql, binds, {"q": " ".join(words), "limit": limit})
+    params: dict[str, Any] = {f"q{i}": w for i, w in enumerate(words)} if any_word else {"q": " ".join(words)}
+    return _run(session, table, sql, binds, {**params, "limit": limit})
 
 
 def _search_mariadb(
@@ -180,20 +210,31 @@ def _search_mariadb(
     where: str,
     binds: list[BindParameter[Any]],
     limit: int,
+    recent: bool = False,
+    any_word: bool = False,
 ) -> list[tuple[Any, float]]:
     usable = [w for w in words if len(w) >= 3 and w.lower() not in _INNODB_STOPWORDS]
     if not usable:
         return []
     cols = ", ".join(f"t.{c}" for c in columns)
     # Boolean-mode operators are stripped by query_words (only \w survives), so "+word" is safe.
-    boolean = " ".join(f"+{w}" for w in usable)
+    boolean = " ".join(w if any_word else f"+{w}" for w in usable)
     sql = (
         f"SELECT t.id, MATCH({cols}) AGAINST(:natural IN NATURAL LANGUAGE MODE) AS score "
         f"FROM {table} AS t WHERE MATCH({cols}) AGAINST(:boolean IN BOOLEAN MODE){where} "
-        f"ORDER BY score DESC, t.id LIMIT :limit"
+        f"ORDER BY {f'{_newest(table)} DESC, t.id' if recent else 'score DESC, t.id'} LIMIT :limit"
     )
     params = {"natural": " ".join(usable), "boolean": boolean, "limit": limit}
     return _run(session, table, sql, binds, params)
+
+
+def _newest(table: str) -> str:
+    """The column that dates a row of ``table``, for order="recent" on the server backends."""
+    known = Base.metadata.tables[table].c
+    for name in ("created_at", "executed_at", "occurred_at"):
+        if name in known:
+            return f"t.{name}"
+    return "t.id"
 
 
 def _run(

@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 DEFAULT_BUDGET_TOKENS = 1500
 MAX_CHARS = 10_000
@@ -37,6 +38,8 @@ DEFAULT_HALF_LIFE_DAYS = 30.0
 # but is still found when nothing fresher matches.
 DECAY_FLOOR = 0.05
 ITEM_MAX_CHARS = 600
+# Relevance reads this much of a fact: the words that matter in a summary come early.
+RELEVANCE_SCAN_CHARS = 8000
 
 # Order of the sections in the assembled markdown; kinds not listed go last, as "Other".
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -128,6 +131,7 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A crude English stem, enough that "restarting" finds "restarted"."""
     w = word.lower()
@@ -142,15 +146,24 @@ def terms(text: str) -> list[str]:
     return [stem(w) for w in _WORD.findall(text)]
 
 
+@lru_cache(maxsize=4096)
+def _term_pattern(term: str) -> re.Pattern[str]:
+    # A word that starts with the stem: "restart" finds "restarted", "cat" not "certificate".
+    return re.compile(r"(?<!\w)" + re.escape(term), re.IGNORECASE)
+
+
 def relevance(query_terms: Sequence[str], title: str, body: str) -> float:
-    """Share of the query's distinct terms found in the candidate, title hits counting double;
-    0.0–1.0. An empty query is relevant to everything (1.0)."""
+    """Share of the query's distinct terms found in the candidate (as the start of a word),
+    title hits counting double; 0.0–1.0. An empty query is relevant to everything (1.0). Only
+    the first ``RELEVANCE_SCAN_CHARS`` of the body are read."""
     wanted = set(query_terms)
     if not wanted:
         return 1.0
-    in_title = set(terms(title))
-    in_body = set(terms(body))
-    got = sum(2.0 if t in in_title else 1.0 if t in in_body else 0.0 for t in wanted)
+    head = body[:RELEVANCE_SCAN_CHARS]
+    got = 0.0
+    for t in wanted:
+        pattern = _term_pattern(t)
+        got += 2.0 if pattern.search(title) else 1.0 if pattern.search(head) else 0.0
     return got / (2.0 * len(wanted))
 
 

@@ -59,8 +59,15 @@ MAX_BUDGET_TOKENS = MAX_CHARS // 4
 # enough that recall over 100k contexts stays a handful of indexed queries.
 SEARCH_LIMIT = 40
 RECENT_LIMIT = 30
-PER_WORD_WORDS = 6
-PER_WORD_LIMIT = 10
+SNIPPET_LIMIT = 40
+QUERY_WORDS = 8
+# Words of a prompt that say nothing about what to recall.
+_STOPWORDS = frozenset(
+    "the and for are was were has have had not but you your our this that these those with from into "
+    "what why how when where who which can could would should will does did doing done please again "
+    "also just some any all there here then than them they its it's let let's now check fix make need "
+    "want see look use using get got about after before over under more most very".split()
+)
 OPEN_TASK_STATUSES = ("pending", "in_progress", "blocked")
 HOST_CONSTRAINT = "constraint"
 
@@ -169,31 +176,49 @@ def _tags(value: Any) -> tuple[str, ...]:
     return tuple(str(t) for t in value) if isinstance(value, list) else ()
 
 
-def _within(col: Any, value: uuid.UUID | None) -> Any:
-    """Rows of this client/project, or tied to none (general facts)."""
-    return col.is_(None) if value is None else or_(col == value, col.is_(None))
-
-
 def _context_ids(session: Session, query: str, client_id: uuid.UUID | None) -> list[uuid.UUID]:
-    words = search.query_words(query)
+    """The newest contexts (of the client, when there is one) with any of the query's
+    significant words, by the backend's full-text index. Any word, not all: a prompt rarely
+    repeats all the words of what it should recall; the engine ranks by how many match."""
+    words = [w for w in search.query_words(query) if len(w) >= 3 and w.lower() not in _STOPWORDS]
+    words = sorted(dict.fromkeys(words), key=len, reverse=True)[:QUERY_WORDS]
     if not words:
         return []
-    table = "conversation_contexts"
-    live: dict[str, Any] = {"is_active": True}
-    mine: dict[str, Any] = {**live, "client_id": client_id} if client_id else live
-    ids = [h.id for h in search.search(session, table, " ".join(words), limit=SEARCH_LIMIT, filters=mine)]
-    if client_id:
-        # General contexts (no client) too; other clients' hits are dropped by the scorer.
-        ids += [
-            h.id for h in search.search(session, table, " ".join(words), limit=PER_WORD_LIMIT, filters=live)
-        ]
-    if len(ids) < PER_WORD_LIMIT and len(words) > 1:
-        # search() wants every word; a prompt rarely repeats a summary's words, so the longest
-        # few words are also looked up on their own.
-        for w in sorted(set(words), key=len, reverse=True)[:PER_WORD_WORDS]:
-            if len(w) >= 3:
-                ids += [h.id for h in search.search(session, table, w, limit=PER_WORD_LIMIT, filters=mine)]
-    return list(dict.fromkeys(ids))
+    filters: dict[str, Any] = {"is_active": True}
+    if client_id is not None:
+        filters["client_id"] = client_id
+    hits = search.search(
+        session,
+        "conversation_contexts",
+        " ".join(words),
+        limit=SEARCH_LIMIT,
+        filters=filters,
+        order="recent",
+        match="any",
+    )
+    return [h.id for h in hits]
+
+
+def _live_by_owner(
+    session: Session,
+    actor: Actor,
+    model: Any,
+    client_id: uuid.UUID | None,
+    order: Sequence[Any],
+    limit: int,
+    more: Sequence[Any] = (),
+) -> list[Any]:
+    """Active, not superseded rows of ``model`` for the client and general ones (no client),
+    plus those matching any of ``more``: one query per condition, each on its own index (an
+    OR, or the is_active flag in SQL, makes the planner walk another index over every row)."""
+    conds = [model.client_id == client_id] if client_id is not None else []
+    out: dict[Any, Any] = {}
+    for cond in [*conds, model.client_id.is_(None), *more]:
+        stmt = select(model).where(cond, *_visible(actor, model)).order_by(*order).limit(limit)
+        for row in session.scalars(stmt):
+            if row.is_active and row.superseded_by is None:
+                out.setdefault(row.id, row)
+    return list(out.values())
 
 
 def _candidates(
@@ -209,13 +234,37 @@ def _candidates(
     host_ids = list(host_name)
 
     cc = recall.ConversationContext
-    live_cc = [cc.is_active.is_(True), cc.superseded_by.is_(None), *_visible(actor, cc)]
+    cols = (
+        cc.id,
+        cc.title,
+        cc.dense_summary,
+        cc.importance,
+        cc.updated_at,
+        cc.usage_count,
+        cc.tags,
+        cc.client_id,
+        cc.project_id,
+        cc.is_active,
+        cc.superseded_by,
+    )
     ids = _context_ids(session, req.query, client_id) if req.query else []
-    stmt = select(cc).where(*live_cc, _within(cc.client_id, client_id))
-    recent = stmt.order_by(cc.importance.desc(), cc.updated_at.desc()).limit(RECENT_LIMIT)
-    rows = list(session.scalars(recent))
+    # Only the client (or no client) and scope in SQL, so the planner walks the client_id
+    # index; replaced and inactive rows, rare, are dropped below. The client's and the general
+    # ones in two queries: an OR of the two would walk the importance index over every row.
+    rows = []
+    for owner in [client_id, None] if client_id is not None else [None]:
+        recent = (
+            select(*cols)
+            .where(cc.client_id.is_(None) if owner is None else cc.client_id == owner, *_visible(actor, cc))
+            .order_by(cc.importance.desc(), cc.updated_at.desc())
+            .limit(RECENT_LIMIT)
+        )
+        rows += list(session.execute(recent))
+    seen = {r.id for r in rows}
+    ids = [i for i in ids if i not in seen]
     if ids:
-        rows += list(session.scalars(select(cc).where(*live_cc, cc.id.in_(ids))))
+        rows += list(session.execute(select(*cols).where(cc.id.in_(ids), *_visible(actor, cc))))
+    rows = [r for r in rows if r.is_active and r.superseded_by is None]
     for r in rows:
         out.append(
             Candidate(
@@ -233,12 +282,9 @@ def _candidates(
         )
 
     sn = recall.ContextSnippet
-    live_sn = [sn.is_active.is_(True), sn.superseded_by.is_(None), *_visible(actor, sn)]
-    scope = _within(sn.client_id, client_id)
-    if host_ids:
-        scope = or_(scope, sn.infrastructure_id.in_(host_ids))
-    snippets = session.scalars(
-        select(sn).where(*live_sn, scope).order_by(sn.importance.desc(), sn.updated_at.desc()).limit(100)
+    by_host = [sn.infrastructure_id.in_(host_ids)] if host_ids else []
+    snippets = _live_by_owner(
+        session, actor, sn, client_id, (sn.importance.desc(), sn.updated_at.desc()), SNIPPET_LIMIT, by_host
     )
     for snip in snippets:
         host = host_name.get(snip.infrastructure_id) if snip.infrastructure_id else None
@@ -264,17 +310,7 @@ def _candidates(
         )
 
     dl = recall.DecisionLog
-    decisions = session.scalars(
-        select(dl)
-        .where(
-            dl.is_active.is_(True),
-            dl.superseded_by.is_(None),
-            _within(dl.client_id, client_id),
-            *_visible(actor, dl),
-        )
-        .order_by(dl.updated_at.desc())
-        .limit(RECENT_LIMIT)
-    )
+    decisions = _live_by_owner(session, actor, dl, client_id, (dl.updated_at.desc(),), RECENT_LIMIT)
     impact = {"low": 3, "medium": 5, "high": 7, "critical": 9}
     for dec in decisions:
         body = dec.decision_text if not dec.rationale else f"{dec.decision_text} — because {dec.rationale}"

@@ -266,3 +266,34 @@ def test_saved_text_and_transcripts_are_compressed_and_redacted(rt: Runtime, tmp
     assert secret not in ctx.dense_summary and secret not in json.dumps(ctx.current_state)
     assert "psql: error: connection refused" in ctx.dense_summary
     assert f"DC{tag}" in ctx.current_state["hosts"]
+
+
+def test_search_any_word_newest_first_without_snippets(rt: Runtime) -> None:
+    from mspmode.db import search
+
+    tag = "zq" + uuid.uuid4().hex[:8]
+    older, newer, both = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    base = datetime.now(UTC) - timedelta(days=3)
+    for i, (ident, words) in enumerate(
+        ((older, f"{tag}alpha"), (both, f"{tag}alpha {tag}beta"), (newer, f"{tag}beta"))
+    ):
+        _add(
+            rt,
+            ConversationContext(
+                id=ident,
+                context_type="general_context",
+                title=words,
+                dense_summary="x",
+                created_at=base + timedelta(hours=i),
+            ),
+        )
+    words = f"{tag}alpha {tag}beta"
+    with rt.db.read() as s:
+        assert [h.id for h in search.search(s, "conversation_contexts", words)] == [both]
+        hits = search.search(
+            s, "conversation_contexts", words, match="any", order="recent", snippets=False, limit=2
+        )
+        assert [h.id for h in hits] == [newer, both]
+        assert all(h.snippet == "" for h in hits)
+        with pytest.raises(ValidationError):
+            search.search(s, "conversation_contexts", words, order="random")
