@@ -198,8 +198,23 @@ def install(
     _write_hook_config(settings.home, server, api_key_file)
     mode = f"team server {server}" if server else f"local database under {settings.home}"
     typer.echo(f"installed {len(HOOK_EVENTS)} hooks in {path} ({mode})")
+    if server is None:
+        _first_index()
     if backup is not None:
         typer.echo(f"previous settings kept in {backup}")
+
+
+def _first_index() -> None:
+    """Build the pre-check index now, so the first PreToolUse does not wait for it."""
+    settings = load_settings()
+    db_file = hook_config.sqlite_path(settings.database_url, settings.home)
+    if db_file is not None and not db_file.exists():
+        return  # msp init has not run: nothing to index, and no empty file to leave behind
+    try:
+        with _runtime() as rt:
+            sync_index(rt)
+    except Exception as exc:  # no database yet (msp init not run): the first hook builds it
+        typer.echo(f"pre-check index not built yet ({type(exc).__name__}); the hooks build it when needed")
 
 
 @hooks_app.command("uninstall")

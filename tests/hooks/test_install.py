@@ -131,3 +131,12 @@ def test_project_scope_writes_the_project_file(home_env: dict[str, str], tmp_pat
     data = json.loads((project / ".claude" / "settings.json").read_text())
     assert set(ours(data)) == set(EVENTS)
     assert not (Path(home_env["HOME"]) / ".claude" / "settings.json").exists()
+
+
+def test_install_builds_the_index_when_there_is_a_database(home_env: dict[str, str]) -> None:
+    home = Path(home_env["MSP_HOME"])
+    assert msp(home_env, "hooks", "install").returncode == 0
+    assert not (home / "msp.db").exists()  # no database yet: none created
+    assert msp(home_env, "init").returncode == 0
+    assert msp(home_env, "hooks", "install").returncode == 0
+    assert len(list((home / "cache").glob("hook-index-*.sqlite"))) == 1
