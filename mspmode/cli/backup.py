@@ -177,6 +177,8 @@ def backup_command(
             f"({result.size_bytes} bytes, {result.duration_seconds:.1f} s)"
         )
         typer.echo(f"verification: {result.verification}")
+        if result.verification == "not_verified" and result.problems:
+            typer.echo(f"warning: {result.problems[0]}", err=True)
         for path in result.pruned:
             typer.echo(f"pruned {path.name}")
     if result.verification == "failed":

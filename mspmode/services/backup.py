@@ -197,12 +197,19 @@ def backup(
     _write_private(result.manifest, json.dumps(doc, indent=2, sort_keys=True) + "\n")
     if verify:
         progress("verify", 0, None)
-        with dumps.scratch_database(db.url, folder) as scratch:
-            dumps.load(scratch, dest, replace=False, progress=progress)
-            result.problems = compare(tables, database_checksums(scratch, progress))
-            if kind == "sqlite" and not result.problems:
-                result.problems = dumps.sqlite_integrity(scratch)
-        result.verification = "failed" if result.problems else "passed"
+        try:
+            with dumps.scratch_database(db.url, folder) as scratch:
+                dumps.load(scratch, dest, replace=False, progress=progress)
+                result.problems = compare(tables, database_checksums(scratch, progress))
+                if kind == "sqlite" and not result.problems:
+                    result.problems = dumps.sqlite_integrity(scratch)
+            result.verification = "failed" if result.problems else "passed"
+        except dumps.ScratchUnavailableError as exc:
+            # Still a backup, and said to be unverified (in backup_log too), not a failure.
+            result.problems = [str(exc)]
+        except BackupError as exc:
+            result.problems = [str(exc)]
+            result.verification = "failed"
     result.duration_seconds = time.monotonic() - clock
     return result
 

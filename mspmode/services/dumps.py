@@ -50,10 +50,16 @@ class BackupError(MSPError):
     """A backup or restore that could not be done; nothing was overwritten."""
 
 
+class ScratchUnavailableError(BackupError):
+    """No scratch database can be made (the user may not create databases)."""
+
+
 # ---- checksums ----------------------------------------------------------------------------------
 
 
 def _text(value: Any) -> str:
+    if value.__class__ is int:
+        return str(value)
     if value is None:
         return "\x00NULL"
     if isinstance(value, bool):
@@ -86,12 +92,18 @@ def table_checksums(conn: Connection, progress: Progress = no_progress) -> dict[
         table = meta.tables[name]
         columns = [c for c in table.columns if not is_search_object(c.name)]
         total, rows = 0, 0
-        result = conn.execute(select(*columns)).yield_per(2000)
-        for row in result:
-            digest = hashlib.sha256("\x1f".join(_text(v) for v in row).encode("utf-8", "surrogatepass"))
-            total = (total + int.from_bytes(digest.digest(), "big")) % (1 << 256)
-            rows += 1
-        out[name] = {"rows": rows, "checksum": f"{total:064x}"}
+        # The driver's own values, not SQLAlchemy's typed ones: several times faster, and both
+        # sides of a comparison use the same driver.
+        statement = str(select(*columns).compile(conn))
+        cursor = conn.exec_driver_sql(statement)
+        while batch := cursor.fetchmany(5000):
+            for row in batch:
+                line = "\x1f".join([v if v.__class__ is str else _text(v) for v in row]).encode(
+                    "utf-8", "surrogatepass"
+                )
+                total += int.from_bytes(hashlib.sha256(line).digest(), "big")
+            rows += len(batch)
+        out[name] = {"rows": rows, "checksum": f"{total % (1 << 256):064x}"}
         progress("checksum", done + 1, len(names))
     return out
 
@@ -384,7 +396,7 @@ def scratch_database(url: URL, workdir: Path) -> Iterator[URL]:
     except Exception as exc:
         admin.dispose()
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise BackupError(
+        raise ScratchUnavailableError(
             f"cannot create a scratch database to verify in ({reason}): the database user needs the "
             "right to create databases"
         ) from None

@@ -8,8 +8,11 @@ import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from mspmode.api.resources import RESOURCES
-from mspmode.services import crud, entities
+from mspmode.services import crud, entities, reports
 from mspmode.services.actor import local_actor
 from tests.cli.test_entities import Msp, cli  # noqa: F401  (fixture)
 from tests.cli.test_setup import msp, one_error_line
@@ -209,3 +212,25 @@ def test_bad_report_input_is_one_line(msp_env: dict[str, str], tmp_path: Path) -
         msp_env, "report", "billing", "--client", "Acme Corp", "--from", "2026-03-01", "--to", "2026-03-31"
     )
     assert empty.returncode == 0 and "billable 0.00 h (0 min)" in empty.stdout
+
+
+CELLS = st.one_of(st.text(max_size=40), st.integers(), st.none())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(CELLS, min_size=3, max_size=3), max_size=8))
+def test_csv_reads_back_cell_for_cell_and_never_starts_a_formula(rows: list[list[object]]) -> None:
+    text = reports.to_csv(("a", "b", "c"), rows)
+    back = list(csv.reader(io.StringIO(text, newline="")))
+    assert back[0] == ["a", "b", "c"]
+    assert len(back) == len(rows) + 1
+    for written, read in zip(rows, back[1:], strict=True):
+        for value, cell in zip(written, read, strict=True):
+            if value is None:
+                assert cell == ""
+            elif isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+                assert cell == "'" + value
+            else:
+                assert cell == str(value)
+            if isinstance(value, str):  # numbers stay numbers (-1 is not a formula)
+                assert not cell.startswith(("=", "+", "-", "@"))

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import URL
 
@@ -203,6 +206,15 @@ def test_bad_backups_are_refused_and_nothing_is_overwritten(rt: Runtime, tmp_pat
     with pytest.raises(backups.BackupError, match="clients: 1 rows, expected 99"):
         backups.plan_restore(rt.db, result.path)
 
+    # The live database is from a newer msp: nothing is overwritten.
+    result.manifest.write_text(json.dumps(doc))
+    with rt.db.writer.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    with pytest.raises(SchemaError, match="9999_from_the_future"):
+        backups.plan_restore(rt.db, result.path)
+    with rt.db.writer.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": schema.head_revision()})
+
     result.manifest.unlink()
     with pytest.raises(backups.BackupError, match="no manifest"):
         backups.plan_restore(rt.db, result.path)
@@ -332,3 +344,35 @@ def test_db_upgrade_takes_a_pre_migration_backup(msp_env: dict[str, str], tmp_pa
     settings = Settings(home=Path(env["MSP_HOME"]), database_url=env["MSP_DATABASE_URL"])
     assert backups.default_directory(settings) == dump.parent
     drop()  # type: ignore[operator]
+
+
+VALUES = st.one_of(st.none(), st.text(max_size=12), st.integers(-(2**40), 2**40), st.booleans())
+
+
+@hyp_settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(VALUES, VALUES), max_size=12), st.randoms(use_true_random=False))
+def test_a_table_checksum_ignores_row_order_and_sees_every_change(
+    rows: list[tuple[object, object]], rng: Any
+) -> None:
+    def checksum(ordered: list[tuple[object, object]]) -> dict[str, Any]:
+        engine = create_engine("sqlite://")
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, a, b)"))
+            for n, (a, b) in ordered:
+                conn.execute(text("INSERT INTO t VALUES (:n, :a, :b)"), {"n": n, "a": a, "b": b})
+            sums = dumps.table_checksums(conn)["t"]
+        engine.dispose()
+        return sums
+
+    numbered = list(enumerate(rows))
+    shuffled = numbered[:]
+    rng.shuffle(shuffled)
+    first = checksum(numbered)
+    assert first == checksum(shuffled)
+    assert first["rows"] == len(rows)
+    if rows:
+        n, (a, _) = numbered[0]
+        # NULL and the text "None" (or any other value) are different data.
+        changed = "None" if a is None else None
+        assert checksum([(n, (changed, numbered[0][1][1])), *numbered[1:]]) != first
+        assert checksum(numbered[1:]) != first
