@@ -9,7 +9,8 @@ constraints), 5,000 decisions, project states and open tasks. Then ``--queries``
 for a random client, project, two of its hosts and a prompt of 3–8 words, through
 ``services.recall.recall_context`` exactly as ``msp recall`` / ``GET /api/recall`` run it.
 
-Printed: p50/p95/p99 wall time, first read-only (``touch=False``), then with the usage counts
+Printed: p50/p95/p99 wall time and this process's CPU time (a loaded machine inflates the
+first, hardly the second), first read-only (``touch=False``), then with the usage counts
 written (the default, one short write transaction), and the average number of candidates
 scored and characters returned. Budget (DESIGN.md): p95 ≤ 30 ms over 100k contexts.
 """
@@ -217,8 +218,8 @@ def main() -> None:
         rt = Runtime(Settings(home=home, database_url=url.render_as_string(hide_password=False)), db)
         actor = local_actor()
 
-        def run(touch: bool) -> tuple[list[float], int, int]:
-            times, cands, chars = [], 0, 0
+        def run(touch: bool) -> tuple[list[float], list[float], int, int]:
+            times, cpu, cands, chars = [], [], 0, 0
             for _ in range(args.queries):
                 client, project, hosts = rng.choice(targets)
                 req = recall.RecallRequest(
@@ -228,18 +229,20 @@ def main() -> None:
                     hosts=tuple(rng.sample(hosts, 2)),
                     touch=touch,
                 )
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 got = recall.recall_context(rt, actor, req)
                 times.append((time.perf_counter() - t) * 1000)
+                cpu.append((time.process_time() - c) * 1000)
                 cands += got.candidates
                 chars += len(got.markdown)
-            return times, cands // args.queries, chars // args.queries
+            return times, cpu, cands // args.queries, chars // args.queries
 
         run(False)  # warm the caches the way a running server has them warm
         for touch in (False, True):
-            times, cands, chars = run(touch)
+            times, cpu, cands, chars = run(touch)
             label = "recall, usage counted " if touch else "recall, read only     "
-            print(f"{label}: {percentiles(times)}  ({cands} candidates, {chars} chars on average)")
+            print(f"{label}: wall {percentiles(times)}  ({cands} candidates, {chars} chars on average)")
+            print(f"{'':22}  cpu  {percentiles(cpu)}  (this process's CPU: less inflated by other load)")
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(
             f"load average while measuring: {load} on {os.cpu_count()} CPUs (other work inflates the times)"

@@ -146,25 +146,37 @@ def terms(text: str) -> list[str]:
     return [stem(w) for w in _WORD.findall(text)]
 
 
-@lru_cache(maxsize=4096)
-def _term_pattern(term: str) -> re.Pattern[str]:
-    # A word that starts with the stem: "restart" finds "restarted", "cat" not "certificate".
-    return re.compile(r"(?<!\w)" + re.escape(term), re.IGNORECASE)
+@lru_cache(maxsize=1024)
+def _terms_pattern(wanted: frozenset[str]) -> re.Pattern[str]:
+    # Words that start with one of the stems: "restart" finds "restarted", "cat" not
+    # "certificate". Longest first, so a stem that prefixes another does not hide it.
+    alternatives = "|".join(re.escape(t) for t in sorted(wanted, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})", re.IGNORECASE)
+
+
+def _found(wanted: frozenset[str], pattern: re.Pattern[str], text: str) -> set[str]:
+    hits = {m.lower() for m in pattern.findall(text)}
+    if not hits:
+        return set()
+    # A hit is the stem itself, or a longer stem that starts with a shorter one: credit both.
+    return {t for t in wanted if any(h.startswith(t) for h in hits)}
 
 
 def relevance(query_terms: Sequence[str], title: str, body: str) -> float:
     """Share of the query's distinct terms found in the candidate (as the start of a word),
     title hits counting double; 0.0–1.0. An empty query is relevant to everything (1.0). Only
     the first ``RELEVANCE_SCAN_CHARS`` of the body are read."""
-    wanted = set(query_terms)
+    wanted = frozenset(query_terms)
     if not wanted:
         return 1.0
-    head = body[:RELEVANCE_SCAN_CHARS]
-    got = 0.0
-    for t in wanted:
-        pattern = _term_pattern(t)
-        got += 2.0 if pattern.search(title) else 1.0 if pattern.search(head) else 0.0
-    return got / (2.0 * len(wanted))
+    pattern = _terms_pattern(wanted)
+    in_title = _found(wanted, pattern, title)
+    in_body = (
+        _found(wanted - in_title, pattern, body[:RELEVANCE_SCAN_CHARS])
+        if len(in_title) < len(wanted)
+        else set()
+    )
+    return (2.0 * len(in_title) + len(in_body)) / (2.0 * len(wanted))
 
 
 def time_decay(age_days: float, half_life_days: float, decays: bool = True) -> float:
