@@ -7,41 +7,33 @@ and may be the *fix* of a recent deterministic failure on the same host — the 
 command, in the same session or soon after, that does the same job (similar arguments) without
 the culprit.
 
-A fix is kept as the pair (failed command, fixing command). :func:`adapt` transplants that edit
-onto a new command: tokens the fix kept from the failed command are slots filled from the new
-command, tokens it added are literals (``sed -i X f`` → ``sed -i '' X f`` makes
-``sed -i 's/a/b/' g`` into ``sed -i '' 's/a/b/' g``). When the fix rewrote everything there is
-nothing to transplant and the fix is suggested as it was.
+A fix is kept as the pair (failed command, fixing command); ``edits`` reads the culprit off the
+edit when the error named none, and transplants the edit onto new commands.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from difflib import SequenceMatcher
 from typing import Any
 
 from mspmode.engine import explain
 from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES, UNKNOWN, Classification, classify
 from mspmode.engine.culprit import (
     COMMAND,
-    NONE,
-    OPERATOR,
-    OPTION,
     SUBCOMMAND,
     Culprit,
     command_keys,
     contains_culprit,
     find_culprit,
-    option_keys,
     positionals,
     proven_keys,
     scripts_of,
 )
+from mspmode.engine.edits import already_fixed, culprit_from_edit, inserts_after
 from mspmode.engine.fingerprint import Fingerprint, error_pattern, fingerprint
 from mspmode.engine.generalize import (
     add_failing_host,
@@ -65,13 +57,8 @@ from mspmode.engine.memory import (
 )
 from mspmode.engine.normalize import clean_output, normalize_command
 from mspmode.engine.tokenize import (
-    OP,
-    POSIX,
-    POWERSHELL,
     WORD,
-    Nested,
     Script,
-    Token,
     dialect_for_shell,
     parse_cached,
     targets,
@@ -81,15 +68,11 @@ __all__ = [
     "FIX_WINDOW",
     "SESSION_WINDOW",
     "Learned",
-    "adapt",
-    "already_fixed",
-    "culprit_from_edit",
     "dialect_of",
     "ingest",
     "parse_for_host",
     "record",
     "refresh_pattern",
-    "rewrap",
     "similarity",
     "take_touched",
 ]
@@ -416,7 +399,7 @@ def _learn_fixes(
         if sim < FIX_SIMILARITY or not _same_job(failed_script, script, pattern):
             keep.append(idx)
             continue
-        inserts = _inserts_after(failed_script, script, pattern.culprit)
+        inserts = inserts_after(failed_script, script, pattern.culprit)
         pattern.fixes.append(
             FixObservation(
                 rec.host,
@@ -438,7 +421,7 @@ def _learn_fixes(
             refined = culprit_from_edit(failed_script, script)
             if refined is not None:
                 _rekey(memory, pattern, refined)
-                pattern.fixes[-1].inserts = _inserts_after(failed_script, script, refined)
+                pattern.fixes[-1].inserts = inserts_after(failed_script, script, refined)
                 learned.refined.append(pattern.id)
         refresh_pattern(memory, pattern)
     memory.pending[rec.host] = keep
@@ -523,306 +506,11 @@ def _first_error_line(output: str) -> str:
     return output.strip()[:300]
 
 
-# --------------------------------------------------------------------------------------------
-# Edits: culprit from a fix, "already fixed", transplanting a fix
-
-
-def _flat(script: Script) -> list[Token]:
-    return [t for t in script.tokens if not (t.kind == OP and t.text == "\n")]
-
-
-def _roles(script: Script) -> dict[tuple[int, int], tuple[str, str | None]]:
-    """(start, end) of each top-level word → (role, program): program / option / arg."""
-    roles: dict[tuple[int, int], tuple[str, str | None]] = {}
-    top = {(t.start, t.end) for t in script.tokens}
-    for seg in script.segments:
-        if seg.program is None:
-            continue
-        for i, w in enumerate(seg.words):
-            span = (w.start, w.end)
-            if span not in top:
-                continue
-            if i == seg.program_at:
-                roles[span] = ("program", seg.program)
-            elif i > seg.program_at and w.text.startswith(("-", "/")) and not w.quoted and len(w.text) > 1:
-                roles[span] = ("option", seg.program)
-            elif i > seg.program_at:
-                roles.setdefault(span, ("arg", seg.program))
-    return roles
-
-
-def culprit_from_edit(failed: Script, fix: Script) -> Culprit | None:
-    """The culprit a fix reveals when the error named none: the option it removed, replaced or
-    added a value after, the operator it replaced, or the program it swapped."""
-    f, x = _flat(failed), _flat(fix)
-    roles = _roles(failed)
-    ops = SequenceMatcher(None, [t.text for t in f], [t.text for t in x], autojunk=False).get_opcodes()
-    for tag, i1, i2, _j1, _j2 in ops:
-        if tag == "equal":
-            continue
-        touched = f[i1:i2] if tag in ("delete", "replace") else ([f[i1 - 1]] if i1 > 0 else [])
-        for tok in touched:
-            role, prog = roles.get((tok.start, tok.end), ("", None))
-            if tok.kind in ("op", "redir"):
-                return Culprit(OPERATOR, tok.text, "op:" + tok.text, rule="fix_edit")
-            if role == "option" and prog:
-                spelled = option_keys(tok, failed.dialect)[0]
-                return Culprit(OPTION, tok.text, f"opt:{prog}:{spelled}", prog, rule="fix_edit")
-            if role == "program" and prog and tag != "insert":
-                return Culprit(COMMAND, tok.value, "cmd:" + prog, prog, rule="fix_edit")
-    return None
-
-
 def _rekey(memory: Memory, pattern: FailurePattern, culprit: Culprit) -> None:
     pattern.culprit = culprit
     memory.by_culprit.setdefault(culprit.key, []).append(pattern.id)
     memory.by_group.setdefault(f"{pattern.failure_class}|{culprit.key}", pattern.id)
     _seed_evidence(memory, pattern, next(iter(pattern.hosts), LOCAL))
-
-
-def _inserts_after(
-    failed: Script, fix: Script, culprit: Culprit | None
-) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Tokens the fix inserted right after the culprit token (``-i`` → ``-i ''``)."""
-    if culprit is None or culprit.kind in (NONE,):
-        return ()
-    f, x = _flat(failed), _flat(fix)
-    out: list[tuple[str, tuple[str, ...]]] = []
-    ops = SequenceMatcher(None, [t.text for t in f], [t.text for t in x], autojunk=False).get_opcodes()
-    for tag, i1, _i2, j1, j2 in ops:
-        if tag == "insert" and i1 > 0 and f[i1 - 1].text == culprit.text:
-            out.append((culprit.text, tuple(t.text for t in x[j1:j2])))
-    return tuple(out)
-
-
-def already_fixed(pattern: FailurePattern, script: Script) -> bool:
-    """Whether the command already has the fix's edit (its culprit followed by what the fix
-    inserted after it), so the culprit's presence is no longer a repeat of the failure."""
-    for fix in pattern.fixes:
-        for anchor, inserted in fix.inserts:
-            n = len(inserted)
-            for sub in scripts_of(script):
-                toks = [t.text for t in _flat(sub)]
-                for i, t in enumerate(toks):
-                    if t == anchor and tuple(toks[i + 1 : i + 1 + n]) == inserted:
-                        return True
-    return False
-
-
-def _pre(tokens: list[Token], j: int, text: str) -> str:
-    if j == 0:
-        return ""
-    gap = text[tokens[j - 1].end : tokens[j].start]
-    return gap if gap and not gap.strip() else (" " if gap or tokens[j].start > tokens[j - 1].end else "")
-
-
-def adapt(failed: Script, fix: Script, new: Script) -> str | None:
-    """The fix's edit applied to ``new``, or None when it cannot be transplanted (the fix
-    rewrote the command, or ``new`` lacks the tokens the fix changed)."""
-    f, x, n = _flat(failed), _flat(fix), _flat(new)
-    if not f or not x or not n:
-        return None
-    xt, nt = [t.text for t in x], [t.text for t in n]
-    # Compare as the shell does: PowerShell, cmd and SQL ignore case.
-    fold = new.dialect != POSIX
-    ft = [t.text.lower() if fold else t.text for t in f]
-    xc = [t.lower() for t in xt] if fold else xt
-    nc = [t.lower() for t in nt] if fold else nt
-    fx = SequenceMatcher(None, ft, xc, autojunk=False).get_opcodes()
-    if not any(tag == "equal" for tag, *_ in fx):
-        return None
-    image: list[list[int]] = [[] for _ in f]
-    gap: list[list[int]] = [[] for _ in range(len(f) + 1)]
-    for tag, i1, i2, j1, j2 in SequenceMatcher(None, ft, nc, autojunk=False).get_opcodes():
-        if tag == "equal":
-            for k in range(i2 - i1):
-                image[i1 + k].append(j1 + k)
-        elif tag == "replace":
-            # The ends match up (tar xvf foo.tar / tar --extract -f "foo bar.tar": the archive is
-            # the last word of both); what the new command has more goes with the first word.
-            extra = max(0, (j2 - j1) - (i2 - i1))
-            for k, j in enumerate(range(j1, j2)):
-                image[min(i1 + max(0, k - extra), i2 - 1)].append(j)
-        elif tag == "insert":
-            gap[i1].extend(range(j1, j2))
-    # Tokens the fix moved (systemctl status X → service X status) are slots, not literals.
-    removed = {i for tag, i1, i2, _j1, _j2 in fx if tag in ("delete", "replace") for i in range(i1, i2)}
-    by_text: dict[str, list[int]] = {}
-    for i in sorted(removed):
-        by_text.setdefault(ft[i], []).append(i)
-    moved: dict[int, int] = {}
-    for tag, _i1, _i2, j1, j2 in fx:
-        if tag in ("insert", "replace"):
-            for j in range(j1, j2):
-                cands = by_text.get(xc[j])
-                if cands and len(cands) == 1 and cands[0] not in moved.values():
-                    moved[j] = cands[0]
-    moved_from = set(moved.values())
-
-    pieces: list[tuple[str, str]] = []
-
-    def emit_n(j: int) -> None:
-        pieces.append((_pre(n, j, new.text), nt[j]))
-
-    for tag, i1, i2, j1, j2 in fx:
-        if tag == "equal":
-            for i in range(i1, i2):
-                for j in gap[i]:
-                    emit_n(j)
-                for j in image[i]:
-                    emit_n(j)
-            continue
-        if tag == "replace" and i2 - i1 == j2 - j1:
-            # Token for token: transplant the changes to tokens the new command shares, keep the
-            # new command's own data where it differs (apt-get install -y x → apk add y).
-            same = 0
-            for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
-                for k in gap[i]:
-                    emit_n(k)
-                if image[i] and all(nc[k] == ft[i] for k in image[i]):
-                    pieces.append((_pre(x, j, fix.text), xt[j]))
-                    same += 1
-                elif len(image[i]) == 1 and (d := _derive(x[j], [f[i]], [image[i]], n, new.dialect)):
-                    # The fix derived this word from the failed one (javac foo → javac foo.java):
-                    # derive it the same way from the new command's word.
-                    pieces.append((_pre(x, j, fix.text), d))
-                    same += 1
-                else:
-                    for k in image[i]:
-                        emit_n(k)
-            if not same:
-                return None
-            continue
-        for i in range(i1, i2):
-            for j in gap[i]:
-                emit_n(j)
-            if i in moved_from:
-                continue
-            if any(nc[j] != ft[i] for j in image[i]):
-                return None
-        for j in range(j1, j2):
-            if j in moved and image[moved[j]]:
-                first = True
-                for k in image[moved[j]]:
-                    pieces.append((_pre(x, j, fix.text) if first else _pre(n, k, new.text), nt[k]))
-                    first = False
-            elif (copied := _copy_of(xc[j], ft, image)) is not None:
-                # The fix repeated a word of the failed command (cd foo → mkdir -p foo && cd foo):
-                # the new command's word goes there.
-                pieces.append((_pre(x, j, fix.text), nt[copied]))
-            elif derived := _derive(x[j], f, image, n, new.dialect):
-                # … or a word derived from one (tar xf foo.tar → mkdir -p foo && …).
-                pieces.append((_pre(x, j, fix.text), derived))
-            else:
-                if x[j].kind == WORD and xc[j] in nc and xc[j] not in ft:
-                    return None  # the new command has that part of the fix already
-                pieces.append((_pre(x, j, fix.text), xt[j]))
-    for j in gap[len(f)]:
-        emit_n(j)
-    if not pieces:
-        return None
-    out = pieces[0][1]
-    for pre, text in pieces[1:]:
-        # A literal that started the fix now follows a token of the new command (sudo …), or a
-        # token that started the new command follows a literal (mkdir -p foo && cd …).
-        joined = _wordish(out[-1]) or out.endswith(("&&", "||", ";", "|"))
-        if not pre and out and text and joined and _wordish(text[0]):
-            pre = " "
-        out += pre + text
-    if " ".join(out.split()) == " ".join(new.text.split()):
-        return None
-    return out
-
-
-def _copy_of(token: str, failed: list[str], image: list[list[int]]) -> int | None:
-    """Where in the new command the one word of the failed command equal to ``token`` went
-    (None when no word, or several, of the failed command are ``token``, or it has no single
-    image, or the word is an operator)."""
-    if not token or not _wordish(token[0]) or failed.count(token) != 1:
-        return None
-    seen = image[failed.index(token)]
-    return seen[0] if len(seen) == 1 else None
-
-
-_SEPARATORS = ".-_/:"
-
-
-def _derivation(x: str, y: str) -> Callable[[str], str | None] | None:
-    """How ``y`` was made from ``x``, as a function to make the same from another word: the same
-    word, a suffix or a prefix added, or cut at a separator (foo.tar → foo). None: no relation."""
-    if y == x:
-        return lambda v: v
-    # An affix joins at punctuation (foo → foo.java, foo.io → http://foo.io); letters added to a
-    # word (base → rebase, log → login) are a different word, not a derivation.
-    if len(x) >= 3 and len(y) > len(x) and y.startswith(x) and not y[len(x)].isalnum():
-        suffix = y[len(x) :]
-        return lambda v: v + suffix
-    if len(x) >= 3 and len(y) > len(x) and y.endswith(x) and not y[-len(x) - 1].isalnum():
-        prefix = y[: -len(x)]
-        return lambda v: prefix + v
-    if len(y) >= 2 and len(x) > len(y) and x.startswith(y) and x[len(y)] in _SEPARATORS:
-        sep = x[len(y)]
-        return lambda v: v[: v.index(sep, 1)] if sep in v[1:] else None
-    return None
-
-
-def _derive(
-    token: Token, failed: list[Token], image: list[list[int]], new: list[Token], dialect: str
-) -> str | None:
-    """``token`` of a fix made again from the new command, when it was made from exactly one
-    word of the failed command (quoted for the shell where the result needs it)."""
-    if token.kind != WORD or not token.value:
-        return None
-    results: set[str] = set()
-    for i, tok in enumerate(failed):
-        if tok.kind != WORD or len(image[i]) != 1 or tok.text.startswith("-"):
-            continue
-        how = _derivation(tok.value, token.value)
-        if how is None:
-            continue
-        made = how(new[image[i][0]].value)
-        if not made:
-            return None
-        results.add(made)
-    if len(results) != 1:
-        return None
-    made = results.pop()
-    if dialect == POSIX:
-        return shlex.quote(made)
-    return _quote(made, "'", dialect) if any(c.isspace() for c in made) else made
-
-
-def _wordish(ch: str) -> bool:
-    return ch.isalnum() or ch in "-_./\\'\"$%@~+:"
-
-
-def _quote(text: str, quote: str, dialect: str) -> str:
-    if quote == "'":
-        if dialect == POWERSHELL:
-            return "'" + text.replace("'", "''") + "'"
-        return "'" + text.replace("'", "'\\''") + "'"
-    if quote == '"':
-        if dialect == POWERSHELL:
-            return '"' + text.replace('"', '`"') + '"'
-        return '"' + re.sub(r'(["\\$`])', r"\\\1", text) + '"' if dialect == POSIX else '"' + text + '"'
-    return text
-
-
-def rewrap(outer: Script, chain: tuple[Nested, ...], inner_text: str) -> str:
-    """Put ``inner_text`` back where the innermost script of ``chain`` came from, through every
-    wrapper up to ``outer`` (``ssh h 'old'`` → ``ssh h 'new'``)."""
-    if not chain:
-        return inner_text
-    scripts = [outer, *(n.script for n in chain[:-1])]
-    text = inner_text
-    for parent, item in zip(reversed(scripts), reversed(chain), strict=True):
-        if not (0 <= item.start <= item.end <= len(parent.text)) or item.start == item.end == 0:
-            return inner_text
-        quoted = _quote(text, item.quote, parent.dialect)
-        if item.wrapper == "invoke-command":
-            quoted = " " + text.strip() + " "
-        text = parent.text[: item.start] + quoted + parent.text[item.end :]
-    return text
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,8 +19,9 @@ from typing import Any
 from mspmode.engine import explain
 from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES, TRANSIENT_CLASSES
 from mspmode.engine.culprit import command_keys, contains_culprit
+from mspmode.engine.edits import adapt, already_fixed, rewrap
 from mspmode.engine.generalize import TraitMatch, block_confidence, match_traits
-from mspmode.engine.learn import adapt, already_fixed, parse_for_host, rewrap
+from mspmode.engine.learn import parse_for_host
 from mspmode.engine.memory import LOCAL, FailurePattern, FixObservation, Memory, host_key, resolve_host
 from mspmode.engine.normalize import normalize_command
 from mspmode.engine.tokenize import Nested, Script, parse_cached, targets

@@ -2,7 +2,7 @@
 learned for its pattern and for patterns of the same error shape.
 
 Each fix (failed command → fixing command) is transplanted onto the new command by
-:func:`learn.adapt`. Before that, words of the pair that the old error *printed* are read again
+:func:`edits.adapt`. Before that, words of the pair that the old error *printed* are read again
 from the new error at the same place (after the same words): ``git: 'brnch' is not a git command
 … most similar command is branch`` taught ``git brnch`` → ``git branch``; for ``git chekcout``
 the new error names ``chekcout`` and suggests ``checkout``, so the pair becomes ``git chekcout``
@@ -16,7 +16,8 @@ import re
 import shlex
 from difflib import SequenceMatcher
 
-from mspmode.engine.learn import Learned, adapt, parse_for_host
+from mspmode.engine.edits import adapt
+from mspmode.engine.learn import Learned, parse_for_host
 from mspmode.engine.memory import FailurePattern, FixObservation, Memory
 from mspmode.engine.normalize import normalize, normalize_command
 from mspmode.engine.tokenize import POSIX, WORD, Script, parse_cached

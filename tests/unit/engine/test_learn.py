@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mspmode.engine import Memory, adapt, add_host, check, parse, record, resolve_host, similarity
-from mspmode.engine.learn import ingest, rewrap
+from mspmode.engine.edits import rewrap
+from mspmode.engine.learn import ingest
 from mspmode.engine.tokenize import CMD, POSIX, POWERSHELL, SQL, targets
 
 T0 = "2026-03-01T08:00:00Z"
