@@ -6,6 +6,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +85,20 @@ def take_backup(
     record: bool = True,
 ) -> backups.BackupResult:
     """Back up with progress and, when it can, a backup_log row. Shared with `msp db upgrade`."""
-    with progress_reporter("backup") as progress:
-        result = backups.backup(
-            settings, db, directory=directory, backup_type=backup_type, verify=verify, progress=progress
-        )
+    started = datetime.now(UTC)
+    try:
+        with progress_reporter("backup") as progress:
+            result = backups.backup(
+                settings, db, directory=directory, backup_type=backup_type, verify=verify, progress=progress
+            )
+    except backups.BackupError as exc:
+        rt = _runtime_for_log(settings, db) if record else None
+        if rt is not None:
+            folder = directory or backups.default_directory(settings)
+            backups.record_failure(
+                rt, local_actor(), backup_type=backup_type, directory=folder, started=started, error=str(exc)
+            )
+        raise
     if record:
         rt = _runtime_for_log(settings, db)
         if rt is not None:

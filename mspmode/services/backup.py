@@ -29,7 +29,7 @@ from sqlalchemy.engine import URL
 from mspmode.db import schema
 from mspmode.db.session import Database
 from mspmode.errors import SchemaError, ValidationError
-from mspmode.models.operations import BackupLog
+from mspmode.models.operations import BACKUP_TYPES, BackupLog
 from mspmode.services import audit, dumps
 from mspmode.services.actor import Actor
 from mspmode.services.dumps import (
@@ -47,7 +47,6 @@ from mspmode.settings import Settings, display_url
 
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_FORMAT = 1
-BACKUP_TYPES = ("daily", "weekly", "monthly", "manual", "pre-migration")
 # Retention thins out these; a manual or pre-migration backup stays until a person deletes it.
 SCHEDULED_TYPES = ("daily", "weekly", "monthly")
 
@@ -230,8 +229,8 @@ def record_backup(rt: Runtime, actor: Actor, result: BackupResult, error: str | 
             backup_type=result.backup_type,
             status="failed" if error else "succeeded",
             file_path=str(result.path),
-            file_size_bytes=result.size_bytes,
-            checksum_sha256=result.sha256,
+            file_size_bytes=result.size_bytes if not error else None,
+            checksum_sha256=result.sha256 or None,
             backup_started_at=result.started_at,
             backup_completed_at=result.started_at + timedelta(seconds=result.duration_seconds),
             duration_seconds=round(result.duration_seconds),
@@ -261,6 +260,25 @@ def record_backup(rt: Runtime, actor: Actor, result: BackupResult, error: str | 
         )
         result.log_id = row.id
         return row
+
+
+def record_failure(
+    rt: Runtime, actor: Actor, *, backup_type: str, directory: Path, started: datetime, error: str
+) -> Any:
+    """The ``backup_log`` row of a backup whose dump failed (no file was kept)."""
+    failed = BackupResult(
+        path=directory,
+        manifest=directory,
+        backup_type=backup_type,
+        dialect=family(rt.db.url),
+        size_bytes=0,
+        sha256="",
+        revision=schema.status(rt.db).current,
+        started_at=started,
+        duration_seconds=(datetime.now(UTC) - started).total_seconds(),
+        verification="not_verified",
+    )
+    return record_backup(rt, actor, failed, error=error)
 
 
 # ---- retention ----------------------------------------------------------------------------------
@@ -449,6 +467,7 @@ __all__ = [
     "prune",
     "read_manifest",
     "record_backup",
+    "record_failure",
     "record_restore",
     "table_checksums",
 ]

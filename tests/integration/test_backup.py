@@ -376,3 +376,26 @@ def test_a_table_checksum_ignores_row_order_and_sees_every_change(
         changed = "None" if a is None else None
         assert checksum([(n, (changed, numbered[0][1][1])), *numbered[1:]]) != first
         assert checksum(numbered[1:]) != first
+
+
+def test_a_failed_dump_is_logged_and_named(
+    msp_env: dict[str, str], empty_database_url: URL, backend: str
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("SQLite's backup needs no outside tool")
+    env = {**msp_env, "MSP_DATABASE_URL": empty_database_url.render_as_string(hide_password=False)}
+    assert msp(env, "init").returncode == 0
+    tool = "pg_dump" if backend == "postgresql" else "mariadb-dump"
+    line = one_error_line(msp({**env, "PATH": "/nonexistent"}, "backup"))
+    assert f"{tool} is not installed" in line
+    db = Database(empty_database_url)
+    with db.read() as session:
+        logged = session.scalars(select(BackupLog)).all()
+    db.dispose()
+    assert [(r.status, r.verification_status, r.file_size_bytes) for r in logged] == [
+        ("failed", "not_verified", None)
+    ]
+    assert tool in (logged[0].error_message or "")
+    password = empty_database_url.password
+    if password and str(password) not in (empty_database_url.username, empty_database_url.database):
+        assert str(password) not in line
