@@ -33,14 +33,14 @@ STAGES = {
 @contextmanager
 def progress_reporter(what: str) -> Iterator[backups.Progress]:
     """A Rich progress bar per stage on a terminal; one plain line per stage otherwise (CI,
-    cron, pipes), so logs stay readable."""
+    cron, pipes), on stderr so that --json output stays parseable."""
     if not sys.stdout.isatty():
         last: list[str] = []
 
         def plain(stage: str, done: int, total: int | None) -> None:
             if not last or last[-1] != stage:
                 last.append(stage)
-                typer.echo(f"{what}: {STAGES.get(stage, stage)}…")
+                typer.echo(f"{what}: {STAGES.get(stage, stage)}…", err=True)
 
         yield plain
         return
