@@ -83,6 +83,7 @@ FIX_SIMILARITY = 0.5
 PENDING_PER_HOST = 20
 MAX_TRIGGERING = 10
 MAX_MESSAGES = 5
+FAILURE_OUTPUT_KEPT = 4_000  # characters of a failure's output kept without ``keep_outputs``
 _NAMESPACE = uuid.UUID("6f1c1e4e-5b7a-4f0e-9a7e-3d1f0c2b8a11")
 
 
@@ -163,7 +164,8 @@ def record(
         host=key,
         command=command,
         exit_code=exit_code,
-        output=out if memory.keep_outputs else "",
+        # A failure's words are read again when its fix is transplanted onto another failure.
+        output=out if memory.keep_outputs else (out[:FAILURE_OUTPUT_KEPT] if classification else ""),
         at=when,
         session=session,
         effective=effective.text,

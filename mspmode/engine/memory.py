@@ -18,7 +18,8 @@ Indexes (all dictionaries):
 ``touched`` collects the ids of patterns changed since a caller last took them (see
 :func:`learn.take_touched`): what a service must write back. With ``lazy_refresh`` the derived
 text columns of a pattern are brought up to date only when taken, once per batch rather than
-once per command; with ``keep_outputs`` False records keep no output (the store has it).
+once per command; with ``keep_outputs`` False only failures keep (the head of) their output: the store has
+the rest.
 """
 
 from __future__ import annotations

@@ -205,3 +205,30 @@ def test_a_scoped_key_never_sees_another_clients_learning(api: Api, uid: str) ->
         "/api/check", json={"host": a_host["hostname"], "command": f"Get-Gadget{uid} -Id 4"}
     ).json()
     assert again["verdict"] == "block" and "b-marker" not in str(again)
+
+
+def git_typo(word: str, meant: str) -> str:
+    return f"git: '{word}' is not a git command. See 'git --help'.\n\nThe most similar command is\n\t{meant}"
+
+
+def test_a_new_failure_gets_the_fix_of_the_same_mistake_made_with_other_words(api: Api, uid: str) -> None:
+    """The hint after a failure carries fixes learned for the same error shape, transplanted:
+    ``git brnch`` → ``git branch`` taught what to do after ``git chekcout``."""
+    host(api, f"web-{uid}", api.client_a, os="Ubuntu", os_version="22.04", shell_type="bash")
+    tech = api.as_("tech")
+    at = "2026-04-02T10:00:{:02d}Z"
+
+    def run(command: str, code: int, output: str, second: int) -> dict[str, Any]:
+        made = tech.post(
+            "/api/commands",
+            json={"host": f"web-{uid}", "command": command, "exit_code": code, "output": output,
+                  "at": at.format(second), "session": f"g-{uid}"},
+        )  # fmt: skip
+        assert made.status_code == 201, made.text
+        return dict(made.json())
+
+    run("git brnch -a", 1, git_typo("brnch", "branch"), 1)
+    assert run("git branch -a", 0, "* main", 5)["learned"]["fixed_patterns"]
+    other = run("git chekcout main", 1, git_typo("chekcout", "checkout"), 30)
+    assert other["hint"] is not None and other["hint"]["retry"] is False
+    assert "git checkout main" in other["hint"]["suggestions"], other["hint"]

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from mspmode import engine
 from mspmode.db import search
+from mspmode.engine.transfer import suggest_fixes
 from mspmode.errors import PermissionDeniedError, ValidationError
 from mspmode.models.core import CLIENT_TYPES, Client
 from mspmode.models.infrastructure import ASSET_TYPES, INFRASTRUCTURE_STATUSES, Infrastructure
@@ -181,11 +182,14 @@ def recovery_hints(rt: Runtime, actor: Actor, recorded: Sequence[Recorded]) -> l
             r = recorded[i]
             given = r.given if r.given is None or st.candidates(r.given) else None
             result = engine.check(st.memory, given, r.row["command_text"])
+            # The fixes learned for this pattern and for the same failure with other words,
+            # transplanted onto this command.
+            transferred = suggest_fixes(st.memory, r.learned)
             hints[i] = {
                 "retry": r.learned.record.is_transient,
                 "verdict": result.verdict,
                 "reason": result.reason,
-                "suggestions": list(result.suggestions),
+                "suggestions": list(dict.fromkeys([*result.suggestions, *transferred]))[:5],
             }
     return hints
 

@@ -40,13 +40,14 @@ def test_lazy_columns_equal_eager_ones_once_taken() -> None:
     assert lazy.touched <= set(lazy.patterns)
 
 
-def test_records_keep_no_output_when_asked_and_fixes_name_their_records() -> None:
+def test_only_failures_keep_their_output_when_asked_and_fixes_name_their_records() -> None:
     memory = Memory(keep_outputs=False)
     add_host(memory, "NAS1", {"shell_type": "sh"})
     failed = record(memory, "NAS1", "systemctl status nmbd", 127, "-ash: systemctl: not found", None, "s")
     record(memory, "NAS1", "uptime", 0, "up", None, "s")
     fix = record(memory, "NAS1", "service nmbd status", 0, "running", None, "s")
-    assert all(r.output == "" for r in memory.commands)
+    record(memory, "NAS1", "cat big.log", 1, "error: " + "x" * 10_000, None, "s")
+    assert [len(r.output) for r in memory.commands] == [len("-ash: systemctl: not found"), 0, 0, 4_000]
     observed = memory.patterns[failed.pattern_id or ""].fixes[-1]
     assert (observed.failed_index, observed.fix_index) == (failed.record.index, fix.record.index)
 
