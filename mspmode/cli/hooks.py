@@ -55,6 +55,7 @@ HOOK_EVENTS: tuple[tuple[str, str | None, int], ...] = (
     ("SessionEnd", None, 10),
 )
 SNAPSHOT_EVERY = 600  # seconds between two writes of the CLI's learning snapshot by hooks
+REBUILD_IN_HOOK = 20_000  # commands a PostToolUse may replay when there is no usable snapshot
 RECALL_BUDGET = 1500  # tokens in all (≤ 10,000 characters)
 FAILURE_BUDGET = 400  # of which the known failures section
 FAILURE_CANDIDATES = 500  # patterns scored for it
@@ -284,10 +285,24 @@ def sync(force: bool = typer.Option(False, "--force", help="Rebuild even if it l
     """Save the sessions the Stop/SessionEnd hooks queued and bring the hooks' pre-check
     index up to date (the hooks do both themselves at the next PostToolUse or SessionStart;
     this is for right after a large import, or an upgrade with --force)."""
+    actor = local_actor("hook", "claude-code")
     with _runtime() as rt:
-        saved = drain_queue(rt, local_actor("hook", "claude-code"))
-        written = sync_index(rt, force=force)
-        typer.echo(json.dumps({"written": written, "saved_sessions": saved, "index": str(_index_path(rt))}))
+        saved = drain_queue(rt, actor)
+        pending = _take_pending(rt)
+        for i in range(0, len(pending), learning.MAX_BATCH):
+            learning.record_commands(rt, actor, pending[i : i + learning.MAX_BATCH], source="hook")
+        _pending_path(rt).unlink(missing_ok=True)
+        written = sync_index(rt, force=force or bool(pending))
+        typer.echo(
+            json.dumps(
+                {
+                    "written": written,
+                    "saved_sessions": saved,
+                    "commands_recorded": len(pending),
+                    "index": str(_index_path(rt)),
+                }
+            )
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,7 +327,11 @@ def _session_exists(rt: Runtime, session_id: uuid.UUID) -> bool:
 
 
 @hooks_app.command("record", hidden=True)
-def record() -> None:
+def record(
+    rebuild_limit: int = typer.Option(
+        REBUILD_IN_HOOK, "--rebuild-limit", hidden=True, help="Commands it may replay without a snapshot."
+    ),
+) -> None:
     """(For the PostToolUse hook.) Record one command from stdin, learn, update the index."""
     request = _read_request()
     item = request.get("command")
@@ -320,32 +339,26 @@ def record() -> None:
         raise ValidationError("expected {'command': {'command': …}}")
     actor = local_actor("hook", "claude-code")
     with _runtime() as rt:
-        session_id = None
-        if isinstance(item.get("session_id"), str):
-            try:
-                candidate = uuid.UUID(item["session_id"])
-            except ValueError:
-                candidate = None
-            if candidate is not None and _session_exists(rt, candidate):
-                session_id = candidate
-        label = item.get("session") if isinstance(item.get("session"), str) else None
-        ci = learning.CommandIn(
-            command=item["command"],
-            exit_code=item.get("exit_code") if isinstance(item.get("exit_code"), int) else None,
-            output=item.get("output") if isinstance(item.get("output"), str) else None,
-            host=item.get("host") if isinstance(item.get("host"), str) else None,
-            session=None if session_id else (label or "claude-code"),
-            session_id=session_id,
-        )
+        ci = _command_in(rt, item)
+        if not _state_ready(rt, rebuild_limit):
+            _queue_command(rt, ci)
+            typer.echo(json.dumps({"queued": True}))
+            return
         behind = not _index_current(rt)
-        _snapshot_rarely(rt)
-        recorded = learning.record_commands(rt, actor, [ci], source="hook")
-        hint = learning.recovery_hints(rt, actor, recorded)[0]
-        _index_after(rt, recorded, full=behind)
+        pending = _take_pending(rt)
+        recorded: list[learning.Recorded] = []
+        for i in range(0, len(pending), learning.MAX_BATCH):
+            recorded += learning.record_commands(
+                rt, actor, pending[i : i + learning.MAX_BATCH], source="hook"
+            )
+        _pending_path(rt).unlink(missing_ok=True)
+        mine = learning.record_commands(rt, actor, [ci], source="hook")
+        hint = learning.recovery_hints(rt, actor, mine)[0]
+        _index_after(rt, [*recorded, *mine], full=behind)
         if _snapshot_due(rt):
             learning.use_snapshots(rt)
             learning.save_snapshot(rt)
-        learned = recorded[0].learned
+        learned = mine[0].learned
         typer.echo(
             json.dumps(
                 {
@@ -353,20 +366,103 @@ def record() -> None:
                     "pattern_id": learned.record.pattern_id,
                     "new_pattern": learned.new_pattern,
                     "failure_class": learned.record.failure_class,
+                    "pending_recorded": len(pending),
                 }
             )
         )
 
 
-def _snapshot_rarely(rt: Runtime) -> None:
-    """Load the learning state from the CLI's snapshot, then stop ``record_commands`` from
-    writing it back: pickling a 100k-command state costs seconds, and every PostToolUse would
-    pay them. A snapshot a few commands behind is still valid (the next load catches up on the
-    rows after its mark), so it is written again only every ``SNAPSHOT_EVERY`` seconds."""
+def _command_in(rt: Runtime, item: dict[str, Any]) -> learning.CommandIn:
+    session_id = None
+    if isinstance(item.get("session_id"), str):
+        try:
+            candidate = uuid.UUID(item["session_id"])
+        except ValueError:
+            candidate = None
+        if candidate is not None and _session_exists(rt, candidate):
+            session_id = candidate
+    label = item.get("session") if isinstance(item.get("session"), str) else None
+    at = None
+    if isinstance(item.get("at"), str):
+        with contextlib.suppress(ValueError):
+            at = datetime.fromisoformat(item["at"])
+    return learning.CommandIn(
+        command=item["command"],
+        exit_code=item.get("exit_code") if isinstance(item.get("exit_code"), int) else None,
+        output=item.get("output") if isinstance(item.get("output"), str) else None,
+        host=item.get("host") if isinstance(item.get("host"), str) else None,
+        session=None if session_id else (label or "claude-code"),
+        session_id=session_id,
+        at=at,
+    )
+
+
+def _state_ready(rt: Runtime, rebuild_limit: int = REBUILD_IN_HOOK) -> bool:
+    """Whether the learning state can be had within a hook's time: from the CLI's snapshot
+    (then caught up), or rebuilt from a history small enough. Loads it; after that
+    ``record_commands`` does not write the snapshot back (see ``_snapshot_due``): pickling a
+    100k-command state costs seconds and every PostToolUse would pay them, while a snapshot a
+    few commands behind is still valid (the next load catches up on the rows after its mark)."""
+    from sqlalchemy import func, select
+
+    from mspmode.models.work import CommandRun
+
     with cache.lock_for(rt), rt.db.read() as s:
+        if cache.cached(rt) is None:
+            st = cache.load_snapshot(rt, s)
+            if st is not None:
+                cache.replace(rt, st)
+            elif s.execute(select(func.count()).select_from(CommandRun)).scalar_one() > rebuild_limit:
+                return False
         cache.current(rt, s)
-    # The cache module has no public switch for "load but do not save"; this is its own set.
+    # The cache module has no public switch for "loaded, do not save"; this is its own set.
     cache._snapshot_runtimes.discard(rt)
+    return True
+
+
+def _pending_path(rt: Runtime) -> Path:
+    from mspmode.hooks.events import QUEUE_DIR
+
+    return rt.settings.home / QUEUE_DIR / "commands.jsonl"
+
+
+def _queue_command(rt: Runtime, ci: learning.CommandIn) -> None:
+    """Keep a command for later (redacted now: the queue is a file) when learning would take
+    longer than the hook may; ``msp hooks sync`` or the next PostToolUse records it."""
+    from mspmode.services.capture import clean_text
+
+    path = _pending_path(rt)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    line = {
+        "command": clean_text(rt, ci.command),
+        "exit_code": ci.exit_code,
+        "output": clean_text(rt, ci.output if isinstance(ci.output, str) else None),
+        "host": ci.host,
+        "session": ci.session,
+        "session_id": str(ci.session_id) if ci.session_id else None,
+        "at": (ci.at or datetime.now(UTC)).isoformat(),
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\n")
+    hook_config.log(
+        None, "PostToolUse", "learning state must be rebuilt: command queued; run `msp hooks sync`"
+    )
+
+
+def _take_pending(rt: Runtime) -> list[learning.CommandIn]:
+    path = _pending_path(rt)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            item = json.loads(line)
+            if isinstance(item, dict) and isinstance(item.get("command"), str) and item["command"].strip():
+                out.append(_command_in(rt, item))
+    return out
 
 
 def _snapshot_due(rt: Runtime) -> bool:
@@ -542,7 +638,9 @@ def context() -> None:
     started = time.monotonic()
     with _runtime() as rt:
         saved = drain_queue(rt, actor)
-        sync_index(rt)
+        if not _index_current(rt) and _state_ready(rt):  # else it waits for `msp hooks sync`
+            learning.use_snapshots(rt)
+            sync_index(rt)
         client, project = _scope_for(rt, actor, request.get("cwd"))
         query = str(request.get("query") or "")
         parts = []

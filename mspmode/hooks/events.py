@@ -284,6 +284,12 @@ def post_tool_use(cfg: HookConfig, payload: dict[str, Any]) -> dict[str, Any] | 
         answer = run_msp(cfg, "record", {"command": item, "cwd": payload.get("cwd")})
         hint = answer.get("hint")
     event = str(payload.get("hook_event_name") or "PostToolUse")
+    if answer.get("queued"):
+        return _context(
+            event,
+            "MSP Mode kept this command but could not learn from it in time: its learning state "
+            "must be rebuilt once. Ask the user to run `msp hooks sync`.",
+        )
     if not isinstance(hint, dict) or code in (0, None):
         return None
     if hint.get("retry"):

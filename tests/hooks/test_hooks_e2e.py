@@ -281,3 +281,31 @@ def test_a_failed_rebuild_is_not_retried_on_every_call(msp_env: dict[str, str], 
     log = (home / "hook.log").read_text()
     assert log.count("index rebuild failed") == 1, log
     assert list((home / "cache").glob("*.sync-failed"))
+
+
+def test_without_a_snapshot_a_big_history_queues_commands_for_sync(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """When learning would mean replaying more history than a hook may, the command is kept
+    (redacted) and learned by `msp hooks sync`; the PreToolUse then stops the repeat."""
+    ran = bash("PostToolUse", tmp_path, tmp_path / "t", "hostname", tool_response={"stdout": "dc2"})
+    assert hook(env, "PostToolUse", ran) is None  # some history, so a rebuild would replay it
+    for snapshot in (Path(env["MSP_HOME"]) / "cache").glob("learning-*.pickle"):
+        snapshot.unlink()
+    item = {"command": {"command": FAILED + " -Password S3cretPassw0rd!", "exit_code": 1,
+                        "output": ERROR.split("\n", 1)[1], "session": "claude:x"}}  # fmt: skip
+    queued = subprocess.run(
+        [sys.executable, "-m", "mspmode", "hooks", "record", "--rebuild-limit", "0"],
+        input=json.dumps(item), env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert queued.returncode == 0, queued.stderr
+    assert json.loads(queued.stdout) == {"queued": True}
+    pending = (Path(env["MSP_HOME"]) / "hook-queue" / "commands.jsonl").read_text()
+    assert "Get-LocalUser" in pending and "S3cretPassw0rd" not in pending
+    (Path(env["MSP_HOME"]) / "hook.log").unlink()  # the queueing was logged, as it should
+    synced = msp(env, "hooks", "sync")
+    assert synced.returncode == 0, synced.stderr
+    assert json.loads(synced.stdout)["commands_recorded"] == 1
+    assert not (Path(env["MSP_HOME"]) / "hook-queue" / "commands.jsonl").exists()
+    denied = hook(env, "PreToolUse", bash("PreToolUse", tmp_path, tmp_path / "t", REPEAT))
+    assert denied is not None and denied["hookSpecificOutput"]["permissionDecision"] == "deny"
