@@ -88,6 +88,7 @@ def search(
     order: str = "relevance",
     match: str = "all",
     snippets: bool = True,
+    window: int | None = None,
 ) -> list[SearchHit]:
     """Rows of ``table`` whose indexed text contains every word of ``query``, best first.
 
@@ -98,7 +99,10 @@ def search(
     instead of the most relevant (``score`` is still the relevance): ranking every match of a
     common word costs a scan of all of them, the newest few are read straight from the index
     — what recall wants, which ranks them itself. ``snippets=False`` leaves ``snippet`` empty
-    and saves reading the texts back.
+    and saves reading the texts back. ``window`` (SQLite, with ``order="recent"``) bounds the
+    cost when ``filters`` keep few rows: only the newest ``window`` matches of the whole table
+    are looked at, then filtered (a common word otherwise walks every match to find a small
+    client's few); ``score`` is then 0.
     """
     if order not in ("relevance", "recent"):
         raise ValidationError(f"order must be relevance or recent, not {order!r}")
@@ -113,7 +117,8 @@ def search(
     dialect = session.get_bind().dialect.name
     recent, any_word = order == "recent", match == "any"
     if dialect == "sqlite":
-        rows = _search_sqlite(session, table, words, where, binds, limit, recent, any_word)
+        bounded = window if recent and window is not None and where else None
+        rows = _search_sqlite(session, table, words, where, binds, limit, recent, any_word, bounded)
     elif dialect == "postgresql":
         rows = _search_postgresql(session, table, words, where, binds, limit, recent, any_word)
     elif dialect in ("mysql", "mariadb"):
@@ -163,9 +168,17 @@ def _search_sqlite(
     limit: int,
     recent: bool = False,
     any_word: bool = False,
+    window: int | None = None,
 ) -> list[tuple[Any, float]]:
     # Each word quoted as an FTS5 string: no operator or column filter can be smuggled in.
     match = (" OR " if any_word else " ").join('"' + w.replace('"', '""') + '"' for w in words)
+    if window is not None:
+        sql = (
+            f"SELECT t.id, 0.0 AS score FROM {table} AS t WHERE t.rowid IN (SELECT rowid FROM {table}_fts "
+            f"WHERE {table}_fts MATCH :q ORDER BY rowid DESC LIMIT :window){where} "
+            f"ORDER BY t.rowid DESC LIMIT :limit"
+        )
+        return _run(session, table, sql, binds, {"q": match, "limit": limit, "window": max(1, int(window))})
     # rowid follows insertion: descending, FTS5 walks its doclists newest first and stops.
     by = f"{table}_fts.rowid DESC" if recent else f"bm25({table}_fts)"
     sql = (

@@ -58,6 +58,9 @@ MAX_BUDGET_TOKENS = MAX_CHARS // 4
 # How many rows of each kind reach the scorer: enough that the best are among them, few
 # enough that recall over 100k contexts stays a handful of indexed queries.
 SEARCH_LIMIT = 40
+# SQLite: the newest this many matches of the query are looked at for the client's (bounded
+# cost for common words; recall favours recent facts anyway).
+SEARCH_WINDOW = 5000
 RECENT_LIMIT = 30
 SNIPPET_LIMIT = 40
 QUERY_WORDS = 8
@@ -195,6 +198,8 @@ def _context_ids(session: Session, query: str, client_id: uuid.UUID | None) -> l
         filters=filters,
         order="recent",
         match="any",
+        snippets=False,
+        window=SEARCH_WINDOW,
     )
     return [h.id for h in hits]
 
@@ -214,8 +219,9 @@ def _live_by_owner(
     conds = [model.client_id == client_id] if client_id is not None else []
     out: dict[Any, Any] = {}
     for cond in [*conds, model.client_id.is_(None), *more]:
-        stmt = select(model).where(cond, *_visible(actor, model)).order_by(*order).limit(limit)
-        for row in session.scalars(stmt):
+        # Plain rows, not ORM objects: only read, and many.
+        stmt = select(table_of(model)).where(cond, *_visible(actor, model)).order_by(*order).limit(limit)
+        for row in session.execute(stmt):
             if row.is_active and row.superseded_by is None:
                 out.setdefault(row.id, row)
     return list(out.values())

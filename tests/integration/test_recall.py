@@ -295,5 +295,17 @@ def test_search_any_word_newest_first_without_snippets(rt: Runtime) -> None:
         )
         assert [h.id for h in hits] == [newer, both]
         assert all(h.snippet == "" for h in hits)
+        # A window bounds what SQLite looks at before filtering: only the newest match here.
+        windowed = search.search(
+            s,
+            "conversation_contexts",
+            words,
+            match="any",
+            order="recent",
+            filters={"is_active": True},
+            window=1,
+        )
+        expected = [newer] if rt.db.dialect == "sqlite" else [newer, both]
+        assert [h.id for h in windowed][:2] == expected
         with pytest.raises(ValidationError):
             search.search(s, "conversation_contexts", words, order="random")
