@@ -149,19 +149,26 @@ def main() -> None:
             stop_samples.append(timed([*hook, "Stop"], payload, env)[0])
         row("Stop (queues the session)", stop_samples, bare)
 
-        post_samples, fail_samples = [], []
+        post_samples, fail_samples, queued = [], [], 0
         profile_hosts = [h for h in names if history["profile"][h] is PROFILES[3]][:10]
         for i, host in enumerate(profile_hosts[:5]):
             ok = {"session_id": "bench", "transcript_path": "/dev/null", "cwd": "/tmp",
                   "hook_event_name": "PostToolUse", "tool_name": "mcp__ssh__run_command",
                   "tool_input": {"host": host, "command": POSIX_OK[i % len(POSIX_OK)][0]},
                   "tool_response": {"stdout": "fine", "stderr": ""}}  # fmt: skip
-            post_samples.append(timed([*hook, "PostToolUse"], ok, env)[0])
+            elapsed, out = timed([*hook, "PostToolUse"], ok, env)
+            post_samples.append(elapsed)
+            queued += "msp hooks sync" in out
             failed = {**ok, "hook_event_name": "PostToolUseFailure", "tool_response": None,
                       "tool_input": {"host": host, "command": f"frobnicate-{i} --now"},
                       "error": f"Exit code 127\nbash: frobnicate-{i}: command not found"}  # fmt: skip
-            fail_samples.append(timed([*hook, "PostToolUseFailure"], failed, env)[0])
-        row("PostToolUse (record, learn)", post_samples, bare, "a short-lived msp process, waited for")
+            elapsed, out = timed([*hook, "PostToolUseFailure"], failed, env)
+            fail_samples.append(elapsed)
+            queued += "msp hooks sync" in out
+        note = "a short-lived msp process, waited for"
+        if queued:
+            note += f"; {queued} queued for msp hooks sync (the snapshot did not match the engine's code)"
+        row("PostToolUse (record, learn)", post_samples, bare, note)
         row("PostToolUseFailure", fail_samples, bare)
 
         start_samples = []
