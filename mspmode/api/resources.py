@@ -21,6 +21,7 @@ from mspmode.models import (
 from mspmode.services import credentials as vault
 from mspmode.services import work as work_rules
 from mspmode.services.crud import ResourceSpec
+from mspmode.services.learning import patterns as learning_rules
 
 R = ResourceSpec
 RESOURCES: list[ResourceSpec] = [
@@ -65,7 +66,7 @@ RESOURCES: list[ResourceSpec] = [
     R("database-changes", work.DatabaseChange),
     # learning
     R("problem-solutions", learning.ProblemSolution),
-    R("failure-patterns", learning.FailurePattern),
+    R("failure-patterns", learning.FailurePattern, prepare=learning_rules.prepare_pattern),
     R("environmental-insights", learning.EnvironmentalInsight),
     R("operation-failures", learning.OperationFailure),
     # recovery

@@ -232,3 +232,27 @@ def test_a_new_failure_gets_the_fix_of_the_same_mistake_made_with_other_words(ap
     other = run("git chekcout main", 1, git_typo("chekcout", "checkout"), 30)
     assert other["hint"] is not None and other["hint"]["retry"] is False
     assert "git checkout main" in other["hint"]["suggestions"], other["hint"]
+
+
+def test_a_hand_written_pattern_with_a_runaway_regex_is_refused(api: Api, uid: str) -> None:
+    tech = api.as_("tech")
+    body = {
+        "pattern_type": "command_not_found",
+        "pattern_signature": f"hand-{uid}",
+        "failure_description": "d",
+        "root_cause": "r",
+        "recommended_solution": "s",
+    }
+    for bad in ("(a+)+$", "(x*y?)*z", "([unclosed"):
+        refused = tech.post("/api/failure-patterns", json={**body, "error_pattern": bad})
+        assert refused.status_code == 422, (bad, refused.text)
+        assert "error_pattern" in refused.json()["error"]["message"]
+    made = tech.post(
+        "/api/failure-patterns", json={**body, "error_pattern": r"Get-Widget.{0,200}?not recognized"}
+    )
+    assert made.status_code == 201, made.text
+    pid = made.json()["id"]
+    assert (
+        tech.patch(f"/api/failure-patterns/{pid}", json={"error_pattern": "(a|a)*(b+)+"}).status_code == 422
+    )
+    assert tech.get(f"/api/failure-patterns/{pid}").json()["error_pattern"].startswith("Get-Widget")

@@ -22,6 +22,7 @@ from mspmode.db.repository import Page, Repository
 from mspmode.engine.explain import verdict_lines
 from mspmode.engine.learn import take_touched
 from mspmode.engine.memory import LOCAL
+from mspmode.engine.recovery import is_catastrophic
 from mspmode.errors import NotFoundError, PermissionDeniedError, ValidationError
 from mspmode.models.infrastructure import Infrastructure
 from mspmode.models.learning import FailurePattern as PatternRow
@@ -395,3 +396,14 @@ def relearn(rt: Runtime, actor: Actor) -> LearnReport:
         cache.save_snapshot(rt)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def prepare_pattern(session: Session, values: dict[str, Any], row: PatternRow | None) -> None:
+    """A failure pattern written by hand (``/api/failure-patterns``): its ``error_pattern`` must
+    be a regex that cannot backtrack without end (the engine only makes escaped literals)."""
+    regex = values.get("error_pattern")
+    if regex and is_catastrophic(regex):
+        raise ValidationError(
+            "error_pattern is not a safe regular expression (invalid, or a repeat nested in a "
+            "repeat such as (a+)+): use escaped literals with bounded gaps like .{0,200}?"
+        )
