@@ -329,14 +329,23 @@ def learn(as_json: bool = typer.Option(False, "--json", help="Print the report a
     drafts are rewritten where they changed. Pattern ids stay the same.
     Patterns the analysis no longer produces are counted, never deleted.
     """
+    from mspmode.services import recovery
+
     with _runtime() as rt:
-        report = learning.relearn(rt, local_actor())
+        actor = local_actor()
+        report = learning.relearn(rt, actor)
+        # Failures not explained yet (imports are explained lazily) get their explanations.
+        followed = recovery.catch_up(rt, actor)
     if as_json:
-        emit_json(report.to_dict())
+        emit_json({**report.to_dict(), "recovery": followed})
         return
     typer.echo(
         f"replayed {report.commands} command(s) in {report.seconds:.1f} s: {report.patterns} pattern(s) "
         f"({report.patterns_new} new), {report.commands_changed} command(s) reclassified, "
         f"{report.drafts} solution draft(s); {report.patterns_not_learned} stored pattern(s) not from "
         "recorded commands were left as they are"
+    )
+    typer.echo(
+        f"recovery: {followed['command_explanations']} failure(s) explained, "
+        f"{followed['attempts']} recovery attempt(s) found"
     )

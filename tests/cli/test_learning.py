@@ -119,6 +119,9 @@ def test_patterns_list_show_explain_and_learn(ready: dict[str, str]) -> None:
     report = json.loads(learned.stdout)
     assert report["commands"] == 3 and report["patterns"] == 1
     assert report["patterns_new"] == 0 and report["commands_changed"] == 0
+    # The imported failure had no recovery explanation yet (imports are explained lazily).
+    assert report["recovery"]["command_explanations"] == 1
+    assert json.loads(msp(ready, "learn", "--json").stdout)["recovery"]["command_explanations"] == 0
     again = json.loads(msp(ready, "patterns", "list", "--json").stdout)
     assert again["items"][0]["id"] == pattern["id"]
 
