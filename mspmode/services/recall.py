@@ -57,12 +57,12 @@ DECISIONS = ResourceSpec("decision-logs", recall.DecisionLog)
 MAX_BUDGET_TOKENS = MAX_CHARS // 4
 # How many rows of each kind reach the scorer: enough that the best are among them, few
 # enough that recall over 100k contexts stays a handful of indexed queries.
-SEARCH_LIMIT = 40
+SEARCH_LIMIT = 30
 # SQLite: the newest this many matches of the query are looked at for the client's (bounded
 # cost for common words; recall favours recent facts anyway).
 SEARCH_WINDOW = 5000
-RECENT_LIMIT = 30
-SNIPPET_LIMIT = 40
+RECENT_LIMIT = 20
+SNIPPET_LIMIT = 30
 QUERY_WORDS = 8
 # Words of a prompt that say nothing about what to recall.
 _STOPWORDS = frozenset(
