@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from precheck import POSIX_OK, PROFILES, checks_for, make_history, runtime
 
 from mspmode.cli.hooks import sync_index
-from mspmode.db import schema
 from mspmode.services import learning
 from mspmode.services.actor import local_actor
+from mspmode.services.setup import initialize
 
 
 def timed(argv: list[str], payload: Any, env: dict[str, str]) -> tuple[float, str]:
@@ -80,7 +80,9 @@ def main() -> None:
         history_path = home / "history.jsonl"
         history = make_history(history_path, args.commands, args.hosts, args.patterns)
         rt = runtime(home)
-        schema.upgrade(rt.db)
+        # As `msp init` does: the first audit row is part of the database's identity, which
+        # the CLI's learning snapshot (what a PostToolUse loads) is checked against.
+        initialize(rt.settings)
         t0 = time.perf_counter()
         report = learning.import_file(rt, local_actor(), history_path)
         learning.use_snapshots(rt)
