@@ -20,20 +20,67 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Dialect,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+    bindparam,
+    insert,
+    update,
+)
+from sqlalchemy.types import TypeEngine
+
+from mspmode.db.base import UTCDateTime
 
 # ``value ->> n`` appeared in SQLite 3.38; before it, rows go one by one.
 _JSON_ARROWS = sqlite3.sqlite_version_info >= (3, 38, 0)
+
+
+def _utc_text(value: datetime) -> str:
+    """What SQLAlchemy stores for a ``UTCDateTime`` on SQLite (the zone made UTC, dropped, and
+    SQLite's DATETIME text shape), without its two layers of processors."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()} given: timestamps must carry a timezone")
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+    )
+
+
+def _uuid_hex(value: uuid.UUID) -> str:
+    return value.hex
+
+
+def sqlite_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The bind processor SQLAlchemy applies to ``column_type`` on SQLite: the common types by a
+    direct function (same result, a tenth of the calls; a test compares them), the rest by
+    SQLAlchemy's own."""
+    if isinstance(column_type, UTCDateTime):
+        return _utc_text
+    if isinstance(column_type, Uuid) and column_type.as_uuid:
+        return _uuid_hex
+    if type(column_type) in (String, Text, Integer, BigInteger):
+        return None
+    return column_type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _converter(
     conn: Connection, table: Table, names: Sequence[str]
 ) -> Callable[[Mapping[str, Any]], list[Any]]:
     # dialect_impl: the backend's own type (SQLite's DATETIME text format), as SQLAlchemy uses it.
-    processors = [table.c[n].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for n in names]
+    processors = [sqlite_processor(table.c[n].type, conn.dialect) for n in names]
     converters = [(i, p) for i, p in enumerate(processors) if p is not None]
 
     def params(row: Mapping[str, Any]) -> list[Any]:
