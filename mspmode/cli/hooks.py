@@ -250,8 +250,6 @@ def _index_path(rt: Runtime) -> Path:
 
 
 def _freshness(rt: Runtime) -> str:
-    if rt.db.dialect != "sqlite":
-        return ""  # hooks check freshness only on SQLite (they cannot open the others)
     raw = rt.db.reader.raw_connection()
     try:
         return index.freshness(raw)

@@ -166,8 +166,8 @@ def call_server(cfg: HookConfig, method: str, path: str, body: dict[str, Any] | 
 
 
 def local_check(cfg: HookConfig, host: str | None, command: str) -> dict[str, Any] | None:
-    """The pre-check from the index (rebuilt first when the database moved on); None: allow
-    with nothing to say."""
+    """The pre-check from the index (built first when there is none); None: allow with
+    nothing to say."""
     db = cfg.sqlite_path
     path = index.index_path(cfg.home, config.database_label(cfg.database_url, cfg.home))
     if db is not None and not db.exists():

@@ -103,7 +103,8 @@ _FRESHNESS_SQL = (
 
 
 def freshness(conn: Any) -> str:
-    """The database's learning-relevant state, from a DB-API connection (sqlite3)."""
+    """The database's learning-relevant state, from a DB-API connection of any backend
+    (compared only with values read from the same database)."""
     values: list[Any] = []
     cur = conn.cursor()
     try:
