@@ -147,7 +147,7 @@ def main() -> None:
             ensure_key_file(name, home / f"{name}.key")
         rt = Runtime(Settings(home=home))
         schema.upgrade(rt.db)
-        from mspmode.api.resources import RESOURCES
+        from mspmode.services.resources import RESOURCES
 
         clients = next(s for s in RESOURCES if s.name == "clients")
         client = crud.create_row(rt, local_actor(), clients, {"name": "Bench Client"})

@@ -22,7 +22,6 @@ import mspmode
 from mspmode.api import logs
 from mspmode.api.crud import crud_router
 from mspmode.api.deps import request_id
-from mspmode.api.resources import RESOURCES
 from mspmode.api.routers import admin, auth, health, learning
 from mspmode.api.routers.credentials import credentials_router
 from mspmode.api.routers.insights import router as insights_router
@@ -30,6 +29,7 @@ from mspmode.api.routers.recall import router as recall_router
 from mspmode.db.session import Database
 from mspmode.errors import AuthenticationError, MSPError, RateLimitedError
 from mspmode.services.credentials import SECRET_FIELDS
+from mspmode.services.resources import RESOURCES
 from mspmode.services.runtime import Runtime
 from mspmode.settings import Settings
 

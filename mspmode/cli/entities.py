@@ -25,8 +25,9 @@ from mspmode.services import crud, entities
 from mspmode.services.actor import local_actor
 from mspmode.services.audit import jsonable
 from mspmode.services.crud import ResourceSpec
+from mspmode.services.resources import SPECS
 
-S = entities.SPECS
+S = SPECS
 JSON_OPT = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 client_app = typer.Typer(

@@ -17,8 +17,9 @@ from mspmode.models import core
 from mspmode.services import crud, entities
 from mspmode.services import current_session as current
 from mspmode.services.actor import local_actor
+from mspmode.services.resources import SPECS
 
-S = entities.SPECS
+S = SPECS
 session_app = typer.Typer(help="Sessions of work for a client: start, stop, list.", no_args_is_help=True)
 work_app = typer.Typer(help="Work items: what was done in a session, timed and billed.", no_args_is_help=True)
 app.add_typer(session_app, name="session")

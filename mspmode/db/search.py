@@ -315,7 +315,10 @@ def bulk_indexing(session: Session, table: str, *, expected_rows: int = 0) -> It
     if expected_rows >= _DEFER_INDEXES_AT and expected_rows * 2 >= start:
         indexes = list(
             session.execute(
-                text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t AND sql IS NOT NULL"),
+                text(
+                    "SELECT name, sql FROM sqlite_master "
+                    "WHERE type = 'index' AND tbl_name = :t AND sql IS NOT NULL"
+                ),
                 {"t": table},
             ).tuples()
         )

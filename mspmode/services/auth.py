@@ -59,6 +59,7 @@ MAX_LOCK = timedelta(minutes=15)
 FAILURE_WINDOW = timedelta(minutes=15)  # a quiet period this long forgives earlier failures
 LAST_USED_EVERY = timedelta(seconds=60)  # API keys' last_used is written at most this often
 
+
 @functools.cache
 def _dummy_hash() -> str:
     """A hash to verify against when the user does not exist, so that a sign-in for an unknown

@@ -27,44 +27,11 @@ from mspmode.errors import NotFoundError, ValidationError
 from mspmode.models import core, infrastructure, learning, work
 from mspmode.services import crud
 from mspmode.services import current_session as current
-from mspmode.services import work as work_rules
 from mspmode.services.actor import Actor
-from mspmode.services.crud import ResourceSpec
+from mspmode.services.resources import SPECS
 from mspmode.services.runtime import Runtime
 from mspmode.services.scoping import table_of
 from mspmode.settings import display_url
-
-R = ResourceSpec
-# The same declarations as ``api/resources.py`` (the CLI may not import the API layer);
-# tests/cli/test_entities.py checks that each one equals the API's.
-SPECS: dict[str, ResourceSpec] = {
-    s.name: s
-    for s in (
-        R("clients", core.Client),
-        R("projects", core.Project),
-        R(
-            "sessions",
-            core.Session,
-            read_only=frozenset({"billable_hours", "duration_minutes"}),
-            prepare=work_rules.prepare_session,
-        ),
-        R("machines", core.Machine),
-        R("pending-tasks", core.PendingTask),
-        R("tags", core.Tag),
-        R("sites", infrastructure.Site),
-        R("infrastructure", infrastructure.Infrastructure),
-        R("services", infrastructure.Service),
-        R("infrastructure-tags", infrastructure.InfrastructureTag),
-        R(
-            "work-items",
-            work.WorkItem,
-            read_only=frozenset({"category_inferred"}),
-            prepare=work_rules.prepare_work_item,
-            after_write=work_rules.after_work_item,
-        ),
-    )
-}
-
 
 # ---- finding things by name ---------------------------------------------------------------------
 

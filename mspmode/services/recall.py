@@ -44,15 +44,15 @@ from mspmode.models import core, infrastructure, learning, recall
 from mspmode.services import capture, crud
 from mspmode.services.actor import Actor
 from mspmode.services.crud import ResourceSpec
+from mspmode.services.resources import SPECS
 from mspmode.services.runtime import Runtime
 from mspmode.services.scoping import table_of
 from mspmode.vault.redact import redact
 
-# The same declarations as ``api/resources.py`` (services may not import the API layer).
-CONTEXTS = ResourceSpec("conversation-contexts", recall.ConversationContext)
-SNIPPETS = ResourceSpec("context-snippets", recall.ContextSnippet)
-PROJECT_STATES = ResourceSpec("project-states", recall.ProjectState)
-DECISIONS = ResourceSpec("decision-logs", recall.DecisionLog)
+CONTEXTS = SPECS["conversation-contexts"]
+SNIPPETS = SPECS["context-snippets"]
+PROJECT_STATES = SPECS["project-states"]
+DECISIONS = SPECS["decision-logs"]
 
 MAX_BUDGET_TOKENS = MAX_CHARS // 4
 # How many rows of each kind reach the scorer: enough that the best are among them, few

@@ -75,8 +75,8 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         schema.upgrade(db)
         rt = make_runtime(home, db)
         admin = local_actor()
-        from mspmode.api.resources import RESOURCES
         from mspmode.services import crud
+        from mspmode.services.resources import RESOURCES
 
         clients = next(s for s in RESOURCES if s.name == "clients")
         a = crud.create_row(rt, admin, clients, {"name": f"Client A {backend}"})

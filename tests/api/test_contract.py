@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Boolean, Integer, String, Text, func, select
 
-from mspmode.api.resources import INTERNAL_TABLES, RESOURCES
 from mspmode.db.base import Base
 from mspmode.services.crud import ResourceSpec
+from mspmode.services.resources import INTERNAL_TABLES, RESOURCES
 from mspmode.services.scoping import is_scoped
 from tests.api.conftest import Api, jsonable
 from tests.rows import build_row, value_for, vocabularies

@@ -11,9 +11,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mspmode.api.resources import RESOURCES
 from mspmode.services import crud, entities, reports
 from mspmode.services.actor import local_actor
+from mspmode.services.resources import RESOURCES
 from tests.cli.test_entities import Msp, cli  # noqa: F401  (fixture)
 from tests.cli.test_setup import msp, one_error_line
 

@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import URL
 
-from mspmode.api.resources import RESOURCES
 from mspmode.db import schema
 from mspmode.db.session import Database
 from mspmode.errors import SchemaError
@@ -29,6 +28,7 @@ from mspmode.models.operations import BackupLog
 from mspmode.services import backup as backups
 from mspmode.services import credentials, crud, dumps
 from mspmode.services.actor import local_actor
+from mspmode.services.resources import RESOURCES
 from mspmode.services.runtime import Runtime
 from mspmode.settings import Settings
 from tests.api.conftest import make_runtime

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mspmode.api.resources import RESOURCES
 from mspmode.db.session import Database
 from mspmode.errors import NotFoundError, PermissionDeniedError
 from mspmode.models.core import Client
@@ -22,6 +21,7 @@ from mspmode.models.infrastructure import Infrastructure
 from mspmode.models.learning import EnvironmentalInsight
 from mspmode.services import crud, insights, learning
 from mspmode.services.actor import Actor, local_actor
+from mspmode.services.resources import RESOURCES
 from mspmode.services.runtime import Runtime
 from tests.integration.test_learning import make_rt
 

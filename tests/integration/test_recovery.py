@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from mspmode.api.resources import RESOURCES
 from mspmode.db.session import Database
 from mspmode.engine.recovery import is_catastrophic
 from mspmode.errors import PermissionDeniedError, ValidationError
@@ -22,6 +21,7 @@ from mspmode.models.recovery import RecoveryAttempt, RecoveryExplanation
 from mspmode.models.work import CommandRun
 from mspmode.services import crud, learning, operations, recovery
 from mspmode.services.actor import Actor, local_actor
+from mspmode.services.resources import RESOURCES
 from mspmode.services.runtime import Runtime
 from tests.integration.test_learning import make_rt
 

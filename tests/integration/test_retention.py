@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mspmode.api.resources import RESOURCES
 from mspmode.db.base import utcnow
 from mspmode.db.session import Database
 from mspmode.errors import PermissionDeniedError, ValidationError
@@ -21,6 +20,7 @@ from mspmode.models.operations import AuditLog
 from mspmode.models.recovery import RecoveryAttempt
 from mspmode.services import crud, maintenance, operations
 from mspmode.services.actor import Actor, local_actor
+from mspmode.services.resources import RESOURCES
 from mspmode.services.runtime import Runtime
 from tests.integration.test_learning import make_rt
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mspmode.api.resources import RESOURCES
 from mspmode.db.session import Database
 from mspmode.errors import ValidationError
 from mspmode.models.core import Client
 from mspmode.models.learning import ProblemSolution
 from mspmode.services import crud, learning, solutions
 from mspmode.services.actor import Actor, local_actor
+from mspmode.services.resources import RESOURCES
 from mspmode.services.runtime import Runtime
 from tests.integration.test_learning import make_rt
 

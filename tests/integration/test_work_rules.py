@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from mspmode.api.resources import RESOURCES
 from mspmode.db.session import Database
 from mspmode.errors import ValidationError
 from mspmode.services import crud
 from mspmode.services.actor import local_actor
+from mspmode.services.resources import RESOURCES
 from mspmode.services.runtime import Runtime
 from mspmode.services.work import infer_category
 from tests.api.conftest import make_runtime

@@ -12,9 +12,9 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from mspmode.api.deps import ActorDep, RuntimeDep
-from mspmode.api.resources import RESOURCES
 from mspmode.schemas.crud import build
 from mspmode.services import learning
+from mspmode.services.resources import RESOURCES
 
 router = APIRouter(tags=["learning"])
 

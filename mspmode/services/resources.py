@@ -1,8 +1,10 @@
 """One declaration per CRUD model: its URL, who may read and write it, what is derived.
 
 Everything else — schemas, routes, filters, scoping, audit — is generated from these lines
-(``api/crud.py``, ``schemas/crud.py``, ``services/crud.py``). Tables without a line here are
-internal bookkeeping (``audit_chain_head``, ``login_throttles``); a test keeps that list exact.
+(``api/crud.py``, ``schemas/crud.py``, ``services/crud.py``); the CLI and the other services
+take their specs from here too (``SPECS["sessions"]``), so every way in writes alike. Tables
+without a line here are internal bookkeeping (``audit_chain_head``, ``login_throttles``); a
+test keeps that list exact.
 """
 
 from __future__ import annotations
@@ -89,5 +91,7 @@ RESOURCES: list[ResourceSpec] = [
     R("audit-log", operations.AuditLog, read_role="admin", write_role=None),
     R("backup-log", operations.BackupLog, read_role="admin", write_role=None),
 ]
+
+SPECS: dict[str, ResourceSpec] = {spec.name: spec for spec in RESOURCES}
 
 INTERNAL_TABLES = frozenset({"audit_chain_head", "login_throttles"})
