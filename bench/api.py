@@ -192,7 +192,7 @@ def main() -> None:
         env.pop("MSP_DATABASE_URL", None)
         msp_port, bare_port = free_port(), free_port()
         servers = [
-            start(["mspmode.api.app:create_app", "--factory"], env, msp_port),
+            start(["mspmode.server:create_app", "--factory"], env, msp_port),
             start(["bare_app:app"], env, bare_port),
         ]
         try:

@@ -1,5 +1,6 @@
 """The layers import only downwards (STYLE.md): engine and vault import nothing else of ours;
-models and db never import services; api, cli, mcp and agent never import each other."""
+models and db never import services; api, cli, mcp and agent never import each other; nothing
+imports ``server``, the composition root that mounts the MCP tools on the API."""
 
 from __future__ import annotations
 
@@ -11,14 +12,39 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "mspmode"
 
 FORBIDDEN = {
-    "engine": {"db", "models", "schemas", "services", "api", "cli", "mcp", "agent", "vault", "settings"},
-    "vault": {"db", "models", "schemas", "services", "api", "cli", "mcp", "agent", "engine", "settings"},
-    "models": {"services", "api", "cli", "mcp", "agent", "schemas"},
-    "db": {"services", "api", "cli", "mcp", "agent", "schemas"},
-    "api": {"cli", "mcp", "agent"},
-    "cli": {"api", "mcp", "agent"},
-    "mcp": {"api", "cli", "agent"},
-    "agent": {"api", "cli", "mcp", "db", "models", "services"},
+    "engine": {
+        "db",
+        "models",
+        "schemas",
+        "services",
+        "api",
+        "cli",
+        "mcp",
+        "agent",
+        "vault",
+        "settings",
+        "server",
+    },
+    "vault": {
+        "db",
+        "models",
+        "schemas",
+        "services",
+        "api",
+        "cli",
+        "mcp",
+        "agent",
+        "engine",
+        "settings",
+        "server",
+    },
+    "models": {"services", "api", "cli", "mcp", "agent", "schemas", "server"},
+    "db": {"services", "api", "cli", "mcp", "agent", "schemas", "server"},
+    "services": {"api", "cli", "mcp", "agent", "hooks", "server"},
+    "api": {"cli", "mcp", "agent", "server"},
+    "cli": {"api", "mcp", "agent", "server"},
+    "mcp": {"api", "cli", "agent", "server"},
+    "agent": {"api", "cli", "mcp", "db", "models", "services", "server"},
 }
 
 

@@ -7,7 +7,6 @@ list of fields and why. An unexpected exception is a 500 with a request id, neve
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -113,7 +112,4 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             app.include_router(credentials_router(spec), prefix="/api")
     for spec in RESOURCES:
         app.include_router(crud_router(spec), prefix="/api")
-    # The MCP tools over streamable HTTP at /mcp, API-key protected. By module name, as `msp
-    # serve` starts this app: the API layer does not import the MCP layer (test_layering).
-    importlib.import_module("mspmode.mcp.http").mount(app, rt)
     return app

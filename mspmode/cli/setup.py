@@ -57,10 +57,10 @@ def serve(
         db.dispose()
     for name in ("jwt", "audit", "pepper"):
         read_key_file(name, settings.key_path(name))
-    # By import string: the CLI does not import the API layer; uvicorn builds the app from
-    # the same environment.
+    # By import string: the CLI does not import the API layer; uvicorn builds the app (the API
+    # with the MCP tools at /mcp) from the same environment.
     uvicorn.run(
-        "mspmode.api.app:create_app",
+        "mspmode.server:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,

@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from mspmode.api.app import create_app
 from mspmode.db import schema
 from mspmode.db.session import Database
+from mspmode.server import create_app
 from mspmode.services import auth
 from mspmode.services.actor import local_actor
 from mspmode.services.runtime import Runtime

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from mspmode.api.app import create_app
 from mspmode.db.session import Database
+from mspmode.server import create_app
 from mspmode.settings import Settings
 from tests.servers import free_port, serve_in_thread
 

@@ -14,9 +14,9 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from sqlalchemy.engine import make_url
 
-from mspmode.api.app import create_app
 from mspmode.db import schema as db_schema
 from mspmode.db.session import Database
+from mspmode.server import create_app
 from mspmode.services import auth
 from mspmode.services.actor import local_actor
 from tests.api.conftest import make_runtime

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from mspmode.api.app import create_app
+from mspmode.server import create_app
 from mspmode.settings import Settings
 from tests.cli.test_setup import msp, one_error_line
 from tests.servers import serve_in_thread
