@@ -141,8 +141,17 @@ def key_trigger(key: str) -> tuple[str, str]:
     kind, _, rest = key.partition(":")
     if kind == "op":
         return "literal", rest.lower()
-    if kind in ("cmd", "opt", "sub"):
-        subject = rest.split(":", 1)[0] if kind != "cmd" else rest
+    if kind in ("opt", "sub"):
+        # opt:PROGRAM:OPTION and sub:PROGRAM:N:WORD. An option of three letters or more is the
+        # word's own text (up to "=" or ":"), a subcommand its word: far more telling than the
+        # program. Shorter ones may come out of a cluster (-l from -la): the program it is.
+        parts = rest.split(":")
+        own = _longest_word(parts[-1] if kind == "sub" else ":".join(parts[1:]).split(":", 1)[0])
+        if own is not None and len(own) >= 3:
+            return "word", own
+        subject = parts[0]
+    elif kind == "cmd":
+        subject = rest
     elif kind == "syn":
         if rest.startswith("$"):
             return "literal", "${"  # an expansion's shape (``${,,}``), not its text
