@@ -319,6 +319,14 @@ class Writer:
             rows.append((host, norm, idx, _dump(rec)))
             if rec.failure_class not in CAPABILITY_CLASSES | STATE_CLASSES or rec.is_transient:
                 continue  # a success or a transient failure only adds a note: allow
+            # An exact repeat normalises to the same text: a word the normalised text kept from
+            # the command as written is in every command that does. The rarest is wanted; a word
+            # with digits, then the longest, is the guess.
+            kept = set(_WORD.findall(norm.lower())) & command_words(rec.effective)
+            rank = sorted(kept, key=lambda w: (any(c.isdigit() for c in w), len(w), w), reverse=True)
+            if rank and len(best := rank[0]) >= 3:
+                words.add(best)
+                continue
             keys = command_keys(parse_cached(rec.effective, rec.dialect))
             chosen = [k for k in keys if k.startswith("cmd:")] or [k for k in keys if k.startswith("syn:")]
             if not chosen:
