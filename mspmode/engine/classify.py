@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mspmode.engine.lazyre import lazy
+
 __all__ = [
     "CAPABILITY_CLASSES",
     "FAILURE_CLASSES",
@@ -110,7 +112,7 @@ class Classification:
 
 
 def _rule(name: str, failure_class: str, pattern: str, comment: str) -> Rule:
-    return Rule(name, failure_class, re.compile(pattern, re.VERBOSE | re.IGNORECASE | re.MULTILINE), comment)
+    return Rule(name, failure_class, lazy(pattern, re.VERBOSE | re.IGNORECASE | re.MULTILINE), comment)
 
 
 RULES: tuple[Rule, ...] = (

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from mspmode.engine.classify import CAPABILITY_CLASSES, USAGE_ERROR, Classification
+from mspmode.engine.lazyre import lazy
 from mspmode.engine.tokenize import (
     CLOSE,
     CMD,
@@ -99,7 +100,7 @@ class CulpritRule:
 
 
 def _c(name: str, hint: str, pattern: str) -> CulpritRule:
-    return CulpritRule(name, hint, re.compile(pattern, re.VERBOSE | re.IGNORECASE | re.MULTILINE))
+    return CulpritRule(name, hint, lazy(pattern, re.VERBOSE | re.IGNORECASE | re.MULTILINE))
 
 
 # Ordered: the first rule whose word resolves wins. Each regex is anchored on literal wording and

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from mspmode.engine.lazyre import lazy
 from mspmode.engine.tokenize import POSIX, Script
 
 __all__ = [
@@ -47,7 +48,7 @@ class Mask:
 
 
 def _m(name: str, pattern: str, replacement: str, comment: str, flags: int = 0) -> Mask:
-    return Mask(name, re.compile(pattern, re.VERBOSE | re.MULTILINE | flags), replacement, comment)
+    return Mask(name, lazy(pattern, re.VERBOSE | re.MULTILINE | flags), replacement, comment)
 
 
 _DIGIT = re.compile(r"\d")
