@@ -34,9 +34,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from precheck import POSIX_OK, PROFILES, checks_for, make_history, runtime
 
-from mspmode.cli.hooks import sync_index
 from mspmode.services import learning
 from mspmode.services.actor import local_actor
+from mspmode.services.hooks import sync_index
 from mspmode.services.setup import initialize
 
 

@@ -40,7 +40,7 @@ FORBIDDEN = {
     },
     "models": {"services", "api", "cli", "mcp", "agent", "schemas", "server"},
     "db": {"services", "api", "cli", "mcp", "agent", "schemas", "server"},
-    "services": {"api", "cli", "mcp", "agent", "hooks", "server"},
+    "services": {"api", "cli", "mcp", "agent", "server"},
     "api": {"cli", "mcp", "agent", "server"},
     "cli": {"api", "mcp", "agent", "server"},
     "mcp": {"api", "cli", "agent", "server"},

@@ -9,15 +9,12 @@ process that is gone when the hook answers.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import json
 import os
 import shlex
 import shutil
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -30,10 +27,9 @@ from mspmode.cli.app import app, load_settings, open_runtime
 from mspmode.engine.recall import MAX_CHARS
 from mspmode.errors import ValidationError
 from mspmode.hooks import config as hook_config
-from mspmode.hooks import index
+from mspmode.services import hooks as hook_service
 from mspmode.services import learning
-from mspmode.services.actor import Actor, local_actor
-from mspmode.services.learning import cache
+from mspmode.services.actor import local_actor
 from mspmode.services.runtime import Runtime
 
 hooks_app = typer.Typer(
@@ -54,11 +50,8 @@ HOOK_EVENTS: tuple[tuple[str, str | None, int], ...] = (
     ("Stop", None, 10),
     ("SessionEnd", None, 10),
 )
-SNAPSHOT_EVERY = 600  # seconds between two writes of the CLI's learning snapshot by hooks
-REBUILD_IN_HOOK = 20_000  # commands a PostToolUse may replay when there is no usable snapshot
 RECALL_BUDGET = 1500  # tokens in all (≤ 10,000 characters)
 FAILURE_BUDGET = 400  # of which the known failures section
-FAILURE_CANDIDATES = 500  # patterns scored for it
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,7 +206,7 @@ def _first_index() -> None:
         return  # msp init has not run: nothing to index, and no empty file to leave behind
     try:
         with _runtime() as rt:
-            sync_index(rt)
+            hook_service.sync_index(rt)
     except Exception as exc:  # no database yet (msp init not run): the first hook builds it
         typer.echo(f"pre-check index not built yet ({type(exc).__name__}); the hooks build it when needed")
 
@@ -244,40 +237,6 @@ def _runtime() -> Iterator[Runtime]:
         yield rt
 
 
-def _index_path(rt: Runtime) -> Path:
-    label = hook_config.database_label(rt.settings.database_url, rt.settings.home)
-    return index.index_path(rt.settings.home, label)
-
-
-def _freshness(rt: Runtime) -> str:
-    raw = rt.db.reader.raw_connection()
-    try:
-        return index.freshness(raw)
-    finally:
-        raw.close()
-
-
-def sync_index(rt: Runtime, *, force: bool = False) -> bool:
-    """Rebuild the pre-check index if the database moved on; True if it was written."""
-    path = _index_path(rt)
-    fresh = _freshness(rt)
-    if not force and path.exists():
-        try:
-            reader = index.Reader(path)
-            try:
-                if reader.usable() and fresh and reader.meta.get("freshness") == fresh:
-                    return False
-            finally:
-                reader.close()
-        except Exception:  # a damaged index is rebuilt
-            pass
-    with cache.lock_for(rt), rt.db.read() as s:
-        st = cache.current(rt, s)
-        index.Writer(path, st.memory).full(fresh)
-    cache.save_snapshot(rt)
-    return True
-
-
 @hooks_app.command("sync")
 def sync(force: bool = typer.Option(False, "--force", help="Rebuild even if it looks current.")) -> None:
     """Save the sessions the Stop/SessionEnd hooks queued and bring the hooks' pre-check
@@ -285,19 +244,19 @@ def sync(force: bool = typer.Option(False, "--force", help="Rebuild even if it l
     this is for right after a large import, or an upgrade with --force)."""
     actor = local_actor("hook", "claude-code")
     with _runtime() as rt:
-        saved = drain_queue(rt, actor)
-        pending = _take_pending(rt)
+        saved = hook_service.drain_queue(rt, actor)
+        pending = hook_service.take_pending(rt)
         for i in range(0, len(pending), learning.MAX_BATCH):
             learning.record_commands(rt, actor, pending[i : i + learning.MAX_BATCH], source="hook")
-        _pending_path(rt).unlink(missing_ok=True)
-        written = sync_index(rt, force=force or bool(pending))
+        hook_service.pending_path(rt).unlink(missing_ok=True)
+        written = hook_service.sync_index(rt, force=force or bool(pending))
         typer.echo(
             json.dumps(
                 {
                     "written": written,
                     "saved_sessions": saved,
                     "commands_recorded": len(pending),
-                    "index": str(_index_path(rt)),
+                    "index": str(hook_service.index_path(rt)),
                 }
             )
         )
@@ -315,19 +274,13 @@ def _read_request() -> dict[str, Any]:
     return data
 
 
-def _session_exists(rt: Runtime, session_id: uuid.UUID) -> bool:
-    from sqlalchemy import select
-
-    from mspmode.models.core import Session as WorkSession
-
-    with rt.db.read() as s:
-        return s.execute(select(WorkSession.id).where(WorkSession.id == session_id)).first() is not None
-
-
 @hooks_app.command("record", hidden=True)
 def record(
     rebuild_limit: int = typer.Option(
-        REBUILD_IN_HOOK, "--rebuild-limit", hidden=True, help="Commands it may replay without a snapshot."
+        hook_service.REBUILD_IN_HOOK,
+        "--rebuild-limit",
+        hidden=True,
+        help="Commands it may replay without a snapshot.",
     ),
 ) -> None:
     """(For the PostToolUse hook.) Record one command from stdin, learn, update the index."""
@@ -337,23 +290,23 @@ def record(
         raise ValidationError("expected {'command': {'command': …}}")
     actor = local_actor("hook", "claude-code")
     with _runtime() as rt:
-        ci = _command_in(rt, item)
-        if not _state_ready(rt, rebuild_limit):
-            _queue_command(rt, ci)
+        ci = hook_service.command_in(rt, item)
+        if not hook_service.state_ready(rt, rebuild_limit):
+            hook_service.queue_command(rt, ci)
             typer.echo(json.dumps({"queued": True}))
             return
-        behind = not _index_current(rt)
-        pending = _take_pending(rt)
+        behind = not hook_service.index_current(rt)
+        pending = hook_service.take_pending(rt)
         recorded: list[learning.Recorded] = []
         for i in range(0, len(pending), learning.MAX_BATCH):
             recorded += learning.record_commands(
                 rt, actor, pending[i : i + learning.MAX_BATCH], source="hook"
             )
-        _pending_path(rt).unlink(missing_ok=True)
+        hook_service.pending_path(rt).unlink(missing_ok=True)
         mine = learning.record_commands(rt, actor, [ci], source="hook")
         hint = learning.recovery_hints(rt, actor, mine)[0]
-        _index_after(rt, [*recorded, *mine], full=behind)
-        if _snapshot_due(rt):
+        hook_service.index_after(rt, [*recorded, *mine], full=behind)
+        if hook_service.snapshot_due(rt):
             learning.use_snapshots(rt)
             learning.save_snapshot(rt)
         learned = mine[0].learned
@@ -370,260 +323,8 @@ def record(
         )
 
 
-def _command_in(rt: Runtime, item: dict[str, Any]) -> learning.CommandIn:
-    session_id = None
-    if isinstance(item.get("session_id"), str):
-        try:
-            candidate = uuid.UUID(item["session_id"])
-        except ValueError:
-            candidate = None
-        if candidate is not None and _session_exists(rt, candidate):
-            session_id = candidate
-    label = item.get("session") if isinstance(item.get("session"), str) else None
-    at = None
-    if isinstance(item.get("at"), str):
-        with contextlib.suppress(ValueError):
-            at = datetime.fromisoformat(item["at"])
-    return learning.CommandIn(
-        command=item["command"],
-        exit_code=item.get("exit_code") if isinstance(item.get("exit_code"), int) else None,
-        output=item.get("output") if isinstance(item.get("output"), str) else None,
-        host=item.get("host") if isinstance(item.get("host"), str) else None,
-        session=None if session_id else (label or "claude-code"),
-        session_id=session_id,
-        at=at,
-    )
-
-
-def _state_ready(rt: Runtime, rebuild_limit: int = REBUILD_IN_HOOK) -> bool:
-    """Whether the learning state can be had within a hook's time: from the CLI's snapshot
-    (then caught up), or rebuilt from a history small enough. Loads it; after that
-    ``record_commands`` does not write the snapshot back (see ``_snapshot_due``): pickling a
-    100k-command state costs seconds and every PostToolUse would pay them, while a snapshot a
-    few commands behind is still valid (the next load catches up on the rows after its mark)."""
-    from sqlalchemy import func, select
-
-    from mspmode.models.work import CommandRun
-
-    with cache.lock_for(rt), rt.db.read() as s:
-        if cache.cached(rt) is None:
-            st = cache.load_snapshot(rt, s)
-            if st is not None:
-                cache.replace(rt, st)
-            elif s.execute(select(func.count()).select_from(CommandRun)).scalar_one() > rebuild_limit:
-                return False
-        cache.current(rt, s)
-    # The cache module has no public switch for "loaded, do not save"; this is its own set.
-    cache._snapshot_runtimes.discard(rt)
-    return True
-
-
-def _pending_path(rt: Runtime) -> Path:
-    from mspmode.hooks.events import QUEUE_DIR
-
-    return rt.settings.home / QUEUE_DIR / "commands.jsonl"
-
-
-def _queue_command(rt: Runtime, ci: learning.CommandIn) -> None:
-    """Keep a command for later (redacted now: the queue is a file) when learning would take
-    longer than the hook may; ``msp hooks sync`` or the next PostToolUse records it."""
-    from mspmode.services.capture import clean_text
-
-    path = _pending_path(rt)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    line = {
-        "command": clean_text(rt, ci.command),
-        "exit_code": ci.exit_code,
-        "output": clean_text(rt, ci.output if isinstance(ci.output, str) else None),
-        "host": ci.host,
-        "session": ci.session,
-        "session_id": str(ci.session_id) if ci.session_id else None,
-        "at": (ci.at or datetime.now(UTC)).isoformat(),
-    }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(fd, "a", encoding="utf-8") as f:
-        f.write(json.dumps(line) + "\n")
-    hook_config.log(
-        None, "PostToolUse", "learning state must be rebuilt: command queued; run `msp hooks sync`"
-    )
-
-
-def _take_pending(rt: Runtime) -> list[learning.CommandIn]:
-    path = _pending_path(rt)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    out = []
-    for line in lines:
-        with contextlib.suppress(ValueError, TypeError, KeyError):
-            item = json.loads(line)
-            if isinstance(item, dict) and isinstance(item.get("command"), str) and item["command"].strip():
-                out.append(_command_in(rt, item))
-    return out
-
-
-def _snapshot_due(rt: Runtime) -> bool:
-    try:
-        age = time.time() - learning.snapshot_path(rt).stat().st_mtime
-    except OSError:
-        return True
-    return age > SNAPSHOT_EVERY
-
-
-def _index_current(rt: Runtime) -> bool:
-    """Whether the index exists, is of this engine and has everything the database has."""
-    path = _index_path(rt)
-    if not path.exists():
-        return False
-    try:
-        reader = index.Reader(path)
-    except Exception:
-        return False
-    try:
-        return reader.usable() and reader.meta.get("freshness") == _freshness(rt)
-    finally:
-        reader.close()
-
-
-def _index_after(rt: Runtime, recorded: list[learning.Recorded], *, full: bool) -> None:
-    """Write what ``recorded`` changed into the index; everything when it was behind before or
-    someone else wrote meanwhile."""
-    path = _index_path(rt)
-    fresh = _freshness(rt)
-    with cache.lock_for(rt), rt.db.read() as s:
-        mine = cache.cached(rt)  # the state as the recording left it
-        before = len(mine.row_ids) if mine is not None else -1
-        st = cache.current(rt, s)
-        writer = index.Writer(path, st.memory)
-        if full or len(st.row_ids) != before:
-            writer.full(fresh)
-            return
-        ids: set[str] = set()
-        for r in recorded:
-            ids.update(r.learned.fixes)
-            ids.update(r.learned.resolved)
-            ids.update(r.learned.refined)
-        writer.delta(fresh, [r.learned.record for r in recorded], ids)
-
-
 # --------------------------------------------------------------------------------------------
 # context (SessionStart): save queued sessions, refresh the index, recall
-
-
-def _scope_for(rt: Runtime, actor: Actor, cwd: str | None) -> tuple[str | None, str | None]:
-    """(client id, project id) for a working directory: the project whose local_path holds it,
-    else the current session's."""
-    from sqlalchemy import select
-
-    from mspmode.models.core import Project
-
-    if cwd:
-        here = os.path.abspath(cwd)
-        with rt.db.read() as s:
-            rows = s.execute(
-                select(Project.id, Project.client_id, Project.local_path).where(
-                    Project.local_path.is_not(None)
-                )
-            ).all()
-        best = None
-        for pid, cid, local in rows:
-            root = os.path.abspath(local)
-            if (here == root or here.startswith(root.rstrip(os.sep) + os.sep)) and (
-                best is None or len(root) > len(best[2])
-            ):
-                best = (str(cid), str(pid), root)
-        if best is not None:
-            return best[0], best[1]
-    current = hook_config.current_session(hook_config.HookConfig(rt.settings.home, rt.settings.database_url))
-    return current.get("client_id"), current.get("project_id")
-
-
-def drain_queue(rt: Runtime, actor: Actor) -> int:
-    """Save the sessions Stop/SessionEnd queued: one compressed context per Claude session,
-    a later save of the same session superseding the earlier one."""
-    from mspmode.hooks.events import QUEUE_DIR
-    from mspmode.services import recall
-
-    folder = rt.settings.home / QUEUE_DIR
-    if not folder.is_dir():
-        return 0
-    saved_path = folder / "saved.json"
-    saved = hook_config.read_json(saved_path)
-    done = 0
-    for path in sorted(folder.glob("*.json")):
-        if path == saved_path:
-            continue
-        entry = hook_config.read_json(path)
-        try:
-            lines = Path(entry["transcript_path"]).read_text(encoding="utf-8", errors="replace").splitlines()
-        except (KeyError, OSError, TypeError):
-            path.unlink(missing_ok=True)
-            continue
-        client, project = _scope_for(rt, actor, entry.get("cwd"))
-        current = entry.get("current_session") or {}
-        session_id = None
-        if isinstance(current, dict) and isinstance(current.get("session_id"), str):
-            try:
-                session_id = uuid.UUID(current["session_id"])
-            except ValueError:
-                session_id = None
-            if session_id is not None and not _session_exists(rt, session_id):
-                session_id = None
-        row = recall.save_transcript(rt, actor, lines, client=client, project=project, session_id=session_id)
-        sid = str(entry.get("session_id"))
-        old = saved.get(sid)
-        if isinstance(old, str):
-            with contextlib.suppress(Exception):  # the old row may be gone; the new one stands
-                recall.supersede(rt, actor, recall.CONTEXTS, uuid.UUID(old), row.id)
-        saved[sid] = str(row.id)
-        path.unlink(missing_ok=True)
-        done += 1
-    tmp = saved_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(saved), encoding="utf-8")
-    os.replace(tmp, saved_path)
-    return done
-
-
-def failure_facts(rt: Runtime, actor: Actor, client: str | None, query: str, budget_tokens: int) -> str:
-    """The known failures and their fixes, as recall facts, from the ``failure_patterns`` rows
-    (no learning state to load): capability limits of hosts are hard constraints (they do not
-    decay), the rest decays with age. The newest ``FAILURE_CANDIDATES`` are scored; older
-    ones come back through the insights recall reads."""
-    from sqlalchemy import select
-
-    from mspmode.engine.recall import Candidate, RecallQuery, recall
-    from mspmode.hooks.events import recall_candidate
-    from mspmode.models.learning import FailurePattern
-    from mspmode.services import crud
-    from mspmode.services.scoping import table_of
-
-    fp = FailurePattern
-    stmt = (
-        select(fp)
-        .where(fp.is_active.is_(True), fp.is_transient.is_(False), *crud.visible_to(actor, table_of(fp)))
-        .order_by(fp.last_seen.desc())
-        .limit(FAILURE_CANDIDATES)
-    )
-    candidates = []
-    with rt.db.read() as s:
-        for p in s.scalars(stmt):
-            hosts = [str(h) for h in p.affected_systems or []][:3] or ["this machine"]
-            ran = (p.triggering_commands or [""])[-1]
-            body = f"`{ran}` failed on {', '.join(hosts)} ({p.failure_class}): {p.failure_description}"
-            if p.workaround_commands:
-                body += f" What worked: `{p.workaround_commands[0]}`."
-            c = recall_candidate(Candidate, p, hosts[0], body, p.last_seen)
-            owner = str(p.client_id) if p.client_id else None
-            candidates.append(dataclasses.replace(c, client=owner))
-    if not candidates:
-        return ""
-    result = recall(
-        candidates,
-        RecallQuery(query=query, client=client, budget_tokens=budget_tokens),
-        heading="Known failures (MSP Mode): do not repeat these",
-    )
-    return result.markdown
 
 
 @hooks_app.command("context", hidden=True)
@@ -635,14 +336,15 @@ def context() -> None:
     actor = local_actor("hook", "claude-code")
     started = time.monotonic()
     with _runtime() as rt:
-        saved = drain_queue(rt, actor)
-        if not _index_current(rt) and _state_ready(rt):  # else it waits for `msp hooks sync`
+        saved = hook_service.drain_queue(rt, actor)
+        # Without a learning state to be had in time, the index waits for `msp hooks sync`.
+        if not hook_service.index_current(rt) and hook_service.state_ready(rt):
             learning.use_snapshots(rt)
-            sync_index(rt)
-        client, project = _scope_for(rt, actor, request.get("cwd"))
+            hook_service.sync_index(rt)
+        client, project = hook_service.scope_for(rt, actor, request.get("cwd"))
         query = str(request.get("query") or "")
         parts = []
-        facts = failure_facts(rt, actor, client, query, FAILURE_BUDGET)
+        facts = hook_service.failure_facts(rt, actor, client, query, FAILURE_BUDGET)
         if facts:
             parts.append(facts)
         budget = RECALL_BUDGET - FAILURE_BUDGET

@@ -6,7 +6,7 @@ Why a file of its own
     evidence, fixes, trait links; the last run of every command on every host) is rebuilt by
     replaying it, which a hook cannot afford. ``MSP_HOME/cache/hook-index-<hash>.sqlite`` holds
     that memory split by key — hosts, spellings, patterns, culprit keys, exact commands — and
-    is written by the full stack (``msp hooks record``/``sync``, see ``cli/hooks.py``) from the
+    is written by the full stack (``msp hooks record``/``sync``, see ``services/hooks.py``) from the
     same ``LearningState`` ``msp check`` uses. Deleting it is always safe: the next hook
     rebuilds it.
 

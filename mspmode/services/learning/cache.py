@@ -84,9 +84,14 @@ def lock_for(rt: Runtime) -> threading.RLock:
         return lock
 
 
-def use_snapshots(rt: Runtime) -> None:
-    """Load and save the snapshot under MSP_HOME for ``rt`` (the CLI: one process per command)."""
-    _snapshot_runtimes.add(rt)
+def use_snapshots(rt: Runtime, use: bool = True) -> None:
+    """Load and save the snapshot under MSP_HOME for ``rt`` (the CLI: one process per command);
+    ``use=False`` stops it (a process that loaded the snapshot and writes it back itself, less
+    often than after every recording)."""
+    if use:
+        _snapshot_runtimes.add(rt)
+    else:
+        _snapshot_runtimes.discard(rt)
 
 
 def current(rt: Runtime, session: Session, scope: frozenset[uuid.UUID] | None = None) -> LearningState:
