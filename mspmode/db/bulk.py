@@ -19,9 +19,11 @@ connections are opened with ``check_same_thread=False``). ``None`` is stored as 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -145,3 +147,45 @@ def update_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         f"WHERE {table.name}.{key} = j.value ->> {len(names)}"
     )
     _run(conn, sql, [params(row) for row in rows], batch_sql)
+
+
+class Pipeline:
+    """Runs one job at a time on a worker thread (or inline); ``wait`` re-raises its error.
+    A bulk load hands each batch's inserts to it and goes on preparing the next batch: SQLite
+    works outside the interpreter's lock, so the two share the cores."""
+
+    def __init__(self, threaded: bool) -> None:
+        self.threaded = threaded
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self.wait()
+        if not self.threaded:
+            job()
+            return
+
+        def run() -> None:
+            try:
+                job()
+            except BaseException as exc:
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="msp-bulk-insert", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
+def random_ids(batch: int = 4_096) -> Iterator[uuid.UUID]:
+    """Version 4 UUIDs, like ``uuid.uuid4`` but with one call for random bytes a batch."""
+    while True:
+        pool = os.urandom(16 * batch)
+        for i in range(0, len(pool), 16):
+            yield uuid.UUID(bytes=pool[i : i + 16], version=4)

@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import os
-import threading
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -93,46 +90,6 @@ class _SessionSlot:
     moved: bool = False
 
 
-class _Pipeline:
-    """Runs one job at a time on a worker thread (or inline); ``wait`` re-raises its error."""
-
-    def __init__(self, threaded: bool) -> None:
-        self.threaded = threaded
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-
-    def submit(self, job: Callable[[], None]) -> None:
-        self.wait()
-        if not self.threaded:
-            job()
-            return
-
-        def run() -> None:
-            try:
-                job()
-            except BaseException as exc:
-                self._error = exc
-
-        self._thread = threading.Thread(target=run, name="msp-bulk-insert", daemon=True)
-        self._thread.start()
-
-    def wait(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-
-
-def _random_ids(batch: int = 4_096) -> Iterator[uuid.UUID]:
-    """Version 4 UUIDs, like ``uuid.uuid4`` but with one call for random bytes a batch."""
-    while True:
-        pool = os.urandom(16 * batch)
-        for i in range(0, len(pool), 16):
-            yield uuid.UUID(bytes=pool[i : i + 16], version=4)
-
-
 def _is_ip(name: str) -> bool:
     try:
         ipaddress.ip_address(name)
@@ -173,7 +130,7 @@ class Recorder:
         self.rt, self.actor, self.s, self.st = rt, actor, session, st
         self.source = source
         self.session_status = session_status
-        self.pipeline = _Pipeline(threaded=bulk_mode)
+        self.pipeline = bulk.Pipeline(threaded=bulk_mode)
         self.bulk_mode = bulk_mode
         self.pending: list[dict[str, Any]] = []
         self.pending_at: dict[int, dict[str, Any]] = {}  # engine record index -> pending row
@@ -186,7 +143,7 @@ class Recorder:
         self.drafts_ready: set[tuple[str, str]] = set()
         self.cleaned: dict[str, str] = {}  # captured text -> cleaned, for the repeats of one recording
         self.capture = text.Capture(rt)
-        self.ids = _random_ids()
+        self.ids = bulk.random_ids()
         self.count = 0
         self.failures = 0
         self.new_patterns = 0
