@@ -311,17 +311,18 @@ def bulk_indexing(session: Session, table: str, *, expected_rows: int = 0) -> It
     columns = _columns(table)
     fts = f"{table}_fts"
     start = session.execute(text(f"SELECT coalesce(max(rowid), 0) FROM {table}")).scalar_one()
-    indexes: list[str] = []
+    indexes: list[tuple[str, str]] = []
     if expected_rows >= _DEFER_INDEXES_AT and expected_rows * 2 >= start:
-        indexes = list(
-            session.execute(
+        indexes = [
+            (str(name), str(sql))
+            for name, sql in session.execute(
                 text(
                     "SELECT name, sql FROM sqlite_master "
                     "WHERE type = 'index' AND tbl_name = :t AND sql IS NOT NULL"
                 ),
                 {"t": table},
-            ).tuples()
-        )
+            )
+        ]
     for name, _sql in indexes:
         session.execute(text(f'DROP INDEX "{name}"'))
     for suffix in ("ai", "ad", "au"):

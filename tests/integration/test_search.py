@@ -7,7 +7,8 @@ import string
 import uuid
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
+from sqlalchemy.orm import Session
 
 from mspmode.db import schema, search
 from mspmode.db.session import Database
@@ -146,3 +147,42 @@ def test_bulk_indexing_leaves_nothing_behind_when_the_load_fails(sqlite_db: Data
         build_row(conn, "commands_run", command_text=f"echo {later}")
     with sqlite_db.read() as s:
         assert len(search.search(s, "commands_run", later)) == 1
+
+
+def _indexes(s: Session) -> list[tuple[str, str]]:
+    sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'commands_run'"
+    return sorted((str(n), str(q)) for n, q in s.execute(text(sql)))
+
+
+def test_a_large_bulk_load_builds_the_indexes_again_at_the_end(sqlite_db: Database) -> None:
+    with sqlite_db.read() as s:
+        before = _indexes(s)
+    assert len(before) > 5
+    t = table("commands_run")
+    with sqlite_db.writer.begin() as conn:
+        parent = build_row(conn, "commands_run")
+    with sqlite_db.write() as s, search.bulk_indexing(s, "commands_run", expected_rows=10_000):
+        # Inside the block only the primary key's index is left.
+        assert [n for n, _ in _indexes(s)] == ["sqlite_autoindex_commands_run_1"]
+        rows = [{"id": uuid.uuid4(), "session_id": parent["session_id"], "command_text": "echo x"}] * 1
+        s.execute(t.insert(), [{**r, "id": uuid.uuid4()} for r in rows * 50])
+    with sqlite_db.read() as s:
+        assert _indexes(s) == before
+        plan = str(
+            s.execute(text("EXPLAIN QUERY PLAN SELECT id FROM commands_run WHERE session_id = 'x'")).all()
+        )
+    assert "ix_commands_run_session_id" in plan
+    assert schema.differences(sqlite_db) == []
+
+
+def test_a_large_bulk_load_that_fails_keeps_its_indexes(sqlite_db: Database) -> None:
+    with sqlite_db.read() as s:
+        before = _indexes(s)
+    with (
+        pytest.raises(RuntimeError),
+        sqlite_db.write() as s,
+        search.bulk_indexing(s, "commands_run", expected_rows=10_000),
+    ):
+        raise RuntimeError("the import broke")
+    with sqlite_db.read() as s:
+        assert _indexes(s) == before
