@@ -1,5 +1,6 @@
 """The layers import only downwards (STYLE.md): engine and vault import nothing else of ours;
-models and db never import services; api, cli, mcp and agent never import each other; nothing
+models and db never import services; api, cli and mcp never import each other; the hooks import
+only the engine and the redactor (the CLI and services share their index format); nothing
 imports ``server``, the composition root that mounts the MCP tools on the API."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ FORBIDDEN = {
         "api",
         "cli",
         "mcp",
-        "agent",
+        "hooks",
         "vault",
         "settings",
         "server",
@@ -33,18 +34,21 @@ FORBIDDEN = {
         "api",
         "cli",
         "mcp",
-        "agent",
+        "hooks",
         "engine",
         "settings",
         "server",
     },
-    "models": {"services", "api", "cli", "mcp", "agent", "schemas", "server"},
-    "db": {"services", "api", "cli", "mcp", "agent", "schemas", "server"},
-    "services": {"api", "cli", "mcp", "agent", "server"},
-    "api": {"cli", "mcp", "agent", "server"},
-    "cli": {"api", "mcp", "agent", "server"},
-    "mcp": {"api", "cli", "agent", "server"},
-    "agent": {"api", "cli", "mcp", "db", "models", "services", "server"},
+    "models": {"services", "api", "cli", "mcp", "hooks", "schemas", "server"},
+    "db": {"services", "api", "cli", "mcp", "hooks", "schemas", "server"},
+    # hooks/index.py and hooks/config.py are the index format and the hook settings, shared with
+    # the full stack that writes them (services/hooks.py, cli/hooks.py).
+    "services": {"api", "cli", "mcp", "server"},
+    "api": {"cli", "mcp", "hooks", "server"},
+    "cli": {"api", "mcp", "server"},
+    "mcp": {"api", "cli", "hooks", "server"},
+    # A hook is a new process per tool call: the standard library, the engine and the redactor.
+    "hooks": {"api", "cli", "mcp", "db", "models", "services", "schemas", "settings", "server"},
 }
 
 
