@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import shlex
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 from mspmode.engine.edits import adapt
 from mspmode.engine.learn import Learned, parse_for_host
@@ -172,8 +173,11 @@ def _read_off_message(fix: FixObservation, message: str) -> bool:
     return any(value in message for value in added)
 
 
+@lru_cache(maxsize=65_536)
 def _echo_shape(message: str, command: str, dialect: str) -> str:
-    """The normalised message with the words of the command that failed masked in it."""
+    """The normalised message with the words of the command that failed masked in it.
+    Remembered: every failure compares its shape with those of the other patterns, whose
+    messages and commands do not change."""
     words = {t.value for t in parse_cached(command, dialect).tokens if t.kind == WORD and len(t.value) >= 2}
     for word in sorted(words, key=len, reverse=True):
         message = _mask_standalone(message, word)
