@@ -19,7 +19,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+# Bytecode written even under PYTHONDONTWRITEBYTECODE: every hook is a new process, and one
+# that compiles the engine from source pays 25 ms a tool call (compileall skips what is current).
 install: $(STAMP)
+	@$(BIN)/python -m compileall -q mspmode
 
 run: install
 	$(BIN)/msp init

@@ -192,10 +192,27 @@ def install(
     _write_hook_config(settings.home, server, api_key_file)
     mode = f"team server {server}" if server else f"local database under {settings.home}"
     typer.echo(f"installed {len(HOOK_EVENTS)} hooks in {path} ({mode})")
+    _compile_hook_code()
     if server is None:
         _first_index()
     if backup is not None:
         typer.echo(f"previous settings kept in {backup}")
+
+
+def _compile_hook_code() -> None:
+    """Write the bytecode of what a hook process imports. Every tool call starts one, and
+    without ``.pyc`` files (an editable install, or ``PYTHONDONTWRITEBYTECODE`` set, as in many
+    containers) each would compile the engine from source again: 25 ms a call."""
+    import compileall
+
+    import mspmode
+
+    root = Path(mspmode.__file__).parent
+    for package in ("hooks", "engine", "vault"):
+        try:
+            compileall.compile_dir(root / package, quiet=2)
+        except OSError:  # a read-only install: the hooks still work, a little slower
+            pass
 
 
 def _first_index() -> None:

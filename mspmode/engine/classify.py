@@ -21,9 +21,9 @@ blocked.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from mspmode.engine.lazyre import lazy
+from mspmode.engine.struct import struct
 
 __all__ = [
     "CAPABILITY_CLASSES",
@@ -83,7 +83,7 @@ SEVERITY = {c: "blocking" for c in CAPABILITY_CLASSES} | {c: "major" for c in ST
 SEVERITY |= {c: "minor" for c in TRANSIENT_CLASSES} | {UNKNOWN: "info"}
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Rule:
     name: str
     failure_class: str
@@ -91,7 +91,7 @@ class Rule:
     comment: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Classification:
     failure_class: str
     is_transient: bool

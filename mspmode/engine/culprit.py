@@ -14,10 +14,10 @@ pre-check finds patterns with dictionary look-ups instead of scanning them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from mspmode.engine.classify import CAPABILITY_CLASSES, USAGE_ERROR, Classification
 from mspmode.engine.lazyre import lazy
+from mspmode.engine.struct import struct
 from mspmode.engine.tokenize import (
     CLOSE,
     CMD,
@@ -66,7 +66,7 @@ CULPRIT_KINDS = (COMMAND, OPTION, SUBCOMMAND, OPERATOR, SYNTAX, NONE)
 MAX_SUBCOMMAND_ORDINAL = 2  # sub:prog:N keys for the first three positional words
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Culprit:
     """What failed. ``text`` is as written; ``key`` is what the indexes use; ``sequence`` (syntax
     only) is the lower-cased token run a command must contain to match."""
@@ -92,7 +92,7 @@ class Culprit:
         return self.text
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class CulpritRule:
     name: str
     hint: str  # command | option | subcommand | token | operator | sql | substitution | first_program

@@ -13,13 +13,12 @@ strategy can be told apart and regrouped.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 from mspmode.engine.culprit import Culprit
 from mspmode.engine.normalize import normalize_message
+from mspmode.engine.struct import struct
 
 __all__ = ["STRATEGY", "Component", "Fingerprint", "error_pattern", "fingerprint"]
 
@@ -28,7 +27,7 @@ _PLACEHOLDER = re.compile(r"'<q>'|<(?:culprit|uuid|url|email|ts|mac|ip|hex|hash|
 _GAP = ".{0,200}?"
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Component:
     name: str
     value: str
@@ -36,7 +35,7 @@ class Component:
     hint: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Fingerprint:
     hash: str
     message_hash: str
@@ -55,6 +54,8 @@ class Fingerprint:
 
 
 def _sha(*parts: str) -> str:
+    import hashlib  # here, not at the top: loading OpenSSL costs a pre-check hook 5 ms
+
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", errors="replace")).hexdigest()
 
 

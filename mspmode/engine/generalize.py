@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from mspmode.engine.memory import FailurePattern
+from mspmode.engine.struct import struct
+
+TYPE_CHECKING = False  # typing costs a pre-check hook 5 ms of imports
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "STRONG",
@@ -86,6 +89,7 @@ _IGNORED = frozenset(
         "kind",
     }
 )
+
 _WEAK_NAMED = frozenset({"os", "init_system", "package_manager"})
 _HAS_DIGIT = re.compile(r"\d")
 
@@ -146,7 +150,7 @@ def add_success_host(pattern: FailurePattern, host: str, traits: Mapping[str, An
     pattern.refuted.update(trait_features(traits))
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class TraitMatch:
     features: tuple[tuple[str, str], ...]  # the shared, unrefuted features that matched
     hosts: tuple[str, ...]  # failing hosts that share them

@@ -9,7 +9,10 @@ then exactly what ``re.compile`` costs, once.
 from __future__ import annotations
 
 import re
-from typing import Any, cast
+
+TYPE_CHECKING = False  # typing costs a pre-check hook 5 ms of imports
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["lazy"]
 
@@ -38,4 +41,4 @@ class _LazyPattern:
 
 def lazy(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """``re.compile(pattern, flags)``, done when the pattern is first used."""
-    return cast(re.Pattern[str], _LazyPattern(pattern, flags))
+    return _LazyPattern(pattern, flags)  # type: ignore[return-value]

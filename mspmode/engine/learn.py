@@ -14,11 +14,8 @@ edit when the error named none, and transplants the edit onto new commands.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from mspmode.engine import explain
 from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES, UNKNOWN, Classification, classify
@@ -56,6 +53,7 @@ from mspmode.engine.memory import (
     utc,
 )
 from mspmode.engine.normalize import clean_output, normalize_command
+from mspmode.engine.struct import field, struct
 from mspmode.engine.tokenize import (
     WORD,
     Script,
@@ -63,6 +61,10 @@ from mspmode.engine.tokenize import (
     parse_cached,
     targets,
 )
+
+TYPE_CHECKING = False  # typing costs a pre-check hook 5 ms of imports
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "FIX_WINDOW",
@@ -84,10 +86,17 @@ PENDING_PER_HOST = 20
 MAX_TRIGGERING = 10
 MAX_MESSAGES = 5
 FAILURE_OUTPUT_KEPT = 4_000  # characters of a failure's output kept without ``keep_outputs``
-_NAMESPACE = uuid.UUID("6f1c1e4e-5b7a-4f0e-9a7e-3d1f0c2b8a11")
+_NAMESPACE = "6f1c1e4e-5b7a-4f0e-9a7e-3d1f0c2b8a11"
 
 
-@dataclass(slots=True)
+def _pattern_id(group: str) -> str:
+    """A pattern's id: the same group gives the same id on every machine and every replay."""
+    import uuid  # here, not at the top: it loads ``platform``, 4 ms of every pre-check hook
+
+    return str(uuid.uuid5(uuid.UUID(_NAMESPACE), group))
+
+
+@struct
 class Learned:
     """What one :func:`record` call learned."""
 
@@ -242,7 +251,7 @@ def _learn_from_failure(
         pattern = memory.patterns.get(pid) if pid else None
     if pattern is None:
         pattern = FailurePattern(
-            id=str(uuid.uuid5(_NAMESPACE, group)),
+            id=_pattern_id(group),
             group_key=group,
             failure_class=cls,
             is_transient=classification.is_transient,
@@ -377,6 +386,7 @@ def _soon_after(failed: CommandRecord, fix: CommandRecord) -> bool:
 def _learn_fixes(
     memory: Memory, rec: CommandRecord, script: Script, keys: frozenset[str], learned: Learned
 ) -> None:
+
     pend = memory.pending.get(rec.host)
     if not pend:
         return

@@ -24,12 +24,15 @@ the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from mspmode.engine.culprit import Culprit
 from mspmode.engine.fingerprint import Fingerprint
+from mspmode.engine.struct import field, struct
+
+TYPE_CHECKING = False  # typing costs a pre-check hook 5 ms of imports
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "LOCAL",
@@ -50,7 +53,7 @@ LOCAL = ""  # host key of the local machine (a command with no host and no wrapp
 HOST_FIELDS = ("hostname", "ip_address", "aliases", "fqdn", "client", "kind")
 
 
-@dataclass(slots=True)
+@struct
 class Host:
     name: str
     traits: dict[str, Any] = field(default_factory=dict)
@@ -65,7 +68,7 @@ class Host:
         return host_key(self.name)
 
 
-@dataclass(slots=True)
+@struct
 class CommandRecord:
     """One command as it ran: where, what, how it ended, and what the engine made of it."""
 
@@ -89,7 +92,7 @@ class CommandRecord:
         return self.failure_class is None
 
 
-@dataclass(slots=True)
+@struct
 class HostEvidence:
     """A pattern's record on one host: how often it failed there and whether it was resolved."""
 
@@ -103,7 +106,7 @@ class HostEvidence:
     resolved_by: str | None = None
 
 
-@dataclass(slots=True)
+@struct
 class FixObservation:
     """A successful command that did the failed command's job differently, soon after."""
 
@@ -119,7 +122,7 @@ class FixObservation:
     fix_index: int = -1  # the record of the fixing command
 
 
-@dataclass(slots=True)
+@struct
 class FailurePattern:
     """A failure seen before, grouped across commands and hosts, with its culprit, the hosts
     it failed and worked on, and the fixes seen. The attributes named like the columns of
@@ -208,7 +211,7 @@ class FailurePattern:
         }
 
 
-@dataclass(slots=True)
+@struct
 class Memory:
     hosts: dict[str, Host] = field(default_factory=dict)
     host_lookup: dict[str, str] = field(default_factory=dict)

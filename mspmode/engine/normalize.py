@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 
 from mspmode.engine.lazyre import lazy
+from mspmode.engine.struct import struct
 from mspmode.engine.tokenize import POSIX, Script
 
 __all__ = [
@@ -36,7 +36,7 @@ OUTPUT_LIMIT = 16_384  # characters of output kept per command (head and tail)
 MESSAGE_LIMIT = 4_000  # characters of a message that take part in a fingerprint
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Mask:
     name: str
     regex: re.Pattern[str]

@@ -13,9 +13,6 @@ last run in ``Memory.exact``; each candidate is then judged for the target host:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from mspmode.engine import explain
 from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES, TRANSIENT_CLASSES
 from mspmode.engine.culprit import command_keys, contains_culprit
@@ -24,7 +21,12 @@ from mspmode.engine.generalize import TraitMatch, block_confidence, match_traits
 from mspmode.engine.learn import parse_for_host
 from mspmode.engine.memory import LOCAL, FailurePattern, FixObservation, Memory, host_key, resolve_host
 from mspmode.engine.normalize import normalize_command
+from mspmode.engine.struct import field, struct
 from mspmode.engine.tokenize import Nested, Script, parse_cached, targets
+
+TYPE_CHECKING = False  # typing costs a pre-check hook 5 ms of imports
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ALLOW", "BLOCK", "VERDICTS", "WARN", "CheckResult", "check"]
 
@@ -37,7 +39,7 @@ _CONFIDENCE_RANK = {"confirmed": 2, "likely": 1, "suspected": 0}
 MAX_SUGGESTIONS = 5
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class CheckResult:
     host: str | None
     command: str
@@ -60,7 +62,7 @@ class CheckResult:
         }
 
 
-@dataclass(slots=True)
+@struct
 class _Finding:
     verdict: str
     pattern: FailurePattern
@@ -70,7 +72,7 @@ class _Finding:
     exact: bool = False
 
 
-@dataclass(slots=True)
+@struct
 class _Target:
     key: str
     display: str | None

@@ -10,7 +10,8 @@ its own module (``lex_posix``, ``lex_powershell``, ``lex_cmd``, ``lex_sql``) and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+
+from mspmode.engine.struct import field, struct
 
 __all__ = [
     "CLOSE",
@@ -53,7 +54,7 @@ MAX_DEPTH = 6  # nested wrappers / substitutions looked through; deeper text is 
 MAX_TOKENS = 4000  # a pasted script longer than this is matched on its first tokens and raw text
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Token:
     """One token: ``text`` exactly as written, ``value`` with quotes and escapes removed."""
 
@@ -66,7 +67,7 @@ class Token:
     depth: int = 0  # bracket depth within its script
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Segment:
     """A simple command: a program and its arguments, between control operators."""
 
@@ -84,7 +85,7 @@ class Segment:
         return self.words[self.program_at + 1 :] if self.program_at >= 0 else ()
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Nested:
     """A script inside a wrapper. ``host`` is the target of a host wrapper, None for same host.
     ``start``/``end`` is the span in the parent's text the script came from; ``quote`` the quote
@@ -98,7 +99,7 @@ class Nested:
     host: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True)
 class Script:
     text: str
     dialect: str

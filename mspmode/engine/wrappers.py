@@ -9,8 +9,8 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from mspmode.engine.struct import struct
 from mspmode.engine.tokens import (
     CMD,
     MAX_DEPTH,
@@ -26,7 +26,7 @@ from mspmode.engine.tokens import (
 )
 
 
-@dataclass(slots=True)
+@struct
 class _Ctx:
     dialect_of_host: Callable[[str], str | None] | None
     depth: int

@@ -15,6 +15,10 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "mspmode" / "hooks"
 HEAVY = ("fastapi", "sqlalchemy", "pydantic", "pydantic_settings", "typer", "rich", "starlette", "uvicorn",
          "platformdirs", "cryptography", "argon2", "mcp", "psycopg", "pymysql")  # fmt: skip
+# Standard-library modules that cost a pre-check more than its whole engine does (measured with
+# ``-X importtime``): dataclasses pulls in inspect, ast and dis; hashlib loads OpenSSL; uuid loads
+# platform. The engine uses them only where the full stack runs (learning, fingerprints).
+SLOW_STDLIB = ("dataclasses", "inspect", "typing", "hashlib", "uuid", "platform", "ast")
 ALLOWED_OURS = ("mspmode", "mspmode.hooks", "mspmode.engine", "mspmode.vault", "mspmode.vault.redact")
 
 PROBE = """
@@ -74,6 +78,7 @@ def test_the_engine_path_stays_light_too(msp_env: dict[str, str]) -> None:
     modules = json.loads(proc.stderr.strip().splitlines()[-1])
     assert "mspmode.engine.precheck" in modules
     assert sorted(m for m in modules if m.split(".")[0] in HEAVY) == []
+    assert sorted(m for m in modules if m in SLOW_STDLIB) == []
 
 
 def test_the_hooks_package_imports_only_the_standard_library_and_the_engine() -> None:
