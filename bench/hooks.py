@@ -34,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from precheck import POSIX_OK, PROFILES, checks_for, make_history, runtime
 
+from mspmode.cli.hooks import hook_argv
 from mspmode.services import learning
 from mspmode.services.actor import local_actor
 from mspmode.services.hooks import sync_index
@@ -106,7 +107,7 @@ def main() -> None:
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("MSP_")}
         env.update(MSP_HOME=str(home), MSP_DATABASE_URL=str(label))
-        hook = [sys.executable, "-m", "mspmode.hooks"]
+        hook = hook_argv("PreToolUse")[:-1]  # what msp hooks install writes, without the event
         bare_samples = [timed([sys.executable, "-c", "pass"], {}, env)[0] for _ in range(args.runs)]
         bare = statistics.median(bare_samples)
         row("bare python -c pass", bare_samples, bare)

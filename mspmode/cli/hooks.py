@@ -1,16 +1,17 @@
 """``msp hooks install|uninstall|sync``: Claude Code's hooks, and the full-stack half of them.
 
 The hooks themselves (``mspmode/hooks``) start light and never import this module: Claude
-Code runs ``python -m mspmode.hooks EVENT``. When a hook must write — record a command, save a
-session, rebuild the pre-check index — it runs ``python -m mspmode hooks record|context|sync``
-(hidden commands below) and waits for it: the normal services path, learning included, in a
-process that is gone when the hook answers.
+Code runs ``python -S …/mspmode/hooks EVENT`` (:func:`hook_argv`). When a hook must write —
+record a command, save a session, rebuild the pre-check index — it runs ``python -m mspmode
+hooks record|context|sync`` (hidden commands below) and waits for it: the normal services path,
+learning included, in a process that is gone when the hook answers.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -38,7 +39,9 @@ hooks_app = typer.Typer(
 )
 app.add_typer(hooks_app, name="hooks")
 
-MARKER = "-m mspmode.hooks"  # how our entries are told from anyone else's
+# How our entries are told from anyone else's: the command runs the hooks package, as a path
+# (what install writes now) or as a module (what earlier versions wrote, replaced on install).
+MARKER = re.compile(r"-m mspmode\.hooks\b|mspmode[\\/]hooks\b")
 # (event, matcher or None, timeout in seconds). Pre/Post match shell tools only.
 SHELL_MATCHER = "Bash|PowerShell|mcp__.*"
 HOOK_EVENTS: tuple[tuple[str, str | None, int], ...] = (
@@ -66,10 +69,19 @@ def settings_path(scope: str, project_dir: Path | None = None) -> Path:
     raise ValidationError("--scope must be user or project")
 
 
-def hook_command(event: str, home: Path | None) -> str:
-    parts = [sys.executable, "-m", "mspmode.hooks", event]
+def hook_argv(event: str, home: Path | None = None) -> list[str]:
+    """The hook's command line: the package run as a directory without ``site`` (see
+    ``mspmode/hooks/__main__.py``: 20–40 ms of every tool call)."""
+    import mspmode.hooks
+
+    parts = [sys.executable, "-S", str(Path(mspmode.hooks.__file__).resolve().parent), event]
     if home is not None:
         parts += ["--home", str(home)]
+    return parts
+
+
+def hook_command(event: str, home: Path | None) -> str:
+    parts = hook_argv(event, home)
     if os.name == "nt":
         import subprocess
 
@@ -80,7 +92,7 @@ def hook_command(event: str, home: Path | None) -> str:
 def _ours(group: Any) -> bool:
     hooks = group.get("hooks") if isinstance(group, dict) else None
     return isinstance(hooks, list) and any(
-        isinstance(h, dict) and MARKER in str(h.get("command", "")) for h in hooks
+        isinstance(h, dict) and MARKER.search(str(h.get("command", ""))) for h in hooks
     )
 
 
@@ -209,10 +221,9 @@ def _compile_hook_code() -> None:
 
     root = Path(mspmode.__file__).parent
     for package in ("hooks", "engine", "vault"):
-        try:
-            compileall.compile_dir(root / package, quiet=2)
-        except OSError:  # a read-only install: the hooks still work, a little slower
-            pass
+        # A read-only install is not an error (compileall reports it and goes on): the hooks
+        # work, a little slower.
+        compileall.compile_dir(root / package, quiet=2)
 
 
 def _first_index() -> None:

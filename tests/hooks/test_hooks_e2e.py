@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import URL
 
+from mspmode.cli.hooks import hook_argv
 from tests.cli.test_setup import msp
 
 SESSION = "5f1b2c7e-claude-session"
@@ -29,7 +30,7 @@ def hook(
 ) -> dict[str, Any] | None:
     """Run one hook like Claude Code: a new process, JSON on stdin; its JSON answer or None."""
     proc = subprocess.run(
-        [sys.executable, "-m", "mspmode.hooks", event],
+        hook_argv(event),
         input=json.dumps(payload),
         env=env,
         capture_output=True,
@@ -196,7 +197,7 @@ def test_internal_errors_fail_open_and_are_logged_redacted(msp_env: dict[str, st
     (home / "msp.db").write_text("not a database")  # every read of it fails
     payload = bash("PreToolUse", tmp_path, tmp_path / "t.jsonl", "mysql -u root -pS3cretPassw0rd db")
     proc = subprocess.run(
-        [sys.executable, "-m", "mspmode.hooks", "PreToolUse"],
+        hook_argv("PreToolUse"),
         input=json.dumps(payload), env=msp_env, capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert proc.returncode == 0 and proc.stdout == ""
@@ -274,7 +275,7 @@ def test_a_failed_rebuild_is_not_retried_on_every_call(msp_env: dict[str, str], 
     payload = bash("PreToolUse", tmp_path, tmp_path / "t.jsonl", "systemctl restart nmbd")
     for _ in range(3):
         proc = subprocess.run(
-            [sys.executable, "-m", "mspmode.hooks", "PreToolUse"],
+            hook_argv("PreToolUse"),
             input=json.dumps(payload), env=msp_env, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert proc.returncode == 0 and proc.stdout == ""

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+import mspmode.hooks as hooks_package
+from mspmode.cli.hooks import MARKER
 from tests.cli.test_setup import msp
 
 THEIRS = {
@@ -45,8 +47,7 @@ def settings(env: dict[str, str]) -> dict[str, Any]:
 
 def ours(data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return {
-        event: [g for g in groups if "-m mspmode.hooks" in json.dumps(g)]
-        for event, groups in data["hooks"].items()
+        event: [g for g in groups if MARKER.search(json.dumps(g))] for event, groups in data["hooks"].items()
     }
 
 
@@ -66,7 +67,8 @@ def test_install_merges_idempotently_and_uninstall_removes_only_ours(home_env: d
     entry = pre["hooks"][0]
     assert entry["type"] == "command" and 0 < entry["timeout"] <= 60
     argv = shlex.split(entry["command"])
-    assert argv[1:4] == ["-m", "mspmode.hooks", "PreToolUse"] and "--home" in argv  # MSP_HOME was set
+    assert argv[1] == "-S" and Path(argv[2]) == Path(hooks_package.__file__).resolve().parent
+    assert argv[3] == "PreToolUse" and "--home" in argv  # MSP_HOME was set
     assert "matcher" not in mine["UserPromptSubmit"][0] and "matcher" not in mine["Stop"][0]
     backups = list(path.parent.glob("settings.json.msp-backup-*"))
     assert len(backups) == 1 and json.loads(backups[0].read_text()) == THEIRS
@@ -87,6 +89,21 @@ def test_install_merges_idempotently_and_uninstall_removes_only_ours(home_env: d
     assert gone.returncode == 0, gone.stderr
     assert settings(home_env) == THEIRS
     assert "no MSP Mode hooks" in msp(home_env, "hooks", "uninstall").stdout
+
+
+def test_install_replaces_the_entries_of_an_earlier_version(home_env: dict[str, str]) -> None:
+    """Earlier versions wrote ``python -m mspmode.hooks EVENT``: install replaces those entries
+    with the ``-S`` form instead of running both, and leaves everyone else's alone."""
+    path = Path(home_env["HOME"]) / ".claude" / "settings.json"
+    old = {
+        "matcher": "Bash",
+        "hooks": [{"type": "command", "command": "/old/python -m mspmode.hooks PreToolUse"}],
+    }
+    path.write_text(json.dumps({"hooks": {"PreToolUse": [THEIRS["hooks"]["PreToolUse"][0], old]}}))
+    assert msp(home_env, "hooks", "install").returncode == 0
+    pre = settings(home_env)["hooks"]["PreToolUse"]
+    assert pre[0] == THEIRS["hooks"]["PreToolUse"][0] and len(pre) == 2
+    assert shlex.split(pre[1]["hooks"][0]["command"])[1] == "-S"
 
 
 def test_install_into_a_missing_file_and_team_mode(home_env: dict[str, str], tmp_path: Path) -> None:
