@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mspmode.db import search
@@ -460,18 +460,27 @@ def mark_used(rt: Runtime, used: Iterable[str]) -> None:
         u = _uuid(ident)
         if u is not None:
             by_kind.setdefault(kind, []).append(u)
+    if not by_kind:
+        return
     now = datetime.now(UTC)
-    targets = (("context", recall.ConversationContext), ("snippet", recall.ContextSnippet))
     with rt.db.write() as session:
-        for kind, model in targets:
+        connection = session.connection()  # Core, not the ORM: a recall's write is on its clock
+        for kind, stmt in _BUMP.items():
             ids = by_kind.get(kind)
             if ids:
-                session.execute(
-                    update(model)
-                    .where(model.id.in_(ids))
-                    .values(usage_count=model.usage_count + 1, last_used_at=now)
-                    .execution_options(synchronize_session=False)
-                )
+                connection.execute(stmt, {"ids": ids, "now": now})
+
+
+def _bump(model: Any) -> Any:
+    table = table_of(model)
+    return (
+        update(table)
+        .where(table.c.id.in_(bindparam("ids", expanding=True)))
+        .values(usage_count=table.c.usage_count + 1, last_used_at=bindparam("now"))
+    )
+
+
+_BUMP = {"context": _bump(recall.ConversationContext), "snippet": _bump(recall.ContextSnippet)}
 
 
 # ---- saving -----------------------------------------------------------------------------------
