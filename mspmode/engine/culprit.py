@@ -252,12 +252,12 @@ CULPRIT_RULES: tuple[CulpritRule, ...] = (
     _c("mssql_builtin", "sql_word", r"'(?P<word>\w{1,100})'\ is\ not\ a\ recognized\ built-in\ function"),
 )
 
-_PREFIX = re.compile(r"^\s*-?(?P<prog>[\w./\\-]{1,100}?)(?:\.exe)?\s?:\ ", re.MULTILINE)
-_PS_CATEGORY = re.compile(r"CategoryInfo\s*:[^\[\n]{0,200}\[(?P<prog>[\w-]{1,100})\]")
+_PREFIX = lazy(r"^\s*-?(?P<prog>[\w./\\-]{1,100}?)(?:\.exe)?\s?:\ ", re.MULTILINE)
+_PS_CATEGORY = lazy(r"CategoryInfo\s*:[^\[\n]{0,200}\[(?P<prog>[\w-]{1,100})\]")
 _SQL_KINDS = (WORD, PUNCT, OPEN, CLOSE)
-_NEGATIVE_NUMBER = re.compile(r"^-[\d.,]+$")
-_PUNCT_ONLY = re.compile(r"^[^\w\s'\"]{1,6}$")
-_EXPANSION = re.compile(r"\$\{(?P<pre>[#!]?)[A-Za-z_]\w{0,100}(?P<op>[^}\w][^}]{0,200})?\}")
+_NEGATIVE_NUMBER = lazy(r"^-[\d.,]+$")
+_PUNCT_ONLY = lazy(r"^[^\w\s'\"]{1,6}$")
+_EXPANSION = lazy(r"\$\{(?P<pre>[#!]?)[A-Za-z_]\w{0,100}(?P<op>[^}\w][^}]{0,200})?\}")
 
 
 def scripts_of(script: Script) -> list[Script]:

@@ -17,13 +17,14 @@ import re
 from functools import lru_cache
 
 from mspmode.engine.culprit import Culprit
+from mspmode.engine.lazyre import lazy
 from mspmode.engine.normalize import normalize_message
 from mspmode.engine.struct import struct
 
 __all__ = ["STRATEGY", "Component", "Fingerprint", "error_pattern", "fingerprint"]
 
 STRATEGY = "2026-01-01"
-_PLACEHOLDER = re.compile(r"'<q>'|<(?:culprit|uuid|url|email|ts|mac|ip|hex|hash|path|host|q|n)>")
+_PLACEHOLDER = lazy(r"'<q>'|<(?:culprit|uuid|url|email|ts|mac|ip|hex|hash|path|host|q|n)>")
 _GAP = ".{0,200}?"
 
 

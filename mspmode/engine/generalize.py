@@ -15,9 +15,9 @@ be why Get-LocalUser fails if it worked on another Windows Server. Only unrefute
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
+from mspmode.engine.lazyre import lazy
 from mspmode.engine.memory import FailurePattern
 from mspmode.engine.struct import struct
 
@@ -91,7 +91,7 @@ _IGNORED = frozenset(
 )
 
 _WEAK_NAMED = frozenset({"os", "init_system", "package_manager"})
-_HAS_DIGIT = re.compile(r"\d")
+_HAS_DIGIT = lazy(r"\d")
 
 Feature = tuple[str, str]
 

@@ -13,7 +13,6 @@ edit when the error named none, and transplants the edit onto new commands.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -40,6 +39,7 @@ from mspmode.engine.generalize import (
     remove_failing_host,
     trait_features,
 )
+from mspmode.engine.lazyre import lazy
 from mspmode.engine.memory import (
     LOCAL,
     CommandRecord,
@@ -456,9 +456,9 @@ def _same_job(failed: Script, fix: Script, pattern: FailurePattern) -> bool:
     return bool(_programs(failed) & _programs(fix))
 
 
-_AT_LINE = re.compile(r"^At line:\d+")
-_HAS_WORD = re.compile(r"[A-Za-z]{2}")
-_PIECE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_AT_LINE = lazy(r"^At line:\d+")
+_HAS_WORD = lazy(r"[A-Za-z]{2}")
+_PIECE = lazy(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
 def _pieces(script: Script) -> frozenset[str]:

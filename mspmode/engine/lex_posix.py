@@ -3,8 +3,7 @@ heredocs, redirections with file descriptors."""
 
 from __future__ import annotations
 
-import re
-
+from mspmode.engine.lazyre import lazy
 from mspmode.engine.tokens import CLOSE, OP, OPEN, REDIR, WORD, Lexer
 
 __all__ = ["lex_posix"]
@@ -15,7 +14,7 @@ _POSIX_OP_START = frozenset("&|;()<>")
 _POSIX_WORD_END = " \t\r\n;&|<>()"
 # A run of characters that mean nothing special inside a word: most words are only that, and
 # taking them in one regex step rather than character by character is most of the lexer's time.
-_POSIX_PLAIN = re.compile(r"[^ \t\r\n;&|<>()\\'\"$`]+")
+_POSIX_PLAIN = lazy(r"[^ \t\r\n;&|<>()\\'\"$`]+")
 
 
 def lex_posix(text: str) -> Lexer:

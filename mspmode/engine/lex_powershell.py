@@ -3,8 +3,7 @@ blocks, ``$( )``/``@( )``, here-strings, the call operator ``&``."""
 
 from __future__ import annotations
 
-import re
-
+from mspmode.engine.lazyre import lazy
 from mspmode.engine.tokens import CLOSE, OP, OPEN, PUNCT, REDIR, WORD, Lexer
 
 __all__ = ["lex_powershell"]
@@ -13,7 +12,7 @@ _PS_OPS = ("&&", "||", "|", ";")
 _PS_REDIRS = ("2>&1", "1>&2", "*>&1", "3>&1", "*>>", "*>", "2>>", "2>", "1>>", "1>", ">>", ">", "<")
 _PS_REDIR_START = frozenset("123*><")
 _PS_WORD_END = " \t\r\n;|&(){},"
-_PS_PLAIN = re.compile(r"[^ \t\r\n;|&(){},`'\"\[$]+")  # as _POSIX_PLAIN, for PowerShell words
+_PS_PLAIN = lazy(r"[^ \t\r\n;|&(){},`'\"\[$]+")  # as _POSIX_PLAIN, for PowerShell words
 
 
 def lex_powershell(text: str) -> Lexer:

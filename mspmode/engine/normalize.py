@@ -51,7 +51,7 @@ def _m(name: str, pattern: str, replacement: str, comment: str, flags: int = 0) 
     return Mask(name, lazy(pattern, re.VERBOSE | re.MULTILINE | flags), replacement, comment)
 
 
-_DIGIT = re.compile(r"\d")
+_DIGIT = lazy(r"\d")
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -185,10 +185,10 @@ MASKS: tuple[Mask, ...] = (
 
 MASKS = tuple(Mask(m.name, m.regex, m.replacement, m.comment, _GATES.get(m.name)) for m in MASKS)
 _FIXPOINT_ROUNDS = 4
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CONTROL_OR_CR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\r]")
-_JUNK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
-_UNPRINTABLE = re.compile(r"[^\x20-\x7e\n\t]+")
+_CONTROL = lazy(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_OR_CR = lazy(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\r]")
+_JUNK = lazy(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
+_UNPRINTABLE = lazy(r"[^\x20-\x7e\n\t]+")
 
 
 def _mask(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from mspmode.engine.lazyre import lazy
 from mspmode.engine.tokens import (
     CLOSE,
     CMD,
@@ -75,8 +76,8 @@ _PS_KEYWORDS = frozenset(
         "dynamicparam",
     }
 )
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
-_NUMBERISH = re.compile(r"^[-+]?\d[\d.,]*$")
+_ASSIGNMENT = lazy(r"^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
+_NUMBERISH = lazy(r"^[-+]?\d[\d.,]*$")
 
 
 def _is_option(word: Token, dialect: str) -> bool:

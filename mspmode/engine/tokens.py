@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from mspmode.engine.lazyre import lazy
 from mspmode.engine.struct import field, struct
 
 __all__ = [
@@ -164,7 +165,7 @@ def dialect_for_shell(shell_type: object) -> str | None:
     return None
 
 
-_GUESS_PS = re.compile(
+_GUESS_PS = lazy(
     r"""
     (?:^|[|;{(]\s*)[A-Za-z]+-[A-Za-z]{2,}\b(?!\.)   # Verb-Noun at a command position
     | \$_\b | \$\w+:\w                              # $_ and $env:PATH-style variables
@@ -173,7 +174,7 @@ _GUESS_PS = re.compile(
     """,
     re.VERBOSE,
 )
-_GUESS_SQL = re.compile(
+_GUESS_SQL = lazy(
     r"""
     ^\s*(?:SELECT|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|ALTER\s+TABLE|CREATE\s+
     (?:TABLE|INDEX|VIEW|DATABASE|USER|PROCEDURE|FUNCTION|TRIGGER|UNIQUE)|DROP\s+(?:TABLE|INDEX|
@@ -181,7 +182,7 @@ _GUESS_SQL = re.compile(
     """,
     re.VERBOSE | re.IGNORECASE,
 )
-_GUESS_CMD = re.compile(
+_GUESS_CMD = lazy(
     r"""
     ^\s*@?(?:IF|FOR)\s+(?:/[A-Za-z]\b|NOT\b|EXIST\b|ERRORLEVEL\b|DEFINED\b|%%?\w)  # IF /I, FOR %%f
     | %\w+%                                                                          # %VAR%
