@@ -4,8 +4,8 @@ Every Claude Code hook is a new Python process, and a pre-check that can match i
 engine. ``dataclasses`` cost that import a third of its time: the module itself pulls in
 ``inspect`` (with ``ast``, ``dis`` and ``tokenize``), and each class compiles five or six
 generated methods. A :func:`struct` class compiles one, its ``__init__`` (the hot path: the
-engine makes one per token and per command); equality, hashing, ``repr`` and pickling are
-shared functions over the class's field names.
+engine makes one per token and per command), and only when its first instance is made;
+equality, hashing, ``repr`` and pickling are shared functions over the class's field names.
 
 What it keeps of dataclasses, and all the engine uses: fields from the class annotations in
 order, defaults and ``field(default_factory=…)``, ``compare=False`` / ``repr=False`` on a field,
@@ -103,9 +103,16 @@ def _build(cls: Any, frozen: bool) -> Any:
         seen_default = seen_default or params[-1] != name
         body.append(f"_set(self, {name!r}, {value})" if frozen else f"self.{name} = {value}")
     source = f"def __init__(self, {', '.join(params)}):\n    " + "\n    ".join(body or ["pass"])
-    exec(source, env)
-    init = env["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    built: list[Any] = []  # the class, once made below
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        """Compiles the real ``__init__`` at the first instance: a hook that only unpickles
+        patterns and hosts (pickle does not call ``__init__``) never pays for theirs."""
+        exec(source, env)
+        real = env["__init__"]
+        real.__qualname__ = f"{cls.__qualname__}.__init__"
+        built[0].__init__ = real
+        real(self, *args, **kwargs)
 
     compared = [n for n, s in specs.items() if s.compare]
     namespace.update(
@@ -124,7 +131,9 @@ def _build(cls: Any, frozen: bool) -> Any:
     namespace.setdefault("__hash__", _hash if frozen else None)
     if frozen:
         namespace.update(__setattr__=_frozen, __delattr__=_frozen)
-    return type(cls)(cls.__name__, cls.__bases__, namespace)
+    made = type(cls)(cls.__name__, cls.__bases__, namespace)
+    built.append(made)
+    return made
 
 
 def _eq(self: Any, other: Any) -> Any:

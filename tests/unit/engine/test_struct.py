@@ -99,3 +99,20 @@ def test_classes_it_cannot_build_right_are_refused() -> None:
 
     with pytest.raises(ValueError, match="not both"):
         field(default=1, default_factory=list)
+
+
+def test_init_is_compiled_at_the_first_instance() -> None:
+    """Unpickling never calls ``__init__``, so a hook that only loads patterns skips compiling
+    theirs; the first instance made installs the real one."""
+
+    @struct
+    class Late:
+        a: int
+        b: list[int] = field(default_factory=list)
+
+    placeholder = Late.__init__
+    first = Late(1)
+    assert Late.__init__ is not placeholder and (first.a, first.b) == (1, [])
+    assert Late(2, [3]).b == [3] and Late(a=4).a == 4
+    with pytest.raises(TypeError):
+        Late()  # type: ignore[call-arg]
