@@ -1,7 +1,7 @@
 """``msp hooks install|uninstall|sync``: Claude Code's hooks, and the full-stack half of them.
 
 The hooks themselves (``mspmode/hooks``) start light and never import this module: Claude
-Code runs ``python -S …/mspmode/hooks EVENT`` (:func:`hook_argv`). When a hook must write —
+Code runs ``python -S …/mspmode/hooks/__main__.py EVENT`` (:func:`hook_argv`). When a hook must write —
 record a command, save a session, rebuild the pre-check index — it runs ``python -m mspmode
 hooks record|context|sync`` (hidden commands below) and waits for it: the normal services path,
 learning included, in a process that is gone when the hook answers.
@@ -70,11 +70,11 @@ def settings_path(scope: str, project_dir: Path | None = None) -> Path:
 
 
 def hook_argv(event: str, home: Path | None = None) -> list[str]:
-    """The hook's command line: the package run as a directory without ``site`` (see
-    ``mspmode/hooks/__main__.py``: 20–40 ms of every tool call)."""
+    """The hook's command line: the package's ``__main__.py`` run as a script without ``site``
+    (see that file: 20–40 ms of every tool call)."""
     import mspmode.hooks
 
-    parts = [sys.executable, "-S", str(Path(mspmode.hooks.__file__).resolve().parent), event]
+    parts = [sys.executable, "-S", str(Path(mspmode.hooks.__file__).resolve().parent / "__main__.py"), event]
     if home is not None:
         parts += ["--home", str(home)]
     return parts

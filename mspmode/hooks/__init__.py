@@ -1,5 +1,5 @@
-"""Claude Code hook entry points: ``python -S …/mspmode/hooks EVENT`` (or ``python -m
-mspmode.hooks EVENT``) reads the event's JSON on stdin and answers in Claude Code's hook contract.
+"""Claude Code hook entry points: ``python -S …/mspmode/hooks/__main__.py EVENT`` (or ``python
+-m mspmode.hooks EVENT``) reads the event's JSON on stdin and answers in Claude Code's hook contract.
 
     main      parse the command line and stdin, run the handler, always exit 0 (fail open)
     events    one handler per event: PreToolUse, PostToolUse, PostToolUseFailure,

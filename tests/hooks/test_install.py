@@ -67,7 +67,7 @@ def test_install_merges_idempotently_and_uninstall_removes_only_ours(home_env: d
     entry = pre["hooks"][0]
     assert entry["type"] == "command" and 0 < entry["timeout"] <= 60
     argv = shlex.split(entry["command"])
-    assert argv[1] == "-S" and Path(argv[2]) == Path(hooks_package.__file__).resolve().parent
+    assert argv[1] == "-S" and Path(argv[2]) == Path(hooks_package.__file__).resolve().parent / "__main__.py"
     assert argv[3] == "PreToolUse" and "--home" in argv  # MSP_HOME was set
     assert "matcher" not in mine["UserPromptSubmit"][0] and "matcher" not in mine["Stop"][0]
     backups = list(path.parent.glob("settings.json.msp-backup-*"))
