@@ -98,7 +98,7 @@ def main() -> None:
         label = rt.settings.database_url
         from mspmode.hooks import config, index
 
-        index_file = index.index_path(home, config.database_label(label, home))
+        index_file = Path(index.index_path(home, config.database_label(label, home)))
         print(
             f"database        {report.commands:,} commands on {args.hosts:,} hosts, imported {t1 - t0:.1f} s "
             f"+ index written in {t2 - t1:.1f} s ({index_file.stat().st_size / 1e6:.0f} MB)"

@@ -230,7 +230,7 @@ def _first_index() -> None:
     """Build the pre-check index now, so the first PreToolUse does not wait for it."""
     settings = load_settings()
     db_file = hook_config.sqlite_path(settings.database_url, settings.home)
-    if db_file is not None and not db_file.exists():
+    if db_file is not None and not os.path.exists(db_file):
         return  # msp init has not run: nothing to index, and no empty file to leave behind
     try:
         with _runtime() as rt:

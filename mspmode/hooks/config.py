@@ -19,11 +19,14 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
-TYPE_CHECKING = False  # typing and dataclasses cost a hook 15 ms of imports
+# typing and dataclasses cost a hook 15 ms of imports, pathlib 5 (it loads urllib.parse and
+# ipaddress): paths here are strings, made with os.path.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    StrPath = str | os.PathLike[str]
 
 CONFIG_FILE = "hooks.json"
 LOG_FILE = "hook.log"
@@ -32,15 +35,16 @@ LOG_MAX_BYTES = 1_000_000  # then the log starts again (one old copy kept)
 DEFAULT_TIMEOUT = 3.0
 
 
-def default_home() -> Path:
+def default_home() -> str:
     """``platformdirs.user_data_path("mspmode", appauthor=False)`` without platformdirs."""
+    user = os.path.expanduser("~")
     if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "mspmode"
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(user, "AppData", "Local")
+        return os.path.join(base, "mspmode")
     if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "mspmode"
+        return os.path.join(user, "Library", "Application Support", "mspmode")
     base = os.environ.get("XDG_DATA_HOME", "").strip()
-    return Path(base if base else Path.home() / ".local" / "share") / "mspmode"
+    return os.path.join(base or os.path.join(user, ".local", "share"), "mspmode")
 
 
 class HookConfig:
@@ -48,21 +52,23 @@ class HookConfig:
 
     def __init__(
         self,
-        home: Path,
+        home: StrPath,
         database_url: str | None,  # as given (MSP_DATABASE_URL); None: SQLite in home
         server: str | None = None,
-        api_key_file: Path | None = None,
+        api_key_file: StrPath | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        self.home, self.database_url, self.server = home, database_url, server
-        self.api_key_file, self.timeout = api_key_file, timeout
+        self.home: str = os.fspath(home)
+        self.database_url, self.server = database_url, server
+        self.api_key_file = os.fspath(api_key_file) if api_key_file is not None else None
+        self.timeout = timeout
 
     @property
     def team(self) -> bool:
         return bool(self.server)
 
     @property
-    def sqlite_path(self) -> Path | None:
+    def sqlite_path(self) -> str | None:
         """The SQLite file of the database, or None for PostgreSQL/MariaDB."""
         return sqlite_path(self.database_url, self.home)
 
@@ -70,26 +76,29 @@ class HookConfig:
         if self.api_key_file is None:
             return None
         try:
-            return self.api_key_file.read_text(encoding="utf-8").strip() or None
+            with open(self.api_key_file, encoding="utf-8") as f:
+                return f.read().strip() or None
         except OSError:
             return None
 
 
-def sqlite_path(database_url: str | None, home: Path) -> Path | None:
+def sqlite_path(database_url: str | None, home: StrPath) -> str | None:
     if not database_url:
-        return home / "msp.db"
+        return os.path.join(home, "msp.db")
     raw = database_url.strip()
     scheme, sep, rest = raw.partition("://")
     if not sep or scheme.split("+", 1)[0] != "sqlite":
         return None
     path = rest[1:] if rest.startswith("/") else rest  # sqlite:///rel or sqlite:////abs
-    from urllib.parse import unquote
+    path = path.split("?", 1)[0]
+    if "%" in path:  # urllib.parse costs a hook 4 ms: only for a URL that needs it
+        from urllib.parse import unquote
 
-    path = unquote(path.split("?", 1)[0])
-    return Path(path) if path else None
+        path = unquote(path)
+    return path or None
 
 
-def database_label(database_url: str | None, home: Path) -> str:
+def database_label(database_url: str | None, home: StrPath) -> str:
     """A name for the database that never holds a password (the pre-check index's name)."""
     path = sqlite_path(database_url, home)
     if path is not None:
@@ -103,8 +112,8 @@ def database_label(database_url: str | None, home: Path) -> str:
 def load(home: str | os.PathLike[str] | None = None) -> HookConfig:
     """The configuration: ``home`` (the installed ``--home``) over ``MSP_HOME`` over the default."""
     env_home = os.environ.get("MSP_HOME", "").strip()
-    base = Path(home) if home else Path(env_home).expanduser() if env_home else default_home()
-    data = read_json(base / CONFIG_FILE)
+    base = os.fspath(home) if home else os.path.expanduser(env_home) if env_home else default_home()
+    data = read_json(os.path.join(base, CONFIG_FILE))
     url = os.environ.get("MSP_DATABASE_URL", "").strip() or None
     if url is None and isinstance(data.get("database_url"), str):
         url = data["database_url"]
@@ -114,14 +123,15 @@ def load(home: str | os.PathLike[str] | None = None) -> HookConfig:
         home=base,
         database_url=url,
         server=data.get("server") if isinstance(data.get("server"), str) else None,
-        api_key_file=Path(key_file) if isinstance(key_file, str) and key_file else None,
+        api_key_file=key_file if isinstance(key_file, str) and key_file else None,
         timeout=float(timeout) if isinstance(timeout, int | float) and timeout > 0 else DEFAULT_TIMEOUT,
     )
 
 
-def read_json(path: Path) -> dict[str, Any]:
+def read_json(path: StrPath) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as f:
+            data = json.loads(f.read())
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -129,7 +139,7 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def current_session(cfg: HookConfig) -> dict[str, Any]:
     """``MSP_HOME/current-session.json`` (written by ``msp session start``), or {}."""
-    data = read_json(cfg.home / SESSION_FILE)
+    data = read_json(os.path.join(cfg.home, SESSION_FILE))
     return data if isinstance(data.get("session_id"), str) else {}
 
 
@@ -139,11 +149,11 @@ def log(cfg: HookConfig | None, event: str, message: str) -> None:
         from mspmode.vault.redact import redact  # stdlib-only, but 60 ms: only when logging
 
         home = cfg.home if cfg is not None else load().home
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = home / LOG_FILE
+        os.makedirs(home, mode=0o700, exist_ok=True)
+        path = os.path.join(home, LOG_FILE)
         try:
-            if path.stat().st_size > LOG_MAX_BYTES:
-                os.replace(path, path.with_suffix(".log.1"))
+            if os.stat(path).st_size > LOG_MAX_BYTES:
+                os.replace(path, path + ".1")
         except OSError:
             pass
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -20,11 +20,10 @@ import os
 import re
 import sys
 import time
-from pathlib import Path
 
 from mspmode.hooks import config, index
 
-TYPE_CHECKING = False  # typing costs a hook 5 ms of imports
+TYPE_CHECKING = False  # typing costs a hook 5 ms of imports; pathlib 5, left to the session queue
 if TYPE_CHECKING:
     from typing import Any
 
@@ -170,7 +169,7 @@ def local_check(cfg: HookConfig, host: str | None, command: str) -> dict[str, An
     nothing to say."""
     db = cfg.sqlite_path
     path = index.index_path(cfg.home, config.database_label(cfg.database_url, cfg.home))
-    if db is not None and not db.exists():
+    if db is not None and not os.path.exists(db):
         return None  # nothing recorded yet
     reader = _open_index(path)
     if reader is None or not reader.usable():
@@ -189,32 +188,36 @@ def local_check(cfg: HookConfig, host: str | None, command: str) -> dict[str, An
         reader.close()
 
 
-def _sync(cfg: HookConfig, path: Path, reader: index.Reader | None) -> index.Reader | None:
+def _sync(cfg: HookConfig, path: str, reader: index.Reader | None) -> index.Reader | None:
     """Build the index before answering. After a build that failed or ran out of time the
     hooks allow without one and try again only after ``SYNC_BACKOFF`` seconds, so a slow
     database stalls one tool call, not every one."""
     if reader is not None:
         reader.close()
-    marker = path.with_name(path.name + ".sync-failed")
+    marker = path + ".sync-failed"
     try:
-        if time.time() - marker.stat().st_mtime < SYNC_BACKOFF:
+        if time.time() - os.stat(marker).st_mtime < SYNC_BACKOFF:
             return None
     except OSError:
         pass
     try:
         run_msp(cfg, "sync", {})
     except Exception as exc:
-        marker.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        marker.touch()
+        os.makedirs(os.path.dirname(marker), mode=0o700, exist_ok=True)
+        with open(marker, "a"):
+            pass
         config.log(cfg, "PreToolUse", f"index rebuild failed: {exc}")
     else:
-        marker.unlink(missing_ok=True)
+        try:  # noqa: SIM105 - contextlib costs a hook 2 ms of imports
+            os.unlink(marker)
+        except FileNotFoundError:
+            pass
     fresh = _open_index(path)
     return fresh if fresh is not None and fresh.usable() else None
 
 
-def _open_index(path: Path) -> index.Reader | None:
-    if not path.exists():
+def _open_index(path: str) -> index.Reader | None:
+    if not os.path.exists(path):
         return None
     try:
         return index.Reader(path)
@@ -411,7 +414,9 @@ def queue_session(cfg: HookConfig, payload: dict[str, Any]) -> None:
     transcript = payload.get("transcript_path")
     if not isinstance(sid, str) or not sid or not isinstance(transcript, str) or not transcript:
         return None
-    folder = cfg.home / QUEUE_DIR
+    from pathlib import Path
+
+    folder = Path(cfg.home) / QUEUE_DIR
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", sid)[:100] + ".json"
     entry = {
@@ -434,7 +439,9 @@ def queue_session(cfg: HookConfig, payload: dict[str, Any]) -> None:
 def drain_queue_team(cfg: HookConfig) -> None:
     """Team mode: send each queued transcript to the server, which compresses and redacts it
     (``POST /api/conversation-contexts/transcript``)."""
-    folder = cfg.home / QUEUE_DIR
+    from pathlib import Path
+
+    folder = Path(cfg.home) / QUEUE_DIR
     if not folder.is_dir():
         return
     for path in sorted(folder.glob("*.json")):

@@ -42,12 +42,13 @@ import re
 import sqlite3
 import time
 import zlib
-from pathlib import Path
 
-TYPE_CHECKING = False  # typing costs a hook 5 ms of imports
+TYPE_CHECKING = False  # typing costs a hook 5 ms of imports, pathlib 5: paths are strings here
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Any
+
+    StrPath = str | os.PathLike[str]
 
 FORMAT = "msp-hook-index 1"
 _SCHEMA = """
@@ -71,8 +72,8 @@ _ALLOWED = {("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "ti
             ("builtins", "set"), ("builtins", "frozenset")}  # fmt: skip
 
 
-def index_path(home: Path, label: str) -> Path:
-    return home / "cache" / f"hook-index-{zlib.crc32(label.encode()):08x}.sqlite"
+def index_path(home: StrPath, label: str) -> str:
+    return os.path.join(home, "cache", f"hook-index-{zlib.crc32(label.encode()):08x}.sqlite")
 
 
 # The engine modules whose classes the index pickles: another version of them is another format.
@@ -116,8 +117,20 @@ def freshness(conn: Any) -> str:
     return json.dumps([str(v) for v in values])
 
 
-def open_readonly(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True, timeout=2.0)
+def file_uri(path: StrPath) -> str:
+    """``Path(path).absolute().as_uri()`` without pathlib: every character but unreserved ones
+    percent-encoded as UTF-8 (``?``, ``#`` and ``%`` in a file name included)."""
+    text = os.path.abspath(path).replace(os.sep, "/")
+    safe = "/:-._~"
+    quoted = "".join(
+        c if (c.isascii() and c.isalnum()) or c in safe else "".join(f"%{b:02X}" for b in c.encode())
+        for c in text
+    )
+    return "file://" + ("" if quoted.startswith("/") else "/") + quoted
+
+
+def open_readonly(path: StrPath) -> sqlite3.Connection:
+    conn = sqlite3.connect(file_uri(path) + "?mode=ro", uri=True, timeout=2.0)
     conn.execute("PRAGMA query_only = 1")
     return conn
 
@@ -175,8 +188,10 @@ def _dump(obj: Any) -> bytes:
 class Writer:
     """Writes ``memory`` (an engine ``Memory``) into the index at ``path``."""
 
-    def __init__(self, path: Path, memory: Any) -> None:
-        self.path, self.memory = path, memory
+    def __init__(self, path: StrPath, memory: Any) -> None:
+        from pathlib import Path  # the full stack writes; only the hook's read path avoids it
+
+        self.path, self.memory = Path(path), memory
 
     def full(self, fresh: str) -> None:
         """Write the whole index into a new file and put it in place atomically."""
@@ -399,7 +414,7 @@ class _Lazy(dict):  # type: ignore[type-arg]
 class Reader:
     """The index of one database, opened read-only."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: StrPath) -> None:
         self.conn = open_readonly(path)
         self.meta = dict(self.conn.execute("SELECT name, value FROM meta"))
 

@@ -34,7 +34,7 @@ FAILURE_CANDIDATES = 500  # patterns scored for it
 
 def index_path(rt: Runtime) -> Path:
     label = hook_config.database_label(rt.settings.database_url, rt.settings.home)
-    return index.index_path(rt.settings.home, label)
+    return Path(index.index_path(rt.settings.home, label))
 
 
 def freshness(rt: Runtime) -> str:

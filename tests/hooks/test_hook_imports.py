@@ -12,17 +12,32 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "mspmode" / "hooks"
+ROOT = str(Path(__file__).resolve().parents[2])
+PACKAGE = Path(ROOT) / "mspmode" / "hooks"
 HEAVY = ("fastapi", "sqlalchemy", "pydantic", "pydantic_settings", "typer", "rich", "starlette", "uvicorn",
          "platformdirs", "cryptography", "argon2", "mcp", "psycopg", "pymysql")  # fmt: skip
 # Standard-library modules that cost a pre-check more than its whole engine does (measured with
 # ``-X importtime``): dataclasses pulls in inspect, ast and dis; hashlib loads OpenSSL; uuid loads
-# platform. The engine uses them only where the full stack runs (learning, fingerprints).
-SLOW_STDLIB = ("dataclasses", "inspect", "typing", "hashlib", "uuid", "platform", "ast")
+# platform; pathlib loads urllib.parse and ipaddress. The engine uses them only where the full
+# stack runs (learning, fingerprints); the hooks only to queue a session.
+SLOW_STDLIB = (
+    "dataclasses",
+    "inspect",
+    "typing",
+    "hashlib",
+    "uuid",
+    "platform",
+    "ast",
+    "pathlib",
+    "urllib.parse",
+)
 ALLOWED_OURS = ("mspmode", "mspmode.hooks", "mspmode.engine", "mspmode.vault", "mspmode.vault.redact")
 
+# Run as the installed command runs: -S (no site, whose .pth files load pathlib and more), the
+# package's root put on the path by hand as ``mspmode/hooks/__main__.py`` does.
 PROBE = """
 import io, json, sys
+sys.path.insert(0, {root!r})
 sys.stdin = io.TextIOWrapper(io.BytesIO(json.dumps({payload}).encode()))
 sys.argv = ["msp-hook", {event!r}]
 from mspmode.hooks.main import main
@@ -45,8 +60,10 @@ def test_a_hook_process_never_loads_the_heavy_stack(
     msp_env: dict[str, str], tmp_path: Path, event: str, payload: dict[str, object]
 ) -> None:
     env = {**msp_env}
-    code = PROBE.format(payload=repr(payload), event=event)
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    code = PROBE.format(payload=repr(payload), event=event, root=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     modules = json.loads(proc.stderr.strip().splitlines()[-1])
     heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
@@ -55,6 +72,8 @@ def test_a_hook_process_never_loads_the_heavy_stack(
     bad = [m for m in ours if not m.startswith(("mspmode.hooks", "mspmode.engine")) and m not in ALLOWED_OURS]
     assert bad == [], bad
     assert "mspmode.hooks.main" in ours  # the probe did run the hook
+    if event == "PreToolUse":
+        assert sorted(m for m in modules if m in SLOW_STDLIB) == []
 
 
 def test_the_engine_path_stays_light_too(msp_env: dict[str, str]) -> None:
@@ -70,15 +89,18 @@ def test_the_engine_path_stays_light_too(msp_env: dict[str, str]) -> None:
     index.Writer(index.index_path(home, config.database_label(url, home)), mem).full("")
     env = {**msp_env, "MSP_DATABASE_URL": url}
     payload = {"tool_name": "mcp__ssh__run_command", "tool_input": {"host": "nas1", "command": "grep -P b y"}}
-    code = PROBE.format(payload=repr(payload), event="PreToolUse")
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    code = PROBE.format(payload=repr(payload), event="PreToolUse", root=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     answer = json.loads(proc.stdout)
     assert answer["hookSpecificOutput"]["permissionDecision"] == "deny"
     modules = json.loads(proc.stderr.strip().splitlines()[-1])
     assert "mspmode.engine.precheck" in modules
     assert sorted(m for m in modules if m.split(".")[0] in HEAVY) == []
-    assert sorted(m for m in modules if m in SLOW_STDLIB) == []
+    # A server URL is parsed with urllib.parse (to name its index); an SQLite one is not.
+    assert sorted(m for m in modules if m in SLOW_STDLIB and m != "urllib.parse") == []
 
 
 def test_the_hooks_package_imports_only_the_standard_library_and_the_engine() -> None:

@@ -5,6 +5,7 @@ failure corpus and generated variants of every command in them."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mspmode import engine
-from mspmode.engine.memory import Memory
+from mspmode.engine.memory import Memory, add_host
 from mspmode.hooks import index
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,3 +133,21 @@ def test_the_fast_path_is_a_superset_under_wrapping(
             assert reader.may_match(wrapped), (host, wrapped)
         finally:
             reader.close()
+
+
+@pytest.mark.parametrize("name", ["plain", "with space", "q?mark#hash%25", "ünïcode-日本", "semi;colon&amp"])
+def test_the_index_opens_read_only_wherever_msp_home_is(tmp_path: Path, name: str) -> None:
+    """The hook builds the file URI itself (no pathlib): any character of a home directory
+    is encoded, and the file opens read-only."""
+    mem = Memory()
+    add_host(mem, "NAS1", {"shell_type": "sh", "busybox": True})
+    path = index.index_path(tmp_path / name, "sqlite:/x.db")
+    index.Writer(path, mem).full("fresh")
+    reader = index.Reader(path)
+    try:
+        assert reader.usable() and reader.meta["freshness"] == "fresh"
+        with pytest.raises(sqlite3.OperationalError):
+            reader.conn.execute("CREATE TABLE t (x)")
+    finally:
+        reader.close()
+    assert index.file_uri(path) == Path(path).absolute().as_uri()
