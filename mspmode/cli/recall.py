@@ -55,14 +55,16 @@ def recall_(
                 tags=tuple(tag or ()),
                 budget_tokens=budget,
                 half_life_days=half_life,
+                touch=False,
             ),
         )
-    if as_json:
-        emit_json(got.to_dict())
-    elif got.markdown:
-        typer.echo(got.markdown, nl=False)
-    else:
-        typer.echo("Nothing remembered for this yet.", err=True)
+        if as_json:
+            emit_json(got.to_dict())
+        elif got.markdown:
+            typer.echo(got.markdown, nl=False)
+        else:
+            typer.echo("Nothing remembered for this yet.", err=True)
+        recall.mark_used(rt, got.result.used)  # after the answer: bookkeeping nobody waits for
 
 
 @context_app.command("save")

@@ -14,7 +14,9 @@ or inactive rows are never recalled; replacing a fact marks the old row (``super
 does not delete it.
 
 Usage counters (``usage_count``, ``last_used_at``) are statistics, bumped in their own short
-transaction without an audit row per recall (the audit log records changes of content).
+transaction without an audit row per recall (the audit log records changes of content). A
+caller that answers someone (the API, ``msp recall``) recalls with ``touch=False`` and calls
+:func:`mark_used` after answering: nobody waits for the bookkeeping.
 """
 
 from __future__ import annotations
@@ -453,7 +455,8 @@ def recall_context(rt: Runtime, actor: Actor, req: RecallRequest) -> Recalled:
 
 
 def mark_used(rt: Runtime, used: Iterable[str]) -> None:
-    """Bump usage of the recalled contexts and snippets (ids as ``kind:uuid``)."""
+    """Bump usage of the recalled contexts and snippets (ids as ``kind:uuid``); nothing to do
+    for none."""
     by_kind: dict[str, list[uuid.UUID]] = {}
     for item in used:
         kind, _, ident = item.partition(":")

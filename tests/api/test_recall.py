@@ -5,6 +5,7 @@ the same API keys (a request without one is a 401)."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -47,8 +48,12 @@ def test_recall_returns_the_clients_facts_as_json_and_markdown(api: Api) -> None
     md = api.as_("readonly").get("/api/recall", params={"client": str(api.client_a), "format": "markdown"})
     assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
     assert md.text.startswith("## Recalled context")
-    row = api.as_("tech").get(f"/api/conversation-contexts/{mine['id']}").json()
-    assert row["usage_count"] >= 2 and row["last_used_at"]
+    # The usage counts are written after each answer is sent: polled for, with a deadline.
+    deadline = time.monotonic() + 10
+    while (row := api.as_("tech").get(f"/api/conversation-contexts/{mine['id']}").json())["usage_count"] < 2:
+        assert time.monotonic() < deadline, f"usage not counted: {row['usage_count']}"
+        time.sleep(0.05)
+    assert row["last_used_at"]
 
 
 def test_recall_is_scoped_authenticated_and_validated(api: Api) -> None:

@@ -41,6 +41,7 @@ def test_save_a_transcript_then_recall_it(msp_env: dict[str, str]) -> None:
     assert "Gl0bex!Bkp#2025" not in got.stdout and "Rot8ed-Mar-2025!x" not in got.stdout
     as_json = json.loads(msp(msp_env, "recall", "--client", "Globex", "--json").stdout)
     assert as_json["used"] == [f"context:{row['id']}"] and as_json["chars"] <= 10_000
+    assert as_json["items"][0]["usage"] > 1.0  # the first recall counted it, after printing
 
     note = msp(
         msp_env, "context", "save", "--title", "note", "--text", "Prefer Veeam for Globex", "--client", "nope"

@@ -8,7 +8,7 @@ transcript as a compressed context. The four recall tables have their generic CR
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, BackgroundTasks, Query, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -51,6 +51,7 @@ class RecallOut(BaseModel):
 def get_recall(
     rt: RuntimeDep,
     actor: ActorDep,
+    background: BackgroundTasks,
     client: Annotated[str | None, Query(max_length=255, description="Client name or id.")] = None,
     project: Annotated[str | None, Query(max_length=255, description="Project name or id.")] = None,
     q: Annotated[str, Query(max_length=20_000, description="The task or prompt, free text.")] = "",
@@ -69,7 +70,8 @@ def get_recall(
     """Score every remembered fact — full-text relevance × importance × time decay (hard host
     constraints do not decay) × usage × client/project/host/tag match — and return the best
     as markdown within the budget. Another client's facts are never returned; superseded ones
-    neither. The facts returned count as used. ``format=markdown`` returns the text alone."""
+    neither. The facts returned count as used (written after the answer is sent: bookkeeping
+    the caller does not wait for). ``format=markdown`` returns the text alone."""
     req = recall.RecallRequest(
         client=client,
         project=project,
@@ -78,8 +80,11 @@ def get_recall(
         tags=tuple(tag or ()),
         budget_tokens=budget,
         half_life_days=half_life_days,
+        touch=False,
     )
     got = recall.recall_context(rt, actor, req)
+    if got.result.used:
+        background.add_task(recall.mark_used, rt, got.result.used)
     if format == "markdown":
         return PlainTextResponse(got.markdown, media_type="text/markdown")
     return got.to_dict()
