@@ -77,7 +77,7 @@ def index_path(home: StrPath, label: str) -> str:
 
 
 # The engine modules whose classes the index pickles: another version of them is another format.
-PICKLED_MODULES = ("memory.py", "culprit.py", "fingerprint.py")
+PICKLED_MODULES = ("memory.py", "culprit.py", "fingerprint.py", "struct.py")  # struct: the state format
 
 
 def code_stamp() -> str:
