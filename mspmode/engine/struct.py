@@ -75,7 +75,10 @@ def struct(cls: T | None = None, /, *, frozen: bool = False) -> Any:
 def _build(cls: Any, frozen: bool) -> Any:
     if cls.__bases__ != (object,) or "__post_init__" in cls.__dict__:
         raise TypeError(f"{cls.__name__}: a struct has no base class and no __post_init__")
-    names = list(cls.__dict__.get("__annotations__", {}))  # noqa: RUF063 - inspect is what we avoid
+    annotations = cls.__dict__.get("__annotations__", {})  # noqa: RUF063 - inspect is what we avoid
+    if any("ClassVar" in str(a) for a in annotations.values()):
+        raise TypeError(f"{cls.__name__}: a struct has no ClassVar (it would become a field)")
+    names = list(annotations)
     specs: dict[str, Field] = {}
     namespace = {k: v for k, v in cls.__dict__.items() if k not in ("__dict__", "__weakref__")}
     for name in names:
@@ -122,7 +125,6 @@ def _build(cls: Any, frozen: bool) -> Any:
         _struct_fields=tuple(names),
         _struct_key=attrgetter(*compared) if compared else staticmethod(lambda _: ()),
         _struct_repr=tuple(n for n, s in specs.items() if s.repr),
-        _struct_frozen=frozen,
         __eq__=_eq,
         __repr__=_repr,
         __getstate__=_getstate,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+from typing import ClassVar
 
 import pytest
 
@@ -96,6 +97,12 @@ def test_classes_it_cannot_build_right_are_refused() -> None:
         @struct
         class Child(Bag):
             extra: int = 0
+
+    with pytest.raises(TypeError, match="ClassVar"):
+
+        @struct
+        class Shared:
+            kinds: ClassVar[tuple[str, ...]] = ("a",)
 
     with pytest.raises(ValueError, match="not both"):
         field(default=1, default_factory=list)
