@@ -1,7 +1,8 @@
 """``python -S …/mspmode/hooks/__main__.py EVENT [--home DIR]`` (or ``python -m mspmode.hooks``):
-one Claude Code hook call. Reads the event JSON on stdin, prints the answer JSON (or nothing) on stdout, and exits 0
-whatever happens: an internal error is logged to ``MSP_HOME/hook.log`` and the agent goes on.
-A wrong or missing event name is the only non-zero exit (1, a mistake in the settings)."""
+one Claude Code hook call. Reads the event JSON on stdin, prints the answer JSON (or nothing)
+on stdout, and exits 0 whatever happens: an internal error is logged to ``MSP_HOME/hook.log``
+and the agent goes on. A wrong or missing event name is the only non-zero exit (1, a mistake in
+the settings)."""
 
 from __future__ import annotations
 
