@@ -1,6 +1,7 @@
-"""Hook latency as Claude Code sees it: every hook is a new process (``python -m mspmode.hooks
-EVENT``) with the event's JSON on stdin, timed from spawn to exit, against a database of 100k
-commands / 10k failure patterns (the history of ``bench/precheck.py``), beside a bare
+"""Hook latency as Claude Code sees it: every hook is a new process (the command ``msp hooks
+install`` writes, ``python -S …/mspmode/hooks/__main__.py EVENT``) with the event's JSON on
+stdin, timed from spawn to exit, against a database of 100k commands / 10k failure patterns
+(the history of ``bench/precheck.py``), beside a bare
 ``python -c pass`` of the same interpreter in the same run.
 
     python bench/hooks.py [--commands 100000] [--hosts 2000] [--patterns 10000] [--runs 40]

@@ -1,8 +1,9 @@
 """The engine's plain-data memory: hosts with their traits, recorded commands, failure patterns,
 and the indexes the pre-check needs to answer in O(1)-ish time.
 
-Everything is a dataclass of plain values so that services can persist it (``FailurePattern``
-maps onto the ``failure_patterns`` columns, see :meth:`FailurePattern.row`) and rebuild it.
+Everything is a struct (``engine/struct.py``) of plain values so that services can persist it
+(``FailurePattern`` maps onto the ``failure_patterns`` columns, see :meth:`FailurePattern.row`)
+and rebuild it.
 Nothing here decides anything: :mod:`learn` writes memory, :mod:`precheck` reads it.
 
 Indexes (all dictionaries):

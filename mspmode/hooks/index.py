@@ -20,8 +20,8 @@ Fresh or not
     ``meta.code`` stamps the engine classes it pickles: another version means a rebuild.
 
 The fast path
-    Most commands an agent runs are not known failures, and loading the engine costs more than
-    the whole budget of a hook (≈ 75 ms of regex compilation). ``triggers`` holds, for every
+    Most commands an agent runs are not known failures, and loading the engine (≈ 12 ms) and
+    compiling the rules a check uses cost more than the rest of the hook. ``triggers`` holds, for every
     culprit key with a pattern that can block or warn and every exact command that failed, a
     word any command carrying that key must contain (the longest ``[a-z0-9_]`` run of its
     program, option owner or syntax word); ``literals`` holds the operators, matched as
@@ -30,7 +30,7 @@ The fast path
     use. The triggers are a superset by construction: words are taken from the command with
     quotes and escapes both removed and replaced by spaces, lower-cased.
 
-Blobs are pickles of engine dataclasses, read with an unpickler that accepts only classes of
+Blobs are pickles of engine structs, read with an unpickler that accepts only classes of
 ``mspmode.engine`` and ``datetime``: a tampered file can make a wrong verdict, never run code.
 """
 
