@@ -3,13 +3,16 @@
 SQLAlchemy's executemany builds a parameter dictionary per row through its compiler, which
 costs more than SQLite's own insert of the row. On SQLite the values are converted by each
 column's own bind processor (the same conversion SQLAlchemy applies, so what is stored is
-identical) and the whole batch goes to SQLite as one JSON array in **one statement**
-(``INSERT … SELECT value ->> 0, … FROM json_each(?)``). One statement matters more than it
-seems: the sqlite3 driver releases the interpreter lock around each step, and with
-executemany every row is a step — when another thread is busy in Python, each row then waits
-for the lock (the "convoy"), and a batch that takes 50 ms alone takes minutes. One step runs
-start to finish in C, beside the other thread. PostgreSQL and MariaDB use Core's executemany,
-which already batches the rows into multi-row statements and waits on the network anyway.
+identical) and sent as **multi-row statements**: ``INSERT … VALUES (…), (…), …`` with as many
+rows as SQLite's limit on parameters allows (about 1,500 rows of 22 columns), and ``UPDATE …
+FROM (VALUES …)``. One statement per chunk matters more than it seems: the sqlite3 driver
+releases the interpreter lock around each step, and with executemany every row is a step —
+when another thread is busy in Python, each row then waits for the lock (the "convoy"), and a
+batch that takes 50 ms alone takes minutes. One step runs start to finish in C, beside the
+other thread. (An earlier version sent the rows as one JSON array read by ``json_each``: the
+same single step, but SQLite parses the array element again for every column, and the insert
+cost twice as much.) PostgreSQL and MariaDB use Core's executemany, which already batches the
+rows into multi-row statements and waits on the network anyway.
 
 Call these inside the caller's transaction, on a connection nothing else is using meanwhile
 (they may run on another thread than the one that opened the transaction: the sqlite3
@@ -18,10 +21,10 @@ connections are opened with ``check_same_thread=False``). ``None`` is stored as 
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -44,9 +47,6 @@ from sqlalchemy.types import TypeEngine
 
 from mspmode.db.base import UTCDateTime
 
-# ``value ->> n`` appeared in SQLite 3.38; before it, rows go one by one.
-_JSON_ARROWS = sqlite3.sqlite_version_info >= (3, 38, 0)
-
 
 def _utc_text(value: datetime) -> str:
     """What SQLAlchemy stores for a ``UTCDateTime`` on SQLite (the zone made UTC, dropped, and
@@ -55,10 +55,7 @@ def _utc_text(value: datetime) -> str:
         raise ValueError(f"naive datetime {value.isoformat()} given: timestamps must carry a timezone")
     if value.utcoffset():
         value = value.astimezone(UTC)
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
-        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
-    )
+    return value.isoformat(" ", "microseconds")[:26]  # the offset (+00:00) cut off
 
 
 def _uuid_hex(value: uuid.UUID) -> str:
@@ -95,17 +92,42 @@ def _converter(
     return params
 
 
-def _run(conn: Connection, sql: str, rows: list[list[Any]], batch_sql: str) -> None:
+# SQLite's default limit on the parameters of one statement since 3.32 (999 before); the
+# connection's own limit is asked when the driver can tell it (Python 3.11+).
+_MAX_PARAMETERS = 32_766
+
+
+def _parameter_limit(driver: sqlite3.Connection) -> int:
+    getlimit = getattr(driver, "getlimit", None)
+    if getlimit is None:
+        return 999 if sqlite3.sqlite_version_info < (3, 32, 0) else _MAX_PARAMETERS
+    return min(int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)), _MAX_PARAMETERS)
+
+
+def _run(
+    conn: Connection, rows: list[list[Any]], statement: Callable[[int], str], *, per_row: bool = False
+) -> None:
+    """Execute ``statement(n)`` (a statement of ``n`` rows of placeholders) over ``rows``, as
+    few times as the parameter limit allows (``per_row``: a one-row statement, executemany)."""
     driver = conn.connection.driver_connection
     assert driver is not None
+    width = len(rows[0])
+    per = max(1, _parameter_limit(driver) // width)
     cursor = driver.cursor()
     try:
-        if _JSON_ARROWS:
-            cursor.execute(batch_sql, (json.dumps(rows, ensure_ascii=False),))
-        else:
-            cursor.executemany(sql, rows)
+        if per_row:
+            cursor.executemany(statement(1), rows)
+            return
+        for i in range(0, len(rows), per):
+            chunk = rows[i : i + per]
+            cursor.execute(statement(len(chunk)), [value for row in chunk for value in row])
     finally:
         cursor.close()
+
+
+def _placeholders(width: int, count: int) -> str:
+    one = f"({', '.join('?' * width)})"
+    return ", ".join([one] * count)
 
 
 def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -117,19 +139,18 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         return
     names = list(rows[0])
     params = _converter(conn, table, names)
-    columns = ", ".join(names)
-    sql = f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join('?' for _ in names)})"
-    picks = ", ".join(f"value ->> {i}" for i in range(len(names)))
-    batch_sql = f"INSERT INTO {table.name} ({columns}) SELECT {picks} FROM json_each(?)"
-    _run(conn, sql, [params(row) for row in rows], batch_sql)
+    head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
+    _run(conn, [params(row) for row in rows], lambda n: head + _placeholders(len(names), n))
 
 
 def update_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], key: str = "id") -> None:
     """Update rows of ``table`` by ``key``: each dictionary holds the key and the new values
-    (the same columns in every one)."""
+    (the same columns in every one). A key given twice takes the values given last."""
     if not rows:
         return
     names = [n for n in rows[0] if n != key]
+    if len({row[key] for row in rows}) < len(rows):
+        rows = list({row[key]: row for row in rows}.values())  # one update a row: the last given
     if conn.dialect.name != "sqlite":
         stmt = (
             update(table)
@@ -138,15 +159,17 @@ def update_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         )
         conn.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
         return
-    order = [*names, key]
-    params = _converter(conn, table, order)
-    sql = f"UPDATE {table.name} SET {', '.join(f'{n} = ?' for n in names)} WHERE {key} = ?"
-    sets = ", ".join(f"{n} = j.value ->> {i}" for i, n in enumerate(names))
-    batch_sql = (
-        f"UPDATE {table.name} SET {sets} FROM json_each(?) AS j "
-        f"WHERE {table.name}.{key} = j.value ->> {len(names)}"
-    )
-    _run(conn, sql, [params(row) for row in rows], batch_sql)
+    if sqlite3.sqlite_version_info < (3, 33, 0):  # before UPDATE … FROM: row by row
+        params = _converter(conn, table, [*names, key])
+        sql = f"UPDATE {table.name} SET {', '.join(f'{n} = ?' for n in names)} WHERE {key} = ?"
+        _run(conn, [params(row) for row in rows], lambda n: sql, per_row=True)
+        return
+    params = _converter(conn, table, [key, *names])
+    # The VALUES rows' columns are column1, column2, …: the key first, then the new values.
+    sets = ", ".join(f"{n} = v.column{i}" for i, n in enumerate(names, 2))
+    head = f"UPDATE {table.name} SET {sets} FROM (VALUES "
+    tail = f") AS v WHERE {table.name}.{key} = v.column1"
+    _run(conn, [params(row) for row in rows], lambda n: head + _placeholders(len(names) + 1, n) + tail)
 
 
 class Pipeline:
@@ -183,9 +206,23 @@ class Pipeline:
             raise error
 
 
-def random_ids(batch: int = 4_096) -> Iterator[uuid.UUID]:
-    """Version 4 UUIDs, like ``uuid.uuid4`` but with one call for random bytes a batch."""
+_VERSION_7 = (0x7 << 76) | (0b10 << 62)  # RFC 9562: the version and variant bits
+_RANDOM_A = ((1 << 12) - 1) << 64
+_RANDOM_B = (1 << 62) - 1
+
+
+def time_ordered_ids(batch: int = 4_096) -> Iterator[uuid.UUID]:
+    """Version 7 UUIDs (RFC 9562: the Unix time in milliseconds, then 74 random bits), with
+    one call for random bytes a batch. Rows written together get neighbouring keys, so a bulk
+    insert appends to the primary key's B-tree instead of splitting pages all over it."""
+    new, set_attribute, safe = object.__new__, object.__setattr__, uuid.SafeUUID.unknown
     while True:
         pool = os.urandom(16 * batch)
         for i in range(0, len(pool), 16):
-            yield uuid.UUID(bytes=pool[i : i + 16], version=4)
+            bits = int.from_bytes(pool[i : i + 16], "big")
+            value = (time.time_ns() // 1_000_000) << 80 | _VERSION_7 | bits & _RANDOM_A | bits & _RANDOM_B
+            # What uuid.UUID(int=value) makes, without the argument checks of its __init__.
+            made = new(uuid.UUID)
+            set_attribute(made, "int", value)
+            set_attribute(made, "is_safe", safe)
+            yield made

@@ -143,7 +143,7 @@ class Recorder:
         self.drafts_ready: set[tuple[str, str]] = set()
         self.cleaned: dict[str, str] = {}  # captured text -> cleaned, for the repeats of one recording
         self.capture = text.Capture(rt)
-        self.ids = bulk.random_ids()
+        self.ids = bulk.time_ordered_ids()
         self.count = 0
         self.failures = 0
         self.new_patterns = 0

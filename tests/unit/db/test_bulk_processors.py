@@ -79,3 +79,22 @@ def test_uuids_are_stored_as_sqlalchemy_stores_them(value: uuid.UUID) -> None:
 
 def test_booleans_still_go_through_sqlalchemy() -> None:
     assert stored(sqlite_processor(Boolean(), DIALECT), True) == 1
+
+
+def test_time_ordered_ids_are_version_7_uuids_of_now_and_all_different() -> None:
+    import time
+
+    from mspmode.db.bulk import time_ordered_ids
+
+    before = time.time_ns() // 1_000_000
+    ids = time_ordered_ids(batch=64)
+    made = [next(ids) for _ in range(1_000)]  # several random-byte batches
+    after = time.time_ns() // 1_000_000
+    assert len(set(made)) == len(made)
+    for value in made:
+        same = uuid.UUID(str(value))
+        assert (value.version, value.variant) == (7, uuid.RFC_4122)
+        assert value == same and hash(value) == hash(same) and value.hex == same.hex
+        assert before <= value.int >> 80 <= after
+    stamps = [value.int >> 80 for value in made]
+    assert stamps == sorted(stamps)  # neighbouring keys for rows written together
