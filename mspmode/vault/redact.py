@@ -1609,6 +1609,53 @@ _BY_NEEDLE: dict[str, tuple[int, ...]] = {
 }
 
 
+def _trie_pattern(words: Iterable[str]) -> str:
+    """One regular expression matching any of ``words``, longest first at a position, shaped
+    as a trie (``a(?:bia|uth(?:orization)?)``) so each position costs a few character tests."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(trie)
+
+
+_ANY_NEEDLE = re.compile(_trie_pattern(_NEEDLES))
+# At a position the sweep finds the longest needle there; the shorter ones it starts with are
+# there too.
+_STARTING: dict[str, tuple[str, ...]] = {
+    needle: tuple(n for n in _NEEDLES if needle.startswith(n)) for needle in _NEEDLES
+}
+
+
+def _needles_in(lowered: str) -> set[str]:
+    """The gate strings ``lowered`` contains: ``{n for n in _NEEDLES if n in lowered}``, in one
+    sweep of the text instead of one search per needle. After a match the sweep goes on from
+    the next character, so needles that overlap are all found; a text dense with them
+    (``-----``) is searched needle by needle after ``_SWEEP_MATCHES``."""
+    found: set[str] = set()
+    search = _ANY_NEEDLE.search
+    match = search(lowered)
+    for _ in range(_SWEEP_MATCHES):
+        if match is None:
+            return found
+        found.update(_STARTING[match.group()])
+        match = search(lowered, match.start() + 1)
+    return {needle for needle in _NEEDLES if needle in lowered}
+
+
+_SWEEP_MATCHES = 64
+
+
 def _apply_rules(text: str, *, gated: bool = True) -> str:
     """Every rule's patterns, in table order, over ``text``. ``gated=False`` tries every
     pattern whatever its gate (for the test that gates never change a result)."""
@@ -1619,7 +1666,7 @@ def _apply_rules(text: str, *, gated: bool = True) -> str:
         start = 0
         while True:
             lowered = scan.lowered
-            present = [_BY_NEEDLE[n] for n in _NEEDLES if n in lowered]
+            present = [_BY_NEEDLE[n] for n in _needles_in(lowered)]
             todo = sorted(set().union(*present))
             if start:
                 todo = [i for i in todo if i >= start]

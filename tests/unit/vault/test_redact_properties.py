@@ -9,7 +9,7 @@ import string
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from mspmode.vault.redact import PLACEHOLDER, KnownSecrets, _apply_rules, redact
+from mspmode.vault.redact import _NEEDLES, PLACEHOLDER, KnownSecrets, _apply_rules, _needles_in, redact
 
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KEY = os.urandom(32)
@@ -261,3 +261,14 @@ def test_vault_secrets_are_removed_wherever_they_stand(
     known = KnownSecrets(KEY, [secret])
     out = redact(f"{before}{left}{secret}{right}{after}", known)
     assert secret not in outside_placeholders(out)
+
+
+# Gate strings next to each other and overlapping ("-pass", "sk-", "authorization").
+needled = st.lists(st.one_of(st.sampled_from(_NEEDLES), st.text(max_size=3)), max_size=30).map("".join)
+
+
+@SETTINGS
+@given(st.one_of(needled, fragmented, anything, needled.map(lambda t: t * 30)))
+def test_the_gate_sweep_finds_every_gate_string_a_search_finds(text: str) -> None:
+    lowered = text.lower()
+    assert _needles_in(lowered) == {needle for needle in _NEEDLES if needle in lowered}
