@@ -1361,7 +1361,8 @@ RULES: tuple[Rule, ...] = (
 
 # Where a stored secret may begin or end inside a whitespace-separated word: at the word's edges
 # and on either side of one of these (a secret may itself begin or end with one).
-_DELIMITERS = r"""'"`=:;,@/\\|&?#()\[\]{}<>!."""
+# Control characters too: a secret beside a NUL is still a word of its own.
+_DELIMITERS = r"""'"`=:;,@/\\|&?#()\[\]{}<>!.\x00-\x08\x0e-\x1f\x7f"""
 _DELIMITER = re.compile(f"[{_DELIMITERS}]")
 # The pieces a text falls into between whitespace and delimiters; and an option's attached value.
 _SEGMENT = re.compile(rf"[^\s{_DELIMITERS}]+")

@@ -1,6 +1,7 @@
 """Captured text made fit to learn from and to store: redacted first (``capture.clean_text``),
 then cleaned and cut to size by the engine's own rules, then made storable on every backend
-(no NUL or other control characters, no lone surrogates, a byte size MariaDB's TEXT holds)."""
+(no NUL or other control characters, no lone surrogates, a byte size MariaDB's TEXT holds) —
+and redacted again when that removed characters, which may have hidden a secret."""
 
 from __future__ import annotations
 
@@ -59,8 +60,16 @@ def _clean(rt: Runtime | Capture, text: str, cache: dict[str, str] | None) -> st
     return done
 
 
+def _storable_clean(rt: Runtime | Capture, cleaned: str) -> str:
+    """``storable(cleaned)``, redacted again if removing control characters changed it: a
+    secret with a NUL beside it (``pass\x00word``, ``secret\x00\n``) is not one to the rules
+    before they go, and would be stored whole after."""
+    stored = storable(cleaned)
+    return stored if stored == cleaned else clean_text(rt, stored) or ""  # type: ignore[arg-type]
+
+
 def prepare_command(rt: Runtime | Capture, command: str, cache: dict[str, str] | None = None) -> str:
-    text = storable(_clean(rt, command, cache))
+    text = _storable_clean(rt, _clean(rt, command, cache))
     if len(text) > COMMAND_LIMIT:
         text = truncate(text, COMMAND_LIMIT)
     return fit(text)
@@ -82,7 +91,12 @@ def prepare_output(
         text = summarize_binary(text, size)
     if len(text) > 2 * PRE_CUT:
         text = text[:PRE_CUT] + f"\n…[{len(text) - 2 * PRE_CUT} characters omitted]…\n" + text[-PRE_CUT:]
-    return fit(storable(clean_output(_clean(rt, text, cache))))
+    redacted = _clean(rt, text, cache)
+    if _CONTROL.search(redacted):
+        # The engine's cleaning takes them out: redacted again without them, in case they
+        # kept apart the pieces of a secret (``pass\x00word=…``).
+        redacted = clean_text(rt, _CONTROL.sub("", redacted)) or ""  # type: ignore[arg-type]
+    return fit(_storable_clean(rt, clean_output(redacted)))
 
 
 def prepare_label(text: str | None, limit: int) -> str | None:
