@@ -214,7 +214,9 @@ _RANDOM_B = (1 << 62) - 1
 def time_ordered_ids(batch: int = 4_096) -> Iterator[uuid.UUID]:
     """Version 7 UUIDs (RFC 9562: the Unix time in milliseconds, then 74 random bits), with
     one call for random bytes a batch. Rows written together get neighbouring keys, so a bulk
-    insert appends to the primary key's B-tree instead of splitting pages all over it."""
+    insert appends to the primary key's B-tree instead of splitting pages all over it. (One
+    call a batch matters beside a bulk insert's thread too: ``os.urandom`` lets go of the
+    interpreter lock, and getting it back can take the other thread's whole switch interval.)"""
     new, set_attribute, safe = object.__new__, object.__setattr__, uuid.SafeUUID.unknown
     while True:
         pool = os.urandom(16 * batch)

@@ -23,13 +23,11 @@ wrote: an import that fails half-way leaves nothing behind.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +41,13 @@ from mspmode.models.core import CLIENT_TYPES, Client
 from mspmode.models.infrastructure import ASSET_TYPES, INFRASTRUCTURE_STATUSES, Infrastructure
 from mspmode.services import recovery  # issue 5/7: explanations and attempts of API batches
 from mspmode.services.actor import Actor
-from mspmode.services.learning import cache, state, text
-from mspmode.services.learning.recorder import CommandIn, Recorded, Recorder, _utc, exit_code_value
+from mspmode.services.learning import cache, reader, state, text
+from mspmode.services.learning.reader import BadLineError
+from mspmode.services.learning.recorder import CommandIn, Recorded, Recorder
 from mspmode.services.learning.state import ClientRef, HostRef, LearningState, NewHost
 from mspmode.services.runtime import Runtime
 
 MAX_BATCH = 1_000  # commands in one API batch
-PROGRESS_EVERY = 2_000  # lines between two progress reports
 BYTES_PER_LINE = 500  # a command line of a history file, for guessing how many a file holds
 
 # Typed columns of a host line, with their lengths; lists; vocabularies (a value outside one
@@ -70,10 +68,6 @@ HOST_TEXTS = ("environmental_notes", "notes")
 HOST_LISTS = ("aliases", "limitations")
 HOST_VOCABULARIES = {"asset_type": ASSET_TYPES, "status": INFRASTRUCTURE_STATUSES}
 _NOT_TRAITS = frozenset({"kind", "client", "hostname", "name"})
-
-
-class BadLineError(Exception):
-    """A line of an import file that cannot be used; the message says why."""
 
 
 @dataclass
@@ -199,17 +193,30 @@ def recovery_hints(rt: Runtime, actor: Actor, recorded: Sequence[Recorded]) -> l
 
 
 def import_file(
-    rt: Runtime, actor: Actor, path: Path, *, progress: Callable[[int], None] | None = None
+    rt: Runtime,
+    actor: Actor,
+    path: Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+    parallel: bool | None = None,
 ) -> ImportReport:
-    """Import a JSONL history file (see the module docstring); ``progress`` gets bytes read."""
+    """Import a JSONL history file (see the module docstring); ``progress`` gets bytes read.
+    ``parallel``: read the file in a second process (``reader``); None decides by its size."""
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise ValidationError(f"cannot read {path}: {exc.strerror or exc}") from None
     with handle:
         size = os.fstat(handle.fileno()).st_size
-        return import_lines(
-            rt, actor, handle, source=path.name, progress=progress, expected_commands=size // BYTES_PER_LINE
+        return _import(
+            rt,
+            actor,
+            handle,
+            source=path.name,
+            progress=progress,
+            expected_commands=size // BYTES_PER_LINE,
+            path=path,
+            fork=size >= reader.PARALLEL_FROM if parallel is None else parallel,
         )
 
 
@@ -224,6 +231,20 @@ def import_lines(
 ) -> ImportReport:
     """Import history lines; ``expected_commands`` (a guess is fine) lets a large import defer
     the commands' indexes to its end (``search.bulk_indexing``)."""
+    return _import(rt, actor, lines, source=source, progress=progress, expected_commands=expected_commands)
+
+
+def _import(
+    rt: Runtime,
+    actor: Actor,
+    lines: Iterable[bytes | str],
+    *,
+    source: str,
+    progress: Callable[[int], None] | None,
+    expected_commands: int,
+    path: Path | None = None,
+    fork: bool = False,
+) -> ImportReport:
     _require_writer(actor)
     report = ImportReport(source=source)
     started = time.perf_counter()
@@ -241,16 +262,16 @@ def import_lines(
                     rt, actor, s, st, source=source, bulk_mode=True, session_status="completed"
                 )
                 importer = _Importer(rt, s, st, recorder, report)
-                with search.bulk_indexing(s, "commands_run", expected_rows=expected_commands):
-                    done = 0
-                    for number, raw in enumerate(lines, 1):
-                        done += len(raw)
-                        importer.line(number, raw)
-                        if progress is not None and number % PROGRESS_EVERY == 0:
+                with (
+                    search.bulk_indexing(s, "commands_run", expected_rows=expected_commands),
+                    reader.chunks(recorder.capture, lines, path, fork=fork) as chunks,
+                ):
+                    for done, items in chunks:
+                        for item in items:
+                            importer.line(item)
+                        if progress is not None:
                             progress(done)
                     recorder.finish(None, {"count": recorder.count, "source": source})
-                if progress is not None:
-                    progress(done)
         except BaseException:
             if recorder is not None:
                 recorder.abandon()
@@ -276,26 +297,20 @@ class _Importer:
     ) -> None:
         self.rt, self.s, self.st, self.rec, self.report = rt, session, st, recorder, report
 
-    def line(self, number: int, raw: bytes | str) -> None:
-        if not raw.strip():
-            return
+    def line(self, item: reader.Prepared) -> None:
+        number, kind, payload = item
         self.report.lines += 1
         try:
-            try:
-                event = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise BadLineError(f"not JSON ({_short(str(exc))})") from None
-            if not isinstance(event, dict):
-                raise BadLineError(f"not a JSON object but {type(event).__name__}")
-            kind = event.get("kind")
-            if not isinstance(kind, str) or not kind:
-                raise BadLineError("lacks the field 'kind'")
+            if kind == "bad":
+                raise BadLineError(payload)
             if kind == "command":
-                self.rec.add(_command(event))
-            elif kind == "host":
-                self.host(event)
+                self.rec.add(reader.prepared_command(payload), prepared=True)
+                return
+            kind = payload["kind"]
+            if kind == "host":
+                self.host(payload)
             elif kind == "client":
-                self.client(event)
+                self.client(payload)
             elif kind == "check":
                 self.report.checks_skipped += 1
             else:
@@ -348,7 +363,7 @@ class _Importer:
         self.report.hosts += 1
         row = self._existing_host(hostname, client.id if client else None)
         if row is None:
-            row = NewHost(hostname=hostname, client_id=client.id if client else None)
+            row = NewHost(id=next(self.rec.ids), hostname=hostname, client_id=client.id if client else None)
             self.rec.new_hosts[row.id] = row
             self.report.hosts_created += 1
         elif row.client_id is None and client is not None:
@@ -413,56 +428,6 @@ def _host_values(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
         else:
             traits[str(key)[:100]] = value  # kept: generalising may need it one day
     return values, traits
-
-
-def _command(event: dict[str, Any]) -> CommandIn:
-    command = event.get("command")
-    if not isinstance(command, str) or not command.strip():
-        raise BadLineError("lacks the field 'command'")
-    if "exit_code" not in event:
-        raise BadLineError("lacks the field 'exit_code'")
-    try:
-        exit_code = exit_code_value(event["exit_code"])
-    except ValidationError as exc:
-        raise BadLineError(str(exc)) from None
-    output = event.get("output")
-    if output is not None and not isinstance(output, str):
-        if isinstance(output, bool) or not isinstance(output, int | float):
-            raise BadLineError("output must be text")
-        output = str(output)
-    host = event.get("host")
-    if host is not None and not isinstance(host, str):
-        raise BadLineError("host must be a host's name or address")
-    session = event.get("session")
-    if session is not None and not isinstance(session, str | int):
-        raise BadLineError("session must be a label")
-    return CommandIn(
-        command=command,
-        exit_code=exit_code,
-        output=output,
-        host=host,
-        at=_at(event.get("at")),
-        session=None if session is None else str(session),
-    )
-
-
-def _at(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadLineError("at must be an ISO 8601 time")
-    try:
-        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise BadLineError(f"at is not an ISO 8601 time: {_short(value)!r}") from None
-    try:
-        return _utc(at)
-    except ValidationError as exc:
-        raise BadLineError(str(exc)) from None
-
-
-def _short(value: str, limit: int = 80) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 __all__ = [

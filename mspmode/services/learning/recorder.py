@@ -192,6 +192,7 @@ class Recorder:
         """A host first met in a command: recorded (``is_auto_created``) rather than dropped."""
         hostname = hostname.strip()[:255]
         row = NewHost(
+            id=next(self.ids),
             hostname=hostname,
             client_id=client_id,
             ip_address=hostname if _is_ip(hostname) and len(hostname) <= 45 else None,
@@ -209,6 +210,7 @@ class Recorder:
     def new_host_key(self, hostname: str, client_id: uuid.UUID | None, key: str) -> HostRef:
         """A host the engine met in a command (ssh root@new-box) under ``key``."""
         row = NewHost(
+            id=next(self.ids),
             hostname=hostname.strip()[:255],
             client_id=client_id,
             ip_address=hostname if _is_ip(hostname) and len(hostname) <= 45 else None,
@@ -318,7 +320,7 @@ class Recorder:
                 )
                 now = utcnow()
                 row = {
-                    "id": uuid.uuid4(),
+                    "id": next(self.ids),
                     "client_id": client_id,
                     "external_session_id": label,
                     "session_title": title[:500],
@@ -346,13 +348,18 @@ class Recorder:
 
     # ---- commands ---------------------------------------------------------------------------
 
-    def add(self, item: CommandIn) -> Recorded:
+    def add(self, item: CommandIn, *, prepared: bool = False) -> Recorded:
+        """Record ``item`` and learn from it. ``prepared``: its command and output are already
+        redacted and cut (``reader.prepare``, with this recording's ``capture``)."""
         st, mem = self.st, self.st.memory
         given = self.resolve(item)
-        if len(self.cleaned) > 20_000:
-            self.cleaned.clear()
-        command = text.prepare_command(self.capture, item.command, self.cleaned)
-        output = text.prepare_output(self.capture, item.output, self.cleaned)
+        if prepared:
+            command, output = item.command, str(item.output or "")
+        else:
+            if len(self.cleaned) > 20_000:
+                self.cleaned.clear()
+            command = text.prepare_command(self.capture, item.command, self.cleaned)
+            output = text.prepare_output(self.capture, item.output, self.cleaned)
         exit_code = exit_code_value(item.exit_code)
         at = _utc(item.at) or utcnow()
         target = given

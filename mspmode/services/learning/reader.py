@@ -1,0 +1,225 @@
+"""Reading a history file for an import: each line parsed and checked, and the text of its
+command redacted and cut to size, before the learning sees it — in a second process when the
+file is large.
+
+The learning must take the commands one by one, in order: each learns from those before it.
+The reading needs nothing the learning knows — the JSON, the checks of each field and, costing
+most, the redaction of every command and output — so on Linux a file of ``PARALLEL_FROM``
+bytes or more is read by a forked child. It sends the prepared lines through a pipe in chunks
+of ``CHUNK`` lines while the parent learns from the chunk before, and the two use both cores.
+
+The child is forked once the recording has begun, so it redacts with the same snapshot of the
+vault's known secrets as the recording (``text.Capture``); it touches no database connection,
+and leaves with ``os._exit`` (no clean-up of what it inherited). Only its redacted output
+crosses the pipe; a failure in it reaches the parent as the name of the exception, without
+its message. With other threads running (a fork would copy their locks but not the threads)
+or without ``fork``, the same reading runs in the importing process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from mspmode.errors import ValidationError
+from mspmode.services.learning import text
+from mspmode.services.learning.recorder import CommandIn, _utc, exit_code_value
+
+CHUNK = 2_000  # lines a message from the reading process holds; progress is reported as often
+PARALLEL_FROM = 4_000_000  # bytes: below this (about 8,000 commands), a fork costs more than it saves
+CLEANED_KEPT = 20_000  # cleaned texts remembered for their repeats (uptime comes back all day)
+
+# One line as the learning takes it: its number, its kind and what it carries —
+# "command": (command, exit_code, output, host, at, session), the text redacted and cut;
+# "event": the parsed line of any other kind; "bad": why the line cannot be used.
+Prepared = tuple[int, str, Any]
+Chunk = tuple[int, list[Prepared]]  # bytes read so far, the prepared lines
+
+
+class BadLineError(Exception):
+    """A line of an import file that cannot be used; the message says why."""
+
+
+class ReaderError(RuntimeError):
+    """The process reading the file failed or ended before the file did."""
+
+
+def prepare(capture: text.Capture, cleaned: dict[str, str], number: int, raw: bytes | str) -> Prepared | None:
+    """Line ``number`` as the learning takes it; None for a blank line."""
+    if not raw.strip():
+        return None
+    try:
+        try:
+            event = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadLineError(f"not JSON ({_short(str(exc))})") from None
+        if not isinstance(event, dict):
+            raise BadLineError(f"not a JSON object but {type(event).__name__}")
+        kind = event.get("kind")
+        if not isinstance(kind, str) or not kind:
+            raise BadLineError("lacks the field 'kind'")
+        if kind != "command":
+            return (number, "event", event)
+        item = command_of(event)
+    except BadLineError as exc:
+        return (number, "bad", str(exc))
+    if len(cleaned) > CLEANED_KEPT:
+        cleaned.clear()
+    return (
+        number,
+        "command",
+        (
+            text.prepare_command(capture, item.command, cleaned),
+            item.exit_code,
+            text.prepare_output(capture, item.output, cleaned),
+            item.host,
+            item.at,
+            item.session,
+        ),
+    )
+
+
+def prepared_command(payload: tuple[Any, ...]) -> CommandIn:
+    """The command of a prepared line, for ``Recorder.add(…, prepared=True)``."""
+    command, exit_code, output, host, at, session = payload
+    return CommandIn(command=command, exit_code=exit_code, output=output, host=host, at=at, session=session)
+
+
+def read(capture: text.Capture, lines: Iterable[bytes | str]) -> Iterator[Chunk]:
+    """The prepared lines of ``lines``, in chunks, in this process."""
+    cleaned: dict[str, str] = {}
+    done = 0
+    items: list[Prepared] = []
+    for number, raw in enumerate(lines, 1):
+        done += len(raw)
+        item = prepare(capture, cleaned, number, raw)
+        if item is not None:
+            items.append(item)
+        if number % CHUNK == 0:
+            yield done, items
+            items = []
+    yield done, items
+
+
+def can_fork() -> bool:
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
+
+
+@contextlib.contextmanager
+def chunks(
+    capture: text.Capture, lines: Iterable[bytes | str], path: Path | None = None, *, fork: bool = False
+) -> Iterator[Iterator[Chunk]]:
+    """The prepared lines of ``lines`` in chunks: read by a forked child from ``path`` (the
+    file ``lines`` come from) when ``fork`` and ``can_fork()``, else in this process."""
+    if not (fork and path is not None and can_fork()):
+        yield read(capture, lines)
+        return
+    receive, send = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(receive)
+        _child(Connection(send, readable=False), capture, path)
+    os.close(send)
+    connection = Connection(receive, writable=False)
+    try:
+        yield _received(connection)
+    finally:
+        connection.close()  # a child still writing gets a broken pipe
+        if os.waitpid(pid, os.WNOHANG) == (0, 0):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def _received(connection: Connection) -> Iterator[Chunk]:
+    while True:
+        try:
+            message = connection.recv()
+        except EOFError:
+            raise ReaderError("the process reading the file ended before the file did") from None
+        if message[0] == "chunk":
+            yield message[1], message[2]
+        elif message[0] == "end":
+            return
+        else:
+            raise ReaderError(f"reading the file failed in its process ({message[1]})")
+
+
+def _child(connection: Connection, capture: text.Capture, path: Path) -> None:
+    code = 1
+    try:
+        with path.open("rb") as handle:
+            for done, items in read(capture, handle):
+                connection.send(("chunk", done, items))
+        connection.send(("end",))
+        code = 0
+    except BaseException as exc:
+        # The name only: a message could quote the file's text.
+        with contextlib.suppress(BaseException):
+            connection.send(("error", type(exc).__name__))
+    finally:
+        os._exit(code)
+
+
+# --------------------------------------------------------------------------------------------
+# The fields of a command line
+
+
+def command_of(event: dict[str, Any]) -> CommandIn:
+    """The command a ``{"kind": "command"}`` line reports, its fields checked."""
+    command = event.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise BadLineError("lacks the field 'command'")
+    if "exit_code" not in event:
+        raise BadLineError("lacks the field 'exit_code'")
+    try:
+        exit_code = exit_code_value(event["exit_code"])
+    except ValidationError as exc:
+        raise BadLineError(str(exc)) from None
+    output = event.get("output")
+    if output is not None and not isinstance(output, str):
+        if isinstance(output, bool) or not isinstance(output, int | float):
+            raise BadLineError("output must be text")
+        output = str(output)
+    host = event.get("host")
+    if host is not None and not isinstance(host, str):
+        raise BadLineError("host must be a host's name or address")
+    session = event.get("session")
+    if session is not None and not isinstance(session, str | int):
+        raise BadLineError("session must be a label")
+    return CommandIn(
+        command=command,
+        exit_code=exit_code,
+        output=output,
+        host=host,
+        at=_at(event.get("at")),
+        session=None if session is None else str(session),
+    )
+
+
+def _at(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadLineError("at must be an ISO 8601 time")
+    try:
+        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise BadLineError(f"at is not an ISO 8601 time: {_short(value)!r}") from None
+    try:
+        return _utc(at)
+    except ValidationError as exc:
+        raise BadLineError(str(exc)) from None
+
+
+def _short(value: str, limit: int = 80) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"

@@ -1,0 +1,224 @@
+"""An import read by a second process (``services/learning/reader.py``) stores exactly what an
+import read in one process stores — redaction by the rules and by the vault's known secrets
+included — on every backend; a reading process that fails or is left behind fails the import
+and leaves nothing, and no child process outlives it."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from mspmode.db import schema
+from mspmode.db.session import Database
+from mspmode.models.learning import FailurePattern
+from mspmode.models.work import CommandRun
+from mspmode.services import credentials, learning
+from mspmode.services.actor import local_actor
+from mspmode.services.learning import reader, text
+from mspmode.services.runtime import Runtime
+from mspmode.settings import Settings
+from mspmode.vault.keyfiles import KEY_NAMES, ensure_key_file
+from tests.conftest import create_scratch_database
+
+ADMIN = local_actor()
+VAULT_SECRET = "Tr0ub4dor&3-vault-only"  # no rule knows it: only the known secrets do
+
+
+def history(path: Path, commands: int) -> Path:
+    lines: list[str] = [
+        json.dumps({"kind": "client", "name": "Acme"}),
+        json.dumps(
+            {"kind": "host", "client": "Acme", "hostname": "web1", "os": "Ubuntu", "os_version": "22.04"}
+        ),
+        json.dumps({"kind": "host", "client": "Acme", "hostname": "dc1", "shell_type": "powershell"}),
+        "",
+        "{not json",
+        json.dumps({"kind": "check", "host": "web1", "command": "ls"}),
+        json.dumps({"kind": "telemetry"}),
+        json.dumps({"kind": "command", "host": "web1", "exit_code": 0}),
+    ]
+    for i in range(commands):
+        host = ("web1", "dc1", "WEB1", None)[(i // 9) % 4]  # a failure and its fix on one host
+        at = f"2026-01-{1 + i // 400:02d}T{(i // 20) % 24:02d}:{i % 60:02d}:00Z"
+        if i % 9 == 0:
+            event = {
+                "command": f"tool{i % 50} --frobnicate {i}",
+                "exit_code": 1,
+                "output": f"tool{i % 50}: unrecognized option '--frobnicate'",
+            }
+        elif i % 9 == 1:
+            event = {"command": f"tool{(i - 1) % 50} --frob {i}", "exit_code": 0, "output": "done"}
+        elif i % 9 == 2:
+            event = {
+                "command": f"mysql -u root -pS3cr3tPass{i % 7}! -e 'select 1'",
+                "exit_code": 0,
+                "output": f"login with {VAULT_SECRET} ok",
+            }
+        else:
+            event = {"command": f"uptime {i % 13}", "exit_code": 0, "output": f"up {i} days\n" * (i % 3)}
+        lines.append(
+            json.dumps({"kind": "command", "host": host, "at": at, "session": f"s{i // 100}", **event})
+        )
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def runtimes(backend: str, tmp_path: Path) -> Iterator[Callable[[str], Runtime]]:
+    made: list[tuple[Runtime, Callable[[], None]]] = []
+
+    def make(name: str) -> Runtime:
+        url, drop = create_scratch_database(backend, tmp_path / name)
+        home = tmp_path / name / "home"
+        home.mkdir(parents=True)
+        for key in KEY_NAMES:
+            ensure_key_file(key, home / f"{key}.key")
+        db = Database(url)
+        schema.upgrade(db)
+        rt = Runtime(Settings(home=home, database_url=url.render_as_string(hide_password=False)), db)
+        credentials.create(
+            rt,
+            ADMIN,
+            credentials.CREDENTIALS,
+            {"service_name": "vault only", "credential_type": "password", "password": VAULT_SECRET},
+        )
+        made.append((rt, drop))  # type: ignore[arg-type]
+        return rt
+
+    yield make
+    for rt, drop in made:
+        rt.dispose()
+        drop()
+
+
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the children ``os.fork`` made (it still forks)."""
+    pids: list[int] = []
+    real = os.fork
+
+    def fork() -> int:
+        pid = real()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return pids
+
+
+def stored(rt: Runtime) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    with rt.db.read() as s:
+        commands = s.execute(
+            select(
+                CommandRun.command_text,
+                CommandRun.output_summary,
+                CommandRun.host,
+                CommandRun.exit_code,
+                CommandRun.success,
+                CommandRun.failure_category,
+                CommandRun.culprit,
+                CommandRun.fingerprint,
+                CommandRun.resolved,
+                CommandRun.executed_at,
+            ).order_by(CommandRun.executed_at, CommandRun.id)
+        ).all()
+        patterns = s.execute(
+            select(
+                FailurePattern.id,
+                FailurePattern.culprit,
+                FailurePattern.occurrence_count,
+                FailurePattern.workaround_commands,
+            ).order_by(FailurePattern.id)
+        ).all()
+    # Rows with the same time come in id order, and ids are random: compare them sorted.
+    return sorted(tuple(map(str, r)) for r in commands), [tuple(r) for r in patterns]
+
+
+def report_of(report: learning.ImportReport) -> dict[str, Any]:
+    return {k: v for k, v in report.to_dict().items() if k not in ("seconds", "commands_per_second")}
+
+
+def test_a_file_read_by_a_second_process_is_imported_as_one_process_imports_it(
+    runtimes: Callable[[str], Runtime], tmp_path: Path, forks: list[int]
+) -> None:
+    assert reader.can_fork(), "the fork path is what this test is about: run it on Linux"
+    path = history(tmp_path / "history.jsonl", 5 * reader.CHUNK + 37)  # several chunks and a rest
+    one, two = runtimes("one"), runtimes("two")
+    seen: list[int] = []
+    alone = learning.import_file(one, ADMIN, path, parallel=False)
+    assert forks == []
+    forked = learning.import_file(two, ADMIN, path, parallel=True, progress=seen.append)
+    assert len(forks) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(forks[0], os.WNOHANG)  # reaped
+
+    assert report_of(forked) == report_of(alone)
+    assert forked.commands == 5 * reader.CHUNK + 37 and forked.bad_lines == [
+        (5, forked.bad_lines[0][1]),
+        (8, "lacks the field 'command'"),
+    ]
+    assert seen == sorted(seen) and seen[-1] == path.stat().st_size and len(seen) >= 6
+    commands, patterns = stored(two)
+    assert (commands, patterns) == stored(one)
+    assert forked.patterns_new >= 50 and forked.fixes >= 50
+    everything = repr(commands)
+    assert "S3cr3tPass" not in everything and VAULT_SECRET not in everything
+    assert "[REDACTED:" in everything
+
+
+def test_a_reading_process_that_fails_fails_the_import_with_the_name_of_its_error(tmp_path: Path) -> None:
+    assert reader.can_fork()
+    capture: Any = object()  # never used: the file is missing before any line is read
+    with pytest.raises(reader.ReaderError, match=r"failed in its process \(FileNotFoundError\)"):  # noqa: SIM117
+        with reader.chunks(capture, [], tmp_path / "gone.jsonl", fork=True) as chunks:
+            list(chunks)
+
+
+def test_an_import_that_fails_while_the_file_is_read_stores_nothing_and_leaves_no_process(
+    runtimes: Callable[[str], Runtime], tmp_path: Path, forks: list[int]
+) -> None:
+    path = history(tmp_path / "history.jsonl", 4 * reader.CHUNK)
+    rt = runtimes("one")
+
+    def interrupted(done: int) -> None:
+        raise KeyboardInterrupt  # Ctrl-C after the first chunk, the child still reading
+
+    with pytest.raises(KeyboardInterrupt):
+        learning.import_file(rt, ADMIN, path, parallel=True, progress=interrupted)
+    assert len(forks) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(forks[0], os.WNOHANG)
+    assert stored(rt) == ([], [])
+    # And the next import works.
+    assert learning.import_file(rt, ADMIN, path, parallel=True).commands == 4 * reader.CHUNK
+
+
+def test_prepared_lines_are_what_the_recorder_would_have_made_of_them(
+    runtimes: Callable[[str], Runtime],
+) -> None:
+    rt = runtimes("one")
+    capture = text.Capture(rt)
+    raw = json.dumps(
+        {
+            "kind": "command",
+            "host": "web1",
+            "command": "curl -H 'Authorization: Bearer abcdef0123456789abcdef' https://x.test",
+            "exit_code": 0,
+            "output": f"{VAULT_SECRET}\x00\n" + "x" * 100_000,
+        }
+    )
+    number, kind, payload = reader.prepare(capture, {}, 7, raw)  # type: ignore[misc]
+    item = reader.command_of(json.loads(raw))
+    assert (number, kind) == (7, "command")
+    assert payload[0] == text.prepare_command(capture, item.command)
+    assert payload[2] == text.prepare_output(capture, item.output)
+    assert "abcdef0123456789abcdef" not in payload[0] and VAULT_SECRET not in payload[2]
+    assert reader.prepare(capture, {}, 8, b"   \n") is None
+    assert reader.prepare(capture, {}, 9, b"[1]") == (9, "bad", "not a JSON object but list")
