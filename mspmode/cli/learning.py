@@ -85,12 +85,18 @@ def import_(
 def _import_with_progress(rt: Runtime, file: Path, size: int) -> learning.ImportReport:
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+    # Redrawn when the import reports (every few thousand lines), not by a thread of its own:
+    # with a second thread running, the import would not fork the process that reads the file.
     with Progress(
-        TextColumn(f"importing {file.name}"), BarColumn(), DownloadColumn(), TimeRemainingColumn()
+        TextColumn(f"importing {file.name}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        auto_refresh=False,
     ) as bar:
         task = bar.add_task("import", total=size)
         return learning.import_file(
-            rt, local_actor(), file, progress=lambda done: bar.update(task, completed=done)
+            rt, local_actor(), file, progress=lambda done: bar.update(task, completed=done, refresh=True)
         )
 
 
