@@ -6,8 +6,9 @@
 1. Writes the history as a JSONL file (clients, hosts with traits, commands: mostly routine
    successes, failures of ~10k distinct culprits across shells and error shapes, some fixed
    right after, some repeated on other hosts), reproducibly (seeded).
-2. Imports it with the real import path (``learning.import_file``: redaction, the engine,
-   batched inserts, patterns, drafts, the audit row) and prints commands/s.
+2. Imports it with the real import path (``learning.import_file``: the file read, checked and
+   redacted by a second process, the engine, batched inserts, patterns, drafts, the audit row)
+   and prints commands/s.
    Budget: ≥ 20k commands/s into SQLite.
 3. Pre-checks a mix of commands (exact repeats of failures, the same culprit with other
    arguments, the culprit on hosts sharing traits, routine commands, unknown commands, commands

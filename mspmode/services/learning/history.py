@@ -17,7 +17,8 @@ The import format is one JSON object a line, ``{"kind": …}`` (``shared/scenari
 Other kinds are counted and skipped. A bad line (not JSON, not an object, a field missing or
 of the wrong type) is reported with its number and skipped; everything else is imported. The
 whole file is one transaction with one audit row (``{"count", "source"}``) standing for all it
-wrote: an import that fails half-way leaves nothing behind.
+wrote: an import that fails half-way leaves nothing behind. The lines are parsed, checked and
+redacted by ``reader`` — for a large file in a second process, while this one learns.
 """
 
 from __future__ import annotations

@@ -134,10 +134,11 @@ def chunks(
         yield _received(connection)
     finally:
         connection.close()  # a child still writing gets a broken pipe
-        if os.waitpid(pid, os.WNOHANG) == (0, 0):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+        with contextlib.suppress(ChildProcessError):  # reaped by someone else (SIGCHLD ignored)
+            if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
 
 
 def _received(connection: Connection) -> Iterator[Chunk]:
