@@ -25,6 +25,8 @@ from mspmode.hooks import config, index
 
 TYPE_CHECKING = False  # typing costs a hook 5 ms of imports; pathlib 5, left to the session queue
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
     from typing import Any
 
     from mspmode.hooks.config import HookConfig
@@ -35,6 +37,7 @@ SHELL_TOOL = re.compile(r"^(Bash|PowerShell)$|^mcp__.+__.*(run|exec|shell|bash|s
 _HOST_FIELDS = ("host", "hostname", "computer_name", "computerName", "server", "target")
 _EXIT_CODE = re.compile(r"^\s*Exit code:?\s*(-?\d+)", re.I)
 QUEUE_DIR = "hook-queue"
+SAVED_FILE = "saved.json"  # in QUEUE_DIR, local mode: each Claude session's saved context row
 SUBPROCESS_TIMEOUT = {"record": 25.0, "sync": 10.0, "context": 25.0}
 SYNC_BACKOFF = 300.0  # seconds between two rebuilds of the index after one failed
 TEAM_TRANSCRIPT_LINES = 20_000  # the tail of a very long session is what matters
@@ -436,6 +439,23 @@ def queue_session(cfg: HookConfig, payload: dict[str, Any]) -> None:
     return None
 
 
+def queued_transcripts(folder: Path) -> Iterator[tuple[Path, dict[str, Any], list[str]]]:
+    """Each session queued in ``folder`` with its transcript's lines (the caller removes the
+    entry once it is sent or saved); an entry whose transcript cannot be read is dropped."""
+    from pathlib import Path
+
+    for path in sorted(folder.glob("*.json")):
+        if path.name == SAVED_FILE:
+            continue
+        entry = config.read_json(path)
+        try:
+            lines = Path(entry["transcript_path"]).read_text(encoding="utf-8", errors="replace").splitlines()
+        except (KeyError, OSError, TypeError):
+            path.unlink(missing_ok=True)
+            continue
+        yield path, entry, lines
+
+
 def drain_queue_team(cfg: HookConfig) -> None:
     """Team mode: send each queued transcript to the server, which compresses and redacts it
     (``POST /api/conversation-contexts/transcript``)."""
@@ -444,13 +464,7 @@ def drain_queue_team(cfg: HookConfig) -> None:
     folder = Path(cfg.home) / QUEUE_DIR
     if not folder.is_dir():
         return
-    for path in sorted(folder.glob("*.json")):
-        entry = config.read_json(path)
-        try:
-            lines = Path(entry["transcript_path"]).read_text(encoding="utf-8", errors="replace").splitlines()
-        except (KeyError, OSError, TypeError):
-            path.unlink(missing_ok=True)
-            continue
+    for path, entry, lines in queued_transcripts(folder):
         lines = [line for line in lines if line.strip()][-TEAM_TRANSCRIPT_LINES:]
         if lines:
             body: dict[str, Any] = {"lines": lines}

@@ -242,24 +242,16 @@ def scope_for(rt: Runtime, actor: Actor, cwd: str | None) -> tuple[str | None, s
 def drain_queue(rt: Runtime, actor: Actor) -> int:
     """Save the sessions Stop/SessionEnd queued: one compressed context per Claude session,
     a later save of the same session superseding the earlier one."""
-    from mspmode.hooks.events import QUEUE_DIR
+    from mspmode.hooks.events import QUEUE_DIR, SAVED_FILE, queued_transcripts
     from mspmode.services import recall
 
     folder = rt.settings.home / QUEUE_DIR
     if not folder.is_dir():
         return 0
-    saved_path = folder / "saved.json"
+    saved_path = folder / SAVED_FILE
     saved = hook_config.read_json(saved_path)
     done = 0
-    for path in sorted(folder.glob("*.json")):
-        if path == saved_path:
-            continue
-        entry = hook_config.read_json(path)
-        try:
-            lines = Path(entry["transcript_path"]).read_text(encoding="utf-8", errors="replace").splitlines()
-        except (KeyError, OSError, TypeError):
-            path.unlink(missing_ok=True)
-            continue
+    for path, entry, lines in queued_transcripts(folder):
         client, project = scope_for(rt, actor, entry.get("cwd"))
         current = entry.get("current_session") or {}
         session_id = None

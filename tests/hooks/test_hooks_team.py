@@ -4,6 +4,7 @@ an API key, never opening a database themselves."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 from tests.api.conftest import Api, api  # noqa: F401 - the real server fixture
@@ -56,13 +57,17 @@ def test_team_hooks_record_check_and_recall_through_the_server(
     )
     assert explained is not None and "net user" in explained["hookSpecificOutput"]["additionalContext"]
 
+    # What local mode saved before the switch to a team server stays: it is not a queued session.
+    (home / "hook-queue").mkdir(exist_ok=True)
+    (home / "hook-queue" / "saved.json").write_text(json.dumps({"earlier": str(uuid.uuid4())}))
     assert hook(env, "SessionEnd", {**base("SessionEnd", cwd, transcript), "reason": "other"}) is None
     started = hook(
         env, "SessionStart", {**base("SessionStart", cwd, transcript, "next"), "source": "startup"}
     )
     assert started is not None
     assert "Get-LocalUser" in started["hookSpecificOutput"]["additionalContext"]
-    assert not list((home / "hook-queue").glob("*.json"))  # sent, not left behind
+    # Sent, not left behind.
+    assert [p.name for p in (home / "hook-queue").glob("*.json")] == ["saved.json"]
     prompt = {**base("UserPromptSubmit", cwd, transcript, "next"), "prompt": "is jdoe enabled on DC2?"}
     answered = hook(env, "UserPromptSubmit", prompt)
     assert answered is not None and "Get-LocalUser" in answered["hookSpecificOutput"]["additionalContext"]
