@@ -36,7 +36,6 @@ from mspmode.services.learning.recorder import CommandIn, _utc, exit_code_value
 
 CHUNK = 2_000  # lines a message from the reading process holds; progress is reported as often
 PARALLEL_FROM = 4_000_000  # bytes: below this (about 8,000 commands), a fork costs more than it saves
-CLEANED_KEPT = 20_000  # cleaned texts remembered for their repeats (uptime comes back all day)
 
 # One line as the learning takes it: its number, its kind and what it carries —
 # "command": (command, exit_code, output, host, at, session), the text redacted and cut;
@@ -72,8 +71,6 @@ def prepare(capture: text.Capture, cleaned: dict[str, str], number: int, raw: by
         item = command_of(event)
     except BadLineError as exc:
         return (number, "bad", str(exc))
-    if len(cleaned) > CLEANED_KEPT:
-        cleaned.clear()
     return (
         number,
         "command",

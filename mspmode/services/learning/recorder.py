@@ -356,8 +356,6 @@ class Recorder:
         if prepared:
             command, output = item.command, str(item.output or "")
         else:
-            if len(self.cleaned) > 20_000:
-                self.cleaned.clear()
             command = text.prepare_command(self.capture, item.command, self.cleaned)
             output = text.prepare_output(self.capture, item.output, self.cleaned)
         exit_code = exit_code_value(item.exit_code)

@@ -18,6 +18,7 @@ MAX_BYTES = 60_000  # MariaDB's TEXT holds 65,535 bytes; four-byte characters ma
 # Beyond this, only the head and tail are redacted and kept: what is between would be cut anyway.
 PRE_CUT = 2_000_000
 ERROR_LINE_LIMIT = 1_000
+CLEANED_KEPT = 20_000  # cleaned texts a cache remembers for their repeats
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -56,6 +57,8 @@ def _clean(rt: Runtime | Capture, text: str, cache: dict[str, str] | None) -> st
         return clean_text(rt, text) or ""  # type: ignore[arg-type]
     done = cache.get(text)
     if done is None:
+        if len(cache) >= CLEANED_KEPT:
+            cache.clear()
         done = cache[text] = clean_text(rt, text) or ""  # type: ignore[arg-type]
     return done
 
@@ -91,12 +94,9 @@ def prepare_output(
         text = summarize_binary(text, size)
     if len(text) > 2 * PRE_CUT:
         text = text[:PRE_CUT] + f"\n…[{len(text) - 2 * PRE_CUT} characters omitted]…\n" + text[-PRE_CUT:]
-    redacted = _clean(rt, text, cache)
-    if _CONTROL.search(redacted):
-        # The engine's cleaning takes them out: redacted again without them, in case they
-        # kept apart the pieces of a secret (``pass\x00word=…``).
-        redacted = clean_text(rt, _CONTROL.sub("", redacted)) or ""  # type: ignore[arg-type]
-    return fit(_storable_clean(rt, clean_output(redacted)))
+    # Storable before the engine's cleaning, so the control characters are gone (redacted
+    # again if that changed it) before it could take them out unseen.
+    return fit(clean_output(_storable_clean(rt, _clean(rt, text, cache))))
 
 
 def prepare_label(text: str | None, limit: int) -> str | None:
