@@ -18,7 +18,8 @@ import statistics
 import string
 import time
 
-from mspmode.vault.redact import KnownSecrets, redact
+from mspmode.vault.known import KnownSecrets
+from mspmode.vault.redact import redact
 
 HOSTS = ["dc01", "fs01", "sql01", "web01", "nas01", "10.0.4.21", "192.0.2.15", "rds01.contoso.local"]
 COMMANDS = [

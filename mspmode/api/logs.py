@@ -7,7 +7,8 @@ import logging
 from collections.abc import Callable
 from urllib.parse import unquote_plus
 
-from mspmode.vault.redact import KnownSecrets, redact
+from mspmode.vault.known import KnownSecrets
+from mspmode.vault.redact import redact
 
 LOGGERS = ("uvicorn.access", "uvicorn.error", "mspmode")
 

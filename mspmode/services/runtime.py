@@ -13,7 +13,7 @@ from mspmode.db.session import Database
 from mspmode.settings import Settings
 from mspmode.vault.crypto import Keyring
 from mspmode.vault.keyfiles import read_key_bytes
-from mspmode.vault.redact import KNOWN_SECRETS_PURPOSE, KnownSecrets
+from mspmode.vault.known import KNOWN_SECRETS_PURPOSE, KnownSecrets
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ import secrets as random_secrets
 import pytest
 
 from mspmode.vault.crypto import Keyring
-from mspmode.vault.redact import KNOWN_SECRETS_PURPOSE, KnownSecrets, redact
+from mspmode.vault.known import KNOWN_SECRETS_PURPOSE, KnownSecrets
+from mspmode.vault.redact import redact
 
 PASSWORD = "Tr0ub4dor&3"
 

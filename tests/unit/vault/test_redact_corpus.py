@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from mspmode.vault.redact import RULES, KnownSecrets, redact
+from mspmode.vault.known import KnownSecrets
+from mspmode.vault.redact import RULES, redact
 from tests.corpora import SecretCase, load_ordinary_cases, load_secret_cases, vault_plaintexts
 
 SECRET_CASES = load_secret_cases()

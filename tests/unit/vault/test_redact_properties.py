@@ -9,7 +9,8 @@ import string
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from mspmode.vault.redact import _NEEDLES, PLACEHOLDER, KnownSecrets, _apply_rules, _needles_in, redact
+from mspmode.vault.known import KnownSecrets
+from mspmode.vault.redact import _NEEDLES, PLACEHOLDER, _apply_rules, _needles_in, redact
 
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KEY = os.urandom(32)

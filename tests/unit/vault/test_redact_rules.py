@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from mspmode.vault.redact import PLACEHOLDER, RULES, KnownSecrets, redact
+from mspmode.vault.known import KnownSecrets
+from mspmode.vault.redact import PLACEHOLDER, RULES, redact
 
 LABELS = {
     "password",

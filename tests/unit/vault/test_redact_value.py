@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import os
 
-from mspmode.vault.redact import KnownSecrets, redact_value
+from mspmode.vault.known import KnownSecrets
+from mspmode.vault.redact import redact_value
 
 
 def test_secret_keys_are_masked_and_strings_redacted() -> None:
