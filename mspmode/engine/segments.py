@@ -80,17 +80,6 @@ _ASSIGNMENT = lazy(r"^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
 _NUMBERISH = lazy(r"^[-+]?\d[\d.,]*$")
 
 
-def _is_option(word: Token, dialect: str) -> bool:
-    t = word.text
-    if word.quoted or len(t) < 2:
-        return False
-    if t[0] == "-":
-        return not _NUMBERISH.match(t)
-    if dialect == CMD and t[0] == "/":
-        return len(t) <= 16 and "/" not in t[1:] and "\\" not in t
-    return False
-
-
 def _split_segments(tokens: tuple[Token, ...], dialect: str) -> list[tuple[list[Token], str]]:
     """Top-level simple commands (tokens at the lowest depth among them) with the operator after."""
     out: list[tuple[list[Token], str]] = []
