@@ -12,11 +12,12 @@ Steps, one module each: ``tokenize`` (shell-aware tokens, wrappers, targets) →
 """
 
 from mspmode.engine.classify import Classification, classify
-from mspmode.engine.culprit import Culprit, command_keys, find_culprit
+from mspmode.engine.culprit import Culprit, find_culprit
 from mspmode.engine.edits import adapt
 from mspmode.engine.explain import explain_pattern
 from mspmode.engine.fingerprint import Fingerprint, error_pattern, fingerprint
 from mspmode.engine.generalize import TraitMatch, match_traits, trait_features
+from mspmode.engine.keys import command_keys
 from mspmode.engine.learn import Learned, ingest, record, similarity
 from mspmode.engine.memory import (
     CommandRecord,

@@ -7,7 +7,7 @@ command", "near '…'") and names a word; the word is then looked up in the comm
 to decide what it is and which program it belongs to. Nothing here knows any command by name.
 
 Every culprit has an index ``key`` (``cmd:systemctl``, ``opt:sed:-i``, ``sub:docker:0:compose``,
-``op:&&``, ``syn:add``); :func:`command_keys` gives the keys a command *contains*, so the
+``op:&&``, ``syn:add``); ``keys.command_keys`` gives the keys a command *contains*, so the
 pre-check finds patterns with dictionary look-ups instead of scanning them.
 """
 
@@ -16,20 +16,27 @@ from __future__ import annotations
 import re
 
 from mspmode.engine.classify import CAPABILITY_CLASSES, USAGE_ERROR, Classification
+from mspmode.engine.keys import (
+    MAX_SUBCOMMAND_ORDINAL,
+    expansion_shapes,
+    is_option,
+    lower_dialect,
+    option_keys,
+    positionals,
+    punctuation_only,
+    scripts_of,
+)
 from mspmode.engine.lazyre import lazy
 from mspmode.engine.struct import struct
 from mspmode.engine.tokenize import (
     CLOSE,
-    CMD,
     OP,
     OPEN,
-    POWERSHELL,
     PUNCT,
     REDIR,
     SQL,
     WORD,
     Script,
-    Segment,
     Token,
     normalize_program,
     tokenize,
@@ -46,13 +53,8 @@ __all__ = [
     "SYNTAX",
     "Culprit",
     "CulpritRule",
-    "command_keys",
     "contains_culprit",
     "find_culprit",
-    "option_keys",
-    "positionals",
-    "proven_keys",
-    "scripts_of",
 ]
 
 COMMAND = "command"
@@ -62,8 +64,6 @@ OPERATOR = "operator"
 SYNTAX = "syntax"
 NONE = "none"
 CULPRIT_KINDS = (COMMAND, OPTION, SUBCOMMAND, OPERATOR, SYNTAX, NONE)
-
-MAX_SUBCOMMAND_ORDINAL = 2  # sub:prog:N keys for the first three positional words
 
 
 @struct(frozen=True)
@@ -255,143 +255,6 @@ CULPRIT_RULES: tuple[CulpritRule, ...] = (
 _PREFIX = lazy(r"^\s*-?(?P<prog>[\w./\\-]{1,100}?)(?:\.exe)?\s?:\ ", re.MULTILINE)
 _PS_CATEGORY = lazy(r"CategoryInfo\s*:[^\[\n]{0,200}\[(?P<prog>[\w-]{1,100})\]")
 _SQL_KINDS = (WORD, PUNCT, OPEN, CLOSE)
-_NEGATIVE_NUMBER = lazy(r"^-[\d.,]+$")
-_PUNCT_ONLY = lazy(r"^[^\w\s'\"]{1,6}$")
-_EXPANSION = lazy(r"\$\{(?P<pre>[#!]?)[A-Za-z_]\w{0,100}(?P<op>[^}\w][^}]{0,200})?\}")
-
-
-def scripts_of(script: Script) -> list[Script]:
-    """The script and every same-host script nested in it (bash -c, powershell -Command …)."""
-    return [script, *(n.script for n in script.nested if n.host is None)]
-
-
-def _lower_dialect(dialect: str) -> bool:
-    return dialect in (POWERSHELL, CMD, SQL)
-
-
-def option_keys(word: Token, dialect: str) -> list[str]:
-    """The option spellings a word stands for: ``-la`` is ``-la``, ``-l`` and ``-a``;
-    ``--color=auto`` is ``--color``; ``-Name:x`` is ``-name``; ``/A:H`` is ``/a:h`` and ``/a``."""
-    t = word.text
-    if dialect in (POWERSHELL, CMD):
-        low = t.lower()
-        head = low.split(":", 1)[0]
-        return [low] if head == low else [low, head]
-    if t.startswith("--"):
-        return [t.split("=", 1)[0]]
-    body = t[1:]
-    if body.isalpha() and len(body) > 1:
-        return [t, *("-" + ch for ch in dict.fromkeys(body))]
-    return [t]
-
-
-def _is_option(word: Token, dialect: str) -> bool:
-    t = word.text
-    if word.quoted or len(t) < 2 or word.kind != WORD:
-        return False
-    if t[0] == "-":
-        return not _NEGATIVE_NUMBER.match(t)
-    return dialect == CMD and t[0] == "/" and "/" not in t[1:] and "\\" not in t and len(t) <= 16
-
-
-def positionals(segment: Segment) -> list[Token]:
-    out: list[Token] = []
-    options_done = False
-    for w in segment.args:
-        if w.kind != WORD:
-            continue
-        if not options_done and w.text == "--":
-            options_done = True
-            continue
-        if not options_done and _is_option(w, segment.dialect):
-            continue
-        out.append(w)
-    return out
-
-
-def _segment_keys(seg: Segment, keys: set[str]) -> None:
-    for name, words in seg.wrapper_words:
-        keys.add("cmd:" + name)
-        for w in words[1:]:
-            if _is_option(w, seg.dialect):
-                keys.update(f"opt:{name}:{k}" for k in option_keys(w, seg.dialect))
-    prog = seg.program
-    if prog is None:
-        return
-    keys.add("cmd:" + prog)
-    for w in seg.args:
-        if w.text == "--":
-            break
-        if _is_option(w, seg.dialect):
-            keys.update(f"opt:{prog}:{k}" for k in option_keys(w, seg.dialect))
-    for ordinal, w in enumerate(positionals(seg)[: MAX_SUBCOMMAND_ORDINAL + 1]):
-        keys.add(f"sub:{prog}:{ordinal}:{w.value.lower()}")
-
-
-def _token_keys(script: Script, keys: set[str]) -> None:
-    for tok in script.tokens:
-        if (tok.kind in (OP, REDIR) and tok.text != "\n") or (
-            tok.kind == OPEN and tok.text in ("<(", ">(", "$(", "@(", "@{")
-        ):
-            keys.add("op:" + tok.text)
-        elif tok.kind == WORD:
-            if not tok.quoted and _PUNCT_ONLY.match(tok.text):
-                keys.add("op:" + tok.text)
-            if tok.value[:1].isalpha():
-                keys.add("syn:" + tok.value.lower())
-            if "${" in tok.text:
-                for m in _EXPANSION.finditer(tok.text):
-                    shape = _expansion_shape(m)
-                    if shape:
-                        keys.add("syn:" + shape)
-
-
-def command_keys(script: Script) -> frozenset[str]:
-    """Every culprit key the command contains (with its same-host nested scripts)."""
-    cached = script.memo.get("keys")
-    if isinstance(cached, frozenset):
-        return cached
-    keys: set[str] = set()
-    for seg in script.segments:
-        _segment_keys(seg, keys)
-    for sub in scripts_of(script):
-        _token_keys(sub, keys)
-    result = frozenset(keys)
-    script.memo["keys"] = result
-    return result
-
-
-def proven_keys(script: Script) -> frozenset[str]:
-    """Keys of the parts of a successful command that certainly ran and succeeded.
-
-    With ``a; b``, ``a | b`` (POSIX) or ``a || b`` an exit status of 0 says nothing about ``a``,
-    so only the segments whose success the status proves count as evidence against a pattern.
-    """
-    cached = script.memo.get("proven")
-    if isinstance(cached, frozenset):
-        return cached
-    keys: set[str] = set()
-    if not any(t.kind == OP and t.text == "||" for sub in scripts_of(script) for t in sub.tokens):
-        for seg in script.segments:
-            if seg.after in ("", "&&", "\n") or (seg.after == "|" and seg.dialect == POWERSHELL):
-                _segment_keys(seg, keys)
-        for sub in scripts_of(script):
-            _token_keys(sub, keys)
-    result = frozenset(keys)
-    script.memo["proven"] = result
-    return result
-
-
-def _expansion_shape(m: re.Match[str]) -> str:
-    if m.group("pre") == "!":
-        return "${!}"
-    op = m.group("op") or ""
-    if not op or op[0].isalnum() or op[0].isspace():
-        return ""
-    # Operators are one character, doubled (// ,, ^^ ## %%) or ':' with one of -=?+.
-    if len(op) > 1 and (op[1] == op[0] or (op[0] == ":" and op[1] in "-=?+")):
-        return "${" + op[:2] + "}"
-    return "${" + op[0] + "}"
 
 
 def contains_culprit(culprit: Culprit, keys: frozenset[str], script: Script) -> bool:
@@ -510,19 +373,19 @@ def _as_option(word: str, prog_hint: str | None, text: str, script: Script, rule
         owners.extend((name, words[1:]) for name, words in seg.wrapper_words)
         for owner, words in owners:
             for w in words:
-                if not _is_option(w, seg.dialect):
+                if not is_option(w, seg.dialect):
                     continue
                 spelled = option_keys(w, seg.dialect)
                 for cand in candidates:
-                    c = cand.lower().split(":", 1)[0] if _lower_dialect(seg.dialect) else cand
-                    if c in spelled or (_lower_dialect(seg.dialect) and c == w.text.lower()):
+                    c = cand.lower().split(":", 1)[0] if lower_dialect(seg.dialect) else cand
+                    if c in spelled or (lower_dialect(seg.dialect) and c == w.text.lower()):
                         return Culprit(
                             OPTION, cand if cand in w.text else w.text, f"opt:{owner}:{c}", owner, rule=rule
                         )
     # The option is not spelled in the command (an alias, a long form): trust the named program.
     for seg in segments:
         if seg.program in hints:
-            c = candidates[0].lower() if _lower_dialect(seg.dialect) else candidates[0]
+            c = candidates[0].lower() if lower_dialect(seg.dialect) else candidates[0]
             return Culprit(OPTION, candidates[0], f"opt:{seg.program}:{c}", seg.program, rule=rule)
     return None
 
@@ -573,13 +436,11 @@ def _as_token(word: str, text: str, script: Script, rule: str) -> Culprit | None
 def _as_syntax_token(word: str, script: Script, rule: str) -> Culprit | None:
     """A parser's "unexpected token": an operator if it is punctuation we can find, else nothing
     general (a stray ``fi`` or ``done`` is a one-off typo, not a capability of the host)."""
-    if not _PUNCT_ONLY.match(word):
+    if not punctuation_only(word):
         return None
     for sub in scripts_of(script):
         for tok in sub.tokens:
-            operator_like = tok.kind in (OP, REDIR, OPEN) or (
-                tok.kind == WORD and _PUNCT_ONLY.match(tok.text)
-            )
+            operator_like = tok.kind in (OP, REDIR, OPEN) or (tok.kind == WORD and punctuation_only(tok.text))
             if not operator_like or tok.text in ("(", "{", ";", "\n"):
                 continue
             if tok.text == word or (word in tok.text and len(tok.text) <= 3):
@@ -591,10 +452,8 @@ def _as_substitution(script: Script, rule: str) -> Culprit | None:
     for sub in scripts_of(script):
         for tok in sub.tokens:
             if tok.kind == WORD and "${" in tok.text:
-                for m in _EXPANSION.finditer(tok.text):
-                    shape = _expansion_shape(m)
-                    if shape:
-                        return Culprit(SYNTAX, shape, "syn:" + shape, rule=rule)
+                for shape in expansion_shapes(tok.text):
+                    return Culprit(SYNTAX, shape, "syn:" + shape, rule=rule)
     return None
 
 

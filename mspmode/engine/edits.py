@@ -17,7 +17,8 @@ import shlex
 from collections.abc import Callable
 from difflib import SequenceMatcher
 
-from mspmode.engine.culprit import COMMAND, NONE, OPERATOR, OPTION, Culprit, option_keys, scripts_of
+from mspmode.engine.culprit import COMMAND, NONE, OPERATOR, OPTION, Culprit
+from mspmode.engine.keys import option_keys, scripts_of
 from mspmode.engine.memory import FailurePattern
 from mspmode.engine.tokenize import OP, POSIX, POWERSHELL, WORD, Nested, Script, Token
 

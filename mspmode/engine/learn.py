@@ -18,17 +18,7 @@ from datetime import datetime, timedelta
 
 from mspmode.engine import explain
 from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES, UNKNOWN, Classification, classify
-from mspmode.engine.culprit import (
-    COMMAND,
-    SUBCOMMAND,
-    Culprit,
-    command_keys,
-    contains_culprit,
-    find_culprit,
-    positionals,
-    proven_keys,
-    scripts_of,
-)
+from mspmode.engine.culprit import COMMAND, SUBCOMMAND, Culprit, contains_culprit, find_culprit
 from mspmode.engine.edits import already_fixed, culprit_from_edit, inserts_after
 from mspmode.engine.fingerprint import Fingerprint, error_pattern, fingerprint
 from mspmode.engine.generalize import (
@@ -39,6 +29,7 @@ from mspmode.engine.generalize import (
     remove_failing_host,
     trait_features,
 )
+from mspmode.engine.keys import command_keys, positionals, proven_keys, scripts_of
 from mspmode.engine.lazyre import lazy
 from mspmode.engine.memory import (
     LOCAL,

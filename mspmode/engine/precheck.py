@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from mspmode.engine import explain
 from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES, TRANSIENT_CLASSES
-from mspmode.engine.culprit import command_keys, contains_culprit
+from mspmode.engine.culprit import contains_culprit
 from mspmode.engine.edits import adapt, already_fixed, rewrap
 from mspmode.engine.generalize import TraitMatch, block_confidence, match_traits
+from mspmode.engine.keys import command_keys
 from mspmode.engine.learn import parse_for_host
 from mspmode.engine.memory import LOCAL, FailurePattern, FixObservation, Memory, host_key, resolve_host
 from mspmode.engine.normalize import normalize_command

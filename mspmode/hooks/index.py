@@ -76,8 +76,9 @@ def index_path(home: StrPath, label: str) -> str:
     return os.path.join(home, "cache", f"hook-index-{zlib.crc32(label.encode()):08x}.sqlite")
 
 
-# The engine modules whose classes the index pickles: another version of them is another format.
-PICKLED_MODULES = ("memory.py", "culprit.py", "fingerprint.py", "struct.py")  # struct: the state format
+# The engine modules whose classes the index pickles, or whose keys it stores: another version
+# of them is another format.
+PICKLED_MODULES = ("memory.py", "culprit.py", "keys.py", "fingerprint.py", "struct.py")
 
 
 def code_stamp() -> str:
@@ -219,7 +220,7 @@ class Writer:
         if not self._usable():
             self.full(fresh)
             return
-        from mspmode.engine.culprit import command_keys
+        from mspmode.engine.keys import command_keys
         from mspmode.engine.tokenize import parse_cached
 
         mem = self.memory
@@ -322,7 +323,7 @@ class Writer:
 
     def _exact(self, conn: sqlite3.Connection, items: list[tuple[tuple[str, str], int]]) -> None:
         from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES
-        from mspmode.engine.culprit import command_keys
+        from mspmode.engine.keys import command_keys
         from mspmode.engine.tokenize import parse_cached
 
         mem = self.memory

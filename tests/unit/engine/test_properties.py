@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mspmode.engine import Memory, add_host, check, classify, find_culprit, parse, record, targets, tokenize
-from mspmode.engine.culprit import command_keys
+from mspmode.engine.keys import command_keys
 from mspmode.engine.tokenize import DIALECTS
 
 SHELLY = st.text(alphabet="ab -|&;<>(){}[]'\"`$\\/%@#=,.*?!~^\n\t0123456789:", max_size=120)

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from mspmode.engine import parse, targets, tokenize
-from mspmode.engine.culprit import command_keys, proven_keys
+from mspmode.engine.keys import command_keys, proven_keys
 from mspmode.engine.tokenize import CMD, POSIX, POWERSHELL, SQL, guess_dialect, normalize_program
 
 
