@@ -13,9 +13,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mspmode.db import bulk
 from mspmode.db.base import utcnow
 from mspmode.engine import FailurePattern
 from mspmode.engine.classify import CAPABILITY_CLASSES, TRANSIENT_CLASSES
@@ -23,9 +24,12 @@ from mspmode.engine.memory import LOCAL
 from mspmode.models.learning import FailurePattern as PatternRow
 from mspmode.models.learning import ProblemSolution
 from mspmode.services.learning.state import LearningState
+from mspmode.services.scoping import table_of
 
 _DRAFT_NAMESPACE = uuid.UUID("0b9c5d52-8f7e-4f57-b0a4-5c2f61a3c7d9")
 _CHUNK = 500
+_PATTERNS = table_of(PatternRow)
+_SOLUTIONS = table_of(ProblemSolution)
 _ROOT_CAUSE_CATEGORY = {
     "permission_denied": "permissions",
     "authentication_failure": "permissions",
@@ -72,10 +76,9 @@ def upsert_patterns(session: Session, st: LearningState, patterns: Sequence[Fail
     st.stored.update(str(r["id"]) for r in rows)
     new = [r for r in rows if r["id"] not in existing]
     old = [r for r in rows if r["id"] in existing]
-    if new:
-        session.execute(insert(PatternRow), new)
-    if old:
-        session.execute(update(PatternRow), old)
+    connection = session.connection()
+    bulk.insert_many(connection, _PATTERNS, new)
+    bulk.update_many(connection, _PATTERNS, old)
     return len(new)
 
 
@@ -156,12 +159,10 @@ def upsert_drafts(session: Session, st: LearningState, pairs: Iterable[tuple[str
         for v in values
         if v["id"] in status and status[v["id"]] != "draft"
     ]
-    if new:
-        session.execute(insert(ProblemSolution), new)
-    if drafts:
-        session.execute(update(ProblemSolution), drafts)
-    if kept:
-        session.execute(update(ProblemSolution), kept)
+    connection = session.connection()
+    bulk.insert_many(connection, _SOLUTIONS, new)
+    bulk.update_many(connection, _SOLUTIONS, drafts)
+    bulk.update_many(connection, _SOLUTIONS, kept)
     return len(values)
 
 
