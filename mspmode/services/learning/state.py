@@ -320,7 +320,12 @@ def replay_row(session: Session, st: LearningState, row: Any) -> engine.Learned 
 
 
 def remember(st: LearningState, row_id: uuid.UUID, created_at: datetime) -> None:
-    if st.mark_at is None or (created_at, row_id.hex) > (st.mark_at, st.mark_id.hex if st.mark_id else ""):
+    mark = st.mark_at
+    if (
+        mark is None
+        or created_at > mark
+        or (created_at == mark and row_id.hex > (st.mark_id.hex if st.mark_id else ""))
+    ):
         st.mark_at, st.mark_id = created_at, row_id
     st.recent[row_id] = created_at
     st.changed = True
