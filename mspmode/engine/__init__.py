@@ -18,7 +18,7 @@ from mspmode.engine.explain import explain_pattern
 from mspmode.engine.fingerprint import Fingerprint, error_pattern, fingerprint
 from mspmode.engine.generalize import TraitMatch, match_traits, trait_features
 from mspmode.engine.keys import command_keys
-from mspmode.engine.learn import Learned, ingest, record, similarity
+from mspmode.engine.learn import Learned, Reading, ingest, read_ahead, record, similarity
 from mspmode.engine.memory import (
     CommandRecord,
     FailurePattern,
@@ -45,6 +45,7 @@ __all__ = [
     "HostEvidence",
     "Learned",
     "Memory",
+    "Reading",
     "Script",
     "Segment",
     "Token",
@@ -65,6 +66,7 @@ __all__ = [
     "normalize",
     "normalize_message",
     "parse",
+    "read_ahead",
     "record",
     "resolve_host",
     "similarity",

@@ -55,15 +55,18 @@ from mspmode.engine.tokenize import (
 
 TYPE_CHECKING = False  # typing costs a pre-check hook 5 ms of imports
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 __all__ = [
     "FIX_WINDOW",
     "SESSION_WINDOW",
     "Learned",
+    "Reading",
     "dialect_of",
     "ingest",
     "parse_for_host",
+    "read_ahead",
     "record",
     "refresh_pattern",
     "similarity",
@@ -102,6 +105,21 @@ class Learned:
     refined: list[str] = field(default_factory=list)  # patterns whose culprit the fix revealed
 
 
+@struct(frozen=True)
+class Reading:
+    """What a command's own text and output tell, before the memory is asked: made ahead by
+    :func:`read_ahead` (an import's reading process does, beside the learning) and handed to
+    :func:`record` with the same exit code and output. ``dialects`` are those the command was
+    read in (its host's, its target's): the culprit and fingerprint are taken only when
+    ``record`` reads it in the same ones, else found again."""
+
+    dialects: tuple[str | None, str | None]
+    output: str  # clean_output of the output
+    classification: Classification | None = None
+    culprit: Culprit | None = None
+    fingerprint: Fingerprint | None = None
+
+
 # --------------------------------------------------------------------------------------------
 # Hosts and dialects
 
@@ -126,6 +144,47 @@ def _host_for(memory: Memory, name: str | None) -> str:
     return add_host(memory, str(name), auto_created=True).key
 
 
+def _read(
+    memory: Memory,
+    given: str | None,
+    command: str,
+    host_for: Callable[[Memory, str], str | None],
+) -> tuple[tuple[str | None, str | None], str | None, Script]:
+    """``command`` as run on ``given``: the dialects it is read in (the given host's, then the
+    target's if a wrapper names one), the key of the host it runs on (``host_for`` of the
+    target's name) and the script that runs there."""
+    given_dialect = dialect_of(memory, given)
+    script = parse_cached(command, given_dialect)
+    target_name, effective, _chain = targets(script)[0]
+    if not target_name:
+        return (given_dialect, None), given, effective
+    key = host_for(memory, target_name)
+    target_dialect = dialect_of(memory, key)
+    if target_dialect:
+        # Read the remote script the way its host's shell does, whoever named the host: a
+        # replay from the store names the target itself and must learn the same thing.
+        effective = parse_cached(effective.text, target_dialect)
+    return (given_dialect, target_dialect), key, effective
+
+
+def read_ahead(
+    memory: Memory, host: str | None, command: str, exit_code: int | None, output: str | bytes | None
+) -> Reading:
+    """What :func:`record` would find in the command and its output before it asks the memory
+    anything but the hosts' shells, without changing ``memory``: a host not known yet is
+    read in the dialect a new host gets (none)."""
+    given = LOCAL if host is None or not str(host).strip() else resolve_host(memory, str(host))
+    dialects, _key, effective = _read(memory, given, command, resolve_host)
+    out = clean_output(output)
+    classification = classify(exit_code, out)
+    if classification is None:
+        return Reading(dialects, out)
+    culprit = find_culprit(classification, out, effective)
+    return Reading(
+        dialects, out, classification, culprit, fingerprint(classification.failure_class, culprit, out)
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Recording
 
@@ -138,9 +197,11 @@ def record(
     output: str | bytes | None,
     at: datetime | str | None = None,
     session: str | None = None,
+    reading: Reading | None = None,
 ) -> Learned:
     """Record one command run on ``host`` (None: the local machine, or the target its wrapper
-    names) and learn from it. Never raises on odd input."""
+    names) and learn from it. Never raises on odd input. ``reading``: what
+    :func:`read_ahead` made of this command, exit code and output, if it ran before."""
     command = command if isinstance(command, str) else ("" if command is None else str(command))
     if exit_code is not None and not isinstance(exit_code, int):
         try:
@@ -150,15 +211,15 @@ def record(
     session = None if session is None else str(session)
     when = utc(at)
     given = _host_for(memory, host)
-    script = parse_for_host(memory, given, command)
-    target_name, effective, _chain = targets(script)[0]
-    key = _host_for(memory, target_name) if target_name else given
-    if target_name and dialect_of(memory, key):
-        # Read the remote script the way its host's shell does, whoever named the host: a
-        # replay from the store names the target itself and must learn the same thing.
-        effective = parse_for_host(memory, key, effective.text)
-    out = clean_output(output)
-    classification = classify(exit_code, out)
+    dialects, key, effective = _read(memory, given, command, _host_for)
+    assert key is not None
+    if reading is not None:
+        out, classification = reading.output, reading.classification
+        ahead = reading if reading.dialects == dialects else None
+    else:
+        out = clean_output(output)
+        classification = classify(exit_code, out)
+        ahead = None
     rec = CommandRecord(
         index=len(memory.commands),
         host=key,
@@ -179,7 +240,7 @@ def record(
     if classification is None:
         _learn_from_success(memory, rec, effective, learned)
     else:
-        _learn_from_failure(memory, rec, effective, classification, out, learned)
+        _learn_from_failure(memory, rec, effective, classification, out, learned, ahead)
     memory.exact[(key, rec.normalized)] = rec.index
     return learned
 
@@ -223,15 +284,19 @@ def _learn_from_failure(
     classification: Classification,
     output: str,
     learned: Learned,
+    ahead: Reading | None = None,
 ) -> None:
     cls = classification.failure_class
-    culprit = find_culprit(classification, output, script)
+    culprit = ahead.culprit if ahead is not None else find_culprit(classification, output, script)
     pattern: FailurePattern | None = None
     if culprit is None and cls in CAPABILITY_CLASSES:
         pattern = _explained_by_known_culprit(memory, script, cls)
         if pattern is not None:
             culprit = pattern.culprit
-    fp = fingerprint(cls, culprit, output)
+    if ahead is not None and ahead.fingerprint is not None and culprit is ahead.culprit:
+        fp = ahead.fingerprint
+    else:
+        fp = fingerprint(cls, culprit, output)
     group = f"{cls}|{culprit.key}" if culprit else f"{cls}|{fp.message_hash}"
     if culprit is None and not _HAS_WORD.search(fp.normalized_message):
         # A failure that printed nothing (or no word) is told apart only by what ran: one
@@ -271,9 +336,11 @@ def _learn_from_failure(
         pattern.hosts[rec.host] = HostEvidence(
             rec.host, rec.at, rec.at, 1, rec.effective, last_index=rec.index
         )
+        pattern.host_count += 1
         add_failing_host(pattern, rec.host, memory.traits(rec.host))
     else:
         if ev.resolved_at is not None:
+            pattern.host_count += 1
             add_failing_host(pattern, rec.host, memory.traits(rec.host))
         ev.count += 1
         ev.last_seen = rec.at or ev.last_seen
@@ -347,6 +414,7 @@ def _learn_from_success(memory: Memory, rec: CommandRecord, script: Script, lear
                 if ev.resolved_at is None:
                     ev.resolved_at = rec.at or ev.last_seen
                     ev.resolved_by = rec.command
+                    p.host_count -= 1
                     remove_failing_host(p, rec.host)
                     learned.resolved.append(p.id)
                     refresh_pattern(memory, p)
@@ -524,11 +592,10 @@ def refresh_pattern(memory: Memory, pattern: FailurePattern) -> None:
     """Note that the pattern changed and bring its schema columns up to date with its state
     (with ``memory.lazy_refresh``, only what the pre-check reads; the text when taken)."""
     memory.touched.add(pattern.id)
-    active = pattern.active_hosts()
-    pattern.host_count = len(active)
-    pattern.is_active = bool(active) or pattern.is_transient
+    # host_count (the hosts where it still fails) is kept as evidence comes and goes.
+    pattern.is_active = pattern.host_count > 0 or pattern.is_transient
     if not memory.lazy_refresh:
-        _refresh_columns(memory, pattern, active)
+        _refresh_columns(memory, pattern, pattern.active_hosts())
 
 
 def take_touched(memory: Memory) -> list[FailurePattern]:

@@ -163,7 +163,7 @@ class FailurePattern:
     workaround_commands: list[str] = field(default_factory=list)
     distinguishing_traits: dict[str, Any] = field(default_factory=dict)
     confidence_level: str = "suspected"
-    host_count: int = 0
+    host_count: int = 0  # len(active_hosts()), kept by learn as evidence changes
     fix_observed: bool = False
     last_fix_at: datetime | None = None
 

@@ -265,7 +265,7 @@ def _import(
                 importer = _Importer(rt, s, st, recorder, report)
                 with (
                     search.bulk_indexing(s, "commands_run", expected_rows=expected_commands),
-                    reader.chunks(recorder.capture, lines, path, fork=fork) as chunks,
+                    reader.chunks(recorder.capture, lines, path, fork=fork, memory=st.memory) as chunks,
                 ):
                     for done, items in chunks:
                         for item in items:
@@ -305,7 +305,7 @@ class _Importer:
             if kind == "bad":
                 raise BadLineError(payload)
             if kind == "command":
-                self.rec.add(reader.prepared_command(payload), prepared=True)
+                self.rec.add_prepared(payload)
                 return
             kind = payload["kind"]
             if kind == "host":

@@ -30,16 +30,17 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from mspmode import engine
 from mspmode.errors import ValidationError
 from mspmode.services.learning import text
-from mspmode.services.learning.recorder import CommandIn, _utc, exit_code_value
+from mspmode.services.learning.recorder import CommandIn, _utc, exit_code_value, host_label
 
 CHUNK = 2_000  # lines a message from the reading process holds; progress is reported as often
 PARALLEL_FROM = 4_000_000  # bytes: below this (about 8,000 commands), a fork costs more than it saves
 
 # One line as the learning takes it: its number, its kind and what it carries —
-# "command": (command, exit_code, output, host, at, session), the text redacted and cut;
-# "event": the parsed line of any other kind; "bad": why the line cannot be used.
+# "command": a ``recorder.PreparedCommand``; "event": the parsed line of any other kind;
+# "bad": why the line cannot be used.
 Prepared = tuple[int, str, Any]
 Chunk = tuple[int, list[Prepared]]  # bytes read so far, the prepared lines
 
@@ -52,8 +53,17 @@ class ReaderError(RuntimeError):
     """The process reading the file failed or ended before the file did."""
 
 
-def prepare(capture: text.Capture, cleaned: dict[str, str], number: int, raw: bytes | str) -> Prepared | None:
-    """Line ``number`` as the learning takes it; None for a blank line."""
+def prepare(
+    capture: text.Capture,
+    cleaned: dict[str, str],
+    number: int,
+    raw: bytes | str,
+    memory: engine.Memory | None = None,
+) -> Prepared | None:
+    """Line ``number`` as the learning takes it; None for a blank line. With ``memory`` (the
+    learning's, as it was when the reading began), a command is also read ahead
+    (``engine.read_ahead``) and a host line added to ``memory``, so that the commands after it
+    are read in its shell's dialect."""
     if not raw.strip():
         return None
     try:
@@ -67,38 +77,36 @@ def prepare(capture: text.Capture, cleaned: dict[str, str], number: int, raw: by
         if not isinstance(kind, str) or not kind:
             raise BadLineError("lacks the field 'kind'")
         if kind != "command":
+            if kind == "host" and memory is not None:
+                engine.ingest(memory, event)
             return (number, "event", event)
         item = command_of(event)
     except BadLineError as exc:
         return (number, "bad", str(exc))
+    command = text.prepare_command(capture, item.command, cleaned)
+    output = text.prepare_output(capture, item.output, cleaned)
+    label = host_label(item.host)
+    reading = None
+    if memory is not None:
+        reading = engine.read_ahead(memory, label, command, item.exit_code, output)
     return (
         number,
         "command",
-        (
-            text.prepare_command(capture, item.command, cleaned),
-            item.exit_code,
-            text.prepare_output(capture, item.output, cleaned),
-            item.host,
-            item.at,
-            item.session,
-        ),
+        (command, item.exit_code, output, label, item.at, text.prepare_label(item.session, 255), reading),
     )
 
 
-def prepared_command(payload: tuple[Any, ...]) -> CommandIn:
-    """The command of a prepared line, for ``Recorder.add(…, prepared=True)``."""
-    command, exit_code, output, host, at, session = payload
-    return CommandIn(command=command, exit_code=exit_code, output=output, host=host, at=at, session=session)
-
-
-def read(capture: text.Capture, lines: Iterable[bytes | str]) -> Iterator[Chunk]:
-    """The prepared lines of ``lines``, in chunks, in this process."""
+def read(
+    capture: text.Capture, lines: Iterable[bytes | str], memory: engine.Memory | None = None
+) -> Iterator[Chunk]:
+    """The prepared lines of ``lines``, in chunks, in this process (``memory``: see
+    ``prepare``)."""
     cleaned: dict[str, str] = {}
     done = 0
     items: list[Prepared] = []
     for number, raw in enumerate(lines, 1):
         done += len(raw)
-        item = prepare(capture, cleaned, number, raw)
+        item = prepare(capture, cleaned, number, raw, memory)
         if item is not None:
             items.append(item)
         if number % CHUNK == 0:
@@ -113,10 +121,17 @@ def can_fork() -> bool:
 
 @contextlib.contextmanager
 def chunks(
-    capture: text.Capture, lines: Iterable[bytes | str], path: Path | None = None, *, fork: bool = False
+    capture: text.Capture,
+    lines: Iterable[bytes | str],
+    path: Path | None = None,
+    *,
+    fork: bool = False,
+    memory: engine.Memory | None = None,
 ) -> Iterator[Iterator[Chunk]]:
     """The prepared lines of ``lines`` in chunks: read by a forked child from ``path`` (the
-    file ``lines`` come from) when ``fork`` and ``can_fork()``, else in this process."""
+    file ``lines`` come from) when ``fork`` and ``can_fork()``, else in this process. The
+    child also reads each command ahead with its copy of ``memory`` (the learning's, which
+    it never touches); in this process that would only move the work."""
     if not (fork and path is not None and can_fork()):
         yield read(capture, lines)
         return
@@ -124,7 +139,7 @@ def chunks(
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(receive)
-        _child(Connection(send, readable=False), capture, path)
+        _child(Connection(send, readable=False), capture, path, memory)
     os.close(send)
     connection = Connection(receive, writable=False)
     try:
@@ -152,11 +167,11 @@ def _received(connection: Connection) -> Iterator[Chunk]:
             raise ReaderError(f"reading the file failed in its process ({message[1]})")
 
 
-def _child(connection: Connection, capture: text.Capture, path: Path) -> None:
+def _child(connection: Connection, capture: text.Capture, path: Path, memory: engine.Memory | None) -> None:
     code = 1
     try:
         with path.open("rb") as handle:
-            for done, items in read(capture, handle):
+            for done, items in read(capture, handle, memory):
                 connection.send(("chunk", done, items))
         connection.send(("end",))
         code = 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,6 +71,14 @@ class CommandIn:
     work_item_id: uuid.UUID | None = None
 
 
+# A command line of an import as ``reader.prepare`` makes it: command and output redacted and
+# cut, exit code and time checked, host (``host_label``) and session labels cleaned, and what
+# ``engine.read_ahead`` found (None where it did not run).
+PreparedCommand = tuple[
+    str, int | None, str, str | None, datetime | None, str | None, "engine.Reading | None"
+]
+
+
 @dataclass
 class Recorded:
     """A stored command and what the engine made of it."""
@@ -96,6 +104,14 @@ def _is_ip(name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def host_label(host: str | None) -> str | None:
+    """The host named with a command as it is stored: None if none was named, "" if the name
+    is blank once cleaned (a blank name stores no host, not the one the command targets)."""
+    if not host:
+        return None
+    return text.prepare_label(str(host), 255) or ""
 
 
 def exit_code_value(value: Any) -> int | None:
@@ -220,17 +236,18 @@ class Recorder:
         client = self.st.clients.get(client_id) if client_id else None
         return self.st.register_host(row, client.name if client else None, key=key)
 
-    def resolve(self, item: CommandIn) -> HostRef | None:
-        """The host the caller named (None: this machine), created if it is new."""
+    def resolve(self, item: CommandIn, label: str | None) -> HostRef | None:
+        """The host the caller named (None: this machine), created if it is new; ``label``:
+        the ``host_label`` of ``item.host``."""
         if item.infrastructure_id is not None:
             key = self.st.by_id.get(item.infrastructure_id)
             ref = self.st.hosts.get(key) if key else None
             if ref is None or not self.visible(ref):
                 raise NotFoundError(f"infrastructure_id: no infrastructure with id {item.infrastructure_id}")
             return ref
-        if item.host is None or not str(item.host).strip():
+        if not label:
             return None
-        name = text.prepare_label(str(item.host), 255) or ""
+        name = label
         found = self.find_host(name)
         if found is not None:
             return found
@@ -297,9 +314,11 @@ class Recorder:
         return None if row is None else (row[0], row[1], row[2] or row[1])
 
     def session_for(self, item: CommandIn, client_id: uuid.UUID | None, at: datetime) -> uuid.UUID:
+        """The work session of ``item`` (its ``session`` label already cleaned by
+        ``prepare_label``), created if it is new, its span stretched to ``at``."""
         if item.session_id is not None:
             return item.session_id
-        label = text.prepare_label(item.session, 255)
+        label = item.session
         auto = label is None
         if auto:
             label = f"msp:{self.source_kind}:{at.date().isoformat()}"
@@ -348,20 +367,43 @@ class Recorder:
 
     # ---- commands ---------------------------------------------------------------------------
 
-    def add(self, item: CommandIn, *, prepared: bool = False) -> Recorded:
-        """Record ``item`` and learn from it. ``prepared``: its command and output are already
-        redacted and cut (``reader.prepare``, with this recording's ``capture``)."""
+    def add(self, item: CommandIn) -> Recorded:
+        """Record ``item`` and learn from it."""
+        label = host_label(item.host)
+        given = self.resolve(item, label)
+        return self._add(
+            given,
+            label,
+            text.prepare_command(self.capture, item.command, self.cleaned),
+            text.prepare_output(self.capture, item.output, self.cleaned),
+            exit_code_value(item.exit_code),
+            _utc(item.at) or utcnow(),
+            replace(item, session=text.prepare_label(item.session, 255)),
+        )
+
+    def add_prepared(self, line: PreparedCommand) -> Recorded:
+        """Record a command line of an import as ``reader.prepare`` made it (with this
+        recording's ``capture``): its text redacted and cut, its fields checked, its labels
+        cleaned, and what ``engine.read_ahead`` found in it, if that ran."""
+        command, exit_code, output, label, at, session, reading = line
+        item = CommandIn(command=command, host=label, session=session)
+        given = self.resolve(item, label)
+        return self._add(given, label, command, output, exit_code, at or utcnow(), item, reading)
+
+    def _add(
+        self,
+        given: HostRef | None,
+        label: str | None,
+        command: str,
+        output: str,
+        exit_code: int | None,
+        at: datetime,
+        item: CommandIn,
+        reading: engine.Reading | None = None,
+    ) -> Recorded:
         st, mem = self.st, self.st.memory
-        given = self.resolve(item)
-        if prepared:
-            command, output = item.command, str(item.output or "")
-        else:
-            command = text.prepare_command(self.capture, item.command, self.cleaned)
-            output = text.prepare_output(self.capture, item.output, self.cleaned)
-        exit_code = exit_code_value(item.exit_code)
-        at = _utc(item.at) or utcnow()
-        target = given
         target_name: str | None = None
+        target = given
         if given is None:
             # The host the command itself names (ssh user@ip, -ComputerName) is where it ran,
             # and its client is whose session it belongs to.
@@ -374,7 +416,7 @@ class Recorder:
             client_id = next(iter(self.actor.client_scope))
         session_id = self.session_for(item, client_id, at)
         learned = engine.record(
-            mem, given.name if given else None, command, exit_code, output, at, str(session_id)
+            mem, given.name if given else None, command, exit_code, output, at, str(session_id), reading
         )
         rec = learned.record
         ref = st.hosts.get(rec.host) if rec.host != LOCAL else None
@@ -391,7 +433,7 @@ class Recorder:
             "session_id": session_id,
             "infrastructure_id": ref.id if ref else None,
             "command_text": command,
-            "host": text.prepare_label(item.host or target_name, 255),
+            "host": (label or None) if label is not None else text.prepare_label(target_name, 255),
             "shell_type": text.prepare_label(item.shell_type, 50)
             or (str(mem.traits(rec.host).get("shell_type") or "")[:50] or None),
             "output_summary": output or None,
