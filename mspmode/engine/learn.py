@@ -13,6 +13,7 @@ edit when the error named none, and transplants the edit onto new commands.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -56,7 +57,7 @@ from mspmode.engine.tokenize import (
 TYPE_CHECKING = False  # typing costs a pre-check hook 5 ms of imports
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, NamedTuple
 
 __all__ = [
     "FIX_WINDOW",
@@ -105,19 +106,25 @@ class Learned:
     refined: list[str] = field(default_factory=list)  # patterns whose culprit the fix revealed
 
 
-@struct(frozen=True)
-class Reading:
-    """What a command's own text and output tell, before the memory is asked: made ahead by
-    :func:`read_ahead` (an import's reading process does, beside the learning) and handed to
-    :func:`record` with the same exit code and output. ``dialects`` are those the command was
-    read in (its host's, its target's): the culprit and fingerprint are taken only when
-    ``record`` reads it in the same ones, else found again."""
+if TYPE_CHECKING:
 
-    dialects: tuple[str | None, str | None]
-    output: str  # clean_output of the output
-    classification: Classification | None = None
-    culprit: Culprit | None = None
-    fingerprint: Fingerprint | None = None
+    class Reading(NamedTuple):
+        dialects: tuple[str | None, str | None]
+        output: str
+        classification: Classification | None = None
+        culprit: Culprit | None = None
+        fingerprint: Fingerprint | None = None
+
+else:  # the same class without importing typing (a pre-check hook's cost)
+    Reading = namedtuple(
+        "Reading", "dialects output classification culprit fingerprint", defaults=(None, None, None)
+    )
+Reading.__doc__ = """What a command's own text and output tell, before the memory is asked: made ahead
+by :func:`read_ahead` (an import's reading process does, beside the learning) and handed to
+:func:`record` with the same exit code and output. ``dialects`` are those the command was read
+in (its host's, its target's): the culprit and fingerprint are taken only when ``record``
+reads it in the same ones, else found again. A named tuple: one crosses the pipe from the
+reading process for every command, and a tuple is the cheapest to pickle."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -77,8 +77,17 @@ def test_uuids_are_stored_as_sqlalchemy_stores_them(value: uuid.UUID) -> None:
     assert sqlite_processor(Uuid(), DIALECT)(value) == sqlalchemy_processor(Uuid())(value)  # type: ignore[misc]
 
 
-def test_booleans_still_go_through_sqlalchemy() -> None:
-    assert stored(sqlite_processor(Boolean(), DIALECT), True) == 1
+@given(st.one_of(st.booleans(), st.integers(-3, 3), st.floats(allow_nan=False), st.text(max_size=3)))
+def test_booleans_are_stored_and_refused_as_sqlalchemy_does(value: Any) -> None:
+    fast, theirs = sqlite_processor(Boolean(), DIALECT), sqlalchemy_processor(Boolean())
+    assert fast is not None
+    try:
+        expected = theirs(value)
+    except (TypeError, ValueError):
+        with pytest.raises(ValueError):
+            fast(value)
+        return
+    assert fast(value) == expected and type(fast(value)) is type(expected)
 
 
 def test_time_ordered_ids_are_version_7_uuids_of_now_and_all_different() -> None:
