@@ -259,13 +259,23 @@ def _import(
             with rt.db.write() as s:
                 state.chain_sequence(s, lock=True)
                 st = cache.current(rt, s)
+                # A reading process takes the other core: the inserts then run on this thread
+                # (a second thread would only contend for the interpreter's lock).
+                forking = fork and path is not None and reader.can_fork()
                 recorder = Recorder(
-                    rt, actor, s, st, source=source, bulk_mode=True, session_status="completed"
+                    rt,
+                    actor,
+                    s,
+                    st,
+                    source=source,
+                    bulk_mode=True,
+                    session_status="completed",
+                    insert_thread=not forking,
                 )
                 importer = _Importer(rt, s, st, recorder, report)
                 with (
                     search.bulk_indexing(s, "commands_run", expected_rows=expected_commands),
-                    reader.chunks(recorder.capture, lines, path, fork=fork, memory=st.memory) as chunks,
+                    reader.chunks(recorder.capture, lines, path, fork=forking, memory=st.memory) as chunks,
                 ):
                     for done, items in chunks:
                         for item in items:

@@ -8,7 +8,9 @@ records commands in order. Rows are written in batches: the hosts, sessions, pat
 drafts a batch needs first, then its ``commands_run`` rows. In bulk mode (imports) the
 ``commands_run`` insert of one batch runs on a worker thread while the engine learns from the
 next one — SQLite's insert works outside the interpreter's lock, so the two use both cores —
-and nothing else touches the connection until it is done.
+and nothing else touches the connection until it is done; unless another process already
+takes the second core (``insert_thread=False``: an import whose file a child process reads),
+where the thread would only contend for the lock.
 
 If the transaction fails the state has learned things that were never stored: the caller
 throws it away (``cache.invalidate``) and the next use rebuilds it from the database.
@@ -142,11 +144,12 @@ class Recorder:
         source: str,
         bulk_mode: bool = False,
         session_status: str = "active",
+        insert_thread: bool | None = None,
     ) -> None:
         self.rt, self.actor, self.s, self.st = rt, actor, session, st
         self.source = source
         self.session_status = session_status
-        self.pipeline = bulk.Pipeline(threaded=bulk_mode)
+        self.pipeline = bulk.Pipeline(threaded=bulk_mode if insert_thread is None else insert_thread)
         self.bulk_mode = bulk_mode
         self.pending: list[dict[str, Any]] = []
         self.pending_at: dict[int, dict[str, Any]] = {}  # engine record index -> pending row
