@@ -55,7 +55,7 @@ def _utc_text(value: datetime) -> str:
     SQLite's DATETIME text shape), without its two layers of processors."""
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value.isoformat()} given: timestamps must carry a timezone")
-    if value.utcoffset():
+    if value.tzinfo is not UTC and value.utcoffset():
         value = value.astimezone(UTC)
     return value.isoformat(" ", "microseconds")[:26]  # the offset (+00:00) cut off
 
@@ -96,12 +96,17 @@ def _converter(
 ) -> Callable[[Mapping[str, Any]], list[Any]]:
     # dialect_impl: the backend's own type (SQLite's DATETIME text format), as SQLAlchemy uses it.
     processors = [sqlite_processor(table.c[n].type, conn.dialect) for n in names]
-    converters = [(i, p) for i, p in enumerate(processors) if p is not None]
-
+    # The ids apart: the commonest conversion, made without a call.
+    ids = [i for i, p in enumerate(processors) if p is _uuid_hex]
+    converters = [(i, p) for i, p in enumerate(processors) if p is not None and p is not _uuid_hex]
     take = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
 
     def params(row: Mapping[str, Any]) -> list[Any]:
         values = list(take(row))
+        for i in ids:
+            value = values[i]
+            if value is not None:
+                values[i] = value.hex
         for i, proc in converters:
             value = values[i]
             if value is not None:

@@ -315,6 +315,8 @@ def utc(at: datetime | str | None) -> datetime | None:
     """A timezone-aware UTC datetime from a datetime or an ISO 8601 string (None if unreadable)."""
     if at is None:
         return None
+    if type(at) is datetime and at.tzinfo is UTC:
+        return at  # what a recorder passes: already UTC
     if isinstance(at, str):
         try:
             at = datetime.fromisoformat(at.strip().replace("Z", "+00:00"))

@@ -98,6 +98,10 @@ class _SessionSlot:
     started: datetime
     ended: datetime
     moved: bool = False
+    label: str = field(init=False, default="")  # str(id), as the engine takes it
+
+    def __post_init__(self) -> None:
+        self.label = str(self.id)
 
 
 def _is_ip(name: str) -> bool:
@@ -316,11 +320,11 @@ class Recorder:
         row = self.s.execute(stmt).first()
         return None if row is None else (row[0], row[1], row[2] or row[1])
 
-    def session_for(self, item: CommandIn, client_id: uuid.UUID | None, at: datetime) -> uuid.UUID:
+    def session_for(self, item: CommandIn, client_id: uuid.UUID | None, at: datetime) -> _SessionSlot:
         """The work session of ``item`` (its ``session`` label already cleaned by
         ``prepare_label``), created if it is new, its span stretched to ``at``."""
         if item.session_id is not None:
-            return item.session_id
+            return _SessionSlot(item.session_id, at, at)  # the caller's: its span is not ours to move
         label = item.session
         auto = label is None
         if auto:
@@ -362,7 +366,7 @@ class Recorder:
             slot.started, slot.moved = at, True
         if at > slot.ended:
             slot.ended, slot.moved = at, True
-        return slot.id
+        return slot
 
     @property
     def source_kind(self) -> str:
@@ -374,7 +378,7 @@ class Recorder:
         """Record ``item`` and learn from it."""
         label = host_label(item.host)
         given = self.resolve(item, label)
-        return self._add(
+        row, learned = self._add(
             given,
             label,
             text.prepare_command(self.capture, item.command, self.cleaned),
@@ -383,15 +387,16 @@ class Recorder:
             _utc(item.at) or utcnow(),
             replace(item, session=text.prepare_label(item.session, 255)),
         )
+        return Recorded(row, learned, given.name if given else None, learned.new_pattern, list(learned.fixes))
 
-    def add_prepared(self, line: PreparedCommand) -> Recorded:
+    def add_prepared(self, line: PreparedCommand) -> None:
         """Record a command line of an import as ``reader.prepare`` made it (with this
         recording's ``capture``): its text redacted and cut, its fields checked, its labels
         cleaned, and what ``engine.read_ahead`` found in it, if that ran."""
         command, exit_code, output, label, at, session, reading = line
         item = CommandIn(command=command, host=label, session=session)
         given = self.resolve(item, label)
-        return self._add(given, label, command, output, exit_code, at or utcnow(), item, reading)
+        self._add(given, label, command, output, exit_code, at or utcnow(), item, reading)
 
     def _add(
         self,
@@ -403,7 +408,8 @@ class Recorder:
         at: datetime,
         item: CommandIn,
         reading: engine.Reading | None = None,
-    ) -> Recorded:
+    ) -> tuple[dict[str, Any], engine.Learned]:
+        """Learn from one command and queue its row: the row and what was learned."""
         st, mem = self.st, self.st.memory
         target_name: str | None = None
         target = given
@@ -417,9 +423,10 @@ class Recorder:
         client_id = target.client_id if target else None
         if client_id is None and self.actor.client_scope is not None and len(self.actor.client_scope) == 1:
             client_id = next(iter(self.actor.client_scope))
-        session_id = self.session_for(item, client_id, at)
+        session = self.session_for(item, client_id, at)
+        session_id = session.id
         learned = engine.record(
-            mem, given.name if given else None, command, exit_code, output, at, str(session_id), reading
+            mem, given.name if given else None, command, exit_code, output, at, session.label, reading
         )
         rec = learned.record
         ref = st.hosts.get(rec.host) if rec.host != LOCAL else None
@@ -476,7 +483,7 @@ class Recorder:
                 )
         if len(self.pending) >= BATCH:
             self.flush()
-        return Recorded(row, learned, given.name if given else None, learned.new_pattern, list(learned.fixes))
+        return row, learned
 
     # ---- writing ----------------------------------------------------------------------------
 
