@@ -37,6 +37,12 @@ _serial = count(1)
 FIXED_TIME = datetime(2026, 1, 15, 12, 30, 45, 123456, tzinfo=UTC)
 
 
+def serial() -> int:
+    """A number no other row of this process is built with: values made from it (``value_for``)
+    cannot meet a unique column's value of a row built before."""
+    return next(_serial)
+
+
 def table(name: str) -> Table:
     return Base.metadata.tables[name]
 
@@ -88,7 +94,7 @@ def build_row(
 ) -> dict[str, Any]:
     """Insert one valid row of table ``name`` (and any parents it needs); return its values."""
     t = table(name)
-    n = next(_serial)
+    n = serial()
     values: dict[str, Any] = {}
     for column in t.columns:
         if column.name in overrides:

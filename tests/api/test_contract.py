@@ -16,7 +16,7 @@ from mspmode.services.crud import ResourceSpec
 from mspmode.services.resources import INTERNAL_TABLES, RESOURCES
 from mspmode.services.scoping import is_scoped
 from tests.api.conftest import Api, jsonable
-from tests.rows import build_row, value_for, vocabularies
+from tests.rows import build_row, serial, value_for, vocabularies
 
 SPECS = {spec.name: spec for spec in RESOURCES}
 WRITABLE = sorted(name for name, spec in SPECS.items() if spec.write_role)
@@ -43,6 +43,9 @@ def payload(api: Api, spec: ResourceSpec) -> dict[str, Any]:
     """A valid body for creating one row: every writable field, parents made in the database."""
     t = spec.table
     body: dict[str, Any] = {}
+    # Its own number: a fixed one met a unique value (machine_fingerprint "machine_7") of the
+    # row build_row made seventh, whenever the tests' order made that row a machine.
+    n = serial()
     with api.db.writer.begin() as conn:
         for name in spec.writable_fields:
             column = t.c[name]
@@ -51,7 +54,7 @@ def payload(api: Api, spec: ResourceSpec) -> dict[str, Any]:
                 target = fk.column.table.name
                 body[name] = None if target == t.name else str(build_row(conn, target)["id"])
             else:
-                body[name] = jsonable(value_for(t, column, 7))
+                body[name] = jsonable(value_for(t, column, n))
     return body
 
 
