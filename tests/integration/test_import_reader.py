@@ -60,11 +60,24 @@ def history(path: Path, commands: int) -> Path:
                 "exit_code": 0,
                 "output": f"login with {VAULT_SECRET} ok",
             }
+        elif i % 9 == 3:
+            # Read in the shell of the host the wrapper names, which changes below.
+            event = {
+                "command": f"ssh admin@dc1 'Get-LocalUser -Name u{i % 11}'",
+                "exit_code": 1,
+                "output": "The term 'Get-LocalUser' is not recognized as the name of a cmdlet",
+            }
         else:
             event = {"command": f"uptime {i % 13}", "exit_code": 0, "output": f"up {i} days\n" * (i % 3)}
         lines.append(
             json.dumps({"kind": "command", "host": host, "at": at, "session": f"s{i // 100}", **event})
         )
+        if i == commands // 2:
+            # dc1 changes shell halfway: the reading process applies the line to its copy of
+            # the memory, to read what follows in the dialect the learning reads it in.
+            lines.append(
+                json.dumps({"kind": "host", "client": "Acme", "hostname": "dc1", "shell_type": "cmd"})
+            )
     path.write_text("\n".join(lines) + "\n")
     return path
 
