@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from mspmode import engine
 from mspmode.db import schema
 from mspmode.db.session import Database
 from mspmode.models.learning import FailurePattern
@@ -233,5 +234,12 @@ def test_prepared_lines_are_what_the_recorder_would_have_made_of_them(
     assert payload[0] == text.prepare_command(capture, item.command)
     assert payload[2] == text.prepare_output(capture, item.output)
     assert "abcdef0123456789abcdef" not in payload[0] and VAULT_SECRET not in payload[2]
+    assert payload[3] == "web1" and payload[6] is None  # read ahead only with a memory given
+    memory = engine.Memory()
+    engine.add_host(memory, "WEB1", {"shell_type": "powershell"})
+    ahead = reader.prepare(capture, {}, 7, raw, memory)
+    assert ahead is not None and ahead[2][:6] == payload[:6]
+    assert ahead[2][6] == engine.read_ahead(memory, "web1", payload[0], 0, payload[2])
+    assert ahead[2][6].dialects == ("powershell", None)
     assert reader.prepare(capture, {}, 8, b"   \n") is None
     assert reader.prepare(capture, {}, 9, b"[1]") == (9, "bad", "not a JSON object but list")

@@ -254,11 +254,10 @@ class Recorder:
             return ref
         if not label:
             return None
-        name = label
-        found = self.find_host(name)
+        found = self.find_host(label)
         if found is not None:
             return found
-        bare = name.rsplit("@", 1)[-1].strip("[]") or name
+        bare = label.rsplit("@", 1)[-1].strip("[]") or label
         return self.new_host(bare, self.default_client(), item.shell_type)
 
     def validate(self, item: CommandIn) -> None:
@@ -268,12 +267,10 @@ class Recorder:
             ref = self.st.hosts.get(key) if key else None
             if ref is None or not self.visible(ref):
                 raise NotFoundError(f"infrastructure_id: no infrastructure with id {item.infrastructure_id}")
-        elif (
-            item.host
-            and str(item.host).strip()
-            and self.find_host(text.prepare_label(str(item.host), 255) or "") is None
-        ):
-            self.default_client()  # a new host needs a client the actor may use
+        else:
+            label = host_label(item.host)
+            if label and self.find_host(label) is None:
+                self.default_client()  # a new host needs a client the actor may use
         for column, value in (("session_id", item.session_id), ("work_item_id", item.work_item_id)):
             if value is None:
                 continue
