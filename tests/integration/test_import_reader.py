@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from mspmode import engine
@@ -243,3 +245,24 @@ def test_prepared_lines_are_what_the_recorder_would_have_made_of_them(
     assert ahead[2][6].dialects == ("powershell", None)
     assert reader.prepare(capture, {}, 8, b"   \n") is None
     assert reader.prepare(capture, {}, 9, b"[1]") == (9, "bad", "not a JSON object but list")
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+HOST_FIELDS = st.sampled_from(
+    ["hostname", "name", "aliases", "ip_address", "fqdn", "client", "shell_type", "os", "os_version", "x"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(HOST_FIELDS, JSON_VALUES, max_size=6))
+def test_a_host_line_of_any_shape_never_fails_the_reading_process(fields: dict[str, Any]) -> None:
+    """The reading process applies host lines to its copy of the memory before the learning
+    checks them: a line the learning refuses must not end the import there."""
+    memory = engine.Memory()
+    raw = json.dumps({"kind": "host", **fields})
+    capture: Any = object()  # a host line is not redacted here
+    assert reader.prepare(capture, {}, 1, raw, memory) == (1, "event", json.loads(raw))
