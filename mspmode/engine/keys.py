@@ -11,6 +11,10 @@ import re
 from mspmode.engine.lazyre import lazy
 from mspmode.engine.tokenize import CMD, OP, OPEN, POWERSHELL, REDIR, SQL, WORD, Script, Segment, Token
 
+TYPE_CHECKING = False  # typing costs a pre-check hook 5 ms of imports
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 __all__ = [
     "MAX_SUBCOMMAND_ORDINAL",
     "command_keys",
@@ -115,17 +119,7 @@ def _token_keys(script: Script, keys: set[str]) -> None:
 
 def command_keys(script: Script) -> frozenset[str]:
     """Every culprit key the command contains (with its same-host nested scripts)."""
-    cached = script.memo.get("keys")
-    if isinstance(cached, frozenset):
-        return cached
-    keys: set[str] = set()
-    for seg in script.segments:
-        _segment_keys(seg, keys)
-    for sub in scripts_of(script):
-        _token_keys(sub, keys)
-    result = frozenset(keys)
-    script.memo["keys"] = result
-    return result
+    return _memoized(script, "keys", script.segments)
 
 
 def proven_keys(script: Script) -> frozenset[str]:
@@ -137,15 +131,29 @@ def proven_keys(script: Script) -> frozenset[str]:
     cached = script.memo.get("proven")
     if isinstance(cached, frozenset):
         return cached
+    if any(t.kind == OP and t.text == "||" for sub in scripts_of(script) for t in sub.tokens):
+        script.memo["proven"] = frozenset()
+        return frozenset()
+    proved = [
+        seg
+        for seg in script.segments
+        if seg.after in ("", "&&", "\n") or (seg.after == "|" and seg.dialect == POWERSHELL)
+    ]
+    return _memoized(script, "proven", proved)
+
+
+def _memoized(script: Script, name: str, segments: Iterable[Segment]) -> frozenset[str]:
+    """The keys of ``segments`` and of the script's own tokens, kept in ``script.memo[name]``."""
+    cached = script.memo.get(name)
+    if isinstance(cached, frozenset):
+        return cached
     keys: set[str] = set()
-    if not any(t.kind == OP and t.text == "||" for sub in scripts_of(script) for t in sub.tokens):
-        for seg in script.segments:
-            if seg.after in ("", "&&", "\n") or (seg.after == "|" and seg.dialect == POWERSHELL):
-                _segment_keys(seg, keys)
-        for sub in scripts_of(script):
-            _token_keys(sub, keys)
+    for seg in segments:
+        _segment_keys(seg, keys)
+    for sub in scripts_of(script):
+        _token_keys(sub, keys)
     result = frozenset(keys)
-    script.memo["proven"] = result
+    script.memo[name] = result
     return result
 
 
