@@ -18,7 +18,7 @@ from mspmode.engine.explain import explain_pattern
 from mspmode.engine.fingerprint import Fingerprint, error_pattern, fingerprint
 from mspmode.engine.generalize import TraitMatch, match_traits, trait_features
 from mspmode.engine.keys import command_keys
-from mspmode.engine.learn import Learned, Reading, ingest, read_ahead, record, similarity
+from mspmode.engine.learn import Learned, ingest, record, similarity
 from mspmode.engine.memory import (
     CommandRecord,
     FailurePattern,
@@ -31,6 +31,7 @@ from mspmode.engine.memory import (
 )
 from mspmode.engine.normalize import clean_output, normalize, normalize_message, truncate
 from mspmode.engine.precheck import CheckResult, check
+from mspmode.engine.reading import Reading, read_ahead
 from mspmode.engine.tokenize import Script, Segment, Token, guess_dialect, parse, targets, tokenize
 
 __all__ = [

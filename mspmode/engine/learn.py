@@ -13,7 +13,6 @@ edit when the error named none, and transplants the edit onto new commands.
 
 from __future__ import annotations
 
-from collections import namedtuple
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -41,33 +40,25 @@ from mspmode.engine.memory import (
     HostEvidence,
     Memory,
     add_host,
-    resolve_host,
     utc,
 )
 from mspmode.engine.normalize import clean_output, normalize_command
+from mspmode.engine.reading import Reading, host_for, parse_for_host, read_command
 from mspmode.engine.struct import field, struct
 from mspmode.engine.tokenize import (
     WORD,
     Script,
-    dialect_for_shell,
-    parse_cached,
-    targets,
 )
 
 TYPE_CHECKING = False  # typing costs a pre-check hook 5 ms of imports
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any, NamedTuple
+    from typing import Any
 
 __all__ = [
     "FIX_WINDOW",
     "SESSION_WINDOW",
     "Learned",
-    "Reading",
-    "dialect_of",
     "ingest",
-    "parse_for_host",
-    "read_ahead",
     "record",
     "refresh_pattern",
     "similarity",
@@ -106,92 +97,6 @@ class Learned:
     refined: list[str] = field(default_factory=list)  # patterns whose culprit the fix revealed
 
 
-if TYPE_CHECKING:
-
-    class Reading(NamedTuple):
-        dialects: tuple[str | None, str | None]
-        output: str
-        classification: Classification | None = None
-        culprit: Culprit | None = None
-        fingerprint: Fingerprint | None = None
-
-else:  # the same class without importing typing (a pre-check hook's cost)
-    Reading = namedtuple(
-        "Reading", "dialects output classification culprit fingerprint", defaults=(None, None, None)
-    )
-Reading.__doc__ = """What a command's own text and output tell, before the memory is asked: made ahead
-by :func:`read_ahead` (an import's reading process does, beside the learning) and handed to
-:func:`record` with the same exit code and output. ``dialects`` are those the command was read
-in (its host's, its target's): the culprit and fingerprint are taken only when ``record``
-reads it in the same ones, else found again. A named tuple: one crosses the pipe from the
-reading process for every command, and a tuple is the cheapest to pickle."""
-
-
-# --------------------------------------------------------------------------------------------
-# Hosts and dialects
-
-
-def dialect_of(memory: Memory, key: str | None) -> str | None:
-    if key is None:
-        return None
-    return dialect_for_shell(memory.traits(key).get("shell_type"))
-
-
-def parse_for_host(memory: Memory, key: str | None, command: str) -> Script:
-    """``command`` parsed in the dialect of the host's shell (guessed when unknown)."""
-    return parse_cached(command, dialect_of(memory, key))
-
-
-def _host_for(memory: Memory, name: str | None) -> str:
-    if name is None or not str(name).strip():
-        return LOCAL
-    found = resolve_host(memory, str(name))
-    if found is not None:
-        return found
-    return add_host(memory, str(name), auto_created=True).key
-
-
-def _read(
-    memory: Memory,
-    given: str | None,
-    command: str,
-    host_for: Callable[[Memory, str], str | None],
-) -> tuple[tuple[str | None, str | None], str | None, Script]:
-    """``command`` as run on ``given``: the dialects it is read in (the given host's, then the
-    target's if a wrapper names one), the key of the host it runs on (``host_for`` of the
-    target's name) and the script that runs there."""
-    given_dialect = dialect_of(memory, given)
-    script = parse_cached(command, given_dialect)
-    target_name, effective, _chain = targets(script)[0]
-    if not target_name:
-        return (given_dialect, None), given, effective
-    key = host_for(memory, target_name)
-    target_dialect = dialect_of(memory, key)
-    if target_dialect:
-        # Read the remote script the way its host's shell does, whoever named the host: a
-        # replay from the store names the target itself and must learn the same thing.
-        effective = parse_cached(effective.text, target_dialect)
-    return (given_dialect, target_dialect), key, effective
-
-
-def read_ahead(
-    memory: Memory, host: str | None, command: str, exit_code: int | None, output: str | bytes | None
-) -> Reading:
-    """What :func:`record` would find in the command and its output before it asks the memory
-    anything but the hosts' shells, without changing ``memory``: a host not known yet is
-    read in the dialect a new host gets (none)."""
-    given = LOCAL if host is None or not str(host).strip() else resolve_host(memory, str(host))
-    dialects, _key, effective = _read(memory, given, command, resolve_host)
-    out = clean_output(output)
-    classification = classify(exit_code, out)
-    if classification is None:
-        return Reading(dialects, out)
-    culprit = find_culprit(classification, out, effective)
-    return Reading(
-        dialects, out, classification, culprit, fingerprint(classification.failure_class, culprit, out)
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # Recording
 
@@ -208,7 +113,7 @@ def record(
 ) -> Learned:
     """Record one command run on ``host`` (None: the local machine, or the target its wrapper
     names) and learn from it. Never raises on odd input. ``reading``: what
-    :func:`read_ahead` made of this command, exit code and output, if it ran before."""
+    ``reading.read_ahead`` made of this command, exit code and output, if it ran before."""
     command = command if isinstance(command, str) else ("" if command is None else str(command))
     if exit_code is not None and not isinstance(exit_code, int):
         try:
@@ -217,8 +122,8 @@ def record(
             exit_code = None
     session = None if session is None else str(session)
     when = utc(at)
-    given = _host_for(memory, host)
-    dialects, key, effective = _read(memory, given, command, _host_for)
+    given = host_for(memory, host)
+    dialects, key, effective = read_command(memory, given, command, host_for)
     assert key is not None
     if reading is not None:
         out, classification = reading.output, reading.classification

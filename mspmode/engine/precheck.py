@@ -19,9 +19,9 @@ from mspmode.engine.culprit import contains_culprit
 from mspmode.engine.edits import adapt, already_fixed, rewrap
 from mspmode.engine.generalize import TraitMatch, block_confidence, match_traits
 from mspmode.engine.keys import command_keys
-from mspmode.engine.learn import parse_for_host
 from mspmode.engine.memory import LOCAL, FailurePattern, FixObservation, Memory, host_key, resolve_host
 from mspmode.engine.normalize import normalize_command
+from mspmode.engine.reading import parse_for_host
 from mspmode.engine.struct import field, struct
 from mspmode.engine.tokenize import Nested, Script, parse_cached, targets
 

@@ -18,9 +18,10 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 
 from mspmode.engine.edits import adapt
-from mspmode.engine.learn import Learned, parse_for_host
+from mspmode.engine.learn import Learned
 from mspmode.engine.memory import FailurePattern, FixObservation, Memory
 from mspmode.engine.normalize import normalize, normalize_command
+from mspmode.engine.reading import parse_for_host
 from mspmode.engine.tokenize import POSIX, WORD, Script, parse_cached
 
 __all__ = ["printed_fix", "related_patterns", "reread", "suggest_fixes"]

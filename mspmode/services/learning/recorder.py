@@ -31,8 +31,9 @@ from sqlalchemy.orm import Session
 from mspmode import engine
 from mspmode.db import bulk
 from mspmode.db.base import utcnow
-from mspmode.engine.learn import parse_for_host, take_touched
+from mspmode.engine.learn import take_touched
 from mspmode.engine.memory import LOCAL
+from mspmode.engine.reading import parse_for_host
 from mspmode.engine.tokenize import targets
 from mspmode.errors import NotFoundError, ValidationError
 from mspmode.models.core import Session as WorkSession
