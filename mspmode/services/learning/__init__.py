@@ -12,6 +12,7 @@ database (``cache`` holds it); ``recorder`` and ``persist`` write rows; ``text``
 """
 
 from mspmode.services.learning.cache import save_snapshot, snapshot_path, use_snapshots
+from mspmode.services.learning.command import CommandIn
 from mspmode.services.learning.history import (
     MAX_BATCH,
     ImportReport,
@@ -30,7 +31,7 @@ from mspmode.services.learning.patterns import (
     relearn,
     resolve_pattern_id,
 )
-from mspmode.services.learning.recorder import CommandIn, Recorded
+from mspmode.services.learning.recorder import Recorded
 
 __all__ = [
     "MAX_BATCH",

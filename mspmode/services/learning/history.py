@@ -43,8 +43,9 @@ from mspmode.models.infrastructure import ASSET_TYPES, INFRASTRUCTURE_STATUSES, 
 from mspmode.services import recovery  # issue 5/7: explanations and attempts of API batches
 from mspmode.services.actor import Actor
 from mspmode.services.learning import cache, reader, state, text
+from mspmode.services.learning.command import CommandIn
 from mspmode.services.learning.reader import BadLineError
-from mspmode.services.learning.recorder import CommandIn, Recorded, Recorder
+from mspmode.services.learning.recorder import Recorded, Recorder
 from mspmode.services.learning.state import ClientRef, HostRef, LearningState, NewHost
 from mspmode.services.runtime import Runtime
 

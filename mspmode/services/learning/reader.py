@@ -33,13 +33,13 @@ from typing import Any
 from mspmode import engine
 from mspmode.errors import ValidationError
 from mspmode.services.learning import text
-from mspmode.services.learning.recorder import CommandIn, _utc, exit_code_value, host_label
+from mspmode.services.learning.command import CommandIn, exit_code_value, host_label, utc_at
 
 CHUNK = 2_000  # lines a message from the reading process holds; progress is reported as often
 PARALLEL_FROM = 4_000_000  # bytes: below this (about 8,000 commands), a fork costs more than it saves
 
 # One line as the learning takes it: its number, its kind and what it carries —
-# "command": a ``recorder.PreparedCommand``; "event": the parsed line of any other kind;
+# "command": a ``command.PreparedCommand``; "event": the parsed line of any other kind;
 # "bad": why the line cannot be used.
 Prepared = tuple[int, str, Any]
 Chunk = tuple[int, list[Prepared]]  # bytes read so far, the prepared lines
@@ -229,7 +229,7 @@ def _at(value: Any) -> datetime | None:
     except ValueError:
         raise BadLineError(f"at is not an ISO 8601 time: {_short(value)!r}") from None
     try:
-        return _utc(at)
+        return utc_at(at)
     except ValidationError as exc:
         raise BadLineError(str(exc)) from None
 

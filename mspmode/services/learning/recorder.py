@@ -22,7 +22,7 @@ import contextlib
 import ipaddress
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -43,6 +43,7 @@ from mspmode.models.work import FAILURE_CATEGORIES, CommandRun, WorkItem
 from mspmode.services import audit
 from mspmode.services.actor import Actor
 from mspmode.services.learning import persist, text
+from mspmode.services.learning.command import CommandIn, PreparedCommand, exit_code_value, host_label, utc_at
 from mspmode.services.learning.state import ClientRef, HostRef, LearningState, NewHost, next_stamp, remember
 from mspmode.services.runtime import Runtime
 from mspmode.services.scoping import scope_clause, table_of
@@ -54,32 +55,6 @@ _SESSIONS = table_of(WorkSession)
 _PATTERNS = table_of(PatternRow)
 # The engine's classes map onto the column's vocabulary; usage errors are its syntax errors.
 CATEGORY = {c: c for c in FAILURE_CATEGORIES} | {"usage_error": "syntax_error"}
-INT32 = 2**31
-
-
-@dataclass
-class CommandIn:
-    """One command as a caller reports it."""
-
-    command: str
-    exit_code: int | None = None
-    output: str | bytes | None = None
-    host: str | None = None
-    infrastructure_id: uuid.UUID | None = None
-    at: datetime | None = None
-    session: str | None = None
-    session_id: uuid.UUID | None = None
-    shell_type: str | None = None
-    duration_ms: int | None = None
-    work_item_id: uuid.UUID | None = None
-
-
-# A command line of an import as ``reader.prepare`` makes it: command and output redacted and
-# cut, exit code and time checked, host (``host_label``) and session labels cleaned, and what
-# ``engine.read_ahead`` found (None where it did not run).
-PreparedCommand = tuple[
-    str, int | None, str, str | None, datetime | None, str | None, "engine.Reading | None"
-]
 
 
 @dataclass
@@ -111,31 +86,6 @@ def _is_ip(name: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def host_label(host: str | None) -> str | None:
-    """The host named with a command as it is stored: None if none was named, "" if the name
-    is blank once cleaned (a blank name stores no host, not the one the command targets)."""
-    if not host:
-        return None
-    return text.prepare_label(str(host), 255) or ""
-
-
-def exit_code_value(value: Any) -> int | None:
-    """An exit code as a signed 32-bit integer (Windows reports HRESULTs unsigned)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValidationError(f"exit_code must be an integer, not {type(value).__name__}")
-    try:
-        code = int(value)
-    except ValueError:
-        raise ValidationError(f"exit_code must be an integer, not {value!r}") from None
-    if INT32 <= code < 2 * INT32:
-        code -= 2 * INT32
-    if not -INT32 <= code < INT32:
-        raise ValidationError(f"exit_code {code} is outside the 32-bit range")
-    return code
 
 
 class Recorder:
@@ -282,7 +232,7 @@ class Recorder:
             if self.s.execute(stmt).first() is None:
                 raise NotFoundError(f"{column}: no {model.__tablename__} with id {value}")
         exit_code_value(item.exit_code)
-        _utc(item.at)
+        utc_at(item.at)
         if not isinstance(item.command, str) or not item.command.strip():
             raise ValidationError("command must be a non-empty string")
 
@@ -382,7 +332,7 @@ class Recorder:
             text.prepare_command(self.capture, item.command, self.cleaned),
             text.prepare_output(self.capture, item.output, self.cleaned),
             exit_code_value(item.exit_code),
-            _utc(item.at) or utcnow(),
+            utc_at(item.at) or utcnow(),
             replace(item, session=text.prepare_label(item.session, 255)),
         )
         return Recorded(row, learned, given.name if given else None, learned.new_pattern, list(learned.fixes))
@@ -593,19 +543,6 @@ def derived_values(learned: engine.Learned, output: str) -> dict[str, Any]:
 
 def resolution_text(fix_command: str) -> str:
     return f"fixed by `{fix_command}`"[:2000]
-
-
-def _utc(at: datetime | None) -> datetime | None:
-    """``at`` in UTC (a naive time is taken as UTC), within what every backend stores."""
-    if at is None:
-        return None
-    try:
-        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    except OverflowError:
-        raise ValidationError("at is out of range") from None
-    if not 1970 <= at.year <= 9000:
-        raise ValidationError(f"at must be between 1970 and 9000, not {at.isoformat()}")
-    return at
 
 
 def _billable(client: ClientRef | None) -> bool:
