@@ -7,6 +7,9 @@ The reading needs nothing the learning knows — the JSON, the checks of each fi
 most, the redaction of every command and output — so on Linux a file of ``PARALLEL_FROM``
 bytes or more is read by a forked child. It sends the prepared lines through a pipe in chunks
 of ``CHUNK`` lines while the parent learns from the chunk before, and the two use both cores.
+The child also reads each command ahead (``engine.read_ahead``: its dialect, the failure's
+class, culprit and fingerprint) with its copy of the learning's memory, to which it applies
+the file's host lines; the learning takes a reading only if it reads the command the same way.
 
 The child is forked once the recording has begun, so it redacts with the same snapshot of the
 vault's known secrets as the recording (``text.Capture``); it touches no database connection,
