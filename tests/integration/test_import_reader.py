@@ -266,3 +266,44 @@ def test_a_host_line_of_any_shape_never_fails_the_reading_process(fields: dict[s
     raw = json.dumps({"kind": "host", **fields})
     capture: Any = object()  # a host line is not redacted here
     assert reader.prepare(capture, {}, 1, raw, memory) == (1, "event", json.loads(raw))
+
+
+WIDE_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**63 - 2, max_value=2**70)  # around and beyond orjson's 64 bits
+    | st.floats()  # NaN and infinities too: json writes and reads them, orjson refuses them
+    | st.text(max_size=20)
+    | st.text(st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010), max_size=4),  # lone surrogates
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+LINE_FIELDS = st.sampled_from(["kind", "command", "exit_code", "output", "host", "at", "session", "x"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.dictionaries(LINE_FIELDS, WIDE_VALUES, max_size=6),
+    st.sampled_from(["command", "host", None]),
+    st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "str"]),
+    st.booleans(),
+)
+def test_a_line_is_parsed_exactly_as_json_parses_it(
+    fields: dict[str, Any], kind: str | None, encoding: str, ascii_only: bool
+) -> None:
+    """``reader.parse_json`` takes orjson's result only where it is ``json.loads``'s: the same
+    values and types, or the same refusal (a bad line either way)."""
+    if kind is not None:
+        fields = {"kind": kind, **fields}
+    dumped = json.dumps(fields, ensure_ascii=ascii_only)
+    raw: bytes | str = dumped if encoding == "str" else dumped.encode(encoding, "surrogatepass")
+    try:
+        expected: Any = repr(json.loads(raw))
+    except (ValueError, UnicodeDecodeError) as exc:
+        expected = type(exc)
+    try:
+        got: Any = repr(reader.parse_json(raw))
+    except (ValueError, UnicodeDecodeError) as exc:
+        got = type(exc)
+    assert got == expected

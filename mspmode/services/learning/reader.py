@@ -33,6 +33,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from mspmode import engine
 from mspmode.errors import ValidationError
 from mspmode.services.learning import text
@@ -71,7 +73,7 @@ def prepare(
         return None
     try:
         try:
-            event = json.loads(raw)
+            event = parse_json(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadLineError(f"not JSON ({_short(str(exc))})") from None
         if not isinstance(event, dict):
@@ -97,6 +99,29 @@ def prepare(
         "command",
         (command, item.exit_code, output, label, item.at, text.prepare_label(item.session, 255), reading),
     )
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """``json.loads(raw)``, taken from orjson (four times faster) where the two agree: orjson
+    refuses what ``json`` takes (NaN, lone surrogates, a byte order mark, UTF-16) and reads an
+    integer beyond 64 bits as a float, so those lines are read again by ``json``, as are the
+    lines other than commands (few, and their values nest)."""
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+    if type(event) is dict and event.get("kind") == "command" and not _floats_in(event):
+        return event
+    return json.loads(raw)
+
+
+def _floats_in(value: Any) -> bool:
+    """Whether a float stands anywhere in ``value`` (a command line's values are mostly text)."""
+    if type(value) is dict:
+        value = value.values()
+    elif type(value) is not list:
+        return type(value) is float
+    return any(type(v) is float or (type(v) in (dict, list) and _floats_in(v)) for v in value)
 
 
 def read(
