@@ -34,10 +34,7 @@ import re
 import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from itertools import islice
 from typing import TYPE_CHECKING, Any
-
-import ahocorasick
 
 if TYPE_CHECKING:
     from mspmode.vault.known import KnownSecrets
@@ -1367,28 +1364,47 @@ _BY_NEEDLE: dict[str, tuple[int, ...]] = {
 }
 
 
-def _automaton(words: Iterable[str]) -> Any:
-    """An Aho-Corasick automaton over ``words``: one pass over a text reports every occurrence
-    of every word, overlapping ones included (``-pass`` gives ``-p`` and ``pass``)."""
-    automaton = ahocorasick.Automaton()
+def _trie_pattern(words: Iterable[str]) -> str:
+    """One regular expression matching any of ``words``, longest first at a position, shaped
+    as a trie (``a(?:bia|uth(?:orization)?)``) so each position costs a few character tests."""
+    trie: dict[str, Any] = {}
     for word in words:
-        automaton.add_word(word, word)
-    automaton.make_automaton()
-    return automaton
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(trie)
 
 
-_GATES = _automaton(_NEEDLES)
+_ANY_NEEDLE = re.compile(_trie_pattern(_NEEDLES))
+# At a position the sweep finds the longest needle there; the shorter ones it starts with are
+# there too.
+_STARTING: dict[str, tuple[str, ...]] = {
+    needle: tuple(n for n in _NEEDLES if needle.startswith(n)) for needle in _NEEDLES
+}
 
 
 def _needles_in(lowered: str) -> set[str]:
     """The gate strings ``lowered`` contains: ``{n for n in _NEEDLES if n in lowered}``, in one
-    pass of the automaton instead of one search per needle. A text dense with them (``-----``)
-    is searched needle by needle after ``_SWEEP_MATCHES`` occurrences: that is linear in the
-    text, where walking every occurrence is not."""
-    found = _GATES.iter(lowered)
-    present = {needle for _end, needle in islice(found, _SWEEP_MATCHES)}
-    if next(found, None) is None:
-        return present
+    sweep of the text instead of one search per needle. After a match the sweep goes on from
+    the next character, so needles that overlap are all found; a text dense with them
+    (``-----``) is searched needle by needle after ``_SWEEP_MATCHES``."""
+    found: set[str] = set()
+    search = _ANY_NEEDLE.search
+    match = search(lowered)
+    for _ in range(_SWEEP_MATCHES):
+        if match is None:
+            return found
+        found.update(_STARTING[match.group()])
+        match = search(lowered, match.start() + 1)
     return {needle for needle in _NEEDLES if needle in lowered}
 
 
