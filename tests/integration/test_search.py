@@ -7,7 +7,8 @@ import string
 import uuid
 
 import pytest
-from sqlalchemy import text, update
+from alembic import command
+from sqlalchemy import URL, text, update
 from sqlalchemy.orm import Session
 
 from mspmode.db import schema, search
@@ -63,6 +64,58 @@ def test_a_problem_solution_is_found_by_a_word_of_its_error_message(migrated_db:
         assert hits[0].score > 0
         by_code = search.search(s, "problem_solutions", f"ERR_SSL_PROTOCOL_ERROR {marker}")
         assert [h.id for h in by_code] == [row["id"]]
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "SRV-2019",  # PostgreSQL's parser read the tail as the number -2019
+        "HQ-20191231",
+        "HQ-85e3075a",  # and this one as 85e3075 (a float) then a
+        "web1.acme.local",  # a host name: one token to PostgreSQL
+        "192.168.100.200",  # an address: one token too
+        "svc_backup",
+        "C:\\Windows\\System32\\drivers",
+    ],
+)
+def test_names_and_addresses_are_found_as_they_are_written(migrated_db: Database, written: str) -> None:
+    """A host name, an address or an id is found by the words it is written with, whole or in
+    part, on every backend: the indexed text is cut into the words a query is cut into."""
+    marker = word()
+    with migrated_db.writer.begin() as conn:
+        row = build_row(
+            conn, "commands_run", command_text=f"ping {written}", error_message=f"{marker} unreachable"
+        )
+    words = search.query_words(written)
+    with migrated_db.read() as s:
+        for query in (written, words[-1]):
+            assert [h.id for h in search.search(s, "commands_run", f"{query} {marker}")] == [row["id"]], query
+
+
+def test_an_upgrade_indexes_the_rows_already_stored_as_queries_read_them(empty_database_url: URL) -> None:
+    """Migration 0004 rebuilds PostgreSQL's index of the rows stored before it (elsewhere it
+    changes nothing); its downgrade takes the index back to what it was."""
+    db = Database(empty_database_url)
+    try:
+        schema.upgrade(db, "0003")
+        marker = word()
+        with db.writer.begin() as conn:
+            row = build_row(
+                conn, "commands_run", command_text="ping SRV-2019", error_message=f"{marker} down"
+            )
+        schema.upgrade(db)
+        with db.read() as s:
+            assert [h.id for h in search.search(s, "commands_run", f"SRV-2019 {marker}")] == [row["id"]]
+        cfg = schema.alembic_config()
+        with db.writer.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0003")
+        with db.read() as s:
+            found = [h.id for h in search.search(s, "commands_run", f"SRV-2019 {marker}")]
+            assert found == ([] if db.writer.dialect.name == "postgresql" else [row["id"]])
+            assert [h.id for h in search.search(s, "commands_run", f"ping {marker}")] == [row["id"]]
+    finally:
+        db.dispose()
 
 
 def test_filters_limit_the_search_to_the_callers_rows(migrated_db: Database) -> None:
