@@ -9,6 +9,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -307,3 +308,20 @@ def test_a_line_is_parsed_exactly_as_json_parses_it(
     except (ValueError, UnicodeDecodeError) as exc:
         got = type(exc)
     assert got == expected
+
+
+@pytest.mark.parametrize("depth", [500, 1_000, 1_100, 100_000])
+def test_a_deeply_nested_line_is_read_or_is_a_bad_line_never_a_failed_import(depth: int) -> None:
+    """orjson reads 1,024 levels, ``json`` as deep as the recursion limit lets it: a line either
+    reader takes is read, one too deep for both is a bad line with its number."""
+    nested = "[" * depth + "]" * depth
+    raw = f'{{"kind": "command", "command": "uptime", "exit_code": 0, "x": {nested}}}'.encode()
+    capture: Any = SimpleNamespace(known_secrets=None)  # nothing of the vault to redact
+    prepared = reader.prepare(capture, {}, 4, raw)
+    assert prepared is not None
+    if depth <= 500:
+        assert reader.parse_json(raw) == json.loads(raw)
+    if depth <= 1_000:
+        assert prepared[1] == "command" and prepared[2][0] == "uptime"
+    elif depth > 1_024:  # beyond orjson's limit, and json's
+        assert prepared == (4, "bad", "not JSON (nested too deeply)")
