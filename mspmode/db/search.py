@@ -379,8 +379,7 @@ def create_ddl(dialect: str, table: str, columns: Sequence[str]) -> list[str]:
         # (web1.acme.local, 10.0.0.5) and a signed number of a name's tail (SRV-2019 gives
         # "-2019"), which no query word ever is.
         parts = " || ".join(
-            f"setweight(to_tsvector('{PG_CONFIG}', {pg_words(f'coalesce({c}, {_EMPTY})')}), "
-            f"'{weights[min(i, 3)]}')"
+            f"setweight(to_tsvector('{PG_CONFIG}', {pg_words(c)}), '{weights[min(i, 3)]}')"
             for i, c in enumerate(columns)
         )
         return [
@@ -392,13 +391,10 @@ def create_ddl(dialect: str, table: str, columns: Sequence[str]) -> list[str]:
     raise ValueError(f"no full-text support for dialect {dialect}")
 
 
-_EMPTY = "''"
-
-
-def pg_words(expression: str) -> str:
-    """PostgreSQL's text of ``expression`` with every run of non-word characters made one
-    space: the words ``query_words`` finds (``\\w``: letters, digits, underscore)."""
-    return f"regexp_replace({expression}, '\\W+', ' ', 'g')"
+def pg_words(column: str) -> str:
+    """PostgreSQL's text of ``column`` (NULL as empty) with every run of non-word characters
+    made one space: the words ``query_words`` finds (``\\w``: letters, digits, underscore)."""
+    return f"regexp_replace(coalesce({column}, ''), '\\W+', ' ', 'g')"
 
 
 def drop_ddl(dialect: str, table: str) -> list[str]:
