@@ -554,10 +554,16 @@ def _time_post(
     )
 
 
+def _require_technician(actor: Actor, what: str) -> None:
+    if actor.must_change_password or not actor.has_role("technician"):
+        raise PermissionDeniedError(f"role {actor.role} may not {what}")
+
+
 def queue_session(rt: Runtime, actor: Actor, session_id: uuid.UUID) -> list[PsaPost]:
     """Queue the session's note for every linked ticket and its billable time (what no earlier
     time post covered) for one ticket — the first it resolves, else the first linked — so the
     same minutes are never billed on two tickets. Queuing again changes nothing."""
+    _require_technician(actor, "post to the PSA")
     ws = crud.get_row(rt, actor, SPECS["sessions"], session_id)
     with rt.db.write() as session:
         ws = session.get(core.Session, ws.id)
@@ -649,6 +655,7 @@ def log_time(
     """Log ``minutes`` of work as a work item of the session and queue it as a time entry on
     the session's ticket (``ticket`` links one first). The session's own time post at its end
     leaves these minutes out."""
+    _require_technician(actor, "log time")
     if minutes <= 0:
         raise ValidationError("minutes must be a positive whole number")
     ws = _session_row(rt, actor, session_id)
@@ -746,6 +753,7 @@ def deliver(
 ) -> Delivery:
     """Try the given posts (or every queued post that is due). ``ignore_backoff`` also tries
     posts still waiting out a backoff, except those a 429's Retry-After holds back."""
+    _require_technician(actor, "post to the PSA")
     started = clock()
     report = Delivery()
     t = PsaPost
@@ -795,6 +803,16 @@ def deliver(
         for psa, _ in adapters.values():
             psa.http.close()
     return report
+
+
+def post_now(rt: Runtime, actor: Actor, post: PsaPost) -> PsaPost:
+    """Try one post at once with short timeouts; return it as it stands afterwards (posted, or
+    still queued with the reason)."""
+    deliver(rt, actor, [post.id], timeout=INTERACTIVE_TIMEOUT)
+    with rt.db.read() as session:
+        fresh = session.get(PsaPost, post.id)
+    assert fresh is not None
+    return fresh
 
 
 def _claim(rt: Runtime, post: PsaPost, now: datetime) -> bool:
@@ -941,8 +959,7 @@ def _finish(
 
 def retry_failed(rt: Runtime, actor: Actor) -> int:
     """Put failed posts back in the queue (after relinking a ticket or fixing an integration)."""
-    if not actor.has_role("technician"):
-        raise PermissionDeniedError(f"role {actor.role} may not requeue PSA posts")
+    _require_technician(actor, "requeue PSA posts")
     with rt.db.write() as session:
         done = session.execute(
             update(PsaPost)
