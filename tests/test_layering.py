@@ -45,7 +45,18 @@ FORBIDDEN = {
     # the full stack that writes them (services/hooks.py, cli/hooks.py).
     "services": {"api", "cli", "mcp", "server"},
     # Outside systems speak HTTP only: what to store and where is the services' business.
-    "integrations": {"db", "models", "schemas", "services", "api", "cli", "mcp", "hooks", "settings", "server"},
+    "integrations": {
+        "db",
+        "models",
+        "schemas",
+        "services",
+        "api",
+        "cli",
+        "mcp",
+        "hooks",
+        "settings",
+        "server",
+    },
     "api": {"cli", "mcp", "hooks", "server"},
     "cli": {"api", "mcp", "server"},
     "mcp": {"api", "cli", "hooks", "server"},

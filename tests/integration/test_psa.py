@@ -78,8 +78,14 @@ def worked_session(rt: Runtime, minutes: tuple[int, ...] = (47, 13), unbilled: i
         {"client_id": client.id, "session_title": "Printer fleet", "started_at": START},
     )
     for i, m in enumerate(minutes):
-        entities.add_work(rt, actor, f"Fixed print spooler {i}", minutes=m, session_id=ws.id,
-                          now=START + timedelta(minutes=sum(minutes[: i + 1])))  # fmt: skip
+        entities.add_work(
+            rt,
+            actor,
+            f"Fixed print spooler {i}",
+            minutes=m,
+            session_id=ws.id,
+            now=START + timedelta(minutes=sum(minutes[: i + 1])),
+        )
     if unbilled:
         entities.add_work(rt, actor, "Showed Bob the VPN", minutes=unbilled, billable=False, session_id=ws.id)
     return ws.id
@@ -222,9 +228,17 @@ def test_wrong_credentials_fail_the_test_with_the_integration_named(
 ) -> None:
     v, fake = vendor
     wrong = {k: "x" + val for k, val in psa.parse_secrets(v.kind, v.secrets).items()}
-    row = psa.add_integration(rt, local_actor(), v.kind, name=f"bad-{uuid.uuid4().hex[:6]}",
-                              url=fake.base_url + v.path, secrets=wrong, username=v.options.get("username"),
-                              client_id=v.options.get("client_id"), settings=v.options.get("settings"))  # fmt: skip
+    row = psa.add_integration(
+        rt,
+        local_actor(),
+        v.kind,
+        name=f"bad-{uuid.uuid4().hex[:6]}",
+        url=fake.base_url + v.path,
+        secrets=wrong,
+        username=v.options.get("username"),
+        client_id=v.options.get("client_id"),
+        settings=v.options.get("settings"),
+    )
     (result,) = psa.test_integration(rt, local_actor(), row.integration_name)
     assert not result.ok and row.integration_name in result.detail
     good = connect(rt, v, fake)
@@ -302,8 +316,16 @@ def test_a_week_of_decimal_hours_adds_up_to_its_minutes(rt: Runtime) -> None:
         actor = local_actor()
         client = crud.create_row(rt, actor, S["clients"], {"name": f"Weekly {uuid.uuid4().hex[:6]}"})
         for i, m in enumerate(minutes):
-            ws = crud.create_row(rt, actor, S["sessions"], {"client_id": client.id, "session_title": f"day {i}",
-                                                           "started_at": START + timedelta(hours=9 * i)})  # fmt: skip
+            ws = crud.create_row(
+                rt,
+                actor,
+                S["sessions"],
+                {
+                    "client_id": client.id,
+                    "session_title": f"day {i}",
+                    "started_at": START + timedelta(hours=9 * i),
+                },
+            )
             entities.add_work(rt, actor, f"patching {i}", minutes=m, session_id=ws.id)
             psa.link_ticket(
                 rt, actor, raw["ticketNumber"], session_id=ws.id, integration=row.integration_name
