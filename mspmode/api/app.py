@@ -24,6 +24,7 @@ from mspmode.api.deps import request_id
 from mspmode.api.routers import admin, auth, health, learning
 from mspmode.api.routers.credentials import credentials_router
 from mspmode.api.routers.insights import router as insights_router
+from mspmode.api.routers.psa import router as psa_router
 from mspmode.api.routers.recall import router as recall_router
 from mspmode.db.session import Database
 from mspmode.errors import AuthenticationError, MSPError, RateLimitedError
@@ -107,6 +108,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(insights_router, prefix="/api")
     # Before the generic routes: /conversation-contexts/transcript is not a context's id.
     app.include_router(recall_router, prefix="/api")
+    # Before the generic routes: /psa-posts/sync is not a post's id.
+    app.include_router(psa_router, prefix="/api")
     for spec in RESOURCES:
         if spec.table.name in SECRET_FIELDS:
             app.include_router(credentials_router(spec), prefix="/api")

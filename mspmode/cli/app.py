@@ -63,6 +63,7 @@ from mspmode.cli import hooks as _hooks  # noqa: E402,F401
 from mspmode.cli import infrastructure as _infrastructure  # noqa: E402,F401
 from mspmode.cli import insights as _insights  # noqa: E402,F401
 from mspmode.cli import learning as _learning  # noqa: E402,F401
+from mspmode.cli import psa as _psa  # noqa: E402,F401
 from mspmode.cli import recall as _recall  # noqa: E402,F401
 from mspmode.cli import reports as _reports  # noqa: E402,F401
 from mspmode.cli import setup as _setup  # noqa: E402,F401

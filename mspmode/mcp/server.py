@@ -23,7 +23,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 import mspmode
 from mspmode.errors import AuthenticationError, MSPError, ValidationError
-from mspmode.services import auth, entities, learning, recall, solutions
+from mspmode.services import auth, entities, learning, psa, recall, solutions
 from mspmode.services import insights as insight_service
 from mspmode.services.actor import Actor
 from mspmode.services.runtime import Runtime
@@ -258,6 +258,77 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
             "category": row.category,
             "billable": row.is_billable,
             "actual_minutes": row.actual_minutes,
+        }
+
+    @server.tool()
+    @_as_tool_error
+    def link_ticket(
+        number: str,
+        integration: str | None = None,
+        session_id: str | None = None,
+        link_type: str = "related",
+        ctx: Context[Any, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Link the session to the client's ticket in the MSP's PSA (SyncroMSP, Autotask,
+        ConnectWise, HaloPSA, ITFlow), so the session's note and time are posted there.
+
+        Give the ticket number as the PSA shows it; "integration" only when the MSP has several
+        PSAs. The ticket is looked up first: a number that does not exist is an error and nothing
+        is linked. link_type: related, resolves (its time goes to this ticket) or documents.
+        Returns the ticket's title and status. Use the running session unless given one."""
+        row = psa.link_ticket(
+            rt,
+            actor_of(ctx),
+            number,
+            session_id=uuid.UUID(session_id) if session_id else None,
+            integration=integration,
+            link_type=link_type,
+        )
+        return {
+            "ticket": row.ticket_number,
+            "title": row.ticket_subject,
+            "status": row.ticket_status,
+            "system": row.integration_type,
+            "verified": row.ticket_subject is not None,
+            "link_id": str(row.id),
+        }
+
+    @server.tool()
+    @_as_tool_error
+    def log_time(
+        minutes: int,
+        note: str,
+        ticket: str | None = None,
+        billable: bool | None = None,
+        session_id: str | None = None,
+        ctx: Context[Any, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Log time worked to the client's PSA ticket, as a billable (or not) time entry.
+
+        "note" says what was done (first line a title). The minutes become a work item of the
+        session and a time entry on its ticket ("ticket" links one first). Each call posts once,
+        never twice; when the PSA does not answer in seconds the entry is queued and posted
+        later (status "queued"), so go on working. It will not post time for a session with no
+        linked ticket: the work item is still logged."""
+        actor = actor_of(ctx)
+        item, post = psa.log_time(
+            rt,
+            actor,
+            minutes,
+            note,
+            session_id=uuid.UUID(session_id) if session_id else None,
+            ticket=ticket,
+            billable=billable,
+        )
+        if post is not None:
+            post = psa.post_now(rt, actor, post)
+        return {
+            "work_item_id": str(item.id),
+            "minutes": item.actual_minutes,
+            "billable": item.is_billable,
+            "ticket": post.ticket_number if post else None,
+            "status": post.status if post else "no ticket linked: logged as work only",
+            "error": post.last_error if post else None,
         }
 
     @server.tool()

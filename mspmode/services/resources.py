@@ -82,6 +82,8 @@ RESOURCES: list[ResourceSpec] = [
     R("external-integrations", integrations.ExternalIntegration),
     vault.INTEGRATION_CREDENTIALS,
     R("ticket-links", integrations.TicketLink),
+    # queued and posted through services/psa.py: read here, never written by a caller
+    R("psa-posts", integrations.PsaPost, write_role=None),
     # context recall
     R("conversation-contexts", recall.ConversationContext),
     R("context-snippets", recall.ContextSnippet),
