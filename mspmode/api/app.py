@@ -21,6 +21,7 @@ import mspmode
 from mspmode.api import logs
 from mspmode.api.crud import crud_router
 from mspmode.api.deps import guard, request_id
+from mspmode.api.proxies import TrustedProxies
 from mspmode.api.routers import admin, auth, health, learning
 from mspmode.api.routers.credentials import credentials_router
 from mspmode.api.routers.insights import router as insights_router
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         # Deny by default: every route authenticates and is authorized here (api/deps.py).
         dependencies=[Depends(guard)],
     )
+    app.add_middleware(TrustedProxies, trusted=settings.trusted_proxy_networks)
     app.state.settings = settings
     app.state.runtime = rt
     app.state.db = rt.db
