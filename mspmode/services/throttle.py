@@ -39,6 +39,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.sql.expression import Executable
 
 from mspmode.db.base import utcnow
 from mspmode.errors import RateLimitedError
@@ -145,14 +146,14 @@ def _ensure_rows(rt: Runtime, keys: Iterable[str]) -> None:
     values = [
         {"key": k, "failures": 0, "last_failure_at": now, "window_started_at": now} for k in sorted(wanted)
     ]
-    table = LoginThrottle.__table__
     dialect = rt.db.dialect
+    statement: Executable
     if dialect == "postgresql":
-        statement = postgresql.insert(table).on_conflict_do_nothing(index_elements=["key"])
+        statement = postgresql.insert(LoginThrottle).on_conflict_do_nothing(index_elements=["key"])
     elif dialect in ("mysql", "mariadb"):
-        statement = mysql.insert(table).prefix_with("IGNORE")
+        statement = mysql.insert(LoginThrottle).prefix_with("IGNORE")
     else:
-        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=["key"])
+        statement = sqlite.insert(LoginThrottle).on_conflict_do_nothing(index_elements=["key"])
     with rt.db.write() as session:
         session.execute(statement, values)
 

@@ -39,7 +39,9 @@ def bearer(api: Api, token: str, path: str = "/api/auth/me") -> httpx.Response:
 def claims(api: Api, **overrides: object) -> dict[str, object]:
     """The claims of a real sign-in of "tech" (its session and token version), with overrides."""
     now = int(time.time())
-    real = jwt.decode(login(api, "tech", PASSWORD).json()["access_token"], options={"verify_signature": False})
+    real = jwt.decode(
+        login(api, "tech", PASSWORD).json()["access_token"], options={"verify_signature": False}
+    )
     return {
         "iss": auth.ISSUER,
         "aud": auth.AUDIENCE,
