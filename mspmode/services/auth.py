@@ -244,8 +244,13 @@ def change_password(rt: Runtime, actor: Actor, current: str, new: str) -> TokenP
         raise PermissionDeniedError("only a signed-in user can change their password")
     with rt.db.read() as session:
         user = session.get(User, actor.id)
-    if user is None or not verify_password(user.password_hash, current):
+    if user is None:
+        raise AuthenticationError("the user of this token is gone")
+    # A stolen access token must not be a way to guess the password: the same limits as sign-in.
+    ticket = throttle.admit(rt, user.username, actor.client_address)
+    if not verify_password(user.password_hash, current):
         raise AuthenticationError("current password is wrong")
+    throttle.succeeded(rt, ticket)
     check_password_strength(new, user.username)
     if new == current:
         raise ValidationError("the new password must differ from the current one")

@@ -117,6 +117,17 @@ def test_guessing_from_many_addresses_is_bounded_per_account(server: Server) -> 
     assert checked_passwords(server, name) == throttle.ACCOUNT.free
 
 
+def test_a_stolen_access_token_cannot_guess_the_password(server: Server) -> None:
+    name, where = server.user(), address()
+    token = server.login(name, address=where).json()["access_token"]
+    headers = {"X-Forwarded-For": where}
+    wrong = {"current_password": "wrong guess", "new_password": "a quite different passphrase"}
+    for _ in range(throttle.PAIR.free):
+        guess = server.call("POST", "/api/auth/password", token, json=wrong, headers=headers)
+        assert guess.status_code == 401, guess.text
+    assert server.call("POST", "/api/auth/password", token, json=wrong, headers=headers).status_code == 429
+
+
 @pytest.mark.parametrize(
     ("peer", "headers", "client"),
     [
