@@ -8,13 +8,19 @@ user again revives none of their old tokens or API keys; a demoted user's keys s
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, select, text
+from sqlalchemy.engine import URL
 
+from mspmode.db import schema
+from mspmode.db.session import Database
 from mspmode.models.core import User
 from mspmode.models.operations import AuditLog
 from tests.conftest import BACKENDS
@@ -154,3 +160,37 @@ def test_a_role_change_ends_sign_ins_and_a_demoted_key_stays_demoted(server: Ser
     assert promoted.status_code == 200
     assert server.me(key).json()["role"] == "readonly"  # not raised again by the promotion
     assert server.me(server.tokens(name)["access_token"]).json()["role"] == "technician"
+
+
+def test_the_migration_adds_sessions_and_token_versions_and_goes_back(empty_database_url: URL) -> None:
+    """Revision 0006 on a database with a user in it: the user keeps working (token version 0),
+    the schema then matches the models, and the downgrade takes it all back out."""
+    before = ScriptDirectory.from_config(schema.alembic_config()).get_revision("0006").down_revision
+    assert isinstance(before, str)
+    db = Database(empty_database_url)
+    try:
+        schema.upgrade(db, before)
+        with db.writer.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, username, password_hash, role) VALUES (:id, 'old', 'x', 'admin')"
+                ),
+                {"id": str(uuid.uuid4()) if db.dialect == "postgresql" else uuid.uuid4().hex},
+            )
+        schema.upgrade(db, "0006")
+        with db.reader.connect() as conn:
+            assert (
+                conn.execute(text("SELECT token_version FROM users WHERE username = 'old'")).scalar_one() == 0
+            )
+        schema.upgrade(db)
+        assert schema.differences(db) == []
+        cfg = schema.alembic_config()
+        with db.writer.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, before)
+        found = inspect(db.writer)
+        assert "auth_sessions" not in found.get_table_names()
+        assert "token_version" not in {c["name"] for c in found.get_columns("users")}
+        assert "window_started_at" not in {c["name"] for c in found.get_columns("login_throttles")}
+    finally:
+        db.dispose()
