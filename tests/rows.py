@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 
 import mspmode.models  # noqa: F401  (registers every table)
-from mspmode.db.base import Base, UTCDateTime
+from mspmode.db.base import Base, JSONObject, UTCDateTime
 
 _serial = count(1)
 FIXED_TIME = datetime(2026, 1, 15, 12, 30, 45, 123456, tzinfo=UTC)
@@ -79,6 +79,8 @@ def value_for(t: Table, column: Column[Any], n: int) -> Any:
         return 0.5
     if isinstance(ctype, LargeBinary):
         return b"\x00\x01ciphertext\xff"
+    if isinstance(ctype, JSONObject):
+        return {"alpha": [n], "n": n}
     if isinstance(ctype, JSON):
         return ["alpha", {"n": n}]
     if isinstance(ctype, Text):

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,7 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import mspmode
 from mspmode.api import logs
 from mspmode.api.crud import crud_router
-from mspmode.api.deps import request_id
+from mspmode.api.deps import guard, request_id
+from mspmode.api.proxies import TrustedProxies
 from mspmode.api.routers import admin, auth, health, learning
 from mspmode.api.routers.credentials import credentials_router
 from mspmode.api.routers.insights import router as insights_router
@@ -59,7 +60,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
+        # Deny by default: every route authenticates and is authorized here (api/deps.py).
+        dependencies=[Depends(guard)],
     )
+    app.add_middleware(TrustedProxies, trusted=settings.trusted_proxy_networks)
     app.state.settings = settings
     app.state.runtime = rt
     app.state.db = rt.db

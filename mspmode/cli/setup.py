@@ -65,4 +65,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; the app does it
+        # instead, for MSP_TRUSTED_PROXIES only (api/proxies.py).
+        proxy_headers=False,
     )

@@ -108,14 +108,27 @@ def _now_utc_mysql(element: now_utc, compiler: Any, **kw: Any) -> str:
     return "CURRENT_TIMESTAMP(6)"
 
 
+class JSONObject(JSON):
+    """A JSON column that holds an object: the API refuses a list or a scalar for it, so code
+    reading ``traits.get(...)`` never meets another shape (the DDL is plain JSON)."""
+
+    cache_ok = True
+
+
+class JSONArray(JSON):
+    """A JSON column that holds a list (tags, steps, scopes)."""
+
+    cache_ok = True
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {
         datetime: UTCDateTime(),
         uuid.UUID: Uuid(),
-        dict[str, Any]: JSON(),
-        list[Any]: JSON(),
-        list[str]: JSON(),
+        dict[str, Any]: JSONObject(),
+        list[Any]: JSONArray(),
+        list[str]: JSONArray(),
     }
 
     def __repr__(self) -> str:

@@ -4,10 +4,15 @@ reads them (they are the tools' descriptions).
     server = build_server(rt, fixed_actor(local_actor("mcp")))   # msp mcp (stdio)
     server = build_server(rt, bearer_actor(rt))                   # /mcp on msp serve
 
-Every tool call resolves its Actor first — over HTTP from the request's ``Authorization:
-Bearer`` header, exactly as the REST API does — so roles, client scoping, redaction and the
-audit log apply as they do everywhere else. A service error (not found, not allowed, invalid)
-comes back as a tool error whose text says what to do; nothing else leaks.
+Every tool is registered with ``@tool``, which looks up the scope it needs in ``TOOL_SCOPES``
+(a tool without one cannot be registered), resolves the call's Actor — over HTTP
+from the request's ``Authorization: Bearer`` header, exactly as the REST API does — and
+authorizes it as the API's gate does (``services.actor.authorize``: no one-time password, the
+key's scopes, the role the scope needs) before the tool's body runs; the body gets the Actor
+from ``caller()``, which has none outside such a call, so a tool registered any other way
+cannot act for anyone. Roles, client scoping, redaction and the audit log then apply as they do
+everywhere else. A service error (not found, not allowed, invalid) comes back as a tool error
+whose text says what to do; nothing else leaks.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
@@ -25,12 +31,27 @@ import mspmode
 from mspmode.errors import AuthenticationError, MSPError, ValidationError
 from mspmode.services import auth, entities, learning, psa, recall, solutions
 from mspmode.services import insights as insight_service
-from mspmode.services.actor import Actor
+from mspmode.services.actor import Access, Actor, authorize
 from mspmode.services.runtime import Runtime
 
 ActorSource = Callable[[Context[Any, Any] | None], Actor]
 P = ParamSpec("P")
 T = TypeVar("T")
+
+# The scope each tool needs; a tool without a line here cannot be registered.
+TOOL_SCOPES = {
+    "check_command": "check",
+    "record_command": "record",
+    "recall_context": "read",
+    "save_context": "record",
+    "search_solutions": "read",
+    "get_insights": "read",
+    "log_work_item": "record",
+    "find_host": "read",
+    "link_ticket": "record",
+    "log_time": "record",
+}
+_CALLER: ContextVar[Actor] = ContextVar("mcp_caller")
 
 INSTRUCTIONS = """\
 MSP Mode remembers the work done for an MSP's clients: commands run on each host and how they
@@ -54,16 +75,37 @@ def bearer_actor(rt: Runtime) -> ActorSource:
         scheme, _, token = given.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("authentication required: send Authorization: Bearer <API key>")
-        return auth.authenticate(rt, token, None, ctx.request_id if ctx is not None else None)
+        assert ctx is not None  # headers came from it
+        # The HTTP request (its client already what a trusted proxy reported, api/proxies.py).
+        peer = getattr(getattr(ctx.request_context.request, "client", None), "host", None)
+        return auth.authenticate(rt, token, peer, ctx.request_id)
 
     return resolve
 
 
-def _as_tool_error(fn: Callable[P, T]) -> Callable[P, T]:
+def caller() -> Actor:
+    """The authorized Actor of the tool call being served (set by ``@tool``)."""
+    try:
+        return _CALLER.get()
+    except LookupError:
+        raise AuthenticationError("this tool was not registered through @tool: it acts for no one") from None
+
+
+def _guarded(fn: Callable[P, T], actor_of: ActorSource) -> Callable[P, T]:
+    """``fn`` run for its caller, once authenticated and authorized for the tool's scope; an
+    MSPError comes back as a tool error."""
+    needed = Access(TOOL_SCOPES[fn.__name__])
+
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
-            return fn(*args, **kwargs)
+            actor = actor_of(kwargs.get("ctx"))  # type: ignore[arg-type]
+            authorize(actor, needed)
+            token = _CALLER.set(actor)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _CALLER.reset(token)
         except MSPError as exc:
             raise ToolError(f"{type(exc).__name__}: {exc}") from None
 
@@ -80,8 +122,11 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         name="msp-mode", version=mspmode.__version__, instructions=INSTRUCTIONS, log_level="WARNING"
     )
 
-    @server.tool()
-    @_as_tool_error
+    def tool(fn: Callable[P, T]) -> Callable[P, T]:
+        server.tool()(_guarded(fn, actor_of))
+        return fn
+
+    @tool
     def check_command(
         command: str, host: str | None = None, ctx: Context[Any, Any] | None = None
     ) -> dict[str, Any]:
@@ -92,10 +137,9 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         same mistake failed there before, or the host cannot do it (old PowerShell, no systemd,
         BusyBox…) — and suggestions: the command that worked instead. On "block", do not run the
         command; use a suggestion. This only reads: nothing is recorded."""
-        return learning.check(rt, actor_of(ctx), host, command)
+        return learning.check(rt, caller(), host, command)
 
-    @server.tool()
-    @_as_tool_error
+    @tool
     def record_command(
         command: str,
         exit_code: int,
@@ -110,7 +154,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         and a later success on the same host is learned as its fix. Secrets in the command or
         output are redacted before anything is stored. Returns what was learned; after a
         failure, "hint" says whether to retry (transient) or what worked instead."""
-        actor = actor_of(ctx)
+        actor = caller()
         item = learning.CommandIn(
             command=command,
             exit_code=exit_code,
@@ -133,8 +177,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
             "hint": hint,
         }
 
-    @server.tool()
-    @_as_tool_error
+    @tool
     def recall_context(
         client: str | None = None,
         project: str | None = None,
@@ -153,10 +196,9 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         req = recall.RecallRequest(
             client=client, project=project, query=query, hosts=tuple(hosts or ()), budget_tokens=budget_tokens
         )
-        return recall.recall_context(rt, actor_of(ctx), req).markdown or "Nothing remembered for this yet."
+        return recall.recall_context(rt, caller(), req).markdown or "Nothing remembered for this yet."
 
-    @server.tool()
-    @_as_tool_error
+    @tool
     def save_context(
         title: str,
         text: str,
@@ -187,7 +229,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
             tags=tuple(tags or ()),
         )
         old = uuid.UUID(supersedes) if supersedes else None
-        row = recall.save_context(rt, actor_of(ctx), ctx_in, supersedes=old)
+        row = recall.save_context(rt, caller(), ctx_in, supersedes=old)
         return {
             "id": str(row.id),
             "title": row.title,
@@ -196,8 +238,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
             "compressed_tokens": row.compressed_tokens,
         }
 
-    @server.tool()
-    @_as_tool_error
+    @tool
     def search_solutions(
         query: str, limit: int = 10, ctx: Context[Any, Any] | None = None
     ) -> list[dict[str, Any]]:
@@ -207,10 +248,9 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         paste the most specific part of the error ("ERR_SSL_PROTOCOL_ERROR", "0x80070005").
         Returns the matching problems, best first, each with the solution applied, the host and
         how often it recurred. Empty when nothing matches: try fewer words."""
-        return solutions.search(rt, actor_of(ctx), query, limit=limit)
+        return solutions.search(rt, caller(), query, limit=limit)
 
-    @server.tool()
-    @_as_tool_error
+    @tool
     def get_insights(
         host: str | None = None, client: str | None = None, ctx: Context[Any, Any] | None = None
     ) -> str:
@@ -219,15 +259,14 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         Give a host (hostname, FQDN, IP or alias) to get its traits, its active insights (what
         fails there and what to do instead) and its recurring failure patterns; or a client to
         get that client's insights file. Read it before working on an unfamiliar host."""
-        actor = actor_of(ctx)
+        actor = caller()
         if host:
             return _host_markdown(entities.host_overview(rt, actor, host, client))
         if client:
             return insight_service.insights_markdown(rt, actor, client, refresh_first=False)
         raise ValidationError("give a host or a client")
 
-    @server.tool()
-    @_as_tool_error
+    @tool
     def log_work_item(
         description: str,
         category: str | None = None,
@@ -244,7 +283,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         are inferred when not given; the time is "minutes" or the time since the previous item."""
         row = entities.add_work(
             rt,
-            actor_of(ctx),
+            caller(),
             description,
             category=category,
             minutes=minutes,
@@ -260,8 +299,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
             "actual_minutes": row.actual_minutes,
         }
 
-    @server.tool()
-    @_as_tool_error
+    @tool
     def link_ticket(
         number: str,
         integration: str | None = None,
@@ -278,7 +316,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         Returns the ticket's title and status. Use the running session unless given one."""
         row = psa.link_ticket(
             rt,
-            actor_of(ctx),
+            caller(),
             number,
             session_id=uuid.UUID(session_id) if session_id else None,
             integration=integration,
@@ -293,8 +331,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
             "link_id": str(row.id),
         }
 
-    @server.tool()
-    @_as_tool_error
+    @tool
     def log_time(
         minutes: int,
         note: str,
@@ -310,7 +347,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         never twice; when the PSA does not answer in seconds the entry is queued and posted
         later (status "queued"), so go on working. It will not post time for a session with no
         linked ticket: the work item is still logged."""
-        actor = actor_of(ctx)
+        actor = caller()
         item, post = psa.log_time(
             rt,
             actor,
@@ -331,8 +368,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
             "error": post.last_error if post else None,
         }
 
-    @server.tool()
-    @_as_tool_error
+    @tool
     def find_host(
         host: str, client: str | None = None, ctx: Context[Any, Any] | None = None
     ) -> dict[str, Any]:
@@ -342,7 +378,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         manager), services, limitations and notes, active insights and recent failed commands.
         If two clients have a host of that name, give the client. An unknown name is answered
         with the closest known names."""
-        o = entities.host_overview(rt, actor_of(ctx), host, client)
+        o = entities.host_overview(rt, caller(), host, client)
         h = o.host
         return {
             "id": str(h.id),

@@ -75,12 +75,12 @@ class AuditChainHead(Base):
 
 
 class LoginThrottle(Base):
-    """Recent failed sign-ins for one user name or one client address, and how long further
-    attempts are refused (exponential backoff). Kept in the database so every API worker
-    applies the same limit.
+    """Failed sign-ins counted for one account, one source address, or one (account, address)
+    pair within a window, and how long further attempts are refused (exponential backoff).
+    Kept in the database so every API worker applies the same limit (services/throttle.py).
 
-    ``key`` is an HMAC of "user:NAME" or "addr:IP", never the name itself: people type their
-    password into the user-name field.
+    ``key`` is an HMAC of the kind and the name or address, never the name itself: people
+    type their password into the user-name field.
     """
 
     __tablename__ = "login_throttles"
@@ -89,6 +89,9 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column()
     last_failure_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=now_utc(), index=True)
+    # Counting starts again this long after the window's first failure, however many came
+    # since: one guess per window can never keep an account locked.
+    window_started_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=now_utc())
 
 
 class BackupLog(UUIDPrimaryKey, Timestamps, Base):

@@ -24,7 +24,7 @@ from sqlalchemy import (
     Uuid,
 )
 
-from mspmode.db.base import UTCDateTime
+from mspmode.db.base import JSONArray, JSONObject, UTCDateTime
 from mspmode.services.crud import ResourceSpec
 
 # Integers are bounded so a huge number is a 422, not a database overflow (500).
@@ -96,6 +96,10 @@ def python_type(table: Table, column: Column[Any], *, for_input: bool) -> Any:
         digits = ctype.precision or 18
         places = ctype.scale or 0
         return Annotated[Decimal, Field(max_digits=digits, decimal_places=places)] if for_input else Decimal
+    if isinstance(ctype, JSONObject):
+        return dict[str, Any]
+    if isinstance(ctype, JSONArray):
+        return list[Any]
     if isinstance(ctype, JSON):
         return list[Any] | dict[str, Any]
     if isinstance(ctype, String):

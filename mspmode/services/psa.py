@@ -33,7 +33,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mspmode.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from mspmode.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+    VaultError,
+)
 from mspmode.integrations import psa as psa_api
 from mspmode.integrations.psa import units
 from mspmode.models import core, work
@@ -794,7 +800,13 @@ def deliver(
                 continue
             if row.id not in adapters:
                 calls = _Calls()
-                config = _config(rt, row)
+                try:
+                    config = _config(rt, row)
+                except VaultError as exc:
+                    # One integration whose secret cannot be read fails its own posts, not the run.
+                    _finish(rt, actor, post, None, error=f"its PSA integration's secret: {exc}", failed=True)
+                    report.failed.append(post)
+                    continue
                 http = psa_api.Http(config, timeout=timeout, on_exchange=calls.add)
                 adapters[row.id] = (psa_api.adapter(config, http), calls)
             psa, calls = adapters[row.id]

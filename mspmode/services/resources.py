@@ -3,8 +3,8 @@
 Everything else — schemas, routes, filters, scoping, audit — is generated from these lines
 (``api/crud.py``, ``schemas/crud.py``, ``services/crud.py``); the CLI and the other services
 take their specs from here too (``SPECS["sessions"]``), so every way in writes alike. Tables
-without a line here are internal bookkeeping (``audit_chain_head``, ``login_throttles``); a
-test keeps that list exact.
+without a line here are internal bookkeeping (``audit_chain_head``, ``login_throttles``,
+``auth_sessions``); a test keeps that list exact.
 """
 
 from __future__ import annotations
@@ -96,4 +96,4 @@ RESOURCES: list[ResourceSpec] = [
 
 SPECS: dict[str, ResourceSpec] = {spec.name: spec for spec in RESOURCES}
 
-INTERNAL_TABLES = frozenset({"audit_chain_head", "login_throttles"})
+INTERNAL_TABLES = frozenset({"audit_chain_head", "login_throttles", "auth_sessions"})

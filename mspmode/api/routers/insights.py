@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from mspmode.api.deps import ActorDep, RuntimeDep
+from mspmode.api.deps import ActorDep, RuntimeDep, access
 from mspmode.models.learning import OPERATION_TYPES
 from mspmode.services import insights, maintenance, operations, recovery, solutions
 
@@ -150,6 +150,7 @@ def recovery_health(rt: RuntimeDep, actor: ActorDep) -> Any:
     "/operation-failures/record",
     status_code=status.HTTP_201_CREATED,
     summary="Record a failed operation; classify, group and explain it",
+    openapi_extra=access("record"),
 )
 def record_operation_failure(body: OperationFailureIn, rt: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
     """Record an API call, file operation, network request, backup… that failed. It is
@@ -159,7 +160,11 @@ def record_operation_failure(body: OperationFailureIn, rt: RuntimeDep, actor: Ac
     return operations.record_failure(rt, actor, operations.OperationIn(**body.model_dump()))
 
 
-@router.post("/maintenance/cleanup", summary="Retention: remove stale patterns and old attempts")
+@router.post(
+    "/maintenance/cleanup",
+    summary="Retention: remove stale patterns and old attempts",
+    openapi_extra=access("admin"),
+)
 def cleanup(body: CleanupIn, rt: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
     """Remove single-occurrence inactive patterns and successful attempts older than ``days``
     (frequent and confirmed patterns are kept); ``dry_run`` only lists them. Admin only."""

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from mspmode.api.deps import ActorDep, RuntimeDep
+from mspmode.api.deps import ActorDep, RuntimeDep, access
 from mspmode.schemas.crud import build
 from mspmode.services import learning
 from mspmode.services.resources import RESOURCES
@@ -154,6 +154,7 @@ def _out(recorded: learning.Recorded, hint: dict[str, Any] | None) -> dict[str, 
     response_model=RecordedOut,
     status_code=status.HTTP_201_CREATED,
     summary="Record a command that ran, and learn from it",
+    openapi_extra=access("record"),
 )
 def record_command(body: CommandIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     """Record one command with its outcome. Learning is done before this returns: a failure
@@ -172,6 +173,7 @@ def record_command(body: CommandIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     response_model=BatchOut,
     status_code=status.HTTP_201_CREATED,
     summary="Record many commands in order, and learn from them",
+    openapi_extra=access("record"),
 )
 def record_batch(body: BatchIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     """Record up to 1,000 commands in the order given, in one transaction: all or none.
@@ -181,7 +183,12 @@ def record_batch(body: BatchIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     return {"count": len(recorded), "results": [_out(r, h) for r, h in zip(recorded, hints, strict=True)]}
 
 
-@router.post("/check", response_model=CheckOut, summary="Pre-check a command before it runs")
+@router.post(
+    "/check",
+    response_model=CheckOut,
+    summary="Pre-check a command before it runs",
+    openapi_extra=access("check"),
+)
 def check(body: CheckIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     """Block, warn or allow ``command`` on ``host``, with the reason, the learned fix first in
     ``suggestions`` and the patterns that decided — the ``msp check --json`` object. Without a

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from mspmode.api.deps import ActorDep, RuntimeDep
+from mspmode.api.deps import ActorDep, RuntimeDep, access
 from mspmode.services import psa
 from mspmode.services.resources import SPECS
 
@@ -26,7 +26,10 @@ class TestOut(BaseModel):
 
 
 @router.post(
-    "/integration-credentials/{id}/test", response_model=list[TestOut], summary="Sign in to a PSA integration"
+    "/integration-credentials/{id}/test",
+    response_model=list[TestOut],
+    summary="Sign in to a PSA integration",
+    openapi_extra=access("admin"),
 )
 def test_integration(id: uuid.UUID, rt: RuntimeDep, actor: ActorDep) -> Any:
     """Authenticates with the stored credentials; the outcome is kept on the integration
@@ -42,7 +45,10 @@ class TicketIn(BaseModel):
 
 
 @router.post(
-    "/sessions/{id}/tickets", status_code=status.HTTP_201_CREATED, summary="Link a session to a PSA ticket"
+    "/sessions/{id}/tickets",
+    status_code=status.HTTP_201_CREATED,
+    summary="Link a session to a PSA ticket",
+    openapi_extra=access("record"),
 )
 def link_ticket(id: uuid.UUID, body: TicketIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     """Looks the ticket up in the PSA first (404 if it does not exist, nothing stored) and
@@ -69,7 +75,11 @@ class PostIn(BaseModel):
     deliver: bool = Field(default=True, description="Try the posts now (else leave them for a sync).")
 
 
-@router.post("/sessions/{id}/psa-posts", summary="Queue (and post) a session's note and billable time")
+@router.post(
+    "/sessions/{id}/psa-posts",
+    summary="Queue (and post) a session's note and billable time",
+    openapi_extra=access("record"),
+)
 def post_session(id: uuid.UUID, body: PostIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     """Queues the session's note for each linked ticket and its billable time for one, each
     under an idempotency key (calling this again queues nothing new), and with ``deliver``
@@ -92,7 +102,12 @@ class TimeIn(BaseModel):
     billable: bool | None = None
 
 
-@router.post("/sessions/{id}/time", status_code=status.HTTP_201_CREATED, summary="Log time to the PSA ticket")
+@router.post(
+    "/sessions/{id}/time",
+    status_code=status.HTTP_201_CREATED,
+    summary="Log time to the PSA ticket",
+    openapi_extra=access("record"),
+)
 def log_time(id: uuid.UUID, body: TimeIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     """Logs the minutes as a work item and posts them as a time entry on the session's ticket
     (the session's own time post at its end leaves them out)."""
@@ -118,7 +133,7 @@ class SyncIn(BaseModel):
     retry_failed: bool = Field(default=False, description="Requeue failed posts first.")
 
 
-@router.post("/psa-posts/sync", summary="Retry the PSA queue")
+@router.post("/psa-posts/sync", summary="Retry the PSA queue", openapi_extra=access("record"))
 def sync(body: SyncIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     """Posts what is due in the queue (the caller's clients only, for a scoped key)."""
     if body.retry_failed:

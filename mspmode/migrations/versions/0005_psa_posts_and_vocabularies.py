@@ -1,6 +1,6 @@
 """PSA integration: HaloPSA and ITFlow in the vocabularies, the posts queue, integration settings
 
-Revision ID: 0008
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-23 09:00:00.000000
 
@@ -18,7 +18,7 @@ from alembic import op
 
 from mspmode.db import base as msp_types
 
-revision: str = '0008'
+revision: str = '0005'
 down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
