@@ -248,7 +248,8 @@ def pre_tool_use(cfg: HookConfig, payload: dict[str, Any]) -> dict[str, Any] | N
         return None
     command, host = found
     if cfg.team:
-        result = call_server(cfg, "POST", "/api/check", {"host": host, "command": command})
+        body = {"host": host, "command": command, **_session_ref(cfg, payload)}
+        result = call_server(cfg, "POST", "/api/check", body)
     else:
         result = local_check(cfg, host, command)
     if not isinstance(result, dict):
