@@ -356,14 +356,6 @@ def add_host(
     return host
 
 
-def _target_spelling(name: str) -> str:
-    """``name`` as a spelling of a host: without ``user@`` and the brackets of ``[fe80::1]``."""
-    low = host_key(name)
-    if "@" in low:
-        low = low.rsplit("@", 1)[1]
-    return low.strip("[]\\/")
-
-
 def host_candidates(memory: Memory, spelling: str) -> list[str]:
     """Keys of every host answering to ``spelling`` (as :func:`host_key` makes it), oldest
     first, whoever owns them."""
@@ -374,16 +366,20 @@ def host_candidates(memory: Memory, spelling: str) -> list[str]:
     return [] if key is None else [key]
 
 
-def _pick(memory: Memory, keys: list[str], scope: HostScope | None, near: str | None) -> str | None:
-    """The host ``keys`` mean for ``scope``: the one a command runs on (``near``: a replay
+def _pick(memory: Memory, spelling: str, scope: HostScope | None, near: str | None) -> str | None:
+    """The host ``spelling`` means for ``scope``: the one a command runs on (``near``: a replay
     names the host it ran on), else one of the scope's client's, else one of ``near``'s
     client's, else the oldest; never one the scope does not see."""
+    keys = memory.shared_spellings.get(spelling) if scope is not None or near is not None else None
     if not keys:
-        return None
-    if scope is None and (near is None or len(keys) == 1):
-        return keys[0]
+        key = memory.host_lookup.get(spelling)  # one host has it: the common case, kept cheap
+        if key is None or scope is None or scope.owners is None:
+            return key
+        host = memory.hosts.get(key)
+        return key if host is not None and host.owner in scope.owners else None
     hosts = memory.hosts
-    seen = [k for k in keys if k in hosts and (scope is None or scope.sees(hosts[k].owner))]
+    owners = scope.owners if scope is not None else None
+    seen = [k for k in keys if k in hosts and (owners is None or hosts[k].owner in owners)]
     if len(seen) <= 1:
         return seen[0] if seen else None
     if near is not None and near in seen:
@@ -401,17 +397,23 @@ def resolve_host(
     memory: Memory, name: str | None, scope: HostScope | None = None, near: str | None = None
 ) -> str | None:
     """The key of the host ``name`` refers to (names, FQDNs, short names, IPs, aliases,
-    ``user@host``; in any case or Unicode compatibility form), or None if it is not known —
-    to ``scope``: a host it does not see is not known. ``near``: the key of the host the
-    command naming ``name`` runs on (see :func:`_pick`)."""
+    ``user@host``, ``[fe80::1]``; compared as :func:`host_key` makes them), or None if it is
+    not known — to ``scope``: a host it does not see is not known. ``near``: the key of the host
+    the command naming ``name`` runs on (see :func:`_pick`)."""
     if not name or not isinstance(name, str):
         return None
-    spelling = _target_spelling(name)
-    if not spelling:
+    low = name.strip()
+    # host_key, inlined with the rest: a pre-check resolves a name or two every time.
+    low = low.lower() if low.isascii() else host_name(low).casefold()
+    if "@" in low:
+        low = low.rsplit("@", 1)[1]
+    low = low.strip("[]\\/")
+    low = low.rstrip(".") or low
+    if not low:
         return None
-    key = _pick(memory, host_candidates(memory, spelling), scope, near)
-    if key is None and "." in spelling and not _dotted_number(spelling):
-        key = _pick(memory, host_candidates(memory, spelling.split(".", 1)[0]), scope, near)
+    key = _pick(memory, low, scope, near)
+    if key is None and "." in low and not _dotted_number(low):
+        key = _pick(memory, low.split(".", 1)[0], scope, near)
     return key
 
 
