@@ -22,7 +22,8 @@ from typing import Any
 import anyio
 import pytest
 from mcp.client import Client
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.engine import URL
 
 from mspmode.engine import memory as engine_memory
 from mspmode.engine.memory import HostScope, Memory, add_host, host_key, resolve_host
@@ -34,6 +35,7 @@ from mspmode.models.work import CommandRun
 from mspmode.services import auth
 from mspmode.services.actor import Actor, local_actor
 from tests.api.conftest import PASSWORD, Api, api  # noqa: F401 - the real server fixture
+from tests.cli.test_setup import msp
 from tests.hooks.test_hooks_e2e import bash, hook, write_transcript
 
 ERROR = (
@@ -446,6 +448,47 @@ def test_team_hooks_with_a_scoped_key_never_record_on_another_clients_host(
     denied = hook(env, "PreToolUse", repeat)
     assert denied is not None and denied["hookSpecificOutput"]["permissionDecision"] == "deny"
     assert "b-dc" not in json.dumps(denied) and "b-only" not in json.dumps(denied)
+
+
+def test_local_hooks_take_the_running_sessions_clients_host_for_a_shared_ip(
+    msp_env: dict[str, str], empty_database_url: URL, tmp_path: Path
+) -> None:
+    """Solo mode: the hooks record through a short-lived msp and pre-check from the index; both
+    take 192.168.1.10 to be the running session's client's, not the first one recorded."""
+    env = {**msp_env, "MSP_DATABASE_URL": empty_database_url.render_as_string(hide_password=False)}
+    assert msp(env, "init").returncode == 0
+    history = tmp_path / "hosts.jsonl"
+    nas = {"kind": "host", "ip_address": "192.168.1.10", "shell_type": "sh"}
+    lines = [
+        {"kind": "client", "name": "Globex"},
+        {"kind": "client", "name": "Acme"},
+        {**nas, "client": "Globex", "hostname": "globex-nas"},  # the older: found first before
+        {**nas, "client": "Acme", "hostname": "acme-nas"},
+    ]
+    history.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert msp(env, "import", str(history)).returncode == 0
+    started = msp(env, "session", "start", "--client", "Acme")
+    assert started.returncode == 0, started.stderr
+    transcript = tmp_path / "transcript.jsonl"
+    write_transcript(transcript)
+    failed = "ssh root@192.168.1.10 'nasctl status'"
+    error = "Exit code 127\nsh: nasctl: not found"
+    hook(env, "PostToolUseFailure", bash("PostToolUseFailure", tmp_path, transcript, failed, error=error))
+    engine = create_engine(empty_database_url)
+    try:
+        with engine.connect() as conn:
+            hosts = conn.execute(
+                select(Infrastructure.hostname)
+                .join(CommandRun, CommandRun.infrastructure_id == Infrastructure.id)
+                .where(CommandRun.command_text == failed)
+            ).all()
+    finally:
+        engine.dispose()
+    assert [h for (h,) in hosts] == ["acme-nas"]
+    repeat = bash("PreToolUse", tmp_path, transcript, "ssh root@192.168.1.10 'nasctl start'")
+    denied = hook(env, "PreToolUse", repeat)
+    assert denied is not None and denied["hookSpecificOutput"]["permissionDecision"] == "deny"
+    assert "acme-nas" in denied["hookSpecificOutput"]["permissionDecisionReason"]
 
 
 # --------------------------------------------------------------------------------------------
