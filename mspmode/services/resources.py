@@ -23,6 +23,7 @@ from mspmode.models import (
 from mspmode.services import credentials as vault
 from mspmode.services import work as work_rules
 from mspmode.services.crud import ResourceSpec
+from mspmode.services.learning import hosts as learning_hosts
 from mspmode.services.learning import patterns as learning_rules
 
 R = ResourceSpec
@@ -44,7 +45,7 @@ RESOURCES: list[ResourceSpec] = [
     R("api-keys", core.ApiKey, read_role="admin", write_role=None),
     # infrastructure
     R("sites", infrastructure.Site),
-    R("infrastructure", infrastructure.Infrastructure),
+    R("infrastructure", infrastructure.Infrastructure, prepare=learning_hosts.prepare_host),
     R("services", infrastructure.Service),
     R("service-relationships", infrastructure.ServiceRelationship),
     R("networks", infrastructure.Network),

@@ -100,6 +100,11 @@ class CheckIn(BaseModel):
         default=None, max_length=1000, description="Where it will run; null: found from the command."
     )
     command: str = Field(min_length=1, max_length=1_000_000)
+    session_id: uuid.UUID | None = Field(
+        default=None,
+        description="The session it runs in: a name hosts of two clients answer to means its client's.",
+    )
+    session: str | None = Field(default=None, max_length=255, description="Or the session's label.")
 
 
 class CheckOut(BaseModel):
@@ -193,9 +198,12 @@ def check(body: CheckIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     """Block, warn or allow ``command`` on ``host``, with the reason, the learned fix first in
     ``suggestions`` and the patterns that decided — the ``msp check --json`` object. Without a
     host the target is found from the command (``ssh user@ip``, ``-ComputerName``) or is the
-    caller's machine. Changes nothing; any role may ask. A host of a client the caller may not
-    see answers 404."""
-    return learning.check(rt, actor, body.host, body.command)
+    caller's machine; a name the same private address or hostname at two clients answers to
+    means the session's client's host. Changes nothing; any role may ask. A host of a client
+    the caller may not see is answered like a host nobody recorded."""
+    return learning.check(
+        rt, actor, body.host, body.command, session_id=body.session_id, session=body.session
+    )
 
 
 @router.get(

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from mspmode import engine
 from mspmode.db import search
+from mspmode.engine.memory import host_key, host_name
 from mspmode.engine.transfer import suggest_fixes
 from mspmode.errors import PermissionDeniedError, ValidationError
 from mspmode.models.core import CLIENT_TYPES, Client
@@ -70,6 +71,7 @@ HOST_TEXTS = ("environmental_notes", "notes")
 HOST_LISTS = ("aliases", "limitations")
 HOST_VOCABULARIES = {"asset_type": ASSET_TYPES, "status": INFRASTRUCTURE_STATUSES}
 _NOT_TRAITS = frozenset({"kind", "client", "hostname", "name"})
+_HOST_NAMES = frozenset({"ip_address", "fqdn"})  # stored as host_name makes them, like hostname
 
 
 @dataclass
@@ -176,8 +178,9 @@ def recovery_hints(rt: Runtime, actor: Actor, recorded: Sequence[Recorded]) -> l
         st = cache.current(rt, s, actor.client_scope)
         for i in failed:
             r = recorded[i]
-            given = r.given if r.given is None or st.candidates(r.given) else None
-            result = engine.check(st.memory, given, r.row["command_text"])
+            key = st.by_id.get(r.given_id) if r.given_id is not None else None
+            given = st.memory.hosts[key] if key is not None else None
+            result = engine.check(st.memory, given, r.row["command_text"], r.scope)
             # The fixes learned for this pattern and for the same failure with other words,
             # transplanted onto this command.
             transferred = suggest_fixes(st.memory, r.learned)
@@ -364,7 +367,9 @@ class _Importer:
         hostname = event.get("hostname", event.get("name"))
         if not isinstance(hostname, str) or not hostname.strip():
             raise BadLineError("lacks the field 'hostname'")
-        hostname = text.prepare_label(hostname, 1000) or ""
+        hostname = host_name(text.prepare_label(hostname, 1000))
+        if not hostname:
+            raise BadLineError("the hostname is empty once cleaned")
         if len(hostname) > 255:
             raise BadLineError("hostname is longer than 255 characters")
         values, traits = _host_values(event)
@@ -394,12 +399,12 @@ class _Importer:
     def _existing_host(self, hostname: str, client_id: uuid.UUID | None) -> Infrastructure | NewHost | None:
         """The host this line describes: the same client's host of that name, or one first met
         in a command (auto-created, no client yet)."""
-        low = hostname.lower()
+        low = host_key(hostname)
         rows: list[Infrastructure | NewHost] = []
         for ref in self.st.candidates(hostname):
             pending = self.rec.new_hosts.get(ref.id)
             found = pending if pending is not None else self.rec.db().get(Infrastructure, ref.id)
-            if found is not None and found.hostname.lower() == low:
+            if found is not None and host_key(found.hostname) == low:
                 rows.append(found)
         for r in rows:
             if r.client_id == client_id:
@@ -422,6 +427,8 @@ def _host_values(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
             if isinstance(value, bool) or not isinstance(value, str | int | float):
                 raise BadLineError(f"{key} must be text")
             clean = text.prepare_label(str(value), 10_000)
+            if key in _HOST_NAMES:
+                clean = host_name(clean) or None
             if clean and len(clean) > HOST_STRINGS[key]:
                 raise BadLineError(f"{key} is longer than {HOST_STRINGS[key]} characters")
             values[key] = clean
@@ -430,7 +437,8 @@ def _host_values(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
                 continue
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise BadLineError(f"{key} must be a list of strings")
-            values[key] = [text.prepare_label(v, 255) for v in value if v.strip()]
+            items = [text.prepare_label(v, 255) for v in value if v.strip()]
+            values[key] = [host_name(v) for v in items if v] if key == "aliases" else items
         elif key in HOST_TEXTS:
             if value is not None and not isinstance(value, str):
                 raise BadLineError(f"{key} must be text")
