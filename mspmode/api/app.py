@@ -45,10 +45,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # At start-up, after the server configured its loggers: every line passes the redactor.
-        logs.install(lambda: rt.known_secrets)
-        yield
-        rt.dispose()
+        # Every log record the process makes passes the redactor while the app runs.
+        stop_redacting = logs.install(lambda: rt.known_secrets)
+        try:
+            yield
+        finally:
+            stop_redacting()
+            rt.dispose()
 
     app = FastAPI(
         title="MSP Mode",
