@@ -14,26 +14,33 @@ headers, the docs and the Host header).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
+import select
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
 import uvicorn.logging
 
 from mspmode.api import logs
+from mspmode.db.session import Database
+from mspmode.server import create_app
 from mspmode.services import auth
 from mspmode.services.actor import local_actor
 from mspmode.services.runtime import Runtime
 from mspmode.settings import Settings
-from tests.servers import free_port
+from tests.servers import free_port, serve_in_thread
 
 MSP = [sys.executable, "-m", "mspmode"]
 MiB = 1024 * 1024
@@ -186,3 +193,239 @@ def test_every_logger_is_cleaned_whatever_its_formatter_reads() -> None:
     for line in access.lines + plain.lines:
         assert secret not in line, line
     assert "RuntimeError" in plain.lines[2]  # the traceback is kept, redacted
+
+
+# ---- finding 11: bodies ----------------------------------------------------------------------
+
+
+def memory(pid: int) -> dict[str, int]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return {k: int(v) * 1024 for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(\d+) kB", status, re.M)}
+
+
+def reset_peak(pid: int) -> None:
+    # Linux 4.0+: writing 5 to clear_refs resets VmHWM to the current RSS.
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def pieces(total: int, size: int = MiB) -> Iterator[bytes]:
+    """``total`` bytes of a JSON object: ``{"name": "aaaa…"}``."""
+    head, tail = b'{"name": "', b'"}'
+    yield head
+    chunk, left = b"a" * size, total - len(head) - len(tail)
+    while left > 0:
+        yield chunk[: min(size, left)]
+        left -= size
+    yield tail
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def send(
+    base: str, path: str, body: Iterable[bytes], *, length: int | None, headers: dict[str, str] | None = None
+) -> Answer:
+    """POST ``body`` over a raw socket, chunked unless ``length`` is given; stop sending as soon
+    as the server answers (it may answer and close long before the body is sent)."""
+    url = urlsplit(base)
+    framing = f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
+        f"{extra}{framing}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    frames = iter(body) if length is not None else (f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in body)
+    received = bytearray()
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        sock.sendall(head)
+        sock.setblocking(False)
+        pending, sending = b"", True
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            readable, writable, _ = select.select([sock], [sock] if sending else [], [], 1.0)
+            if readable:
+                try:
+                    data = sock.recv(65536)
+                except ConnectionResetError:
+                    data = b""
+                if not data:
+                    break
+                received += data
+                sending = False
+            elif writable:
+                if not pending:
+                    pending = next(frames, b"")
+                    if not pending:
+                        if length is None:
+                            sock.sendall(b"0\r\n\r\n")
+                        sending = False
+                        continue
+                try:
+                    pending = pending[sock.send(pending) :]
+                except (BrokenPipeError, ConnectionResetError):
+                    sending = False
+        else:
+            raise AssertionError("no answer")
+    raw_head, _, rest = bytes(received).partition(b"\r\n\r\n")
+    status_line, *lines = raw_head.decode("latin-1").split("\r\n")
+    answer_headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    size = int(answer_headers.get("content-length", len(rest)))
+    return Answer(int(status_line.split()[1]), answer_headers, rest[:size])
+
+
+def refused_without_holding(
+    served: Served, path: str, *, chunked: bool, headers: dict[str, str] | None = None
+) -> Answer:
+    pid = served.proc.pid
+    reset_peak(pid)
+    before = memory(pid)["VmRSS"]
+    answer = send(served.base, path, pieces(BIG), length=None if chunked else BIG, headers=headers)
+    grown = memory(pid)["VmHWM"] - before
+    assert grown < HELD, f"the server grew by {grown // MiB} MiB while refusing a {BIG // MiB} MiB body"
+    assert answer.headers.get("content-type") == "application/json"
+    return answer
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_an_unauthenticated_body_is_refused_before_it_is_held(served: Served, chunked: bool) -> None:
+    # The batch route accepts the largest bodies, but not from a client without credentials.
+    answer = refused_without_holding(served, "/api/commands/batch", chunked=chunked)
+    assert answer.status == 413
+    assert answer.json()["error"]["type"] == "PayloadTooLarge"
+    assert "credentials" in answer.json()["error"]["message"]
+
+
+def test_forged_credentials_are_checked_before_the_body_is_read(served: Served) -> None:
+    answer = refused_without_holding(
+        served, "/api/commands/batch", chunked=True, headers={"Authorization": "Bearer msp_forged_key"}
+    )
+    assert answer.status == 401
+    assert answer.headers.get("www-authenticate") == "Bearer"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_an_authenticated_body_over_its_routes_limit_is_413(served: Served, chunked: bool) -> None:
+    answer = refused_without_holding(
+        served, "/api/clients", chunked=chunked, headers={"Authorization": f"Bearer {served.key}"}
+    )
+    assert answer.status == 413
+    assert answer.json()["error"]["message"] == (
+        "request body too large: this route accepts at most 4194304 bytes"
+    )
+
+
+def test_a_content_length_over_even_the_bulk_limit_is_413_unread(served: Served) -> None:
+    too_big = 129 * MiB  # the batch routes accept 128 MiB
+    answer = send(
+        served.base,
+        "/api/commands/batch",
+        pieces(too_big),
+        length=too_big,
+        headers={"Authorization": f"Bearer {served.key}"},
+    )
+    assert answer.status == 413
+    assert "134217728 bytes" in answer.json()["error"]["message"]
+
+
+def test_bulk_routes_take_more_than_the_default_limit(served: Served) -> None:
+    output = "x" * (5 * MiB)  # over MSP_MAX_BODY_BYTES (4 MiB), under the bulk routes' limit
+    answer = httpx.post(
+        f"{served.base}/api/commands",
+        json={"command": "cat big.log", "exit_code": 0, "output": output, "host": "bulk-host"},
+        headers={"Authorization": f"Bearer {served.key}"},
+        timeout=120,
+    )
+    assert answer.status_code == 201, answer.text[:500]
+    small = httpx.post(
+        f"{served.base}/api/clients",
+        json={"name": "x" * 200, "notes": "y" * (5 * MiB)},
+        headers={"Authorization": f"Bearer {served.key}"},
+        timeout=120,
+    )
+    assert small.status_code == 413
+
+
+# ---- headers, docs, redirects, hosts ------------------------------------------------------------
+
+
+def test_every_answer_carries_the_security_headers(served: Served) -> None:
+    keyed = {"Authorization": f"Bearer {served.key}"}
+    answers = [
+        httpx.get(f"{served.base}/api/health", timeout=30),
+        httpx.get(f"{served.base}/api/clients", headers=keyed, timeout=30),
+        httpx.get(f"{served.base}/api/clients", timeout=30),  # 401
+        httpx.get(f"{served.base}/api/nothing-here", timeout=30),  # 404
+        httpx.post(f"{served.base}/api/clients", headers=keyed, json={"name": 5}, timeout=30),  # 422
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 401, 404, 422]
+    for answer in answers:
+        h = answer.headers
+        assert h["x-content-type-options"] == "nosniff"
+        assert h["x-frame-options"] == "DENY"
+        assert h["referrer-policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in h["content-security-policy"]
+        assert "default-src 'none'" in h["content-security-policy"]
+        assert h["cache-control"] == "no-store"
+
+
+def test_the_docs_load_nothing_from_elsewhere_and_run_no_inline_script(served: Served) -> None:
+    page = httpx.get(f"{served.base}/api/docs", timeout=60)
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    for name in ("script-src", "style-src", "connect-src"):
+        assert directives[name] == "'self'", csp
+    assert directives["default-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
+    references = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert len(references) >= 4
+    assert all(ref.startswith("/") and not ref.startswith("//") for ref in references), references
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, re.S)
+    assert scripts and all('src="' in attrs and not body.strip() for attrs, body in scripts)
+    assert "<style" not in page.text and "style=" not in page.text
+    for ref in references:
+        asset = httpx.get(f"{served.base}{ref}", timeout=60)
+        assert asset.status_code == 200, ref
+    bundle = httpx.get(f"{served.base}/api/docs/assets/swagger-ui-bundle.js", timeout=60)
+    assert "SwaggerUIBundle" in bundle.text
+    assert bundle.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    spec = httpx.get(f"{served.base}/api/openapi.json", timeout=60).json()
+    assert not any(path.startswith("/api/docs") for path in spec["paths"])
+
+
+def test_redirects_never_carry_the_hosts_a_client_sent(served: Served) -> None:
+    keyed = {"Authorization": f"Bearer {served.key}"}
+    slash = httpx.get(f"{served.base}/api/clients/", headers=keyed, timeout=30)
+    assert slash.status_code == 307
+    assert slash.headers["location"] == "/api/clients"
+    # A loopback server answers only for loopback names: a page whose own name now points at
+    # 127.0.0.1 (DNS rebinding) is refused, and its Host never reaches a Location.
+    forged = httpx.get(f"{served.base}/api/clients/", headers={**keyed, "Host": "evil.example"}, timeout=30)
+    assert forged.status_code == 400
+    assert forged.json()["error"]["type"] == "HostNotAllowed"
+    assert "evil.example" not in forged.headers.get("location", "")
+    for name in ("localhost", "127.0.0.1", f"localhost:{urlsplit(served.base).port}"):
+        assert httpx.get(f"{served.base}/api/health", headers={"Host": name}, timeout=30).status_code == 200
+
+
+def test_allowed_hosts_are_the_only_names_answered(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, allowed_hosts="msp.example.com, *.msp.example.net")
+    db = Database.from_settings(settings)
+    with serve_in_thread(create_app(settings, db)) as base:
+
+        def status(host: str) -> int:
+            return httpx.get(f"{base}/api/clients/", headers={"Host": host}, timeout=30).status_code
+
+        assert status("msp.example.com") == 307
+        assert status("eu.msp.example.net") == 307
+        assert status("msp.example.com.evil.example") == 400
+        assert status("evil.example") == 400
+        moved = httpx.get(f"{base}/api/clients/", headers={"Host": "msp.example.com"}, timeout=30)
+        assert moved.headers["location"] == "/api/clients"
+    db.dispose()
