@@ -269,8 +269,16 @@ def _captured(rt: Runtime, spec: ResourceSpec, data: dict[str, Any]) -> dict[str
         if isinstance(column.type, (Text, JSON)):
             out[name] = capture.clean_value(rt, value)
         elif isinstance(column.type, String) and (column.type.length or 0) > 255:
-            out[name] = capture.clean_text(rt, value)
+            out[name] = _fit(capture.clean_text(rt, value), column.type.length)
     return out
+
+
+def _fit(text: str | None, length: int | None) -> str | None:
+    """A placeholder is longer than what it replaces: text that fitted its column before it
+    was redacted is cut to fit after (PostgreSQL and MariaDB refuse, not truncate)."""
+    if text is None or length is None or len(text) <= length:
+        return text
+    return text[: length - 1] + "…"
 
 
 def _check_writable(spec: ResourceSpec, data: Mapping[str, Any]) -> None:
