@@ -34,6 +34,7 @@ RESOURCES: list[ResourceSpec] = [
         "sessions",
         core.Session,
         read_only=frozenset({"billable_hours", "duration_minutes"}),
+        actor_fields=frozenset({"user_id", "technician"}),
         prepare=work_rules.prepare_session,
     ),
     R("machines", core.Machine),
@@ -79,7 +80,7 @@ RESOURCES: list[ResourceSpec] = [
     R("credential-audit-log", credentials.CredentialAuditLog, read_role="admin", write_role=None),
     R("security-incidents", credentials.SecurityIncident),
     # integrations
-    R("external-integrations", integrations.ExternalIntegration),
+    R("external-integrations", integrations.ExternalIntegration, actor_fields=frozenset({"user_id"})),
     vault.INTEGRATION_CREDENTIALS,
     R("ticket-links", integrations.TicketLink),
     # context recall

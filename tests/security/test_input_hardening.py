@@ -10,7 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select as sql_select
 
+from mspmode.models.core import SessionTag, Tag
 from tests.api.conftest import Api, api  # noqa: F401 - the real server on every backend
 
 # ---- input on every backend ----------------------------------------------------------------------
@@ -119,3 +121,80 @@ def test_a_zero_duration_is_fine_and_a_negative_patch_is_422(api: Api) -> None: 
     path = f"/api/pending-tasks/{made.json()['id']}"
     assert tech.patch(path, json={"estimated_minutes": -10}).status_code == 422
     assert tech.get(path).json()["estimated_minutes"] == 0
+
+
+# ---- who did it, and shared tags ----------------------------------------------------------------
+
+
+def user_id(harness: Api, username: str) -> str:
+    found = harness.as_("admin").get("/api/users", params={"username": username}).json()["items"]
+    return str(found[0]["id"])
+
+
+def test_who_ran_a_session_is_the_caller_never_the_body(api: Api) -> None:  # noqa: F811
+    tech = api.as_("tech")
+    session = {"session_title": "night shift", "started_at": "2026-01-05T22:00:00Z"}
+    for forged in ({"user_id": user_id(api, "admin")}, {"technician": "admin"}):
+        answer = tech.post("/api/sessions", json={**session, **forged})
+        assert answer.status_code == 422, answer.text
+        assert "extra_forbidden" in {d["type"] for d in answer.json()["detail"]}
+    made = tech.post("/api/sessions", json=session)
+    assert made.status_code == 201, made.text
+    assert made.json()["user_id"] == user_id(api, "tech")
+    assert made.json()["technician"] == "tech/tech key"
+    path = f"/api/sessions/{made.json()['id']}"
+    assert tech.patch(path, json={"user_id": user_id(api, "admin")}).status_code == 422
+    assert tech.get(path).json()["user_id"] == user_id(api, "tech")
+    logged = tech.post("/api/external-integrations", json={"integration_type": "other", "action": "synced"})
+    assert logged.status_code == 201 and logged.json()["user_id"] == user_id(api, "tech")
+    forged_log = {"integration_type": "other", "action": "synced", "user_id": user_id(api, "admin")}
+    assert tech.post("/api/external-integrations", json=forged_log).status_code == 422
+
+
+def tagged_session(harness: Api, who: str, client: uuid.UUID, tag: str) -> str:
+    caller = harness.as_(who)
+    session = caller.post(
+        "/api/sessions",
+        json={"session_title": f"{who} work", "started_at": "2026-01-05T08:00:00Z", "client_id": str(client)},
+    )
+    assert session.status_code == 201, session.text
+    link = caller.post("/api/session-tags", json={"session_id": session.json()["id"], "tag_id": tag})
+    assert link.status_code == 201, link.text
+    return str(session.json()["id"])
+
+
+def test_a_scoped_key_cannot_cut_other_clients_links_to_a_shared_tag(api: Api) -> None:  # noqa: F811
+    scoped = api.as_("scoped")
+    shared = scoped.post("/api/tags", json={"name": f"ransomware-{uuid.uuid4().hex[:8]}"})
+    assert shared.status_code == 201, shared.text
+    tag = shared.json()["id"]
+    mine = tagged_session(api, "scoped", api.client_a, tag)
+    theirs = tagged_session(api, "tech", api.client_b, tag)
+
+    refused = scoped.delete(f"/api/tags/{tag}")
+    assert refused.status_code == 403, refused.text
+    assert "other clients" in refused.json()["error"]["message"]
+    with api.db.read() as session:
+        links = {
+            str(s)
+            for (s,) in session.execute(
+                sql_select(SessionTag.session_id).where(SessionTag.tag_id == uuid.UUID(tag))
+            )
+        }
+    assert links == {mine, theirs}
+
+    # Its own link it may cut; then, used by nobody else, the tag itself.
+    assert scoped.delete(f"/api/session-tags/{mine}/{tag}").status_code == 204
+    assert scoped.delete(f"/api/tags/{tag}").status_code == 403
+    assert api.as_("tech").delete(f"/api/session-tags/{theirs}/{tag}").status_code == 204
+    assert scoped.delete(f"/api/tags/{tag}").status_code == 204
+    with api.db.read() as session:
+        assert session.get(Tag, uuid.UUID(tag)) is None
+
+
+def test_an_unscoped_technician_still_deletes_a_shared_tag(api: Api) -> None:  # noqa: F811
+    tech = api.as_("tech")
+    tag = tech.post("/api/tags", json={"name": f"shared-{uuid.uuid4().hex[:8]}"}).json()["id"]
+    tagged_session(api, "scoped", api.client_a, tag)
+    tagged_session(api, "tech", api.client_b, tag)
+    assert tech.delete(f"/api/tags/{tag}").status_code == 204
