@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `msp serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `msp serve` listens on.")
+    allowed_hosts: str | None = Field(
+        default=None,
+        description="Host names the API answers to, comma-separated (`*.example.com`, `*` for any); "
+        "default: any, except that a request arriving on loopback must name a loopback host.",
+    )
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest request body an ordinary API route reads; batch routes declare more.",
+    )
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     log_level: str = Field(default="info")
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(

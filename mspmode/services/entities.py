@@ -292,7 +292,6 @@ def start_session(
             "status": "active",
             "started_at": started,
             "is_billable": billable,
-            "technician": actor.name,
             "working_directory": working_directory or str(Path.cwd()),
         },
     )

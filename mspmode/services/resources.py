@@ -35,6 +35,7 @@ RESOURCES: list[ResourceSpec] = [
         "sessions",
         core.Session,
         read_only=frozenset({"billable_hours", "duration_minutes"}),
+        actor_fields=frozenset({"user_id", "technician"}),
         prepare=work_rules.prepare_session,
     ),
     R("machines", core.Machine),
@@ -80,7 +81,7 @@ RESOURCES: list[ResourceSpec] = [
     R("credential-audit-log", credentials.CredentialAuditLog, read_role="admin", write_role=None),
     R("security-incidents", credentials.SecurityIncident),
     # integrations
-    R("external-integrations", integrations.ExternalIntegration),
+    R("external-integrations", integrations.ExternalIntegration, actor_fields=frozenset({"user_id"})),
     vault.INTEGRATION_CREDENTIALS,
     R("ticket-links", integrations.TicketLink),
     # queued and posted through services/psa.py: read here, never written by a caller

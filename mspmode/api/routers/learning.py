@@ -12,6 +12,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from mspmode.api.deps import ActorDep, RuntimeDep, access
+from mspmode.api.middleware import BULK_BODY_BYTES, body_limit
 from mspmode.schemas.crud import build
 from mspmode.services import learning
 from mspmode.services.resources import RESOURCES
@@ -159,7 +160,7 @@ def _out(recorded: learning.Recorded, hint: dict[str, Any] | None) -> dict[str, 
     response_model=RecordedOut,
     status_code=status.HTTP_201_CREATED,
     summary="Record a command that ran, and learn from it",
-    openapi_extra=access("record"),
+    openapi_extra={**access("record"), **body_limit(BULK_BODY_BYTES)},  # an output of many MB
 )
 def record_command(body: CommandIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     """Record one command with its outcome. Learning is done before this returns: a failure
@@ -178,7 +179,7 @@ def record_command(body: CommandIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     response_model=BatchOut,
     status_code=status.HTTP_201_CREATED,
     summary="Record many commands in order, and learn from them",
-    openapi_extra=access("record"),
+    openapi_extra={**access("record"), **body_limit(BULK_BODY_BYTES)},
 )
 def record_batch(body: BatchIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     """Record up to 1,000 commands in the order given, in one transaction: all or none.
