@@ -30,6 +30,7 @@ at once and only the patterns they open run. About 15-20 us a command and 8-10 M
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections.abc import Callable, Iterable, Mapping
@@ -1438,6 +1439,12 @@ def _apply_rules(text: str, *, gated: bool = True) -> str:
     return scan.text
 
 
+# Short texts repeat — host names, labels, trait names, a failure's class — and the rules never
+# change: their redaction by the rules is remembered.
+_SHORT_CACHED = 120
+_short_rules = functools.lru_cache(maxsize=16_384)(_apply_rules)
+
+
 def redact(text: str, known: KnownSecrets | None = None) -> str:
     """``text`` with every secret the rules or ``known`` recognise replaced by a placeholder.
 
@@ -1449,7 +1456,7 @@ def redact(text: str, known: KnownSecrets | None = None) -> str:
             text = text.decode("utf-8", "replace") if isinstance(text, bytes | bytearray) else str(text)
         if not text:
             return text
-        text = _apply_rules(text)
+        text = _short_rules(text) if len(text) <= _SHORT_CACHED else _apply_rules(text)
         if known is not None:
             text = known.redact(text)
         return text
@@ -1464,15 +1471,18 @@ _SECRET_KEY = re.compile(
     (?P<word>password|passwd|pwd|passphrase|secret|client_?secret|token|access_?token|refresh_?token|
        id_?token|api_?key|apikey|access_?key|secret_?key|private_?key|signing_?key|encryption_?key|
        account_?key|connection_?string|conn_?str|credentials?|authorization|auth|cookie|session_?key|
-       totp_?secret|otp_?seed|otp_?secret|pin|dsn)
+       totp_?secret|otp_?seed|otp_?secret|pin|dsn|pass|pw|passcode|psk|pre_?shared_?key|community|
+       recovery_?key|private_?token|sas)
     (?:[_.\-](?:encrypted|enc|hash|hashed|value|plain|plaintext|b64|base64))?
     $
     """,
     re.VERBOSE,
 )
 _MAX_DEPTH = 64
+_MASKED = re.compile(r"\**|\[REDACTED:[a-z_]{1,40}\]")
 
 
+@functools.lru_cache(maxsize=4_096)
 def _secret_key_label(key: str) -> str | None:
     normal = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower().replace(" ", "_")
     m = _SECRET_KEY.search(normal)
@@ -1486,18 +1496,29 @@ def _secret_key_label(key: str) -> str | None:
     return _label_for_name(word.replace("_", ""))
 
 
-def redact_value(obj: Any, known: KnownSecrets | None = None) -> Any:
+def redact_value(
+    obj: Any, known: KnownSecrets | None = None, text: Callable[[str], str] | None = None
+) -> Any:
     """A copy of ``obj`` (a JSON-like value: dicts, lists, strings, numbers) with every string
     redacted and every value under a secret-looking key (password, token, api_key,
-    private_key, connection_string, ...) replaced by its placeholder. Keys are kept as they
-    are; None and booleans stay, so "no password set" is still visible. Never raises."""
+    private_key, connection_string, ...) replaced by its placeholder; a key is redacted like
+    any text (a dictionary keyed by command lines). None and booleans stay, so "no password
+    set" is still visible, and so does a value masked already (``***``, a placeholder).
+    ``text``: what redacts a string value, if not ``redact(…, known)`` (one that remembers
+    what it redacted before). Never raises."""
     try:
-        return _redact_value(obj, known, None, 0)
+        return _redact_value(obj, known, None, 0, text or functools.partial(_redact_text, known=known))
     except Exception:
         return _WITHHELD
 
 
-def _redact_value(obj: Any, known: KnownSecrets | None, mask: str | None, depth: int) -> Any:
+def _redact_text(text: str, known: KnownSecrets | None) -> str:
+    return redact(text, known)
+
+
+def _redact_value(
+    obj: Any, known: KnownSecrets | None, mask: str | None, depth: int, text: Callable[[str], str]
+) -> Any:
     if depth > _MAX_DEPTH:
         return _WITHHELD
     if obj is None or isinstance(obj, bool):
@@ -1505,20 +1526,23 @@ def _redact_value(obj: Any, known: KnownSecrets | None, mask: str | None, depth:
     if isinstance(obj, Mapping):
         out = {}
         for key, value in obj.items():
-            label = _secret_key_label(key) if isinstance(key, str) else None
-            out[key] = _redact_value(value, known, placeholder(label) if label else mask, depth + 1)
+            label = None
+            if isinstance(key, str):
+                label = _secret_key_label(key)
+                key = redact(key, known)
+            out[key] = _redact_value(value, known, placeholder(label) if label else mask, depth + 1, text)
         return out
     if isinstance(obj, list | tuple | set | frozenset):
-        items = [_redact_value(item, known, mask, depth + 1) for item in obj]
+        items = [_redact_value(item, known, mask, depth + 1, text) for item in obj]
         if isinstance(obj, list):
             return items
         return tuple(items) if isinstance(obj, tuple) else type(obj)(items)
     if mask is not None:
-        return obj if obj == "" else mask
+        return obj if obj == "" or (isinstance(obj, str) and _MASKED.fullmatch(obj)) else mask
     if isinstance(obj, str):
-        return redact(obj, known)
+        return text(obj)
     if isinstance(obj, bytes | bytearray):
-        text = bytes(obj).decode("utf-8", "surrogateescape")
-        cleaned = redact(text, known)
-        return obj if cleaned == text else cleaned.encode("utf-8", "surrogateescape")
+        decoded = bytes(obj).decode("utf-8", "surrogateescape")
+        cleaned = redact(decoded, known)
+        return obj if cleaned == decoded else cleaned.encode("utf-8", "surrogateescape")
     return obj
