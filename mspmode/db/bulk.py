@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Column,
     Connection,
     Dialect,
     Integer,
@@ -93,10 +94,12 @@ def sqlite_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable
     return column_type.dialect_impl(dialect).bind_processor(dialect)
 
 
-def _redacted(redact: Callable[[Any], Any], then: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+def _redacted(
+    clean: redaction.Clean, column: Column[Any], then: Callable[[Any], Any] | None
+) -> Callable[[Any], Any]:
     if then is None:
-        return redact
-    return lambda value: then(redact(value))
+        return lambda value: clean(column, value)
+    return lambda value: then(clean(column, value))
 
 
 def _converter(
@@ -107,8 +110,10 @@ def _converter(
     # These statements bypass SQLAlchemy's events: the write path's redaction is applied here
     # (before a JSON value is serialised, so its keys are seen).
     texts = redaction.text_columns(table)
-    redact = redaction.cleaner(conn)
-    processors = [_redacted(redact, p) if n in texts else p for n, p in zip(names, processors, strict=True)]
+    clean = redaction.cleaner(conn)
+    processors = [
+        _redacted(clean, texts[n], p) if n in texts else p for n, p in zip(names, processors, strict=True)
+    ]
     # The ids apart: the commonest conversion, made without a call.
     ids = [i for i, p in enumerate(processors) if p is _uuid_hex]
     converters = [(i, p) for i, p in enumerate(processors) if p is not None and p is not _uuid_hex]

@@ -45,7 +45,7 @@ from mspmode.vault.redact import redact, redact_value
 if TYPE_CHECKING:
     from mspmode.vault.known import KnownSecrets
 
-__all__ = ["Redactor", "attach", "cleaner", "install", "redact_object", "redactor_for", "text_columns"]
+__all__ = ["Redactor", "attach", "cleaner", "fit", "install", "redact_object", "redactor_for", "text_columns"]
 
 # Texts a redactor remembers as already redacted: enough for an import's batch in flight, and
 # a bound on the characters held, as outputs can be long.
@@ -110,7 +110,7 @@ _DEFAULT = Redactor()
 # Keyed by the engine's pool: an engine made with other execution options shares it.
 _BY_POOL: weakref.WeakKeyDictionary[Pool, Redactor] = weakref.WeakKeyDictionary()
 
-Clean = Callable[[Any], Any]
+Clean = Callable[["Column[Any]", Any], Any]
 
 
 def attach(engine: Engine, redactor: Redactor) -> None:
@@ -127,33 +127,50 @@ def redactor_for(bind: Engine | Connection | None) -> Redactor:
 
 
 def cleaner(bind: Engine | Connection | None) -> Clean:
-    """A column value's redaction for one batch of writes through ``bind``. The known secrets
-    are asked for once, when the batch has a value to redact."""
+    """A column's value redacted, for one batch of writes through ``bind``: ``clean(column,
+    value)``. The known secrets are asked for once, when the batch has a value to redact."""
     redactor = redactor_for(bind)
     known: list[KnownSecrets | None] = []
 
-    def clean(value: Any) -> Any:
+    def clean(column: Column[Any], value: Any) -> Any:
         if value is None or value.__class__ in (int, float, bool):
             return value
         if not known:
             known.append(redactor.current())
-        return redactor.value(value, known[0])
+        return fit(column, redactor.value(value, known[0]))
 
     return clean
+
+
+def fit(column: Column[Any], value: Any) -> Any:
+    """``value`` cut to ``column``'s length: a placeholder is longer than most secrets, and
+    PostgreSQL and MariaDB refuse what does not fit (a placeholder the cut would break is
+    left out whole)."""
+    length = _length(column)
+    if length is None or not isinstance(value, str) or len(value) <= length:
+        return value
+    cut = value[:length]
+    opened = cut.rfind("[REDACTED:")
+    if opened >= 0 and "]" not in cut[opened:]:
+        cut = cut[:opened]
+    return cut
 
 
 # --------------------------------------------------------------------------------------------
 # Which columns
 
 
-def _is_text(kind: TypeEngine[Any]) -> bool:
-    if isinstance(kind, TypeDecorator):
-        kind = kind.impl_instance
-    return isinstance(kind, String | JSON)
+def _string(kind: TypeEngine[Any]) -> TypeEngine[Any]:
+    return kind.impl_instance if isinstance(kind, TypeDecorator) else kind
+
+
+def _length(column: Column[Any]) -> int | None:
+    kind = _string(column.type)
+    return kind.length if isinstance(kind, String) and not isinstance(kind, JSON) else None
 
 
 def _redacted_column(column: Column[Any]) -> bool:
-    return _is_text(column.type) and not column.info.get("verbatim")
+    return isinstance(_string(column.type), String | JSON) and not column.info.get("verbatim")
 
 
 _COLUMNS: weakref.WeakKeyDictionary[Table, dict[str, Column[Any]]] = weakref.WeakKeyDictionary()
@@ -171,22 +188,23 @@ def text_columns(table: Table) -> dict[str, Column[Any]]:
     return found
 
 
-_ATTRIBUTES: weakref.WeakKeyDictionary[Mapper[Any], tuple[tuple[str, ...], tuple[str, ...]]] = (
+Attributes = tuple[tuple[str, "Column[Any]"], ...]
+_ATTRIBUTES: weakref.WeakKeyDictionary[Mapper[Any], tuple[Attributes, Attributes]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _attributes(mapper: Mapper[Any], *, signing: bool) -> tuple[str, ...]:
-    """The mapped attributes over the text columns the write path redacts (``signing``: those
-    of a signed table, which only its signer redacts)."""
+def _attributes(mapper: Mapper[Any], *, signing: bool) -> Attributes:
+    """The mapped attributes over the text columns the write path redacts, with their columns
+    (``signing``: those of a signed table, which only its signer redacts)."""
     found = _ATTRIBUTES.get(mapper)
     if found is None:
         table = mapper.local_table
         written = set(text_columns(table).values()) if isinstance(table, Table) else set()
         props = [(p.key, p.columns[0]) for p in mapper.column_attrs if isinstance(p.columns[0], Column)]
         found = (
-            tuple(key for key, column in props if column in written),
-            tuple(key for key, column in props if _redacted_column(column)),
+            tuple((key, column) for key, column in props if column in written),
+            tuple((key, column) for key, column in props if _redacted_column(column)),
         )
         _ATTRIBUTES[mapper] = found
     return found[1] if signing else found[0]
@@ -205,11 +223,11 @@ def redact_object(session: Session, obj: Any, *, signing: bool = False) -> None:
 def _redact_object(clean: Clean, obj: Any, *, only_changed: bool, signing: bool = False) -> None:
     state = inspect(obj)
     changed = state.committed_state if only_changed else None
-    for key in _attributes(state.mapper, signing=signing):
+    for key, column in _attributes(state.mapper, signing=signing):
         if key not in state.dict or (changed is not None and key not in changed):
             continue
         value = state.dict[key]
-        cleaned = clean(value)
+        cleaned = clean(column, value)
         if cleaned is not value and cleaned != value:
             setattr(obj, key, cleaned)
 
@@ -249,7 +267,7 @@ def _before_execute(
     clean = cleaner(conn)
     # The parameters that carry a text column's value: named by the column's key, or by the
     # bindparam the statement's values() gave it (bulk.update_many's b_<name>).
-    carried = set(columns)
+    carried = dict(columns)
     statement = _redact_embedded(statement, columns, carried, clean)
     if params:
         params = _redact_params(params, carried, clean)
@@ -258,11 +276,12 @@ def _before_execute(
     return statement, multiparams, params
 
 
-def _redact_params(values: dict[str, Any], carried: set[str], clean: Clean) -> dict[str, Any]:
+def _redact_params(values: dict[str, Any], carried: dict[str, Column[Any]], clean: Clean) -> dict[str, Any]:
     out = None
     for key, value in values.items():
-        if key in carried and value is not None:
-            cleaned = clean(value)
+        column = carried.get(key)
+        if column is not None and value is not None:
+            cleaned = clean(column, value)
             if cleaned is not value and cleaned != value:
                 if out is None:
                     out = dict(values)
@@ -271,7 +290,7 @@ def _redact_params(values: dict[str, Any], carried: set[str], clean: Clean) -> d
 
 
 def _redact_embedded(
-    statement: ValuesBase, columns: dict[str, Column[Any]], carried: set[str], clean: Clean
+    statement: ValuesBase, columns: dict[str, Column[Any]], carried: dict[str, Column[Any]], clean: Clean
 ) -> ValuesBase:
     """``statement`` with the literal text values written into it (``.values(notes=…)``,
     ``.values([{…}, {…}])``) redacted."""
@@ -282,12 +301,13 @@ def _redact_embedded(
     new_values = None
     if values:
         for key, value in values.items():
-            if _column_key(key) not in columns or not isinstance(value, BindParameter):
+            column = columns.get(_column_key(key) or "")
+            if column is None or not isinstance(value, BindParameter):
                 continue
-            carried.add(value.key)
+            carried[value.key] = column
             if value.value is None or value.callable is not None:
                 continue
-            cleaned = clean(value.value)
+            cleaned = clean(column, value.value)
             if cleaned is not value.value and cleaned != value.value:
                 if new_values is None:
                     new_values = dict(values)
@@ -309,10 +329,11 @@ def _redact_embedded(
 def _redact_row(row: Any, columns: dict[str, Column[Any]], clean: Clean) -> Any:
     if not isinstance(row, Mapping):
         return row  # positional rows: every insert here names its columns
-    return {
-        key: value if _column_key(key) not in columns or isinstance(value, BindParameter) else clean(value)
-        for key, value in row.items()
-    }
+    out = {}
+    for key, value in row.items():
+        column = columns.get(_column_key(key) or "")
+        out[key] = value if column is None or isinstance(value, BindParameter) else clean(column, value)
+    return out
 
 
 _INSTALLED = False
