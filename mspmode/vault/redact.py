@@ -1871,13 +1871,23 @@ RULES: tuple[Rule, ...] = (
         ),
         _p(
             r"""
-            ^[a-z_][\w.\-@$]{0,63}:               # /etc/shadow, .htpasswd, chpasswd -e: user:HASH
-            (?P<secret>\$(?:1|2[abxy]?|5|6|7|y|gy|apr1|sha1|md5|argon2(?:id|i|d))\$[^\s:]{8,}
-              | \{sha\}[A-Za-z0-9+/=]{20,})
+            (?<![\w$])(?P<secret>                  # a password hash wherever it stands (/etc/shadow,
+              \$(?:1|2[abxy]|5|6|7|y|gy|apr1|md5|sha1)\$   # .htpasswd, chpasswd -e, useradd -p):
+              (?:rounds=\d{1,9}\$)?                # crypt(3)'s $id$[params$]salt$hash
+              (?:[./A-Za-z0-9]{1,64}\$){1,2}[./A-Za-z0-9]{16,}
+            | \$argon2(?:id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]{8,}\$[A-Za-z0-9+/]{16,})
+            """,
+            exact_case=True,
+            gate=("$",),
+        ),
+        _p(
+            r"""
+            ^[a-z_][\w.\-@$]{0,63}:               # an .htpasswd line's {SHA} hash
+            (?P<secret>\{sha\}[A-Za-z0-9+/=]{20,})
             (?=:|\s|\Z)
             """,
             flags=re.MULTILINE,
-            gate=("$", "{sha}"),
+            gate=("{sha}",),
         ),
     ),
     _rule(
