@@ -15,17 +15,23 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mspmode.db import redaction
 from mspmode.db.engine import create_engines, is_sqlite, ping
 from mspmode.errors import ConflictError, DatabaseUnreachableError, MSPError, ValidationError
 from mspmode.settings import Settings, display_url
 
 
 class Database:
-    """One database: its engines and session factories."""
+    """One database: its engines and session factories, and the redactor every text written
+    through them passes (``db/redaction.py``; the runtime gives it the vault's known secrets)."""
 
     def __init__(self, url: URL, *, busy_timeout_ms: int = 5000) -> None:
         self.url = url
         self.reader, self.writer = create_engines(url, busy_timeout_ms=busy_timeout_ms)
+        redaction.install()
+        self.redactor = redaction.Redactor()
+        redaction.attach(self.reader, self.redactor)
+        redaction.attach(self.writer, self.redactor)
         self._read_sessions = sessionmaker(self.reader, expire_on_commit=False, autoflush=False)
         self._write_sessions = sessionmaker(self.writer, expire_on_commit=False)
 

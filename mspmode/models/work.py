@@ -11,6 +11,7 @@ from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mspmode.db.base import (
+    VERBATIM,
     Base,
     CreatedAt,
     Timestamps,
@@ -167,7 +168,7 @@ class CommandRun(UUIDPrimaryKey, CreatedAt, Base):
     # Null until classified; transient failures (timeouts, DNS) never block a later run.
     is_transient: Mapped[bool | None] = mapped_column(Boolean)
     culprit: Mapped[str | None] = mapped_column(String(255))
-    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True, info=VERBATIM)
     resolution: Mapped[str | None] = mapped_column(Text)
     resolved: Mapped[bool] = flag(False)
     execution_order: Mapped[int | None] = mapped_column(Integer)

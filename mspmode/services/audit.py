@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mspmode.db import redaction
 from mspmode.db.base import utcnow
 from mspmode.errors import PermissionDeniedError
 from mspmode.models.operations import AuditChainHead, AuditLog
@@ -110,6 +111,8 @@ def record(
         prev_mac=head.mac,
         mac="",
     )
+    # The write path leaves a signed row alone: its text is redacted here, before it is signed.
+    redaction.redact_object(session, row, signing=True)
     row.mac = signer.sign(_payload(row))
     head.mac = row.mac
     session.add(row)

@@ -1,6 +1,7 @@
 """Generic create/read/update/delete for every registered model, with the rules every one of
 them shares: role checks, per-client scoping, referenced rows that must exist and be visible,
-one audit row per change, and per-model hooks for derived values (the work rules).
+one audit row per change, and per-model hooks for derived values (the work rules). Every text
+and JSON field is redacted as it is written, by the write path itself (``db/redaction.py``).
 
 Each function is one unit of work. Rows come back detached and fully loaded.
 """
@@ -11,14 +12,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, String, Table, Text, UniqueConstraint, func, inspect, select
+from sqlalchemy import ColumnElement, Table, UniqueConstraint, func, inspect, select
 from sqlalchemy.orm import Session
 
 from mspmode.db import search
 from mspmode.db.base import Base
 from mspmode.db.repository import MAX_LIMIT, Page, Repository
 from mspmode.errors import NotFoundError, PermissionDeniedError, ValidationError
-from mspmode.services import audit, capture
+from mspmode.services import audit
 from mspmode.services.actor import Actor
 from mspmode.services.runtime import Runtime
 from mspmode.services.scoping import is_scoped, scope_clause, table_of
@@ -175,7 +176,7 @@ def create_row(
     _require(actor, spec.write_role, spec, "create")
     data = dict(values)
     _check_writable(spec, data)
-    data = _captured(rt, spec, data) | _actor_values(spec, actor)
+    data = data | _actor_values(spec, actor)
     with rt.db.write() as session:
         _check_references(session, actor, spec, data)
         if spec.prepare:
@@ -215,7 +216,6 @@ def update_row(
     _require(actor, spec.write_role, spec, "update")
     data = dict(values)
     _check_writable(spec, data)
-    data = _captured(rt, spec, data)
     with rt.db.write() as session:
         row = spec.repository.get(session, id, where=visible_to(actor, spec.table))
         before = _snapshot(spec, row)
@@ -260,29 +260,6 @@ def delete_row(
             spec.after_write(session, None, before)
         shown = "/".join(str(v) for v in id) if isinstance(id, tuple) else str(id)
         audit.record(session, rt.audit_signer, actor, "delete", spec.table.name, shown, before)
-
-
-def _captured(rt: Runtime, spec: ResourceSpec, data: dict[str, Any]) -> dict[str, Any]:
-    """Free text and JSON from a caller pass the redactor before they are stored: a secret
-    pasted into a description, a context or an error message never reaches the database."""
-    out = dict(data)
-    for name, value in data.items():
-        if value is None:
-            continue
-        column = spec.table.c[name]
-        if isinstance(column.type, (Text, JSON)):
-            out[name] = capture.clean_value(rt, value)
-        elif isinstance(column.type, String) and (column.type.length or 0) > 255:
-            out[name] = _fit(capture.clean_text(rt, value), column.type.length)
-    return out
-
-
-def _fit(text: str | None, length: int | None) -> str | None:
-    """A placeholder is longer than what it replaces: text that fitted its column before it
-    was redacted is cut to fit after (PostgreSQL and MariaDB refuse, not truncate)."""
-    if text is None or length is None or len(text) <= length:
-        return text
-    return text[: length - 1] + "…"
 
 
 def _check_writable(spec: ResourceSpec, data: Mapping[str, Any]) -> None:

@@ -39,6 +39,8 @@ class Runtime:
         self.db = db or Database.from_settings(settings)
         self._known_stamp: tuple[object, ...] = ()
         self._known_checked = 0.0
+        # Every text written to the database is redacted with the vault's secrets too.
+        self.db.redactor.known = lambda: self.known_secrets
 
     def _key(self, name: str) -> bytes:
         return read_key_bytes(name, self.settings.key_path(name))

@@ -321,6 +321,7 @@ class _Importer:
             if kind == "command":
                 self.rec.add_prepared(payload)
                 return
+            payload = text.prepare_event(self.rec.capture, payload)
             kind = payload["kind"]
             if kind == "host":
                 self.host(payload)

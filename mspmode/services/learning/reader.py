@@ -180,7 +180,7 @@ def chunks(
     os.close(send)
     connection = Connection(receive, writable=False)
     try:
-        yield _received(connection)
+        yield _received(connection, capture)
     finally:
         connection.close()  # a child still writing gets a broken pipe
         with contextlib.suppress(ChildProcessError):  # reaped by someone else (SIGCHLD ignored)
@@ -190,13 +190,17 @@ def chunks(
                 os.waitpid(pid, 0)
 
 
-def _received(connection: Connection) -> Iterator[Chunk]:
+def _received(connection: Connection, capture: text.Capture) -> Iterator[Chunk]:
     while True:
         try:
             message = connection.recv()
         except EOFError:
             raise ReaderError("the process reading the file ended before the file did") from None
         if message[0] == "chunk":
+            for _, kind, payload in message[2]:
+                if kind == "command":  # redacted by the child as this process would have
+                    text.settled(capture, payload[0])
+                    text.settled(capture, payload[2])
             yield message[1], message[2]
         elif message[0] == "end":
             return
