@@ -51,6 +51,9 @@ from mspmode.services.runtime import Runtime
 
 MAX_BATCH = 1_000  # commands in one API batch
 BYTES_PER_LINE = 500  # a command line of a history file, for guessing how many a file holds
+# From this many commands an import reads every labelled session at once; a smaller one looks
+# up the labels it meets (the writer is held for the file's work, not the history's).
+PRELOAD_SESSIONS_FROM = 5_000
 
 # Typed columns of a host line, with their lengths; lists; vocabularies (a value outside one
 # is kept as a trait rather than refused).
@@ -141,9 +144,10 @@ def record_commands(
         recorder: Recorder | None = None
         learning = False
         try:
+            cache.warm(rt)  # the history's replay, before the writer is taken
             with rt.db.write() as s:
                 state.chain_sequence(s, lock=True)
-                st = cache.current(rt, s)
+                st = cache.current(rt, s)  # only what was written since the warm-up
                 recorder = Recorder(rt, actor, s, st, source=source)
                 for item in items:
                     recorder.validate(item)
@@ -257,9 +261,10 @@ def _import(
         collecting = gc.isenabled()
         gc.disable()
         try:
+            cache.warm(rt)  # the history's replay, before the writer is taken
             with rt.db.write() as s:
                 state.chain_sequence(s, lock=True)
-                st = cache.current(rt, s)
+                st = cache.current(rt, s)  # only what was written since the warm-up
                 # A reading process takes the other core: the inserts then run on this thread
                 # (a second thread would only contend for the interpreter's lock).
                 forking = fork and path is not None and reader.can_fork()
@@ -272,6 +277,7 @@ def _import(
                     bulk_mode=True,
                     session_status="completed",
                     insert_thread=not forking,
+                    preload_sessions=expected_commands >= PRELOAD_SESSIONS_FROM,
                 )
                 importer = _Importer(rt, s, st, recorder, report)
                 with (

@@ -100,6 +100,7 @@ class Recorder:
         bulk_mode: bool = False,
         session_status: str = "active",
         insert_thread: bool | None = None,
+        preload_sessions: bool = False,
     ) -> None:
         self.rt, self.actor, self.s, self.st = rt, actor, session, st
         self.source = source
@@ -124,10 +125,16 @@ class Recorder:
         self.patterns_written = 0
         self.fixes = 0
         self.audit_sequence: int | None = None
+        # An import of many lines reads every labelled session once (``preload_sessions``);
+        # a short recording asks for the few labels it meets: what it reads under the lock
+        # stays the size of what it records, not of the history.
         self._known_sessions: (
             dict[tuple[str, uuid.UUID | None], tuple[uuid.UUID, datetime, datetime]] | None
         ) = None
-        if bulk_mode:
+        self.found_sessions: dict[
+            tuple[str, uuid.UUID | None], tuple[uuid.UUID, datetime, datetime] | None
+        ] = {}
+        if preload_sessions:
             self._preload_sessions()
 
     # ---- hosts ------------------------------------------------------------------------------
@@ -256,6 +263,9 @@ class Recorder:
     ) -> tuple[uuid.UUID, datetime, datetime] | None:
         if self._known_sessions is not None:
             return self._known_sessions.get((label, client_id))
+        found = self.found_sessions.get((label, client_id), False)
+        if found is not False:
+            return found
         stmt = (
             select(WorkSession.id, WorkSession.started_at, WorkSession.ended_at)
             .where(WorkSession.external_session_id == label)
@@ -265,8 +275,17 @@ class Recorder:
             .order_by(WorkSession.created_at)
             .limit(1)
         )
-        row = self.s.execute(stmt).first()
-        return None if row is None else (row[0], row[1], row[2] or row[1])
+        if self.bulk_mode:
+            # The import's own connection may have an insert in flight: a connection of its
+            # own sees the same sessions (no other writer runs meanwhile, and this import's
+            # are in ``self.sessions``).
+            with self.rt.db.read() as r:
+                row = r.execute(stmt).first()
+        else:
+            row = self.s.execute(stmt).first()
+        result = None if row is None else (row[0], row[1], row[2] or row[1])
+        self.found_sessions[(label, client_id)] = result
+        return result
 
     def session_for(self, item: CommandIn, client_id: uuid.UUID | None, at: datetime) -> _SessionSlot:
         """The work session of ``item`` (its ``session`` label already cleaned by
