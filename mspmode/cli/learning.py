@@ -60,6 +60,10 @@ def import_(
     line is reported with its number (on stderr and under "bad_lines") and
     skipped, and the rest is still imported — the exit status stays 0. The
     whole file is one transaction: if the import fails, nothing is kept.
+
+    Importing the same file again (or one that overlaps it) adds nothing
+    twice: a command line already imported (same host, session, time,
+    command and exit code) is counted as "already imported" and skipped.
     """
     with _runtime() as rt:
         size = file.stat().st_size if file.is_file() else 0
@@ -78,7 +82,7 @@ def import_(
         f"({report.per_second:,.0f}/s): {report.failures} failure(s), {report.patterns_new} new "
         f"pattern(s), {report.fixes} fix(es) learned; {report.clients} client and {report.hosts} host "
         f"line(s); skipped {report.checks_skipped} check line(s), {unknown} of unknown kinds, "
-        f"{len(report.bad_lines)} bad line(s)"
+        f"{len(report.bad_lines)} bad line(s), {report.already_imported} command line(s) already imported"
     )
 
 

@@ -19,11 +19,27 @@ of the wrong type) is reported with its number and skipped; everything else is i
 whole file is one transaction with one audit row (``{"count", "source"}``) standing for all it
 wrote: an import that fails half-way leaves nothing behind. The lines are parsed, checked and
 redacted by ``reader`` — for a large file in a second process, while this one learns.
+
+Importing again adds nothing
+    A command line's identity is ``import_key``: a hash of its host (as written), session
+    label, time (``at``), command (as stored: redacted and cut) and exit code — and of which
+    repeat of those it is in its file, so that two identical lines are two commands, and the
+    same two lines imported again are none. The key is stored with the row
+    (``commands_run.import_key``, a unique index). A line whose key is already stored is
+    counted (``already_imported``) and skipped before the engine sees it: nothing is learned
+    from it twice (patterns' counts, fixes, drafts). Clients and hosts are matched by name and
+    updated, sessions by label, so they are not duplicated either. The output is not part of
+    the identity: the same run exported twice may carry a differently cut output. A line
+    without ``at`` is identified by its place among its identical lines (its time is the
+    import's): a file imported again is recognised, but the same undated command in two
+    different files is imported from each. Commands imported before this key existed have
+    none, and a file they came from is imported once more.
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
 import time
 import uuid
@@ -32,6 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mspmode import engine
@@ -40,10 +58,11 @@ from mspmode.engine.transfer import suggest_fixes
 from mspmode.errors import PermissionDeniedError, ValidationError
 from mspmode.models.core import CLIENT_TYPES, Client
 from mspmode.models.infrastructure import ASSET_TYPES, INFRASTRUCTURE_STATUSES, Infrastructure
+from mspmode.models.work import CommandRun
 from mspmode.services import recovery  # issue 5/7: explanations and attempts of API batches
 from mspmode.services.actor import Actor
 from mspmode.services.learning import cache, reader, state, text
-from mspmode.services.learning.command import CommandIn
+from mspmode.services.learning.command import CommandIn, PreparedCommand
 from mspmode.services.learning.reader import BadLineError
 from mspmode.services.learning.recorder import Recorded, Recorder
 from mspmode.services.learning.state import ClientRef, HostRef, LearningState, NewHost
@@ -91,6 +110,7 @@ class ImportReport:
     patterns_updated: int = 0
     fixes: int = 0
     checks_skipped: int = 0
+    already_imported: int = 0  # command lines skipped: their import_key was stored before
     unknown_kinds: dict[str, int] = field(default_factory=dict)
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -113,6 +133,7 @@ class ImportReport:
             "patterns_updated": self.patterns_updated,
             "fixes_learned": self.fixes,
             "checks_skipped": self.checks_skipped,
+            "already_imported": self.already_imported,
             "unknown_kinds": dict(sorted(self.unknown_kinds.items())),
             "bad_lines": [{"line": n, "error": e} for n, e in self.bad_lines],
             "seconds": round(self.seconds, 3),
@@ -285,8 +306,7 @@ def _import(
                     reader.chunks(recorder.capture, lines, path, fork=forking, memory=st.memory) as chunks,
                 ):
                     for done, items in chunks:
-                        for item in items:
-                            importer.line(item)
+                        importer.chunk(items)
                         if progress is not None:
                             progress(done)
                     recorder.finish(None, {"count": recorder.count, "source": source})
@@ -309,20 +329,65 @@ def _import(
     return report
 
 
+def import_key(line: PreparedCommand, repeat: int = 1) -> str:
+    """The identity of a command line of an import (see the module docstring): ``repeat`` is
+    which of the identical lines of its file this one is, from 1."""
+    command, exit_code, _output, label, at, session, _reading = line
+    fields = [label, session, at.isoformat() if at is not None else None, exit_code, command]
+    digest = hashlib.blake2b(orjson.dumps(fields), digest_size=16)
+    if repeat > 1:
+        digest.update(repeat.to_bytes(8, "big"))
+    return digest.hexdigest()
+
+
 class _Importer:
     def __init__(
         self, rt: Runtime, session: Session, st: LearningState, recorder: Recorder, report: ImportReport
     ) -> None:
         self.rt, self.s, self.st, self.rec, self.report = rt, session, st, recorder, report
+        # How often each line (by a prefix of its key) came so far: its repeat number.
+        self.seen: dict[int, int] = {}
+        # Whether any import key is stored at all: a first import asks nothing more. Nothing
+        # else can store one meanwhile: every import holds the chain's lock (and SQLite's).
+        self.keys_stored = (
+            session.execute(select(CommandRun.id).where(CommandRun.import_key.is_not(None)).limit(1)).first()
+            is not None
+        )
 
-    def line(self, item: reader.Prepared) -> None:
+    def chunk(self, items: list[reader.Prepared]) -> None:
+        """Import a chunk of prepared lines, skipping the command lines imported before."""
+        keys: dict[int, str] = {}
+        for i, (_number, kind, payload) in enumerate(items):
+            if kind == "command":
+                first = import_key(payload)
+                slot = int(first[:16], 16)
+                repeat = self.seen.get(slot, 0) + 1
+                self.seen[slot] = repeat
+                keys[i] = first if repeat == 1 else import_key(payload, repeat)
+        stored = self.stored_keys(list(keys.values())) if keys and self.keys_stored else set()
+        for i, item in enumerate(items):
+            key = keys.get(i)
+            if key is not None and key in stored:
+                self.report.lines += 1
+                self.report.already_imported += 1
+                continue
+            self.line(item, key)
+
+    def stored_keys(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` are stored: read on a connection of its own, so that the insert
+        in flight on the import's (``recorder``) need not be waited for; it sees every key
+        stored before this import, and this import's own are never asked for."""
+        with self.rt.db.read() as r:
+            return set(r.scalars(select(CommandRun.import_key).where(CommandRun.import_key.in_(keys))))
+
+    def line(self, item: reader.Prepared, key: str | None = None) -> None:
         number, kind, payload = item
         self.report.lines += 1
         try:
             if kind == "bad":
                 raise BadLineError(payload)
             if kind == "command":
-                self.rec.add_prepared(payload)
+                self.rec.add_prepared(payload, key)
                 return
             kind = payload["kind"]
             if kind == "host":

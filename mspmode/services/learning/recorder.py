@@ -356,14 +356,15 @@ class Recorder:
         )
         return Recorded(row, learned, given.name if given else None, learned.new_pattern, list(learned.fixes))
 
-    def add_prepared(self, line: PreparedCommand) -> None:
+    def add_prepared(self, line: PreparedCommand, import_key: str | None = None) -> None:
         """Record a command line of an import as ``reader.prepare`` made it (with this
         recording's ``capture``): its text redacted and cut, its fields checked, its labels
-        cleaned, and what ``engine.read_ahead`` found in it, if that ran."""
+        cleaned, and what ``engine.read_ahead`` found in it, if that ran. ``import_key``:
+        the line's identity (``history.import_key``), stored with its row."""
         command, exit_code, output, label, at, session, reading = line
         item = CommandIn(command=command, host=label, session=session)
         given = self.resolve(item, label)
-        self._add(given, label, command, output, exit_code, at or utcnow(), item, reading)
+        self._add(given, label, command, output, exit_code, at or utcnow(), item, reading, import_key)
 
     def _add(
         self,
@@ -375,6 +376,7 @@ class Recorder:
         at: datetime,
         item: CommandIn,
         reading: engine.Reading | None = None,
+        import_key: str | None = None,
     ) -> tuple[dict[str, Any], engine.Learned]:
         """Learn from one command and queue its row: the row and what was learned."""
         st, mem = self.st, self.st.memory
@@ -422,6 +424,7 @@ class Recorder:
             "duration_ms": item.duration_ms,
             "executed_at": at,
             "created_at": stamp,
+            "import_key": import_key,
         }
         assert rec.index == len(st.row_ids), "engine records and stored rows out of step"
         st.row_ids.append(row_id)
