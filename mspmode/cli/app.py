@@ -11,7 +11,7 @@ from typing import Any
 import pydantic
 import typer
 
-from mspmode.errors import ConfigError
+from mspmode.errors import ConfigError, ValidationError
 from mspmode.services.runtime import Runtime
 from mspmode.settings import Settings
 
@@ -64,6 +64,15 @@ def _waiting_notice() -> Callable[[], None]:
             print("msp: waiting for another msp process to finish writing…", file=sys.stderr, flush=True)
 
     return say
+
+
+def read_stdin(limit: int, what: str) -> str:
+    """Standard input as text, at most ``limit`` bytes: more is refused in one line rather
+    than read whole into memory first."""
+    raw = sys.stdin.buffer.read(limit + 1)
+    if len(raw) > limit:
+        raise ValidationError(f"{what} on standard input is longer than {limit:,} bytes")
+    return raw.decode("utf-8", "replace")
 
 
 def emit_json(value: Any) -> None:

@@ -15,10 +15,11 @@ The import format is one JSON object a line, ``{"kind": …}`` (``shared/scenari
     check    counted and skipped: checks are questions, not history
 
 Other kinds are counted and skipped. A bad line (not JSON, not an object, a field missing or
-of the wrong type) is reported with its number and skipped; everything else is imported. The
-whole file is one transaction with one audit row (``{"count", "source"}``) standing for all it
-wrote: an import that fails half-way leaves nothing behind. The lines are parsed, checked and
-redacted by ``reader`` — for a large file in a second process, while this one learns.
+of the wrong type, longer than ``reader.MAX_LINE_BYTES``) is reported with its number and
+skipped; everything else is imported. The whole file is one transaction with one audit row
+(``{"count", "source"}``) standing for all it wrote: an import that fails half-way leaves
+nothing behind. The lines are parsed, checked and redacted by ``reader`` — for a large file in
+a second process, while this one learns.
 
 Importing again adds nothing
     A command line's identity is ``import_key``: a hash of its host (as written), session
@@ -69,6 +70,10 @@ from mspmode.services.learning.state import ClientRef, HostRef, LearningState, N
 from mspmode.services.runtime import Runtime
 
 MAX_BATCH = 1_000  # commands in one API batch
+# A report keeps this many bad lines (and kinds) by name and counts the rest: a file of
+# millions of bad lines must not make a report of millions of entries.
+BAD_LINES_KEPT = 1_000
+UNKNOWN_KINDS_KEPT = 100
 BYTES_PER_LINE = 500  # a command line of a history file, for guessing how many a file holds
 # From this many commands an import reads every labelled session at once; a smaller one looks
 # up the labels it meets (the writer is held for the file's work, not the history's).
@@ -112,8 +117,20 @@ class ImportReport:
     checks_skipped: int = 0
     already_imported: int = 0  # command lines skipped: their import_key was stored before
     unknown_kinds: dict[str, int] = field(default_factory=dict)
-    bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)  # the first BAD_LINES_KEPT
+    bad_line_count: int = 0
     seconds: float = 0.0
+
+    def bad(self, number: int, error: str) -> None:
+        self.bad_line_count += 1
+        if len(self.bad_lines) < BAD_LINES_KEPT:
+            self.bad_lines.append((number, error))
+
+    def unknown(self, kind: str) -> None:
+        name = kind[:40]
+        if name not in self.unknown_kinds and len(self.unknown_kinds) >= UNKNOWN_KINDS_KEPT:
+            name = "(other kinds)"
+        self.unknown_kinds[name] = self.unknown_kinds.get(name, 0) + 1
 
     @property
     def per_second(self) -> float:
@@ -136,6 +153,7 @@ class ImportReport:
             "already_imported": self.already_imported,
             "unknown_kinds": dict(sorted(self.unknown_kinds.items())),
             "bad_lines": [{"line": n, "error": e} for n, e in self.bad_lines],
+            "bad_line_count": self.bad_line_count,
             "seconds": round(self.seconds, 3),
             "commands_per_second": round(self.per_second, 1),
         }
@@ -238,7 +256,7 @@ def import_file(
         return _import(
             rt,
             actor,
-            handle,
+            reader.bounded_lines(handle),
             source=path.name,
             progress=progress,
             expected_commands=size // BYTES_PER_LINE,
@@ -250,7 +268,7 @@ def import_file(
 def import_lines(
     rt: Runtime,
     actor: Actor,
-    lines: Iterable[bytes | str],
+    lines: Iterable[bytes | str | reader.LongLine],
     *,
     source: str,
     progress: Callable[[int], None] | None = None,
@@ -264,7 +282,7 @@ def import_lines(
 def _import(
     rt: Runtime,
     actor: Actor,
-    lines: Iterable[bytes | str],
+    lines: Iterable[bytes | str | reader.LongLine],
     *,
     source: str,
     progress: Callable[[int], None] | None,
@@ -397,9 +415,9 @@ class _Importer:
             elif kind == "check":
                 self.report.checks_skipped += 1
             else:
-                self.report.unknown_kinds[kind[:40]] = self.report.unknown_kinds.get(kind[:40], 0) + 1
+                self.report.unknown(kind)
         except BadLineError as exc:
-            self.report.bad_lines.append((number, str(exc)))
+            self.report.bad(number, str(exc))
 
     # ---- clients ----------------------------------------------------------------------------
 
