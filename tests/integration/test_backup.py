@@ -320,12 +320,12 @@ def msp_cmd() -> list[str]:
 def test_db_upgrade_takes_a_pre_migration_backup(msp_env: dict[str, str], tmp_path: Path) -> None:
     url, drop = create_scratch_database("sqlite", tmp_path)
     env = {**msp_env, "MSP_DATABASE_URL": url.render_as_string(hide_password=False)}
-    assert msp(env, "init").returncode == 0
+    # MSP_HOME's keys from `msp init` (on a database of its own), then the database an older
+    # msp left: migrated to revision 0002 and no further.
+    elsewhere = f"sqlite:///{tmp_path / 'init.db'}"
+    assert msp({**env, "MSP_DATABASE_URL": elsewhere}, "init").returncode == 0
     db = Database(url)
-    with db.writer.begin() as conn:
-        # Back to revision 0002 as an older msp left it: its index missing, its revision recorded.
-        conn.execute(text("DROP INDEX IF EXISTS ix_commands_run_created_at"))
-        conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+    schema.upgrade(db, "0002")
     db.dispose()
     upgraded = msp(env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr

@@ -1,6 +1,6 @@
 """commands_run import key: importing a file again adds nothing
 
-Revision ID: 0007
+Revision ID: 0008
 Revises: 0004
 Create Date: 2026-11-23 09:00:00.000000
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0007'
+revision: str = '0008'
 down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
