@@ -9,6 +9,8 @@ writer waits, says so, and succeeds or fails in one line.
 * The first write after a start learns the history *before* it takes the writer: checked
   structurally, at the moment the write starts waiting for the lock (the learning state is
   already whole), not by timing it; ``bench/write_lock.py`` measures how long the writer is held.
+  ``msp learn`` replays the whole history before it takes the writer too, and replays again if
+  something was recorded meanwhile.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import URL
 
 from mspmode.db import schema
@@ -390,4 +392,63 @@ def test_the_first_write_after_a_start_learns_the_history_before_it_takes_the_wr
             assert s.execute(select(func.count()).select_from(CommandRun)).scalar_one() == 402
     finally:
         fresh.dispose()
+        other.dispose()
+
+
+def test_msp_learn_replays_the_history_before_it_takes_the_writer_and_again_if_it_moved(
+    history_db: tuple[str, URL, Path],
+) -> None:
+    backend, url, home = history_db
+    other = make_rt(home, url)  # the process next door that holds the lock
+    learner = make_rt(home, url, sqlite_busy_timeout_ms=120_000)
+    waiting = threading.Event()
+    learner.db.on_wait = waiting.set
+    # What the learner has asked the database, in order: the replay is the one read of every
+    # command in the order it was recorded.
+    asked: list[str] = []
+    for engine in {learner.db.reader, learner.db.writer}:
+        event.listen(engine, "before_cursor_execute", lambda *a: asked.append(a[2]))
+
+    def replays(statements: list[str]) -> int:
+        return sum(
+            1 for q in statements if "FROM commands_run" in q and "ORDER BY commands_run.created_at" in q
+        )
+
+    outcome: dict[str, Any] = {}
+
+    def learn() -> None:
+        try:
+            outcome["report"] = learning.relearn(learner, ADMIN)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    try:
+        holder = Writer(other)
+        thread = threading.Thread(target=learn)
+        try:
+            thread.start()
+            wait_for_lock_waiter(backend, url, waiting)
+            assert replays(list(asked)) == 1, "the history is replayed only after the writer is taken"
+            # Another process records a failure meanwhile: what the replay concluded is behind.
+            late = holder.write_command(
+                "Get-LocalUser -Name late",
+                1,
+                "The term 'Get-LocalUser' is not recognized as the name of a cmdlet",
+            )
+        finally:
+            holder.release()
+            thread.join(DEADLINE_S)
+        assert not thread.is_alive()
+        assert "error" not in outcome, outcome.get("error")
+        report = outcome["report"]
+        assert report.commands == 401  # replayed again, with the late failure
+        assert replays(asked) == 2
+        with learner.db.read() as s:
+            row = s.get(CommandRun, late)
+            assert row is not None and row.failure_pattern_id is not None
+            assert row.failure_category is not None
+        st = cache.cached(learner)
+        assert st is not None and late in st.row_ids
+    finally:
+        learner.dispose()
         other.dispose()
