@@ -1,7 +1,7 @@
 """commands_run import key: importing a file again adds nothing
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 Create Date: 2026-11-23 09:00:00.000000
 
 ``import_key`` identifies a command line of an import file (``history.import_key``); the
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0008'
-down_revision: str | None = '0004'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
