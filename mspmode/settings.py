@@ -34,6 +34,9 @@ _DRIVERS = {
     "mariadb": "mariadb+pymysql",
     "mariadb+pymysql": "mariadb+pymysql",
 }
+# How long a write waits for another writer before it fails as busy: long enough for another
+# process's ordinary work (a command recorded, an import of a day's history) to finish.
+DEFAULT_BUSY_TIMEOUT_MS = 30_000
 SUPPORTED_SCHEMES = (
     "sqlite:///PATH, postgresql+psycopg://USER:PASS@HOST/DB, mysql+pymysql://… or mariadb+pymysql://…"
 )
@@ -66,7 +69,12 @@ class Settings(BaseSettings):
         ge=64 * 1024,
         description="Largest request body an ordinary API route reads; batch routes declare more.",
     )
-    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    sqlite_busy_timeout_ms: int = Field(
+        default=DEFAULT_BUSY_TIMEOUT_MS,
+        ge=0,
+        description="How long a write waits for another writer's lock, in ms: SQLite's busy "
+        "timeout, and PostgreSQL's lock_timeout / MariaDB's innodb_lock_wait_timeout.",
+    )
     log_level: str = Field(default="info")
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),

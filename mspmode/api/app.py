@@ -36,7 +36,7 @@ from mspmode.api.routers.insights import router as insights_router
 from mspmode.api.routers.psa import router as psa_router
 from mspmode.api.routers.recall import router as recall_router
 from mspmode.db.session import Database
-from mspmode.errors import AuthenticationError, MSPError, RateLimitedError
+from mspmode.errors import AuthenticationError, DatabaseBusyError, MSPError, RateLimitedError
 from mspmode.services.credentials import SECRET_FIELDS
 from mspmode.services.resources import RESOURCES
 from mspmode.services.runtime import Runtime
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @app.exception_handler(MSPError)
     async def _msp_error(_: Request, exc: MSPError) -> JSONResponse:
         response = error_response(exc.status_code, type(exc).__name__, str(exc))
-        if isinstance(exc, RateLimitedError):
+        if isinstance(exc, RateLimitedError | DatabaseBusyError):
             response.headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, AuthenticationError):
             response.headers["WWW-Authenticate"] = "Bearer"

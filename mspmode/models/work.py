@@ -176,6 +176,10 @@ class CommandRun(UUIDPrimaryKey, CreatedAt, Base):
     # When it ran, not when it was recorded: imports arrive long after, and the learner orders
     # a failure and its fix by this.
     executed_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=now_utc(), index=True)
+    # Set on rows written by ``msp import``: a hash of the line's host, session, time, command
+    # and exit code (and which repeat of them in its file), so importing a file again adds
+    # nothing. Null for commands recorded otherwise; a null repeats freely in a unique index.
+    import_key: Mapped[str | None] = mapped_column(String(32), index=True, unique=True)
 
 
 class InfrastructureChange(UUIDPrimaryKey, CreatedAt, Base):

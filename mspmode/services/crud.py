@@ -264,9 +264,14 @@ def delete_row(
 
 def _check_writable(spec: ResourceSpec, data: Mapping[str, Any]) -> None:
     allowed = set(spec.writable_fields)
-    for name in data:
+    for name, value in data.items():
         if name not in allowed:
             raise ValidationError(f"{spec.name}: field {name!r} cannot be set")
+        # The API's schemas check lengths; the CLI's and MCP's values arrive here unchecked,
+        # and SQLite would store any length.
+        length = getattr(spec.table.c[name].type, "length", None)
+        if isinstance(value, str) and isinstance(length, int) and len(value) > length:
+            raise ValidationError(f"{name} is longer than {length} characters")
 
 
 def _check_references(session: Session, actor: Actor, spec: ResourceSpec, data: Mapping[str, Any]) -> None:

@@ -327,11 +327,65 @@ _COMPARED = (
 )
 
 
+# Replays of ``msp learn`` tried in a read transaction before one is done under the lock.
+RELEARN_TRIES = 3
+
+
+@dataclass
+class _Replay:
+    """What a replay of the whole history concludes, before any of it is written."""
+
+    sequence: int | None  # the audit chain's, when the replay began
+    st: LearningState
+    changes: dict[uuid.UUID, dict[str, Any]]
+    pairs: set[tuple[str, str]]
+    patterns: list[Any]
+
+
+def _replay(s: Session) -> _Replay:
+    # The sequence first: a replay that began after it has seen at least what it counts.
+    sequence = state.chain_sequence(s)
+    st = LearningState(scope=None, identity=state.database_identity(s))
+    state.load_clients(s, st)
+    state.load_hosts(s, st)
+    columns = [*state.REPLAY_COLUMNS, *(_COMMANDS.c[c] for c in _COMPARED)]
+    columns += [_COMMANDS.c.resolved, _COMMANDS.c.resolution]
+    stmt = select(*columns).order_by(_COMMANDS.c.created_at, _COMMANDS.c.id)
+    changes: dict[uuid.UUID, dict[str, Any]] = {}
+    stored: dict[uuid.UUID, Any] = {}
+    for row in s.execute(stmt):
+        learned = state.replay_row(s, st, row)
+        if learned is None:
+            continue
+        stored[row.id] = row
+        fresh = derived_values(learned, row.output_summary or "")
+        diff = {k: v for k, v in fresh.items() if getattr(row, k) != v}
+        if diff:
+            changes[row.id] = diff
+    resolved: dict[uuid.UUID, str] = {}
+    pairs: set[tuple[str, str]] = set()
+    for p in st.memory.patterns.values():
+        for fix in p.fixes:
+            if 0 <= fix.failed_index < len(st.row_ids):
+                resolved[st.row_ids[fix.failed_index]] = resolution_text(fix.fix_command)
+            pairs.add((p.id, fix.host))
+    for row_id, resolution in resolved.items():
+        was = stored.get(row_id)
+        if was is not None and (not was.resolved or was.resolution != resolution):
+            changes.setdefault(row_id, {}).update(resolved=True, resolution=resolution)
+    return _Replay(sequence, st, changes, pairs, take_touched(st.memory))
+
+
 def relearn(rt: Runtime, actor: Actor) -> LearnReport:
     """Replay the whole history through the engine and write back what it concludes: every
     pattern, every command's classification, every draft. Pattern ids are derived from what
     groups a failure, so a replay updates the same rows; what the engine no longer concludes
-    is counted, never deleted (a technician may have entered it)."""
+    is counted, never deleted (a technician may have entered it).
+
+    The replay reads the whole history: it runs in a read transaction, and the writer is
+    taken only to write what it concluded — if nothing was recorded meanwhile (the audit
+    chain's sequence did not move); otherwise it is replayed again, and the last try replays
+    under the lock."""
     _require_reader(actor)
     if not actor.has_role("technician"):
         raise PermissionDeniedError(f"role {actor.role} may not re-run the analysis (needs technician)")
@@ -339,58 +393,39 @@ def relearn(rt: Runtime, actor: Actor) -> LearnReport:
     started = time.perf_counter()
     with cache.lock_for(rt):
         try:
-            with rt.db.write() as s:
-                state.chain_sequence(s, lock=True)
-                st = LearningState(scope=None, identity=state.database_identity(s))
-                state.load_clients(s, st)
-                state.load_hosts(s, st)
-                columns = [*state.REPLAY_COLUMNS, *(_COMMANDS.c[c] for c in _COMPARED)]
-                columns += [_COMMANDS.c.resolved, _COMMANDS.c.resolution]
-                stmt = select(*columns).order_by(_COMMANDS.c.created_at, _COMMANDS.c.id)
-                rows = list(s.execute(stmt))
-                changes: dict[uuid.UUID, dict[str, Any]] = {}
-                stored: dict[uuid.UUID, Any] = {}
-                for row in rows:
-                    learned = state.replay_row(s, st, row)
-                    if learned is None:
-                        continue
-                    stored[row.id] = row
-                    fresh = derived_values(learned, row.output_summary or "")
-                    diff = {k: v for k, v in fresh.items() if getattr(row, k) != v}
-                    if diff:
-                        changes[row.id] = diff
-                resolved: dict[uuid.UUID, str] = {}
-                pairs: set[tuple[str, str]] = set()
-                for p in st.memory.patterns.values():
-                    for fix in p.fixes:
-                        if 0 <= fix.failed_index < len(st.row_ids):
-                            resolved[st.row_ids[fix.failed_index]] = resolution_text(fix.fix_command)
-                        pairs.add((p.id, fix.host))
-                for row_id, resolution in resolved.items():
-                    row = stored.get(row_id)
-                    if row is not None and (not row.resolved or row.resolution != resolution):
-                        changes.setdefault(row_id, {}).update(resolved=True, resolution=resolution)
-                patterns = take_touched(st.memory)
-                report.patterns_new = persist.upsert_patterns(s, st, patterns)
-                report.patterns = len(patterns)
-                report.drafts = persist.upsert_drafts(s, st, pairs)
-                if changes:
-                    s.execute(update(CommandRun), [{"id": k, **v} for k, v in changes.items()])
-                report.commands = len(st.row_ids)
-                report.commands_changed = len(changes)
-                known = {uuid.UUID(pid) for pid in st.memory.patterns}
-                all_ids = set(s.scalars(select(PatternRow.id)))
-                report.patterns_not_learned = len(all_ids - known)
-                entry = audit.record(
-                    s,
-                    rt.audit_signer,
-                    actor,
-                    "update",
-                    "failure_patterns",
-                    None,
-                    {"patterns": report.patterns, "commands": report.commands, "source": "msp learn"},
-                )
-                state.prune(st)
+            for attempt in range(RELEARN_TRIES):
+                plan: _Replay | None = None
+                if attempt < RELEARN_TRIES - 1:
+                    with rt.db.read() as r:
+                        plan = _replay(r)
+                with rt.db.write() as s:
+                    sequence = state.chain_sequence(s, lock=True)
+                    if plan is None:
+                        plan = _replay(s)
+                    elif plan.sequence != sequence:
+                        continue  # recorded meanwhile: what the replay concluded is behind
+                    st = plan.st
+                    report.patterns_new = persist.upsert_patterns(s, st, plan.patterns)
+                    report.patterns = len(plan.patterns)
+                    report.drafts = persist.upsert_drafts(s, st, plan.pairs)
+                    if plan.changes:
+                        s.execute(update(CommandRun), [{"id": k, **v} for k, v in plan.changes.items()])
+                    report.commands = len(st.row_ids)
+                    report.commands_changed = len(plan.changes)
+                    known = {uuid.UUID(pid) for pid in st.memory.patterns}
+                    all_ids = set(s.scalars(select(PatternRow.id)))
+                    report.patterns_not_learned = len(all_ids - known)
+                    entry = audit.record(
+                        s,
+                        rt.audit_signer,
+                        actor,
+                        "update",
+                        "failure_patterns",
+                        None,
+                        {"patterns": report.patterns, "commands": report.commands, "source": "msp learn"},
+                    )
+                    state.prune(st)
+                break
         except BaseException:
             cache.invalidate(rt)
             raise

@@ -102,6 +102,7 @@ class Recorder:
         bulk_mode: bool = False,
         session_status: str = "active",
         insert_thread: bool | None = None,
+        preload_sessions: bool = False,
     ) -> None:
         self.rt, self.actor, self.s, self.st = rt, actor, session, st
         self.source = source
@@ -126,6 +127,9 @@ class Recorder:
         self.patterns_written = 0
         self.fixes = 0
         self.audit_sequence: int | None = None
+        # An import of many lines reads every labelled session once (``preload_sessions``);
+        # a short recording asks for the few labels it meets: what it reads under the lock
+        # stays the size of what it records, not of the history.
         self._known_sessions: (
             dict[tuple[str, uuid.UUID | None], tuple[uuid.UUID, datetime, datetime]] | None
         ) = None
@@ -133,7 +137,10 @@ class Recorder:
         self._label_clients: dict[str, set[uuid.UUID]] = {}
         self._labels_read = False
         self._scopes: dict[uuid.UUID | None, HostScope] = {}
-        if bulk_mode:
+        self.found_sessions: dict[
+            tuple[str, uuid.UUID | None], tuple[uuid.UUID, datetime, datetime] | None
+        ] = {}
+        if preload_sessions:
             self._preload_sessions()
 
     # ---- hosts ------------------------------------------------------------------------------
@@ -290,6 +297,9 @@ class Recorder:
     ) -> tuple[uuid.UUID, datetime, datetime] | None:
         if self._known_sessions is not None:
             return self._known_sessions.get((label, client_id))
+        found = self.found_sessions.get((label, client_id), False)
+        if found is not False:
+            return found
         stmt = (
             select(WorkSession.id, WorkSession.started_at, WorkSession.ended_at)
             .where(WorkSession.external_session_id == label)
@@ -299,8 +309,17 @@ class Recorder:
             .order_by(WorkSession.created_at)
             .limit(1)
         )
-        row = self.s.execute(stmt).first()
-        return None if row is None else (row[0], row[1], row[2] or row[1])
+        if self.bulk_mode:
+            # The import's own connection may have an insert in flight: a connection of its
+            # own sees the same sessions (no other writer runs meanwhile, and this import's
+            # are in ``self.sessions``).
+            with self.rt.db.read() as r:
+                row = r.execute(stmt).first()
+        else:
+            row = self.s.execute(stmt).first()
+        result = None if row is None else (row[0], row[1], row[2] or row[1])
+        self.found_sessions[(label, client_id)] = result
+        return result
 
     def session_for(self, item: CommandIn, client_id: uuid.UUID | None, at: datetime) -> _SessionSlot:
         """The work session of ``item`` (its ``session`` label already cleaned by
@@ -385,15 +404,16 @@ class Recorder:
             list(learned.fixes),
         )
 
-    def add_prepared(self, line: PreparedCommand) -> None:
+    def add_prepared(self, line: PreparedCommand, import_key: str | None = None) -> None:
         """Record a command line of an import as ``reader.prepare`` made it (with this
         recording's ``capture``): its text redacted and cut, its fields checked, its labels
-        cleaned, and what ``engine.read_ahead`` found in it, if that ran."""
+        cleaned, and what ``engine.read_ahead`` found in it, if that ran. ``import_key``:
+        the line's identity (``history.import_key``), stored with its row."""
         command, exit_code, output, label, at, session, reading = line
         item = CommandIn(command=command, host=label, session=session)
         scope = self.scope_for(item)
         given = self.resolve(item, label, scope)
-        self._add(given, label, command, output, exit_code, at or utcnow(), item, scope, reading)
+        self._add(given, label, command, output, exit_code, at or utcnow(), item, scope, reading, import_key)
 
     def _add(
         self,
@@ -406,6 +426,7 @@ class Recorder:
         item: CommandIn,
         scope: HostScope,
         reading: engine.Reading | None = None,
+        import_key: str | None = None,
     ) -> tuple[dict[str, Any], engine.Learned]:
         """Learn from one command and queue its row: the row and what was learned."""
         st, mem = self.st, self.st.memory
@@ -462,6 +483,7 @@ class Recorder:
             "duration_ms": item.duration_ms,
             "executed_at": at,
             "created_at": stamp,
+            "import_key": import_key,
         }
         assert rec.index == len(st.row_ids), "engine records and stored rows out of step"
         st.row_ids.append(row_id)
