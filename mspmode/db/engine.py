@@ -11,6 +11,9 @@ concurrent writers themselves and use one engine for both.
 
 from __future__ import annotations
 
+import os
+import stat
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +36,27 @@ def create_engines(url: URL, *, busy_timeout_ms: int = 5000) -> tuple[Engine, En
         return engine, engine
     assert url.database is not None
     # The database holds client data: its directory is private to the user (like MSP_HOME).
-    Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = Path(url.database).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private(path)
     reader = _sqlite_engine(url, busy_timeout_ms, begin="BEGIN", pool_size=5)
     writer = _sqlite_engine(url, busy_timeout_ms, begin="BEGIN IMMEDIATE", pool_size=1)
     return reader, writer
+
+
+def make_private(path: Path) -> None:
+    """The SQLite file and its -wal/-shm readable by the user alone (0600). SQLite creates
+    them 0644 less the umask, but -wal and -shm with the database file's own mode: so the file
+    is created 0600 before SQLite opens it, and an existing file (and any -wal/-shm beside
+    it) left open to others is tightened."""
+    with suppress(OSError):  # already there
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        # Not ours to change, or not there: SQLite reports what matters when it opens the file.
+        with suppress(OSError):
+            mode = stat.S_IMODE(name.stat().st_mode)
+            if mode & 0o077:
+                name.chmod(mode & 0o700)
 
 
 def _server_engine(url: URL) -> Engine:
