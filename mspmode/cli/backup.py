@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from mspmode.cli.app import app, emit_json, load_settings
 from mspmode.db import schema
 from mspmode.db.session import Database
-from mspmode.errors import MSPError, SecretFileError
+from mspmode.errors import MSPError
 from mspmode.services import backup as backups
 from mspmode.services.actor import local_actor
 from mspmode.services.runtime import Runtime
@@ -238,13 +238,7 @@ def restore_command(
             problems = backups.apply_restore(db, plan, progress=progress)
         if problems:
             raise MSPError(f"the restored database differs from the backup: {problems[0]}")
-        recorded = False
-        rt = _runtime_for_log(settings, db)
-        if rt is not None:
-            try:
-                recorded = backups.record_restore(rt, local_actor(), plan)
-            except SecretFileError:
-                recorded = False
+        recorded = backups.record_restore(Runtime(settings, db), local_actor(), plan)
         revision = plan.manifest.revision
     finally:
         db.dispose()

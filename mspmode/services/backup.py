@@ -37,13 +37,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 
 from mspmode.db import schema
 from mspmode.db.session import Database
 from mspmode.errors import SchemaError, ValidationError
-from mspmode.models.operations import BACKUP_TYPES, BackupLog
+from mspmode.models.operations import BACKUP_TYPES, AuditChainHead, BackupLog
 from mspmode.services import audit, dumps
 from mspmode.services.actor import Actor
 from mspmode.services.dumps import (
@@ -439,6 +440,9 @@ class RestorePlan:
     target: URL
     target_revision: str | None
     signed: bool = True
+    # The live chain's head just before the overwrite, named in the restore's audit row so
+    # that other machines accept the rollback it is.
+    replaced_head: audit.Checkpoint | None = None
 
     @property
     def rows(self) -> int:
@@ -518,20 +522,35 @@ def _known_revisions() -> set[str]:
 def apply_restore(db: Database, plan: RestorePlan, *, progress: Progress = no_progress) -> list[str]:
     """Overwrite the live database with the planned dump; return any difference found
     afterwards (none on success). Close every other use of ``db`` first."""
+    plan.replaced_head = _live_head(db)
     db.dispose()
     dumps.load(plan.target, plan.dump, replace=True, progress=progress)
     return compare(plan.manifest.tables, database_checksums(plan.target, progress))
 
 
+def _live_head(db: Database) -> audit.Checkpoint | None:
+    try:
+        with db.read() as session:
+            found = session.execute(select(AuditChainHead.sequence, AuditChainHead.mac)).first()
+    except SQLAlchemyError:  # no schema, or one from before the chain had a head
+        return None
+    if found is None or not found.mac:
+        return None
+    return audit.Checkpoint(int(found.sequence), str(found.mac))
+
+
 def record_restore(rt: Runtime, actor: Actor, plan: RestorePlan) -> bool:
-    """An audit row for a restore, appended to the restored chain; only when the restored
-    schema is current (an older one is upgraded first, and the row written then would not
-    fit the old tables)."""
-    st = schema.status(rt.db)
-    if not st.at_head:
+    """An audit row for a restore, appended to the restored chain, naming the head it
+    replaced; this machine's anchor then starts from it. Only when the restored schema is
+    current and the audit key is here (an older schema is upgraded first, and the row written
+    then would not fit the old tables); otherwise the anchor is forgotten, and the next
+    verify or audited change starts a new one."""
+    if not schema.status(rt.db).at_head or not rt.settings.key_path("audit").exists():
+        audit.forget_anchor(rt.audit_anchor)
         return False
+    replaced = plan.replaced_head
     with rt.db.write() as session:
-        audit.record(
+        row = audit.record(
             session,
             rt.audit_signer,
             actor,
@@ -543,8 +562,11 @@ def record_restore(rt: Runtime, actor: Actor, plan: RestorePlan) -> bool:
                 "sha256": plan.manifest.doc["sha256"],
                 "schema_revision": plan.manifest.revision,
                 "signed": plan.signed,
+                "replaced_head": {"sequence": replaced.sequence, "mac": replaced.mac} if replaced else None,
             },
         )
+        restored_head = audit.Checkpoint(row.sequence, row.mac)
+    audit.reset_anchor(rt.audit_anchor, restored_head, [restored_head.mac])
     return True
 
 

@@ -8,12 +8,16 @@ import hmac
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from mspmode.db.session import Database
-from mspmode.settings import Settings
+from mspmode.settings import Settings, display_url
 from mspmode.vault.crypto import Keyring
 from mspmode.vault.keyfiles import read_key_bytes
 from mspmode.vault.known import KNOWN_SECRETS_PURPOSE, KnownSecrets
+
+if TYPE_CHECKING:
+    from mspmode.services.audit import Anchor
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,17 @@ class Runtime:
 
     @cached_property
     def audit_signer(self) -> Signer:
-        return Signer(self._key("audit"))
+        """The audit key, with this machine's anchor of the database's chain."""
+        from mspmode.services.audit import AuditKey
+
+        return AuditKey(self._key("audit"), anchor=self.audit_anchor)
+
+    @cached_property
+    def audit_anchor(self) -> Anchor:
+        """Where this machine keeps the newest audit head it saw of this database (MSP_HOME)."""
+        from mspmode.services.audit import ANCHOR_FILE, Anchor
+
+        return Anchor(self.settings.home / ANCHOR_FILE, display_url(self.db.url))
 
     @cached_property
     def jwt_key(self) -> bytes:

@@ -13,9 +13,9 @@ from mspmode.db.session import Database
 from mspmode.models.core import User
 from mspmode.services import audit
 from mspmode.services.actor import Actor
-from mspmode.services.runtime import Signer
+from mspmode.services.runtime import Runtime
 from mspmode.settings import Settings
-from mspmode.vault.keyfiles import KEY_NAMES, ensure_key_file, read_key_bytes
+from mspmode.vault.keyfiles import KEY_NAMES, ensure_key_file
 from mspmode.vault.passwords import generate_password, hash_password
 
 ADMIN_USERNAME = "admin"
@@ -71,7 +71,9 @@ def _initialize(settings: Settings, db: Database, report: InitReport) -> None:
 
     report.revision_before, report.revision_after = schema.upgrade(db)
 
-    signer = Signer(read_key_bytes("audit", settings.key_path("audit")))
+    signer = Runtime(settings, db).audit_signer
+    if report.revision_before in audit.UNSIGNED_HEAD_REVISIONS:
+        audit.sign_legacy_head(db, signer)
     with db.write() as session:
         if session.scalar(select(func.count()).select_from(User)) == 0:
             password = generate_password()

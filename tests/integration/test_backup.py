@@ -332,6 +332,8 @@ def test_db_upgrade_takes_a_pre_migration_backup(msp_env: dict[str, str], tmp_pa
     with db.writer.begin() as conn:
         # Back to revision 0002 as an older msp left it: its index missing, its revision recorded.
         conn.execute(text("DROP INDEX IF EXISTS ix_commands_run_created_at"))
+        conn.execute(text("ALTER TABLE audit_chain_head DROP COLUMN head_mac"))
+        conn.execute(text("ALTER TABLE audit_chain_head DROP COLUMN row_count"))
         conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
     db.dispose()
     upgraded = msp(env, "db", "upgrade")
@@ -347,6 +349,9 @@ def test_db_upgrade_takes_a_pre_migration_backup(msp_env: dict[str, str], tmp_pa
     assert [(r.backup_type, r.verification_status, r.schema_revision) for r in logged] == [
         ("pre-migration", "passed", "0002")
     ]
+    # The head of a chain from before heads were signed is signed by the upgrade.
+    verified = msp(env, "audit", "verify")
+    assert verified.returncode == 0, verified.stderr
     again = msp(env, "db", "upgrade")
     assert "nothing to do" in again.stdout and "pre-migration" not in again.stdout
     settings = Settings(home=Path(env["MSP_HOME"]), database_url=env["MSP_DATABASE_URL"])
