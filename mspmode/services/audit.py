@@ -54,7 +54,7 @@ from mspmode.errors import PermissionDeniedError, ValidationError
 from mspmode.models.core import User
 from mspmode.models.operations import AuditChainHead, AuditLog
 from mspmode.services.actor import Actor
-from mspmode.services.runtime import Runtime, Signer
+from mspmode.services.runtime import Anchor, AuditKey, Runtime, Signer
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,6 @@ UNSIGNED_HEAD_REVISIONS = frozenset({"0001", "0002", "0003", "0004"})
 # Starts the prev_mac of a row appended to a head that did not verify: signed with the row,
 # so removing the mark breaks the row.
 UNVERIFIED_HEAD = "unverified-head:"
-ANCHOR_FILE = "audit-anchor.json"
 # session.info key: rows this transaction appended, for the anchor once it commits.
 _WRITTEN = "msp_audit_rows_written"
 
@@ -154,21 +153,6 @@ class Checkpoint:
 
     def matches(self, mac: str | None) -> bool:
         return mac is not None and mac.startswith(self.mac)
-
-
-@dataclass(frozen=True)
-class Anchor:
-    """Where this machine keeps the newest head it has seen of one database."""
-
-    path: Path
-    database: str
-
-
-@dataclass(frozen=True)
-class AuditKey(Signer):
-    """The audit key, and this machine's anchor for the database it writes to."""
-
-    anchor: Anchor | None = None
 
 
 # ---- writing ------------------------------------------------------------------------------------
@@ -218,7 +202,7 @@ def record(
     head.head_mac = signer.sign(_head_message(head.sequence, head.row_count, row.mac))
     session.add(row)
     session.flush()
-    anchor = getattr(signer, "anchor", None)
+    anchor = signer.anchor if isinstance(signer, AuditKey) else None
     if anchor is not None:
         session.info.setdefault(_WRITTEN, []).append((anchor, row.sequence, prev_mac, row.mac))
     return row
@@ -441,7 +425,7 @@ def verify_chain(
     if not actor.has_role("admin"):
         raise PermissionDeniedError("only an admin may verify the audit log")
     key = rt.audit_signer
-    anchor = getattr(key, "anchor", None)
+    anchor = key.anchor
     seen = None
     if anchor is not None:
         if reset_anchor:
@@ -636,7 +620,7 @@ def _records(doc: dict[str, Any], lines: list[str]) -> Iterator[dict[str, Any]]:
 
 
 def _current(doc: dict[str, Any], lines: list[str], database: str) -> dict[str, Any] | None:
-    entry = doc["databases"].get(database)
+    entry: dict[str, Any] | None = doc["databases"].get(database)
     for record in _records(doc, lines):
         if record.get("database") == database:
             return {**(entry or {}), **{k: record[k] for k in ("sequence", "mac", "seen_at") if k in record}}

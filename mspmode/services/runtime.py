@@ -8,7 +8,7 @@ import hmac
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from mspmode.db.session import Database
 from mspmode.settings import Settings, display_url
@@ -16,8 +16,8 @@ from mspmode.vault.crypto import Keyring
 from mspmode.vault.keyfiles import read_key_bytes
 from mspmode.vault.known import KNOWN_SECRETS_PURPOSE, KnownSecrets
 
-if TYPE_CHECKING:
-    from mspmode.services.audit import Anchor
+# In MSP_HOME: the newest audit chain head this machine saw of each database (services/audit.py).
+ANCHOR_FILE = "audit-anchor.json"
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,21 @@ class Signer:
         return hmac.new(self.key, message, hashlib.sha256).hexdigest()
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """Where this machine keeps the newest audit head it has seen of one database."""
+
+    path: Path
+    database: str
+
+
+@dataclass(frozen=True)
+class AuditKey(Signer):
+    """The audit key, and this machine's anchor for the database it writes to."""
+
+    anchor: Anchor | None = None
+
+
 KNOWN_SECRETS_RECHECK_S = 5.0
 
 
@@ -48,17 +63,13 @@ class Runtime:
         return read_key_bytes(name, self.settings.key_path(name))
 
     @cached_property
-    def audit_signer(self) -> Signer:
+    def audit_signer(self) -> AuditKey:
         """The audit key, with this machine's anchor of the database's chain."""
-        from mspmode.services.audit import AuditKey
-
         return AuditKey(self._key("audit"), anchor=self.audit_anchor)
 
     @cached_property
     def audit_anchor(self) -> Anchor:
         """Where this machine keeps the newest audit head it saw of this database (MSP_HOME)."""
-        from mspmode.services.audit import ANCHOR_FILE, Anchor
-
         return Anchor(self.settings.home / ANCHOR_FILE, display_url(self.db.url))
 
     @cached_property

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from mspmode.services import audit, auth, crud
 from mspmode.services import backup as backups
 from mspmode.services.actor import local_actor
 from mspmode.services.resources import RESOURCES
-from mspmode.services.runtime import Runtime
+from mspmode.services.runtime import ANCHOR_FILE, Anchor, Runtime
 from mspmode.settings import Settings
 from mspmode.vault.keyfiles import KEY_NAMES, ensure_key_file
 from tests.servers import serve_in_thread
@@ -96,7 +97,9 @@ def machine(db: Database, home: Path, keys_from: Path | None = None) -> Machine:
 def a(db: Database, tmp_path: Path) -> Iterator[Machine]:
     """Machine A, which created a user and a few clients (every one an audit row)."""
     m = machine(db, tmp_path / "a")
-    auth.create_user(m.rt, local_actor(), username="alice", role="technician", password="x" * 16)
+    auth.create_user(
+        m.rt, local_actor(), username="alice", role="technician", password="quiet harbor lantern 42"
+    )
     m.write(5)
     yield m
 
@@ -217,7 +220,7 @@ def test_the_anchor_is_private_and_written_by_writers(a: Machine) -> None:
 
 
 def test_the_api_says_what_the_cli_says(a: Machine) -> None:
-    auth.create_user(a.rt, local_actor(), username="auditor", role="admin", password="y" * 16)
+    auth.create_user(a.rt, local_actor(), username="auditor", role="admin", password="amber kettle orbit 97")
     _, key = auth.create_api_key(a.rt, local_actor(), name="auditor key", role="admin", username="auditor")
     with serve_in_thread(create_app(a.rt.settings, a.rt.db)) as base:
         api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
@@ -256,7 +259,7 @@ def test_a_restore_elsewhere_is_accepted_once_through_its_signed_row(
 
 
 def test_a_reset_anchor_survives_a_crash_before_its_journal_was_emptied(tmp_path: Path) -> None:
-    anchor = audit.Anchor(tmp_path / audit.ANCHOR_FILE, "sqlite:////somewhere/msp.db")
+    anchor = Anchor(tmp_path / ANCHOR_FILE, "sqlite:////somewhere/msp.db")
     audit.reset_anchor(anchor, audit.Checkpoint(9, "9" * 64), [])
     journal = anchor.path.with_suffix(".log")
     stale = json.loads(anchor.path.read_text())["generation"] - 1
@@ -265,3 +268,46 @@ def test_a_reset_anchor_survives_a_crash_before_its_journal_was_emptied(tmp_path
     journal.write_text(json.dumps(line) + '\n{"generation": ')
     entry = audit.read_anchor(anchor)
     assert entry is not None and (entry.sequence, entry.mac) == (9, "9" * 64)
+
+
+WRITER = """
+import sys, uuid
+from mspmode.services import crud
+from mspmode.services.actor import local_actor
+from mspmode.services.resources import RESOURCES
+from mspmode.services.runtime import Runtime
+from mspmode.settings import Settings
+
+rt = Runtime(Settings())
+spec = next(s for s in RESOURCES if s.name == "clients")
+for _ in range(int(sys.argv[1])):
+    crud.create_row(rt, local_actor(), spec, {"name": f"Client {uuid.uuid4().hex[:8]}"})
+"""
+
+
+def test_concurrent_writers_keep_the_anchor_on_the_chain(a: Machine) -> None:
+    """Threads of this process and two other processes of the same machine write at once: the
+    anchor stays a row of the chain (the processes' after-commit steps interleave), this
+    process's own rows carry it to the end, and verify holds throughout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MSP_")}
+    env.update(MSP_HOME=str(a.home), MSP_DATABASE_URL=a.rt.db.url.render_as_string(hide_password=False))
+    others = [
+        subprocess.Popen([sys.executable, "-c", WRITER, "15"], env=env, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: a.write(10), range(4)))
+    for p in others:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+
+    chain = {r["sequence"]: r["mac"] for r in rows(a.rt.db)}
+    assert len(chain) == 6 + 40 + 30
+    entry = audit.read_anchor(a.rt.audit_anchor)
+    assert entry is not None and chain.get(entry.sequence) == entry.mac
+    a.write()  # this process's next row continues whatever it last anchored
+    last = max(chain) + 1
+    entry = audit.read_anchor(a.rt.audit_anchor)
+    assert entry is not None and (entry.sequence, entry.mac) == (last, rows(a.rt.db)[-1]["mac"])
+    code, report = a.verify()
+    assert code == 0 and report["anchor"] == last, report
