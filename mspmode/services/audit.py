@@ -110,7 +110,7 @@ def _payload(row: AuditLog, sequence: int | None = None) -> bytes:
 # ---- the head -----------------------------------------------------------------------------------
 
 # Revisions whose head carried no MAC: upgrading from one signs the head as it stands.
-UNSIGNED_HEAD_REVISIONS = frozenset({"0001", "0002", "0003", "0004"})
+UNSIGNED_HEAD_REVISIONS = frozenset({"0001", "0002", "0003", "0004", "0005", "0006"})
 # Starts the prev_mac of a row appended to a head that did not verify: signed with the row,
 # so removing the mark breaks the row.
 UNVERIFIED_HEAD = "unverified-head:"
