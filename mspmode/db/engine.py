@@ -18,7 +18,10 @@ a caller typed, secrets included, and an error's text reaches logs.
 from __future__ import annotations
 
 import math
+import os
+import stat
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +62,27 @@ def create_engines(
         return engine, engine
     assert url.database is not None
     # The database holds client data: its directory is private to the user (like MSP_HOME).
-    Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = Path(url.database).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private(path)
     reader = _sqlite_engine(url, busy_timeout_ms, pool_size=5)
     writer = _sqlite_engine(url, busy_timeout_ms, pool_size=1, immediate=True, on_wait=on_wait)
     return reader, writer
+
+
+def make_private(path: Path) -> None:
+    """The SQLite file and its -wal/-shm readable by the user alone (0600). SQLite creates
+    them 0644 less the umask, but -wal and -shm with the database file's own mode: so the file
+    is created 0600 before SQLite opens it, and an existing file (and any -wal/-shm beside
+    it) left open to others is tightened."""
+    with suppress(OSError):  # already there
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        # Not ours to change, or not there: SQLite reports what matters when it opens the file.
+        with suppress(OSError):
+            mode = stat.S_IMODE(name.stat().st_mode)
+            if mode & 0o077:
+                name.chmod(mode & 0o700)
 
 
 def is_busy(exc: BaseException) -> bool:

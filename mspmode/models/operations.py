@@ -73,8 +73,9 @@ class AuditChainHead(Base):
     """The end of the audit chain: a single row every audit write locks and advances.
 
     Taking the row lock is what makes concurrent writers on PostgreSQL and MariaDB take turns
-    (SQLite's single writer does so already), and remembering the last sequence and MAC here
-    is what reveals a chain whose newest rows were deleted.
+    (SQLite's single writer does so already). The head remembers the last sequence, the number
+    of rows and the last MAC, and ``head_mac`` signs the three with the audit key: whoever
+    deletes the newest rows cannot make the head agree with what is left.
     """
 
     __tablename__ = "audit_chain_head"
@@ -83,6 +84,9 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     sequence: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     mac: Mapped[str | None] = mapped_column(String(64), info=VERBATIM)
+    row_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # NULL only before the first row (nothing to protect yet).
+    head_mac: Mapped[str | None] = mapped_column(String(64), info=VERBATIM)
 
 
 class LoginThrottle(Base):

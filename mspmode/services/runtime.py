@@ -8,12 +8,16 @@ import hmac
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from mspmode.db.session import Database
-from mspmode.settings import Settings
+from mspmode.settings import Settings, display_url
 from mspmode.vault.crypto import Keyring
 from mspmode.vault.keyfiles import read_key_bytes
 from mspmode.vault.known import KNOWN_SECRETS_PURPOSE, KnownSecrets
+
+# In MSP_HOME: the newest audit chain head this machine saw of each database (services/audit.py).
+ANCHOR_FILE = "audit-anchor.json"
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,21 @@ class Signer:
 
     def sign(self, message: bytes) -> str:
         return hmac.new(self.key, message, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where this machine keeps the newest audit head it has seen of one database."""
+
+    path: Path
+    database: str
+
+
+@dataclass(frozen=True)
+class AuditKey(Signer):
+    """The audit key, and this machine's anchor for the database it writes to."""
+
+    anchor: Anchor | None = None
 
 
 KNOWN_SECRETS_RECHECK_S = 5.0
@@ -46,8 +65,14 @@ class Runtime:
         return read_key_bytes(name, self.settings.key_path(name))
 
     @cached_property
-    def audit_signer(self) -> Signer:
-        return Signer(self._key("audit"))
+    def audit_signer(self) -> AuditKey:
+        """The audit key, with this machine's anchor of the database's chain."""
+        return AuditKey(self._key("audit"), anchor=self.audit_anchor)
+
+    @cached_property
+    def audit_anchor(self) -> Anchor:
+        """Where this machine keeps the newest audit head it saw of this database (MSP_HOME)."""
+        return Anchor(self.settings.home / ANCHOR_FILE, display_url(self.db.url))
 
     @cached_property
     def jwt_key(self) -> bytes:
