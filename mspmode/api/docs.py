@@ -17,6 +17,8 @@ from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mspmode.api.deps import access
+
 DOCS = "/api/docs"
 ASSETS = f"{DOCS}/assets"
 CSP = (
@@ -64,7 +66,7 @@ def mount(app: FastAPI) -> None:
     """Serve the docs page, its start-up script and Swagger UI's files under ``/api/docs``."""
     openapi_url = app.openapi_url or "/api/openapi.json"
 
-    @app.get(DOCS, include_in_schema=False)
+    @app.get(DOCS, include_in_schema=False, openapi_extra=access(public=True))
     def docs_page(request: Request) -> HTMLResponse:
         root = escape(request.scope.get("root_path", ""), quote=True)
         page = f"""<!DOCTYPE html>
@@ -84,7 +86,7 @@ def mount(app: FastAPI) -> None:
 """
         return HTMLResponse(page, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"})
 
-    @app.get(f"{DOCS}/init.js", include_in_schema=False)
+    @app.get(f"{DOCS}/init.js", include_in_schema=False, openapi_extra=access(public=True))
     def docs_script() -> Response:
         return Response(_INIT, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 

@@ -198,8 +198,10 @@ def test_import_redacts_host_lines_trait_keys_and_session_labels(
     # What was learnt from the host line holds none of it: the learning snapshot under cache/.
     snapshot = files_under(rt.settings.home / "cache")
     assert snapshot and not [s for s in HOST_SECRETS if any(s.encode() in blob for blob in snapshot)]
-    # The same label again is the same session: it is looked up as it is stored.
-    again = learning.import_lines(rt, local_actor(), [json.dumps(lines[2])], source="t2.jsonl")
+    # The same label again is the same session: it is looked up as it is stored. (Another
+    # command: the same line again would be skipped as already imported.)
+    later = {**lines[2], "command": f"{lines[2]['command']} -Verbose"}
+    again = learning.import_lines(rt, local_actor(), [json.dumps(later)], source="t2.jsonl")
     assert again.commands == 1
     assert len(sessions_labelled(rt.db, f"{LABEL_STORED} {tag}")) == 1
 
@@ -292,6 +294,7 @@ VERBATIM = {
     "failure_patterns.error_message_hash",
     "commands_run.fingerprint",
     "operation_failures.fingerprint",
+    "audit_chain_head.head_mac",
 }
 
 
