@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from mspmode.db import schema, search
 from mspmode.db.session import Database
 from mspmode.errors import ValidationError
-from tests.rows import OMIT, build_row, table
+from tests.rows import build_row, table
 
 
 def word() -> str:
@@ -100,13 +100,13 @@ def test_an_upgrade_indexes_the_rows_already_stored_as_queries_read_them(empty_d
         schema.upgrade(db, "0003")
         marker = word()
         with db.writer.begin() as conn:
-            # import_key came after 0003 (migration 0007).
+            # The row and its parents as revision 0003 stores them.
             row = build_row(
                 conn,
                 "commands_run",
                 command_text="ping SRV-2019",
                 error_message=f"{marker} down",
-                import_key=OMIT,
+                as_stored=True,
             )
         schema.upgrade(db)
         with db.read() as s:
