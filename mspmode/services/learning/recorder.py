@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -155,7 +156,8 @@ class Recorder:
         client: uuid.UUID | None = None
         if item.session_id is not None:
             if item.session_id not in self._session_clients:
-                found = hosts.session_client(self.s, self.actor, session_id=item.session_id)
+                with self._reader() as r:
+                    found = hosts.session_client(r, self.actor, session_id=item.session_id)
                 self._session_clients[item.session_id] = found
             client = self._session_clients[item.session_id]
         elif item.session:
@@ -178,7 +180,8 @@ class Recorder:
                             self._label_clients.setdefault(lab, set()).add(c)
                 clients = self._label_clients.setdefault(label, set())
             else:
-                clients = hosts.session_clients(self.s, self.actor, label=label)
+                with self._reader() as r:
+                    clients = hosts.session_clients(r, self.actor, label=label)
             self._label_clients[label] = clients
         return next(iter(clients)) if len(clients) == 1 else None
 
@@ -292,6 +295,18 @@ class Recorder:
             known.setdefault((label, client_id), (sid, started, ended or started))
         self._known_sessions = known
 
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[Session]:
+        """Where to read stored sessions mid-recording. An import's own connection may have an
+        insert in flight on the pipeline's thread (MariaDB's driver then loses its place): a
+        connection of its own sees the same sessions (no other writer runs meanwhile, and this
+        import's are in ``self.sessions``)."""
+        if not self.bulk_mode:
+            yield self.s
+            return
+        with self.rt.db.read() as r:
+            yield r
+
     def _find_session(
         self, label: str, client_id: uuid.UUID | None
     ) -> tuple[uuid.UUID, datetime, datetime] | None:
@@ -309,14 +324,8 @@ class Recorder:
             .order_by(WorkSession.created_at)
             .limit(1)
         )
-        if self.bulk_mode:
-            # The import's own connection may have an insert in flight: a connection of its
-            # own sees the same sessions (no other writer runs meanwhile, and this import's
-            # are in ``self.sessions``).
-            with self.rt.db.read() as r:
-                row = r.execute(stmt).first()
-        else:
-            row = self.s.execute(stmt).first()
+        with self._reader() as r:
+            row = r.execute(stmt).first()
         result = None if row is None else (row[0], row[1], row[2] or row[1])
         self.found_sessions[(label, client_id)] = result
         return result
