@@ -232,6 +232,8 @@ def _command(m: Matrix) -> dict[str, Any]:
 
 CASES: dict[str, Case] = crud_cases() | {
     "GET /api/health": Case(lambda m: Request("GET", "/api/health"), 200),
+    "GET /api/docs": Case(lambda m: Request("GET", "/api/docs"), 200),  # the page, no data
+    "GET /api/docs/init.js": Case(lambda m: Request("GET", "/api/docs/init.js"), 200),
     "POST /api/auth/login": Case(lambda m: Request("POST", "/api/auth/login", json={}), 422),
     "POST /api/auth/refresh": Case(lambda m: Request("POST", "/api/auth/refresh", json={}), 422),
     "POST /api/auth/logout": Case(lambda m: Request("POST", "/api/auth/logout"), 422),  # a key: revoke it

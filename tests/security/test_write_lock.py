@@ -313,7 +313,9 @@ class Writer:
 
 def wait_for_lock_waiter(backend: str, url: URL, waiting: threading.Event) -> None:
     """Until the other write waits for the lock: SQLite says so through ``Database.on_wait``;
-    a server shows a session waiting for a lock."""
+    a server shows a session waiting for a lock. MariaDB's ``INNODB_LOCK_WAITS`` can stay empty
+    while a ``SELECT … FOR UPDATE`` waits (seen on 10.11): there, a locking read still running
+    is the waiter, as the holder's own finished long ago."""
     deadline = time.monotonic() + DEADLINE_S
     if backend == "sqlite":
         assert waiting.wait(DEADLINE_S), "the write never started waiting for the lock"
@@ -322,7 +324,8 @@ def wait_for_lock_waiter(backend: str, url: URL, waiting: threading.Event) -> No
         "SELECT count(*) FROM pg_stat_activity "
         "WHERE wait_event_type = 'Lock' AND datname = current_database()"
         if backend == "postgresql"
-        else "SELECT count(*) FROM information_schema.INNODB_LOCK_WAITS"
+        else "SELECT count(*) FROM information_schema.PROCESSLIST "
+        "WHERE ID <> CONNECTION_ID() AND COMMAND = 'Query' AND INFO LIKE '%FOR UPDATE%'"
     )
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
