@@ -162,14 +162,16 @@ def _decoded_where_secret(message: str, known: KnownSecrets | None) -> str:
     out = []
     for token in message.split(" "):
         if "%" in token or "+" in token:
-            decoded = token
+            # Redact at every level of decoding before the next: a second decoding turns the
+            # pluses a secret kept through the first (base64) into spaces, splitting it.
+            current, found = token, False
             for _ in range(_DECODE_LEVELS):
-                step = unquote_plus(decoded)
-                if step == decoded:
+                step = unquote_plus(current)
+                if step == current:
                     break
-                decoded = step
-            redacted = redact(decoded, known)
-            if redacted != decoded:
-                token = redacted.replace(" ", "+")
+                current = redact(step, known)
+                found = found or current != step
+            if found:
+                token = current.replace(" ", "+")
         out.append(token)
     return " ".join(out)

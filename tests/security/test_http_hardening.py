@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -429,3 +429,14 @@ def test_allowed_hosts_are_the_only_names_answered(tmp_path: Path) -> None:
         moved = httpx.get(f"{base}/api/clients/", headers={"Host": "msp.example.com"}, timeout=30)
         assert moved.headers["location"] == "/api/clients"
     db.dispose()
+
+
+def test_a_base64_secret_in_a_query_string_is_cleaned_whole() -> None:
+    """A WireGuard key keeps its ``+`` (``%2B``) through one decoding and loses it to a second:
+    each level is redacted before the next, so no piece of the key is left in the line."""
+    key = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk="
+    query = urlencode({"note": f"[Interface]\nPrivateKey = {key}\n"})
+    line = logs.clean_text(f'127.0.0.1:5 - "GET /api/clients?{query} HTTP/1.1" 200', None)
+    for piece in key.split("+"):
+        assert piece not in line, line
+    assert "[REDACTED:" in line and line.endswith(" 200")
