@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="Port `msp serve` listens on.")
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     log_level: str = Field(default="info")
+    service_idle_minutes: float = Field(
+        default=30.0, gt=0, description="The local service exits after this long without a request."
+    )
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description=(

@@ -39,6 +39,9 @@ class Runtime:
         self.db = db or Database.from_settings(settings)
         self._known_stamp: tuple[object, ...] = ()
         self._known_checked = 0.0
+        # Set by the local service (mspmode/localservice.py): its token file's secret, taken
+        # as this machine's own user.
+        self.local_token: str | None = None
 
     def _key(self, name: str) -> bytes:
         return read_key_bytes(name, self.settings.key_path(name))
