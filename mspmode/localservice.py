@@ -99,7 +99,14 @@ def _log_to_file(home: str) -> None:
     logging.getLogger("mspmode").setLevel(logging.INFO)
 
 
-def serve(home: str) -> int:
+def _forget(file: str) -> None:
+    try:  # noqa: SIM105
+        os.unlink(file)
+    except FileNotFoundError:
+        pass
+
+
+def serve(home: str, on_ready: Any = None) -> int:
     """Run the service of ``home`` until it is idle, stopped or signalled (the lock is held)."""
     import uvicorn
 
@@ -149,6 +156,8 @@ def serve(home: str) -> int:
         import json
 
         files.write_private(info_file, json.dumps(info))
+        if on_ready is not None:
+            on_ready()
         log.info("listening on 127.0.0.1:%d", state.port)
         while not uv.should_exit:
             if state.stopping.wait(1.0):
@@ -205,10 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.foreground:
         _log_to_file(home)
         sys.stdin.close()
+    failed = files.path(home, files.FAILED_FILE)
     try:
-        return serve(home)
+        return serve(home, lambda: _forget(failed))
     except Exception:
         log.exception("the local service failed")
+        with open(failed, "a"):
+            os.utime(failed)
         return 1
     finally:
         files.unlock(lock)

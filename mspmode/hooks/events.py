@@ -354,8 +354,7 @@ def degraded(
     cfg: HookConfig, event: str, payload: dict[str, Any], found: tuple[str, str | None] | None, why: str
 ) -> dict[str, Any] | None:
     """The answer without the service: the pre-check from the index, the command journaled,
-    and the agent told (once per Claude session)."""
-    config.log(cfg, event, f"degraded: {why}")
+    and the agent told (once per Claude session; hook.log says why, once too)."""
     out: dict[str, Any] | None = None
     if event == "PreToolUse" and found is not None:
         current = config.current_session(cfg)
@@ -375,8 +374,11 @@ def degraded(
             **_session_ref(cfg, payload),
         }
         service.journal_append(cfg, item)
+    if not cfg.team and not service.database_present(cfg):
+        return out  # not set up here (no `msp init`): nothing to be degraded from
     if not service.first_degraded(cfg, payload.get("session_id")):
         return out
+    config.log(cfg, event, f"degraded: {why}")
     short = why.split(":")[0] if len(why) > 120 else why
     notice = DEGRADED.format(why=short)
     if out is not None:

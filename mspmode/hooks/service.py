@@ -41,6 +41,8 @@ INFO_FILE = "service.json"
 TOKEN_FILE = "service.token"
 LOCK_FILE = "service.lock"
 LOG_FILE = "service.log"
+FAILED_FILE = "service.failed"  # touched by a service that could not start
+RETRY_AFTER = 60.0  # seconds before a hook starts a service again after one failed
 JOURNAL_FILE = "journal.jsonl"
 JOURNAL_LOCK = "journal.lock"
 SESSIONS_DIR = "hook-sessions"
@@ -360,6 +362,11 @@ def ensure_started(cfg: HookConfig) -> bool:
     """Start the local service unless one holds the lock; True if one was started."""
     if cfg.team or not database_present(cfg) or running(cfg.home):
         return False
+    try:
+        if time.time() - os.stat(path(cfg, FAILED_FILE)).st_mtime < RETRY_AFTER:
+            return False  # it failed just now (see service.log): not one process per tool call
+    except OSError:
+        pass
     spawn(cfg)
     return True
 

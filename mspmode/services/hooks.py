@@ -412,6 +412,14 @@ def user_prompt_submit(
     if not isinstance(prompt, str) or not prompt.strip():
         return None
     markdown = prompt_facts(rt, actor, prompt[:2000])
+    if not markdown:  # no known host named: what recall finds for the prompt
+        current = extra.get("current_session") if isinstance(extra.get("current_session"), dict) else None
+        cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
+        client, project = scope_for(rt, actor, cwd, current)
+        request = recall_service.RecallRequest(
+            client=client, project=project, query=prompt[:2000], budget_tokens=PROMPT_BUDGET
+        )
+        markdown = recall_service.recall_context(rt, actor, request).markdown.strip() or None
     return events._context("UserPromptSubmit", markdown) if markdown else None
 
 
