@@ -72,5 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """``msp-hook EVENT``: the console script the Claude Code plugin's hooks run."""
     raise SystemExit(main())
+
+
+if __name__ == "__main__":
+    run()
