@@ -263,9 +263,9 @@ def test_one_service_outlives_the_hooks_and_stops_when_asked(env: dict[str, str]
     hook(env, "Stop", {**base("Stop", tmp_path, transcript), "stop_hook_active": False})
     hook(env, "SessionStart", {**base("SessionStart", tmp_path, transcript), "source": "compact"})
     assert len(service_pids(home)) == 1
-    assert msp(env, "service", "stop").returncode == 0
-    assert service_pids(home) == []
+    assert msp(env, "service", "stop").returncode == 0  # returns once the lock is free
     assert not (home / "service.json").exists()
+    wait_for(lambda: not service_pids(home), 30, "the service process did not exit")
 
 
 def test_commands_recorded_elsewhere_are_known_at_once(env: dict[str, str], tmp_path: Path) -> None:
