@@ -126,7 +126,10 @@ def main() -> None:
             old_path(Path(args.old), home, env, history, args.runs, bare)
         t0 = time.perf_counter()
         started = subprocess.run(
-            [sys.executable, "-m", "mspmode", "service", "start"], env=env, capture_output=True, text=True
+            [sys.executable, "-m", "mspmode", "local-service", "start"],
+            env=env,
+            capture_output=True,
+            text=True,
         )
         if started.returncode != 0:
             sys.exit(started.stderr)
@@ -136,7 +139,9 @@ def main() -> None:
         try:
             rows(home, env, hook, history, args.runs, bare)
         finally:
-            subprocess.run([sys.executable, "-m", "mspmode", "service", "stop"], env=env, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "mspmode", "local-service", "stop"], env=env, capture_output=True
+            )
         (home / "service.failed").touch()  # kept down: what the hooks do without it
         degraded(env, hook, history, args.runs, bare)
 

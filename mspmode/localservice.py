@@ -9,7 +9,7 @@ stops it.
 
 Life
     Started on demand (detached) by the first hook that needs it, by ``msp hooks install`` and
-    by ``msp service start``. It takes the lock (a second one exits; ``--replace`` waits for
+    by ``msp local-service start``. It takes the lock (a second one exits; ``--replace`` waits for
     the one being stopped), writes a new token, listens, loads what was learned (the last
     snapshot, caught up with the database) and records what hooks journaled while it was
     down; only then does it write ``service.json``, so a client that finds it gets warm

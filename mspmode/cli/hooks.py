@@ -227,7 +227,7 @@ def _start_service(home: Path, database_url: str | None) -> None:
     if not hook_files.database_present(cfg):
         return  # msp init has not run: nothing to serve, and no empty file to leave behind
     if hook_files.ensure_started(cfg):
-        typer.echo(f"local service starting for {home} (msp service status)")
+        typer.echo(f"local service starting for {home} (msp local-service status)")
 
 
 @hooks_app.command("uninstall")

@@ -1,4 +1,4 @@
-"""``msp service start|stop|status``: the local service of ``MSP_HOME``, which the hooks start on
+"""``msp local-service start|stop|status``: the local service of ``MSP_HOME``, which the hooks start on
 demand (``mspmode/localservice.py``); these are for a person who wants to see or steer it."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from mspmode.hooks import config as hook_config
 from mspmode.hooks import service as hook_files
 
 service_app = typer.Typer(help="The local service the hooks, CLI and MCP tools ask.", no_args_is_help=True)
-app.add_typer(service_app, name="service")
+app.add_typer(service_app, name="local-service")
 START_TIMEOUT = 300.0  # seconds: warming a large history on a loaded machine
 
 

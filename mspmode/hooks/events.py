@@ -346,7 +346,7 @@ def handle(cfg: HookConfig, event: str, payload: dict[str, Any]) -> dict[str, An
 DEGRADED = (
     "MSP Mode is degraded ({why}). Known failures are still stopped from its saved index; "
     "what runs is kept in a journal under MSP_HOME and learned when its service is back; "
-    "context recall is off until then. `msp service status` tells more."
+    "context recall is off until then. `msp local-service status` tells more."
 )
 
 

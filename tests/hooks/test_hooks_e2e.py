@@ -119,7 +119,7 @@ def wait_for(what: Any, timeout: float = 180.0, message: str = "") -> Any:
 
 def stop_service(env: dict[str, str]) -> None:
     home = Path(env["MSP_HOME"])
-    msp(env, "service", "stop")
+    msp(env, "local-service", "stop")
     for pid in service_pids(home):  # one that never got as far as answering
         os.kill(pid, 9)
     wait_for(lambda: not service_pids(home), 30, "the local service did not go")
@@ -155,7 +155,7 @@ def env(msp_env: dict[str, str], empty_database_url: URL, service: None) -> dict
         + "\n"
     )
     assert msp(out, "import", str(history)).returncode == 0
-    started = msp(out, "service", "start")
+    started = msp(out, "local-service", "start")
     assert started.returncode == 0, started.stderr
     return out
 
@@ -263,7 +263,7 @@ def test_one_service_outlives_the_hooks_and_stops_when_asked(env: dict[str, str]
     hook(env, "Stop", {**base("Stop", tmp_path, transcript), "stop_hook_active": False})
     hook(env, "SessionStart", {**base("SessionStart", tmp_path, transcript), "source": "compact"})
     assert len(service_pids(home)) == 1
-    assert msp(env, "service", "stop").returncode == 0  # returns once the lock is free
+    assert msp(env, "local-service", "stop").returncode == 0  # returns once the lock is free
     assert not (home / "service.json").exists()
     wait_for(lambda: not service_pids(home), 30, "the service process did not exit")
 

@@ -96,7 +96,7 @@ def home_env(msp_env: dict[str, str], tmp_path: Path) -> Any:
 
 
 def start(env: dict[str, str]) -> dict[str, Any]:
-    result = msp(env, "service", "start", "--json", timeout=600)
+    result = msp(env, "local-service", "start", "--json", timeout=600)
     assert result.returncode == 0, result.stderr
     status: dict[str, Any] = json.loads(result.stdout)
     return status
@@ -119,10 +119,10 @@ def test_service_files_token_and_one_instance(home_env: dict[str, str]) -> None:
     assert second.returncode == 0
     assert service_pids(home) == [status["pid"]]
     # The token is the local user's; anything else is refused.
-    again = msp(home_env, "service", "status", "--json")
+    again = msp(home_env, "local-service", "status", "--json")
     assert again.returncode == 0 and json.loads(again.stdout)["pid"] == status["pid"]
     (home / "service.token").write_text("wrong\n")
-    refused = msp(home_env, "service", "status")
+    refused = msp(home_env, "local-service", "status")
     assert refused.returncode == 1 and "401" in refused.stdout
     (home / "service.token").write_text(token + "\n")
 

@@ -473,7 +473,7 @@ def test_local_hooks_take_the_running_sessions_clients_host_for_a_shared_ip(
     write_transcript(transcript)
     failed = "ssh root@192.168.1.10 'nasctl status'"
     error = "Exit code 127\nsh: nasctl: not found"
-    assert msp(env, "service", "start").returncode == 0
+    assert msp(env, "local-service", "start").returncode == 0
     request.addfinalizer(lambda: stop_service(env))
     hook(env, "PostToolUseFailure", bash("PostToolUseFailure", tmp_path, transcript, failed, error=error))
     engine = create_engine(empty_database_url)

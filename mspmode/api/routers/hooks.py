@@ -81,7 +81,7 @@ def _local(request: Request) -> Any:
 
 @router.get("/service", response_model=ServiceStatus, openapi_extra=access("admin"))
 def get_service(request: Request, actor: ActorDep) -> ServiceStatus:
-    """The local service's status (the one ``msp service status`` prints)."""
+    """The local service's status (the one ``msp local-service status`` prints)."""
     return ServiceStatus(**_local(request).status())
 
 
