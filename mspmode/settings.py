@@ -76,6 +76,9 @@ class Settings(BaseSettings):
         "timeout, and PostgreSQL's lock_timeout / MariaDB's innodb_lock_wait_timeout.",
     )
     log_level: str = Field(default="info")
+    service_idle_minutes: float = Field(
+        default=30.0, gt=0, description="The local service exits after this long without a request."
+    )
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description=(

@@ -30,7 +30,7 @@ from mspmode.api.middleware import (
     parse_hosts,
 )
 from mspmode.api.proxies import TrustedProxies
-from mspmode.api.routers import admin, auth, health, learning
+from mspmode.api.routers import admin, auth, health, hooks, learning
 from mspmode.api.routers.credentials import credentials_router
 from mspmode.api.routers.insights import router as insights_router
 from mspmode.api.routers.psa import router as psa_router
@@ -125,6 +125,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(admin.router, prefix="/api")
     # Before the generic routes too: commands are recorded through the learning engine.
     app.include_router(learning.router, prefix="/api")
+    app.include_router(hooks.router, prefix="/api")
     # Before the generic routes: /problem-solutions/search is not /problem-solutions/{id}.
     app.include_router(insights_router, prefix="/api")
     # Before the generic routes: /conversation-contexts/transcript is not a context's id.

@@ -92,6 +92,7 @@ from mspmode.cli import learning as _learning  # noqa: E402,F401
 from mspmode.cli import psa as _psa  # noqa: E402,F401
 from mspmode.cli import recall as _recall  # noqa: E402,F401
 from mspmode.cli import reports as _reports  # noqa: E402,F401
+from mspmode.cli import service as _service  # noqa: E402,F401
 from mspmode.cli import setup as _setup  # noqa: E402,F401
 from mspmode.cli import users as _users  # noqa: E402,F401
 from mspmode.cli import work as _work  # noqa: E402,F401

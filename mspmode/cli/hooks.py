@@ -1,10 +1,8 @@
-"""``msp hooks install|uninstall|sync``: Claude Code's hooks, and the full-stack half of them.
+"""``msp hooks install|uninstall|sync``: Claude Code's hooks.
 
 The hooks themselves (``mspmode/hooks``) start light and never import this module: Claude
-Code runs ``python -S …/mspmode/hooks/__main__.py EVENT`` (:func:`hook_argv`). When a hook must write —
-record a command, save a session, rebuild the pre-check index — it runs ``python -m mspmode
-hooks record|context|sync`` (hidden commands below) and waits for it: the normal services path,
-learning included, in a process that is gone when the hook answers.
+Code runs ``python -S …/mspmode/hooks/__main__.py EVENT`` (:func:`hook_argv`), which posts the
+event to the local service (started on demand, ``msp service``) or the team server.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ import re
 import shlex
 import shutil
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,10 +21,10 @@ from typing import Any
 
 import typer
 
-from mspmode.cli.app import app, load_settings, open_runtime, read_stdin
-from mspmode.engine.recall import MAX_CHARS
+from mspmode.cli.app import app, load_settings, open_runtime
 from mspmode.errors import ValidationError
 from mspmode.hooks import config as hook_config
+from mspmode.hooks import service as hook_files
 from mspmode.services import hooks as hook_service
 from mspmode.services import learning
 from mspmode.services.actor import local_actor
@@ -53,9 +50,6 @@ HOOK_EVENTS: tuple[tuple[str, str | None, int], ...] = (
     ("Stop", None, 10),
     ("SessionEnd", None, 10),
 )
-MAX_REQUEST_BYTES = 64 * 2**20  # a hook's event on stdin, as the hook itself reads at most
-RECALL_BUDGET = 1500  # tokens in all (≤ 10,000 characters)
-FAILURE_BUDGET = 400  # of which the known failures section
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,7 +201,7 @@ def install(
     typer.echo(f"installed {len(HOOK_EVENTS)} hooks in {path} ({mode})")
     _compile_hook_code()
     if server is None:
-        _first_index()
+        _start_service(settings.home, settings.database_url)
     if backup is not None:
         typer.echo(f"previous settings kept in {backup}")
 
@@ -227,17 +221,13 @@ def _compile_hook_code() -> None:
         compileall.compile_dir(root / package, quiet=2)
 
 
-def _first_index() -> None:
-    """Build the pre-check index now, so the first PreToolUse does not wait for it."""
-    settings = load_settings()
-    db_file = hook_config.sqlite_path(settings.database_url, settings.home)
-    if db_file is not None and not os.path.exists(db_file):
-        return  # msp init has not run: nothing to index, and no empty file to leave behind
-    try:
-        with _runtime() as rt:
-            hook_service.sync_index(rt)
-    except Exception as exc:  # no database yet (msp init not run): the first hook builds it
-        typer.echo(f"pre-check index not built yet ({type(exc).__name__}); the hooks build it when needed")
+def _start_service(home: Path, database_url: str | None) -> None:
+    """Start the local service now, so the first tool call finds it warm."""
+    cfg = hook_config.HookConfig(home, database_url)
+    if not hook_files.database_present(cfg):
+        return  # msp init has not run: nothing to serve, and no empty file to leave behind
+    if hook_files.ensure_started(cfg):
+        typer.echo(f"local service starting for {home} (msp local-service status)")
 
 
 @hooks_app.command("uninstall")
@@ -268,129 +258,21 @@ def _runtime() -> Iterator[Runtime]:
 
 @hooks_app.command("sync")
 def sync(force: bool = typer.Option(False, "--force", help="Rebuild even if it looks current.")) -> None:
-    """Save the sessions the Stop/SessionEnd hooks queued and bring the hooks' pre-check
-    index up to date (the hooks do both themselves at the next PostToolUse or SessionStart;
-    this is for right after a large import, or an upgrade with --force)."""
+    """Save the sessions the Stop/SessionEnd hooks queued, record what they journaled while
+    the service was down, and bring the on-disk pre-check index up to date (the local service
+    does all three itself; this is for a machine without it, or after an upgrade with --force)."""
     actor = local_actor("hook", "claude-code")
     with _runtime() as rt:
         saved = hook_service.drain_queue(rt, actor)
-        pending = hook_service.take_pending(rt)
-        for i in range(0, len(pending), learning.MAX_BATCH):
-            learning.record_commands(rt, actor, pending[i : i + learning.MAX_BATCH], source="hook")
-        hook_service.pending_path(rt).unlink(missing_ok=True)
+        pending = hook_service.replay_journal(rt, actor)
         written = hook_service.sync_index(rt, force=force or bool(pending))
         typer.echo(
             json.dumps(
                 {
                     "written": written,
                     "saved_sessions": saved,
-                    "commands_recorded": len(pending),
+                    "commands_recorded": pending,
                     "index": str(hook_service.index_path(rt)),
                 }
             )
-        )
-
-
-# --------------------------------------------------------------------------------------------
-# record (PostToolUse)
-
-
-def _read_request() -> dict[str, Any]:
-    raw = read_stdin(MAX_REQUEST_BYTES, "the request")
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (ValueError, RecursionError):
-        raise ValidationError("expected a JSON object on stdin") from None
-    if not isinstance(data, dict):
-        raise ValidationError("expected a JSON object on stdin")
-    return data
-
-
-@hooks_app.command("record", hidden=True)
-def record(
-    rebuild_limit: int = typer.Option(
-        hook_service.REBUILD_IN_HOOK,
-        "--rebuild-limit",
-        hidden=True,
-        help="Commands it may replay without a snapshot.",
-    ),
-) -> None:
-    """(For the PostToolUse hook.) Record one command from stdin, learn, update the index."""
-    request = _read_request()
-    item = request.get("command")
-    if not isinstance(item, dict) or not isinstance(item.get("command"), str):
-        raise ValidationError("expected {'command': {'command': …}}")
-    actor = local_actor("hook", "claude-code")
-    with _runtime() as rt:
-        ci = hook_service.command_in(rt, item)
-        if not hook_service.state_ready(rt, rebuild_limit):
-            hook_service.queue_command(rt, ci)
-            typer.echo(json.dumps({"queued": True}))
-            return
-        behind = not hook_service.index_current(rt)
-        pending = hook_service.take_pending(rt)
-        recorded: list[learning.Recorded] = []
-        for i in range(0, len(pending), learning.MAX_BATCH):
-            recorded += learning.record_commands(
-                rt, actor, pending[i : i + learning.MAX_BATCH], source="hook"
-            )
-        hook_service.pending_path(rt).unlink(missing_ok=True)
-        mine = learning.record_commands(rt, actor, [ci], source="hook")
-        hint = learning.recovery_hints(rt, actor, mine)[0]
-        hook_service.index_after(rt, [*recorded, *mine], full=behind)
-        if hook_service.snapshot_due(rt):
-            learning.use_snapshots(rt)
-            learning.save_snapshot(rt)
-        learned = mine[0].learned
-        typer.echo(
-            json.dumps(
-                {
-                    "hint": hint,
-                    "pattern_id": learned.record.pattern_id,
-                    "new_pattern": learned.new_pattern,
-                    "failure_class": learned.record.failure_class,
-                    "pending_recorded": len(pending),
-                }
-            )
-        )
-
-
-# --------------------------------------------------------------------------------------------
-# context (SessionStart): save queued sessions, refresh the index, recall
-
-
-@hooks_app.command("context", hidden=True)
-def context() -> None:
-    """(For the SessionStart hook.) Save queued sessions, refresh the index, print recall."""
-    from mspmode.services import recall
-
-    request = _read_request()
-    actor = local_actor("hook", "claude-code")
-    started = time.monotonic()
-    with _runtime() as rt:
-        saved = hook_service.drain_queue(rt, actor)
-        # Without a learning state to be had in time, the index waits for `msp hooks sync`.
-        if not hook_service.index_current(rt) and hook_service.state_ready(rt):
-            learning.use_snapshots(rt)
-            hook_service.sync_index(rt)
-        client, project = hook_service.scope_for(rt, actor, request.get("cwd"))
-        query = str(request.get("query") or "")
-        parts = []
-        facts = hook_service.failure_facts(rt, actor, client, query, FAILURE_BUDGET)
-        if facts:
-            parts.append(facts)
-        budget = RECALL_BUDGET - FAILURE_BUDGET
-        try:
-            recalled = recall.recall_context(
-                rt,
-                actor,
-                recall.RecallRequest(client=client, project=project, query=query, budget_tokens=budget),
-            )
-            if recalled.markdown.strip():
-                parts.append(recalled.markdown)
-        except Exception as exc:  # facts alone are still worth injecting
-            hook_config.log(None, "SessionStart", f"recall failed: {type(exc).__name__}: {exc}")
-        markdown = "\n\n".join(parts)[:MAX_CHARS]
-        typer.echo(
-            json.dumps({"markdown": markdown, "saved_sessions": saved, "seconds": time.monotonic() - started})
         )

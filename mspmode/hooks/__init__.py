@@ -2,9 +2,11 @@
 -m mspmode.hooks EVENT``) reads the event's JSON on stdin and answers in Claude Code's hook contract.
 
     main      parse the command line and stdin, run the handler, always exit 0 (fail open)
-    events    one handler per event: PreToolUse, PostToolUse, PostToolUseFailure,
-              SessionStart, UserPromptSubmit, Stop, SessionEnd
-    index     the pre-check index the PreToolUse hook reads without replaying history
+    events    the client: post each event to the service, or, when it cannot answer, check
+              against the index, journal the command, and say MSP Mode is degraded
+    service   the local service's files (service.json, token, lock, journal), asking it,
+              starting and stopping it
+    index     what was learned, on disk by key: the pre-check when the service is down
     config    MSP_HOME, the database, team mode, current session, hook.log
 
 Only the standard library and ``mspmode.engine`` are imported here (and ``mspmode.vault.redact``,

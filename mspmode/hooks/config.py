@@ -48,7 +48,7 @@ def default_home() -> str:
 
 
 class HookConfig:
-    __slots__ = ("api_key_file", "database_url", "home", "server", "timeout")
+    __slots__ = ("api_key_file", "database_url", "home", "mcp_servers", "server", "timeout")
 
     def __init__(
         self,
@@ -57,11 +57,13 @@ class HookConfig:
         server: str | None = None,
         api_key_file: StrPath | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        mcp_servers: tuple[str, ...] = (),
     ) -> None:
         self.home: str = os.fspath(home)
         self.database_url, self.server = database_url, server
         self.api_key_file = os.fspath(api_key_file) if api_key_file is not None else None
         self.timeout = timeout
+        self.mcp_servers = mcp_servers
 
     @property
     def team(self) -> bool:
@@ -119,12 +121,14 @@ def load(home: str | os.PathLike[str] | None = None) -> HookConfig:
         url = data["database_url"]
     key_file = data.get("api_key_file")
     timeout = data.get("timeout")
+    servers = data.get("mcp_servers")
     return HookConfig(
         home=base,
         database_url=url,
         server=data.get("server") if isinstance(data.get("server"), str) else None,
         api_key_file=key_file if isinstance(key_file, str) and key_file else None,
         timeout=float(timeout) if isinstance(timeout, int | float) and timeout > 0 else DEFAULT_TIMEOUT,
+        mcp_servers=tuple(s for s in servers if isinstance(s, str)) if isinstance(servers, list) else (),
     )
 
 

@@ -1,16 +1,22 @@
-"""What each Claude Code hook event does. Every handler takes the configuration and the event's
-JSON and returns the JSON to print (or None: nothing to say). Errors propagate to
-:func:`mspmode.hooks.main.main`, which logs them and lets the agent go on.
+"""What a hook does with each Claude Code event, as a thin client of the service.
 
-Local mode reads the pre-check index with ``sqlite3`` (``index.py``) and leaves every write —
-recording a command, saving a session, rebuilding the index — to a short-lived ``msp`` process
-it waits for (``python -m mspmode hooks …``, the normal services path, learning included), so
-nothing is left running when a hook returns. Team mode sends the same requests to ``msp serve``
-with ``urllib``.
+Every event but Stop/SessionEnd is posted as it came, with what only this machine knows
+(``_extras``), to ``POST /api/hooks/{event}`` of the service: the local one of ``MSP_HOME``
+(started on demand, ``service.py``) or the team's ``msp serve``; one code path. The service runs
+the handler with what it learned in memory (``services/hooks.py``) and answers the hook's JSON.
+Stop and SessionEnd only queue the session's transcript (a file): the next SessionStart sends it.
 
-Warnings: a ``warn`` verdict (the command failed on hosts *like* this one, not on it) becomes
-``additionalContext`` for the agent, not ``"ask"``: asking would stop the session for a person
-to read a hint the agent can act on itself. ``block`` is ``permissionDecision: "deny"``.
+When the service cannot answer (starting, stopped, another version being restarted, the team
+server down), nothing is let through that is known to fail and nothing is lost: PreToolUse
+checks against the index the service keeps on disk (``index.py``), PostToolUse appends the
+command to the journal the service replays, and the agent is told once per session that MSP
+Mode is degraded.
+
+Warnings: a ``warn`` verdict (the command failed on hosts *like* this one) denies the first
+attempt with the reason, so the agent reads it before anything runs; the identical command sent
+again in the same Claude session runs (its key is kept in ``hook-sessions/``). ``block`` is
+always a deny. MSP Mode's own MCP tools (server ``msp``, or the plugin's) are never checked or
+recorded: they are not shell commands.
 """
 
 from __future__ import annotations
@@ -18,10 +24,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import time
 
-from mspmode.hooks import config, index
+from mspmode.hooks import config, index, service
 
 TYPE_CHECKING = False  # typing costs a hook 5 ms of imports; pathlib 5, left to the session queue
 if TYPE_CHECKING:
@@ -38,9 +43,11 @@ _HOST_FIELDS = ("host", "hostname", "computer_name", "computerName", "server", "
 _EXIT_CODE = re.compile(r"^\s*Exit code:?\s*(-?\d+)", re.I)
 QUEUE_DIR = "hook-queue"
 SAVED_FILE = "saved.json"  # in QUEUE_DIR, local mode: each Claude session's saved context row
-SUBPROCESS_TIMEOUT = {"record": 25.0, "sync": 10.0, "context": 25.0}
-SYNC_BACKOFF = 300.0  # seconds between two rebuilds of the index after one failed
-TEAM_TRANSCRIPT_LINES = 20_000  # the tail of a very long session is what matters
+TRANSCRIPT_LINES = 20_000  # the tail of a very long session is what matters
+SESSION_START_WAIT = 3.0  # seconds a SessionStart waits for a service it had to start
+# MSP Mode's own MCP server as ``claude mcp add msp`` and the plugin (``plugin_<name>_msp``)
+# name it: its tools are questions to MSP Mode, not commands to check or record.
+OWN_SERVER = re.compile(r"^(msp|plugin_[^_].*_msp)$")
 OUTPUT_LIMIT = 64 * 1024  # what a hook passes on of a tool's output (the store keeps head and tail)
 
 
@@ -48,11 +55,22 @@ OUTPUT_LIMIT = 64 * 1024  # what a hook passes on of a tool's output (the store 
 # Reading the event
 
 
-def shell_command(payload: dict[str, Any]) -> tuple[str, str | None] | None:
-    """(command, host named by the tool) for a shell tool call, else None."""
+def own_tool(tool: str, servers: Any = ()) -> bool:
+    """Whether ``tool`` is one of MSP Mode's own MCP tools (``mcp__<server>__<tool>``)."""
+    if not tool.startswith("mcp__"):
+        return False
+    server = tool[5:].split("__", 1)[0]
+    return bool(OWN_SERVER.match(server)) or server in (servers or ())
+
+
+def shell_command(payload: dict[str, Any], own_servers: Any = ()) -> tuple[str, str | None] | None:
+    """(command, host named by the tool) for a shell tool call, else None (MSP Mode's own
+    MCP tools included: ``own_servers`` adds names of our server beside the usual ones)."""
     tool = payload.get("tool_name")
     tool_input = payload.get("tool_input")
     if not isinstance(tool, str) or not SHELL_TOOL.search(tool) or not isinstance(tool_input, dict):
+        return None
+    if own_tool(tool, own_servers):
         return None
     command = next(
         (tool_input[k] for k in ("command", "cmd", "script") if isinstance(tool_input.get(k), str)), None
@@ -112,124 +130,7 @@ def _context(event: str, text: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
-# Talking to the full stack: a short-lived msp process, or the team server
-
-
-def run_msp(cfg: HookConfig, verb: str, request: dict[str, Any]) -> dict[str, Any]:
-    """``python -m mspmode hooks VERB`` with ``request`` on stdin; its JSON answer. Waited for
-    (so nothing outlives the hook) and killed at its time limit."""
-    import subprocess
-
-    env = dict(os.environ, MSP_HOME=str(cfg.home))
-    if cfg.database_url:
-        env["MSP_DATABASE_URL"] = cfg.database_url
-    proc = subprocess.run(
-        [sys.executable, "-m", "mspmode", "hooks", verb],
-        input=json.dumps(request).encode(),
-        capture_output=True,
-        env=env,
-        timeout=SUBPROCESS_TIMEOUT[verb],
-        check=False,
-    )
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise RuntimeError(f"msp hooks {verb} exited {proc.returncode}: {err[-1] if err else ''}")
-    out = proc.stdout.decode(errors="replace").strip()
-    data = json.loads(out) if out else {}
-    return data if isinstance(data, dict) else {}
-
-
-def call_server(cfg: HookConfig, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    """One request to the team server with the API key; its JSON answer (None for a 404)."""
-    import urllib.error
-    import urllib.request  # here: 10 ms of imports the local pre-check does not need
-
-    url = (cfg.server or "").rstrip("/") + path
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("Accept", "application/json")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    key = cfg.api_key()
-    if key:
-        req.add_header("Authorization", f"Bearer {key}")
-    try:
-        with urllib.request.urlopen(req, timeout=cfg.timeout) as resp:
-            raw = resp.read()
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return None
-        raise RuntimeError(f"{method} {path}: HTTP {exc.code}") from None
-    return json.loads(raw) if raw else None
-
-
-# --------------------------------------------------------------------------------------------
-# Pre-check
-
-
-def local_check(cfg: HookConfig, host: str | None, command: str) -> dict[str, Any] | None:
-    """The pre-check from the index (built first when there is none); None: allow with
-    nothing to say."""
-    db = cfg.sqlite_path
-    path = index.index_path(cfg.home, config.database_label(cfg.database_url, cfg.home))
-    if db is not None and not os.path.exists(db):
-        return None  # nothing recorded yet
-    reader = _open_index(path)
-    if reader is None or not reader.usable():
-        # Rebuilt only when there is none: a stale one still knows all it knew, and the next
-        # PostToolUse (or SessionStart) brings it up to date without stalling a tool call.
-        reader = _sync(cfg, path, reader)
-        if reader is None:
-            return None
-    try:
-        if not reader.may_match(command):
-            return None
-        from mspmode.engine.memory import HostScope
-        from mspmode.engine.precheck import check
-
-        # The running session's client's host first, as when the command is recorded.
-        client = config.current_session(cfg).get("client_id")
-        scope = HostScope(client=client) if isinstance(client, str) else None
-        return check(reader.memory(), host, command, scope).to_dict()
-    finally:
-        reader.close()
-
-
-def _sync(cfg: HookConfig, path: str, reader: index.Reader | None) -> index.Reader | None:
-    """Build the index before answering. After a build that failed or ran out of time the
-    hooks allow without one and try again only after ``SYNC_BACKOFF`` seconds, so a slow
-    database stalls one tool call, not every one."""
-    if reader is not None:
-        reader.close()
-    marker = path + ".sync-failed"
-    try:
-        if time.time() - os.stat(marker).st_mtime < SYNC_BACKOFF:
-            return None
-    except OSError:
-        pass
-    try:
-        run_msp(cfg, "sync", {})
-    except Exception as exc:
-        os.makedirs(os.path.dirname(marker), mode=0o700, exist_ok=True)
-        with open(marker, "a"):
-            pass
-        config.log(cfg, "PreToolUse", f"index rebuild failed: {exc}")
-    else:
-        try:  # noqa: SIM105 - contextlib costs a hook 2 ms of imports
-            os.unlink(marker)
-        except FileNotFoundError:
-            pass
-    fresh = _open_index(path)
-    return fresh if fresh is not None and fresh.usable() else None
-
-
-def _open_index(path: str) -> index.Reader | None:
-    if not os.path.exists(path):
-        return None
-    try:
-        return index.Reader(path)
-    except Exception:  # a damaged index is rebuilt
-        return None
+# What the agent reads
 
 
 def deny_reason(result: dict[str, Any]) -> str:
@@ -246,171 +147,63 @@ def deny_reason(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def pre_tool_use(cfg: HookConfig, payload: dict[str, Any]) -> dict[str, Any] | None:
-    found = shell_command(payload)
-    if found is None:
-        return None
-    command, host = found
-    if cfg.team:
-        body = {"host": host, "command": command, **_session_ref(cfg, payload)}
-        result = call_server(cfg, "POST", "/api/check", body)
-    else:
-        result = local_check(cfg, host, command)
+def warn_reason(result: dict[str, Any]) -> str:
+    """A warning, given as a deny of the first attempt so it reaches the agent before the
+    command runs; the identical command sent again in the same session is let through."""
+    lines = [f"MSP Mode warning (not run yet): {result.get('reason', '').strip()}"]
+    suggestions = [s for s in result.get("suggestions") or [] if isinstance(s, str)]
+    if suggestions:
+        lines.append("What worked there: " + " | ".join(suggestions[:3]))
+    lines.append("If you still mean to run it, send the identical command again: it will run.")
+    return "\n".join(lines)
+
+
+def verdict_output(result: Any) -> tuple[dict[str, Any] | None, bool]:
+    """(the PreToolUse answer for a pre-check result, whether it is a warning)."""
     if not isinstance(result, dict):
-        return None
+        return None, False
     verdict = result.get("verdict")
     if verdict == "block":
-        return {
-            "hookSpecificOutput": {
-                "hookEventName": "PreToolUse",
-                "permissionDecision": "deny",
-                "permissionDecisionReason": deny_reason(result),
-            }
-        }
+        return deny(deny_reason(result)), False
     if verdict == "warn":
-        text = f"MSP Mode warning for this command: {result.get('reason', '').strip()}"
-        if result.get("suggestions"):
-            text += "\nWhat worked there: " + " | ".join(result["suggestions"][:3])
-        return _context("PreToolUse", text)
-    return None
+        return deny(warn_reason(result)), True
+    return None, False
 
 
-# --------------------------------------------------------------------------------------------
-# Recording what ran
-
-
-def post_tool_use(cfg: HookConfig, payload: dict[str, Any]) -> dict[str, Any] | None:
-    found = shell_command(payload)
-    if found is None:
-        return None
-    command, host = found
-    code, output = outcome(payload)
-    item: dict[str, Any] = {"command": command, "exit_code": code, "output": output or None, "host": host}
-    item.update(_session_ref(cfg, payload))
-    if cfg.team:
-        answer = call_server(cfg, "POST", "/api/commands", item) or {}
-        answer["new_pattern"] = (answer.get("learned") or {}).get("new_pattern")
-        hint = answer.get("hint")
-    else:
-        answer = run_msp(cfg, "record", {"command": item, "cwd": payload.get("cwd")})
-        hint = answer.get("hint")
-    event = str(payload.get("hook_event_name") or "PostToolUse")
-    if answer.get("queued"):
-        return _context(
-            event,
-            "MSP Mode kept this command but could not learn from it in time: its learning state "
-            "must be rebuilt once. Ask the user to run `msp hooks sync`.",
-        )
-    if not isinstance(hint, dict) or code in (0, None):
-        return None
-    if hint.get("retry"):
-        return _context(
-            event, f"MSP Mode: {hint.get('reason', '')} This failure is transient: retrying may work."
-        )
-    known = hint.get("verdict") in ("block", "warn") and not answer.get("new_pattern")
-    if hint.get("suggestions") or known:
-        text = f"MSP Mode recognises this failure: {hint.get('reason', '')}"
-        if hint.get("suggestions"):
-            text += "\nWhat worked instead: " + " | ".join(hint["suggestions"][:3])
-        return _context(event, text)
-    return None
-
-
-# --------------------------------------------------------------------------------------------
-# Recall
-
-
-def session_start(cfg: HookConfig, payload: dict[str, Any]) -> dict[str, Any] | None:
-    request = {
-        "cwd": payload.get("cwd"),
-        "source": payload.get("source"),
-        "session_id": payload.get("session_id"),
-        "query": "",
+def deny(reason: str) -> dict[str, Any]:
+    return {
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "deny",
+            "permissionDecisionReason": reason,
+        }
     }
-    if cfg.team:
-        drain_queue_team(cfg)
-        markdown = recall_from_server(cfg, request)
-    else:
-        markdown = run_msp(cfg, "context", request).get("markdown")
-    return _context("SessionStart", markdown) if isinstance(markdown, str) and markdown.strip() else None
 
 
-def user_prompt_submit(cfg: HookConfig, payload: dict[str, Any]) -> dict[str, Any] | None:
-    prompt = payload.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        return None
-    if cfg.team:
-        markdown = recall_from_server(cfg, {"cwd": payload.get("cwd"), "query": prompt[:2000]})
-    else:
-        markdown = prompt_facts(cfg, prompt)
-    return _context("UserPromptSubmit", markdown) if markdown else None
+# --------------------------------------------------------------------------------------------
+# Degraded: the pre-check from the saved index
 
 
-def recall_from_server(cfg: HookConfig, request: dict[str, Any]) -> str | None:
-    from urllib.parse import urlencode
-
-    params = {"q": request.get("query") or "", "budget": 1500}
-    answer = call_server(cfg, "GET", "/api/recall?" + urlencode(params))
-    markdown = answer.get("markdown") if isinstance(answer, dict) else None
-    return markdown if isinstance(markdown, str) else None
-
-
-def prompt_facts(cfg: HookConfig, prompt: str, budget_tokens: int = 600) -> str | None:
-    """What failed on the hosts the prompt names, from the index alone (no process, no
-    engine import unless a host is named)."""
+def local_check(cfg: HookConfig, host: str | None, command: str, client: Any = None) -> dict[str, Any] | None:
+    """The pre-check from the index the service keeps (``index.py``); None: allow with nothing
+    to say, or no index yet."""
     path = index.index_path(cfg.home, config.database_label(cfg.database_url, cfg.home))
-    reader = _open_index(path)
-    if reader is None:
+    if not os.path.exists(path):
         return None
     try:
-        if not reader.usable():
+        reader = index.Reader(path)
+    except Exception:  # a damaged index: the service rewrites it when it starts
+        return None
+    try:
+        if not reader.usable() or not reader.may_match(command):
             return None
-        keys = reader.host_keys_in(prompt)[:5]
-        if not keys:
-            return None
-        mem = reader.memory()
-        from mspmode.engine.recall import Candidate, RecallQuery, recall
+        from mspmode.engine.memory import HostScope
+        from mspmode.engine.precheck import check
 
-        candidates = []
-        for key in keys:
-            name = mem.display_name(key) or key
-            for p in reader.patterns_on(key):
-                ev = p.hosts.get(key)
-                what = p.failure_description or p.root_cause
-                body = f"`{ev.last_command if ev else ''}` failed on {name}: {what}"
-                if p.workaround_commands:
-                    body += f" What worked: `{p.workaround_commands[0]}`."
-                candidates.append(
-                    recall_candidate(Candidate, p, name, body, ev.last_seen if ev else p.last_seen)
-                )
-        if not candidates:
-            return None
-        result = recall(
-            candidates,
-            RecallQuery(
-                query=prompt[:2000],
-                hosts=tuple(mem.display_name(k) or k for k in keys),
-                budget_tokens=budget_tokens,
-            ),
-            heading="MSP Mode: known failures on the hosts in this prompt",
-        )
-        return result.markdown or None
+        scope = HostScope(client=client) if isinstance(client, str) else None
+        return check(reader.memory(), host, command, scope).to_dict()
     finally:
         reader.close()
-
-
-def recall_candidate(candidate: Any, pattern: Any, host: str, body: str, at: Any) -> Any:
-    capability = pattern.failure_class not in ("permission_denied", "authentication_failure", "not_found")
-    return candidate(
-        id=f"pattern:{pattern.id}",
-        kind="constraint" if capability else "insight",
-        title=pattern.pattern_signature or pattern.failure_class,
-        body=body,
-        importance=8 if pattern.fix_observed else 6,
-        updated_at=at,
-        host=host,
-        decays=not capability,  # "PowerShell 2.0 has no Get-LocalUser" stays true
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,35 +254,135 @@ def queued_transcripts(folder: Path) -> Iterator[tuple[Path, dict[str, Any], lis
         yield path, entry, lines
 
 
-def drain_queue_team(cfg: HookConfig) -> None:
-    """Team mode: send each queued transcript to the server, which compresses and redacts it
-    (``POST /api/conversation-contexts/transcript``)."""
+def take_queued(cfg: HookConfig) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The sessions Stop/SessionEnd queued, to send with SessionStart: (their files, what to
+    send: the entry and the transcript's last lines)."""
     from pathlib import Path
 
     folder = Path(cfg.home) / QUEUE_DIR
     if not folder.is_dir():
-        return
+        return [], []
+    paths, sent = [], []
     for path, entry, lines in queued_transcripts(folder):
-        lines = [line for line in lines if line.strip()][-TEAM_TRANSCRIPT_LINES:]
-        if lines:
-            body: dict[str, Any] = {"lines": lines}
-            current = entry.get("current_session")
-            if isinstance(current, dict) and isinstance(current.get("session_id"), str):
-                body["session_id"] = current["session_id"]
-            call_server(cfg, "POST", "/api/conversation-contexts/transcript", body)
+        paths.append(path)
+        sent.append({**entry, "lines": [line for line in lines if line.strip()][-TRANSCRIPT_LINES:]})
+    return paths, sent
+
+
+# --------------------------------------------------------------------------------------------
+# The client: every event goes to the service; what happens when it cannot be asked
+
+
+def _extras(cfg: HookConfig, event: str) -> dict[str, Any]:
+    """What only this machine knows, sent beside the event."""
+    extra: dict[str, Any] = {"current_session": config.current_session(cfg) or None, "at": time.time()}
+    if cfg.mcp_servers:
+        extra["mcp_servers"] = list(cfg.mcp_servers)
+    return extra
+
+
+def ask(cfg: HookConfig, event: str, body: dict[str, Any], *, wait: float = 0.0) -> dict[str, Any]:
+    """The service's answer to one event. A local service that is not running is started
+    (and waited for up to ``wait`` seconds); one of other code is asked to stop and a new one
+    started. Raises ``service.Unavailable`` when it cannot answer now."""
+    try:
+        answer = service.request(cfg, "POST", f"/api/hooks/{event}", body)
+    except service.OtherCode:
+        _restart(cfg)
+        raise
+    except service.Unavailable:
+        if cfg.team:
+            raise
+        started = service.ensure_started(cfg)
+        if wait <= 0 or not (started or service.running(cfg.home)):
+            raise
+        service.wait_ready(cfg, wait)
+        answer = service.request(cfg, "POST", f"/api/hooks/{event}", body)
+    if not isinstance(answer, dict):
+        raise service.Unavailable(f"{event}: the service's answer is not an object")
+    return answer
+
+
+def _restart(cfg: HookConfig) -> None:
+    service.ask_stop(cfg.home)
+    if service.database_present(cfg):
+        service.spawn(cfg, replace=True)
+
+
+def handle(cfg: HookConfig, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer to print for one event."""
+    sid = payload.get("session_id")
+    if event in ("Stop", "SessionEnd"):
+        queue_session(cfg, payload)
+        if event == "SessionEnd":
+            service.forget_session(cfg, sid)
+        return None
+    found = None
+    if event in ("PreToolUse", "PostToolUse", "PostToolUseFailure"):
+        found = shell_command(payload, cfg.mcp_servers)
+        if found is None:
+            return None  # not a shell command, or one of MSP Mode's own tools
+        if event == "PreToolUse" and service.was_warned(cfg, sid, found[0]):
+            return None  # warned before in this session, and sent again: the agent's choice
+    if event == "UserPromptSubmit" and not str(payload.get("prompt") or "").strip():
+        return None
+    body = dict(payload)
+    body["msp"] = _extras(cfg, event)
+    sent: list[Any] = []
+    if event == "SessionStart":
+        sent, body["msp"]["queued"] = take_queued(cfg)
+    try:
+        answer = ask(cfg, event, body, wait=SESSION_START_WAIT if event == "SessionStart" else 0.0)
+    except service.Unavailable as exc:
+        return degraded(cfg, event, payload, found, str(exc))
+    for path in sent:
         path.unlink(missing_ok=True)
+    if answer.get("warned") and found is not None:
+        service.remember_warned(cfg, sid, found[0])
+    hook = answer.get("hook")
+    return hook if isinstance(hook, dict) and hook else None
 
 
-def stop(cfg: HookConfig, payload: dict[str, Any]) -> dict[str, Any] | None:
-    return queue_session(cfg, payload)
+DEGRADED = (
+    "MSP Mode is degraded ({why}). Known failures are still stopped from its saved index; "
+    "what runs is kept in a journal under MSP_HOME and learned when its service is back; "
+    "context recall is off until then. `msp local-service status` tells more."
+)
 
 
-HANDLERS = {
-    "PreToolUse": pre_tool_use,
-    "PostToolUse": post_tool_use,
-    "PostToolUseFailure": post_tool_use,
-    "SessionStart": session_start,
-    "UserPromptSubmit": user_prompt_submit,
-    "Stop": stop,
-    "SessionEnd": stop,
-}
+def degraded(
+    cfg: HookConfig, event: str, payload: dict[str, Any], found: tuple[str, str | None] | None, why: str
+) -> dict[str, Any] | None:
+    """The answer without the service: the pre-check from the index, the command journaled,
+    and the agent told (once per Claude session; hook.log says why, once too)."""
+    out: dict[str, Any] | None = None
+    if event == "PreToolUse" and found is not None:
+        current = config.current_session(cfg)
+        result = local_check(cfg, found[1], found[0], current.get("client_id"))
+        out, warned = verdict_output(result)
+        if warned:
+            service.remember_warned(cfg, payload.get("session_id"), found[0])
+    elif event in ("PostToolUse", "PostToolUseFailure") and found is not None:
+        code, output = outcome(payload)
+        item: dict[str, Any] = {
+            "command": found[0],
+            "host": found[1],
+            "exit_code": code,
+            "output": output or None,
+            "at": time.time(),
+            "cwd": payload.get("cwd"),
+            **_session_ref(cfg, payload),
+        }
+        service.journal_append(cfg, item)
+    if not cfg.team and not service.database_present(cfg):
+        return out  # not set up here (no `msp init`): nothing to be degraded from
+    if not service.first_degraded(cfg, payload.get("session_id")):
+        return out
+    config.log(cfg, event, f"degraded: {why}")
+    short = why.split(":")[0] if len(why) > 120 else why
+    notice = DEGRADED.format(why=short)
+    if out is not None:
+        spec = out["hookSpecificOutput"]
+        spec["permissionDecisionReason"] += "\n" + notice
+        return out
+    return _context(event, notice)

@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(payload, dict):
             raise ValueError(f"the event is a JSON {type(payload).__name__}, not an object")
         payload.setdefault("hook_event_name", event)
-        from mspmode.hooks.events import HANDLERS
+        from mspmode.hooks.events import handle
 
-        answer = HANDLERS[event](cfg, payload)
+        answer = handle(cfg, event, payload)
     except Exception as exc:  # fail open: the agent must never be stuck on us
         config.log(cfg, event, f"{type(exc).__name__}: {exc} after {time.monotonic() - started:.2f}s")
         return 0
@@ -72,5 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """``msp-hook EVENT``: the console script the Claude Code plugin's hooks run."""
     raise SystemExit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -37,6 +37,7 @@ Sign-in sessions live here, not in the API, so the dashboard's cookie sessions s
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hmac
 import secrets
@@ -60,7 +61,7 @@ from mspmode.errors import (
 )
 from mspmode.models.core import ROLES, ApiKey, AuthSession, Client, User
 from mspmode.services import audit, throttle
-from mspmode.services.actor import ROLE_RANK, Actor, check_scopes
+from mspmode.services.actor import ROLE_RANK, Actor, check_scopes, local_actor
 from mspmode.services.runtime import Runtime
 from mspmode.vault.passwords import (
     MIN_LENGTH,
@@ -502,6 +503,9 @@ def _int_claim(claims: dict[str, Any], name: str) -> int:
 def authenticate(rt: Runtime, credential: str, client_address: str | None, request_id: str | None) -> Actor:
     """The Actor behind a bearer credential (JWT access token or API key), or 401."""
     credential = credential.strip()
+    if rt.local_token is not None and hmac.compare_digest(credential.encode(), rt.local_token.encode()):
+        # The local service's token file, readable by this machine's user alone: that user.
+        return dataclasses.replace(local_actor("cli"), client_address=client_address, request_id=request_id)
     if credential.startswith(API_KEY_PREFIX):
         return _authenticate_api_key(rt, credential, client_address, request_id)
     claims = _decode(rt, credential, "access")

@@ -60,6 +60,9 @@ class Runtime:
         self._known_checked = 0.0
         # Every text written to the database is redacted with the vault's secrets too.
         self.db.redactor.known = lambda: self.known_secrets
+        # Set by the local service (mspmode/localservice.py): its token file's secret, taken
+        # as this machine's own user.
+        self.local_token: str | None = None
 
     def _key(self, name: str) -> bytes:
         return read_key_bytes(name, self.settings.key_path(name))

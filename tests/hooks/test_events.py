@@ -84,3 +84,27 @@ def test_the_deny_reason_names_the_fix_and_the_pattern() -> None:
     )
     assert "failed on DC2" in reason and "  net user asmith" in reason and "6270ec2c" in reason
     assert "No fix was recorded" in deny_reason({"reason": "x", "suggestions": [], "pattern_ids": []})
+
+
+@pytest.mark.parametrize(
+    "tool", ["mcp__msp__check_command", "mcp__msp__record_command", "mcp__plugin_msp-mode_msp__check_command"]
+)
+def test_msp_modes_own_mcp_tools_are_not_shell_commands(tool: str) -> None:
+    assert (
+        shell_command({"tool_name": tool, "tool_input": {"command": "Get-LocalUser", "host": "DC2"}}) is None
+    )
+    assert shell_command({"tool_name": "mcp__ssh__run_command", "tool_input": {"command": "x"}}) == (
+        "x",
+        None,
+    )
+
+
+def test_a_warning_denies_the_first_attempt_and_says_how_to_go_on() -> None:
+    from mspmode.hooks.events import verdict_output
+
+    out, warned = verdict_output({"verdict": "warn", "reason": "failed on DC2, like DC3", "suggestions": []})
+    assert warned and out is not None
+    spec = out["hookSpecificOutput"]
+    assert (
+        spec["permissionDecision"] == "deny" and "identical command again" in spec["permissionDecisionReason"]
+    )

@@ -77,7 +77,10 @@ def test_a_hook_process_never_loads_the_heavy_stack(
 
 
 def test_the_engine_path_stays_light_too(msp_env: dict[str, str]) -> None:
-    """A command that matches a recorded failure goes through the engine: still nothing heavy."""
+    """With the service down, a command that matches a recorded failure goes through the engine
+    over the on-disk index: still nothing heavy. (The session was already told MSP Mode is
+    degraded, and the service failed to start a moment ago, so it is not started again: the
+    steady state of a hook while the service cannot run.)"""
     from mspmode import engine
     from mspmode.hooks import config, index
 
@@ -87,8 +90,15 @@ def test_the_engine_path_stays_light_too(msp_env: dict[str, str]) -> None:
     engine.add_host(mem, "NAS1", {"shell_type": "sh", "busybox": True})
     engine.record(mem, "NAS1", "grep -P 'a+' /var/log/x", 2, "grep: invalid option -- 'P'")
     index.Writer(index.index_path(home, config.database_label(url, home)), mem).full("")
+    (home / "service.failed").touch()
+    (home / "hook-sessions").mkdir()
+    (home / "hook-sessions" / "s1.degraded").touch()
     env = {**msp_env, "MSP_DATABASE_URL": url}
-    payload = {"tool_name": "mcp__ssh__run_command", "tool_input": {"host": "nas1", "command": "grep -P b y"}}
+    payload = {
+        "session_id": "s1",
+        "tool_name": "mcp__ssh__run_command",
+        "tool_input": {"host": "nas1", "command": "grep -P b y"},
+    }
     code = PROBE.format(payload=repr(payload), event="PreToolUse", root=ROOT)
     proc = subprocess.run(
         [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, timeout=60

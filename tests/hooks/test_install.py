@@ -15,6 +15,7 @@ import pytest
 import mspmode.hooks as hooks_package
 from mspmode.cli.hooks import MARKER
 from tests.cli.test_setup import msp
+from tests.hooks.test_hooks_e2e import service_pids, stop_service, wait_for
 
 THEIRS = {
     "model": "opus",
@@ -150,10 +151,17 @@ def test_project_scope_writes_the_project_file(home_env: dict[str, str], tmp_pat
     assert not (Path(home_env["HOME"]) / ".claude" / "settings.json").exists()
 
 
-def test_install_builds_the_index_when_there_is_a_database(home_env: dict[str, str]) -> None:
+def test_install_starts_the_service_when_there_is_a_database(home_env: dict[str, str]) -> None:
+    """No database: nothing started, none created. With one: the local service is started, and it
+    writes the on-disk index the hooks fall back on."""
     home = Path(home_env["MSP_HOME"])
     assert msp(home_env, "hooks", "install").returncode == 0
-    assert not (home / "msp.db").exists()  # no database yet: none created
+    assert not (home / "msp.db").exists()
+    assert not (home / "service.lock").exists()
     assert msp(home_env, "init").returncode == 0
-    assert msp(home_env, "hooks", "install").returncode == 0
-    assert len(list((home / "cache").glob("hook-index-*.sqlite"))) == 1
+    try:
+        assert msp(home_env, "hooks", "install").returncode == 0
+        wait_for(lambda: list((home / "cache").glob("hook-index-*.sqlite")), 600, "no index written")
+        assert len(service_pids(home)) == 1
+    finally:
+        stop_service(home_env)

@@ -261,6 +261,19 @@ CASES: dict[str, Case] = crud_cases() | {
     "POST /api/commands/batch": Case(
         lambda m: Request("POST", "/api/commands/batch", json={"commands": [_command(m)]}), 404
     ),
+    # A hook naming their host is answered as for a host nobody recorded.
+    "POST /api/hooks/{event}": Case(
+        lambda m: Request(
+            "POST",
+            "/api/hooks/PreToolUse",
+            json={"tool_name": "Bash", "tool_input": {"command": f"ssh root@{m.theirs['hostname']} uptime"}},
+        ),
+        200,
+        hides="hostname",
+    ),
+    # Only a local service has these (404 here); the local token or an admin may ask.
+    "GET /api/service": Case(lambda m: Request("GET", "/api/service"), 403),
+    "POST /api/service/stop": Case(lambda m: Request("POST", "/api/service/stop"), 403),
     "POST /api/check": Case(
         lambda m: Request("POST", "/api/check", json={"host": m.theirs["hostname"], "command": "uptime"}),
         200,
@@ -509,6 +522,8 @@ def test_route(m: Matrix, route_id: str, persona: str) -> None:
             assert m.theirs["row"] not in listed, said
         elif case.hides == "solution":
             assert m.theirs["marker"] not in json.dumps(response.json()["results"]), said
+        elif case.hides == "hostname":
+            assert response.json()["hook"] is None, said
 
 
 # ---- the MCP tools ----------------------------------------------------------------------------

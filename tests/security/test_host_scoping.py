@@ -36,7 +36,7 @@ from mspmode.services import auth
 from mspmode.services.actor import Actor, local_actor
 from tests.api.conftest import PASSWORD, Api, api  # noqa: F401 - the real server fixture
 from tests.cli.test_setup import msp
-from tests.hooks.test_hooks_e2e import bash, hook, write_transcript
+from tests.hooks.test_hooks_e2e import bash, hook, stop_service, write_transcript
 
 ERROR = (
     "The term '{0}' is not recognized as the name of a cmdlet, function, script file, or operable program."
@@ -451,10 +451,10 @@ def test_team_hooks_with_a_scoped_key_never_record_on_another_clients_host(
 
 
 def test_local_hooks_take_the_running_sessions_clients_host_for_a_shared_ip(
-    msp_env: dict[str, str], empty_database_url: URL, tmp_path: Path
+    msp_env: dict[str, str], empty_database_url: URL, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    """Solo mode: the hooks record through a short-lived msp and pre-check from the index; both
-    take 192.168.1.10 to be the running session's client's, not the first one recorded."""
+    """Solo mode: the hooks record and pre-check through the local service; both take
+    192.168.1.10 to be the running session's client's, not the first one recorded."""
     env = {**msp_env, "MSP_DATABASE_URL": empty_database_url.render_as_string(hide_password=False)}
     assert msp(env, "init").returncode == 0
     history = tmp_path / "hosts.jsonl"
@@ -473,6 +473,8 @@ def test_local_hooks_take_the_running_sessions_clients_host_for_a_shared_ip(
     write_transcript(transcript)
     failed = "ssh root@192.168.1.10 'nasctl status'"
     error = "Exit code 127\nsh: nasctl: not found"
+    assert msp(env, "local-service", "start").returncode == 0
+    request.addfinalizer(lambda: stop_service(env))
     hook(env, "PostToolUseFailure", bash("PostToolUseFailure", tmp_path, transcript, failed, error=error))
     engine = create_engine(empty_database_url)
     try:
