@@ -116,6 +116,7 @@ def serve(home: str, on_ready: Any = None) -> int:
     from mspmode.settings import Settings
 
     info_file = files.path(home, files.INFO_FILE)
+    journal = files.path(home, files.JOURNAL_FILE)
     try:  # noqa: SIM105
         os.unlink(info_file)  # a service killed before it could remove it
     except FileNotFoundError:
@@ -134,7 +135,8 @@ def serve(home: str, on_ready: Any = None) -> int:
     keeper = hook_service.IndexKeeper(rt)
     app.state.index_keeper = keeper
     started = time.monotonic()
-    hook_service.warm(rt, local_actor("hook", "claude-code"), keeper)
+    actor = local_actor("hook", "claude-code")
+    hook_service.warm(rt, actor, keeper)
     log.info("warm in %.2fs", time.monotonic() - started)
     config = uvicorn.Config(
         _Touch(app, state), log_level="warning", access_log=False, proxy_headers=False, lifespan="on"
@@ -163,6 +165,13 @@ def serve(home: str, on_ready: Any = None) -> int:
             if state.stopping.wait(1.0):
                 log.info("stop asked")
                 break
+            # A hook that found the service down (killed, restarting) journaled its command
+            # while this one started: learned now, not when the next command happens to come.
+            if os.path.exists(journal):
+                try:
+                    hook_service.replay_journal(rt, actor, keeper)
+                except Exception as exc:  # the next PostToolUse or start takes it up again
+                    log.warning("journal not replayed: %s", type(exc).__name__)
             if time.monotonic() - state.last_request > state.idle_limit:
                 log.info("idle for %.0fs: exiting", state.idle_limit)
                 break
