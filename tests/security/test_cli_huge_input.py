@@ -150,10 +150,24 @@ def test_huge_stdin_for_a_credential_is_refused_in_one_line_and_nothing_is_store
         db.close()
 
 
-def test_a_huge_json_on_stdin_is_refused_in_one_line(home: dict[str, str]) -> None:
-    request = b'{"command": {"command": "' + b"z" * (HUGE + 10_000_000) + b'"}}'
-    result = msp(home, "hooks", "record", stdin=request)
-    one_error(result, "the request on standard input is longer than")
+def test_a_huge_event_on_a_hooks_stdin_is_logged_in_one_line(home: dict[str, str]) -> None:
+    """A hook fails open: the event it cannot read is one line in hook.log, nothing is printed
+    for Claude Code, and it reads no more than its limit."""
+    request = b'{"hook_event_name": "PostToolUse", "tool_name": "Bash", "tool_input": {"command": "'
+    request += b"z" * (HUGE + 10_000_000) + b'"}}'
+    result = subprocess.run(
+        [sys.executable, "-m", "mspmode.hooks", "PostToolUse"],
+        env=home,
+        input=request,
+        capture_output=True,
+        timeout=300,
+        check=False,
+        preexec_fn=capped,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
+    lines = (Path(home["MSP_HOME"]) / "hook.log").read_text().splitlines()
+    assert len(lines) == 1 and "PostToolUse" in lines[0] and "JSON" in lines[0], lines
+    assert "zzzz" not in lines[0]  # the event itself is not copied into the log
 
 
 def test_huge_text_for_a_context_is_refused_in_one_line(home: dict[str, str]) -> None:
