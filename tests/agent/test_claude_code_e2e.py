@@ -258,8 +258,19 @@ def test_d_without_a_client_in_scope_no_clients_facts_are_injected(lab: Lab) -> 
     lab.msp("client", "add", "Acme Corp")
     lab.import_history(other_client_history())
     save_client_context(lab)
+    # What belongs to no client is still recalled: the control that recall ran at all.
+    general = "WOMBAT-7734"
+    lab.msp(
+        "context",
+        "save",
+        "--title",
+        "Office hours",
+        "--text",
+        f"Changes only after 18:00. Marker: {general}.",
+    )
     project = lab.project("unmapped-proj")
     s = lab.session(project, "what should I look at first?", [bash("true", "Nothing"), text("Done.")])
+    assert general in s.first_request(), "control: a context of no client was not recalled either"
     leaks = other_client_leaks(s) + ([MARKER] if MARKER in s.script.all_text() else [])
     assert not leaks, f"with no client in scope, clients' facts reached the model: {leaks}"
 
