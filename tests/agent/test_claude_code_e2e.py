@@ -380,15 +380,21 @@ def system_text(session: Session) -> list[str]:
 
 def injected_text(session: Session) -> list[str]:
     """What MSP Mode's hooks told the model in this session (recalled context, known failures,
-    deny reasons) that the conversation itself never said: its distinctive sentences."""
-    conversation = [session.prompt]
+    deny reasons) and the conversation never said: its distinctive sentences. A sentence that
+    quotes the session's own prompt, commands or real results (an earlier summary of the same
+    work, "`cmd` → denied") is left out: a summary may say that again."""
+    own = [session.prompt]
     for step, spec in enumerate(session.script.steps):
-        conversation.append(json.dumps(spec))
+        own += [str(spec.get("text", "")), str((spec.get("input") or {}).get("command", ""))]
         block = session.script.tool_result(step)
         if block is not None and not is_denial(block):
-            conversation.append(result_text(block))
-    told = sentences_of(session.run.hook_texts()) - sentences_of(conversation)
-    return sorted(line for line in told if len(line) >= 40)
+            own += result_text(block).splitlines()
+    own = [o.strip() for o in own if len(o.strip()) >= 8]
+    told = sentences_of(session.run.hook_texts())
+    return sorted(line for line in told if len(line) >= 40 and not any(o in line for o in own))
+
+
+ROUNDS = ("alpha", "bravo", "charlie")
 
 
 def test_f_session_summaries_hold_the_conversation_only_and_do_not_snowball(lab: Lab) -> None:
@@ -398,9 +404,8 @@ def test_f_session_summaries_hold_the_conversation_only_and_do_not_snowball(lab:
         "--text", f"Backups run at 02:00; decided never to reboot before 03:00. Marker: {MARKER}.",
     )  # fmt: skip
     missing = f"{lab.missing_program()} {project}"
-    rounds = ("alpha", "bravo", "charlie")
     sessions = []
-    for k, word in enumerate(rounds):
+    for k, word in enumerate(ROUNDS):
         probe = f'echo "$(({k} + 100))-round-{word}"'
         sessions.append(
             lab.session(
@@ -421,11 +426,16 @@ def test_f_session_summaries_hold_the_conversation_only_and_do_not_snowball(lab:
         "WHERE context_type = 'session_summary' ORDER BY created_at"
     )
     summaries = ["\n".join(str(x) for x in row if x) for row in rows]
+    problems = summary_problems(summaries, sessions, ROUNDS)
+    assert not problems, f"{len(summaries)} summaries:\n" + "\n".join(problems)
+
+
+def summary_problems(summaries: list[str], sessions: list[Session], rounds: tuple[str, ...]) -> list[str]:
+    """What is wrong with the saved summaries of ``sessions`` (round k ran ``echo k+100-round-W``)."""
     claude_text = sorted({line for s in sessions for line in system_text(s)})
     assert claude_text, "set-up: no system prompt text was seen in the requests"
     told = [injected_text(s) for s in sessions]
     assert any(told), "set-up: MSP Mode's hooks told the model nothing"
-
     problems = []
     for k, word in enumerate(rounds):
         own = [s for s in summaries if f"round-{word}" in s or f"round {word}" in s]
@@ -456,7 +466,7 @@ def test_f_session_summaries_hold_the_conversation_only_and_do_not_snowball(lab:
             injected += [line for line in told[mine[-1]] if line in summary][:2]
         if injected:
             problems.append(f"summary {i} ({head!r}) holds text MSP Mode injected: {injected}")
-    assert not problems, f"{len(summaries)} summaries:\n" + "\n".join(problems)
+    return problems
 
 
 # --------------------------------------------------------------------------------------------
