@@ -196,6 +196,7 @@ def _sse(message: dict[str, Any]) -> bytes:
     head["usage"] = dict(message["usage"], output_tokens=1)
     parts = [event("message_start", {"type": "message_start", "message": head})]
     for i, block in enumerate(message["content"]):
+        start: dict[str, Any]
         if block["type"] == "text":
             start = {"type": "text", "text": ""}
             deltas = [{"type": "text_delta", "text": block["text"]}]
@@ -298,10 +299,9 @@ class FakeModel:
             spec = script.steps[step] if step < len(script.steps) else text(FINISHED)
             if "tool" not in spec:
                 return _message(model, [{"type": "text", "text": spec.get("text", "")}], "end_turn"), None
-            tid = next((t for t, s in script.issued.items() if s == step), None)
-            if tid is None:
-                tid = "toolu_01" + uuid.uuid4().hex[:22]
-                script.issued[tid] = step
+            found = next((t for t, s in script.issued.items() if s == step), None)
+            tid = found or "toolu_01" + uuid.uuid4().hex[:22]
+            script.issued[tid] = step
             script.timings.setdefault(step, ToolTiming(tool=spec["tool"]))
         block = {"type": "tool_use", "id": tid, "name": spec["tool"], "input": spec.get("input") or {}}
         return _message(model, [block], "tool_use"), tid
