@@ -1,5 +1,5 @@
 """Fixtures of the agent-loop tests: the pinned Claude Code (skipped when absent, failed when
-``MSP_TEST_REQUIRE_CLAUDE=1``), one fake model server per test process, and a fresh lab per
+``MSP_TEST_REQUIRE_CLAUDE=1``), one fake model server per test module, and a fresh lab per
 test (or per module, for a story several tests read)."""
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ def claude_bin() -> Path:
         pytest.skip(str(exc))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fake_model() -> Iterator[FakeModel]:
+    """Module-scoped, not session-scoped: its threads must be gone before other tests of the
+    same process run (some fork, and check first that they are the only thread)."""
     with FakeModel() as model:
         yield model
     assert not model.unrouted, f"requests that named no script: {model.unrouted}"

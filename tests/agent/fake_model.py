@@ -32,9 +32,11 @@ something happened without comparing clocks.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import itertools
 import json
+import socket
 import threading
 import time
 import uuid
@@ -237,7 +239,11 @@ class FakeModel:
         self._lock = threading.Lock()
         self.unrouted: list[str] = []  # paths that named no script: a harness mistake
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        # stop() leaves no thread behind (a test process that forks after us checks that it
+        # is alone): handler threads are joined, after their connections are shut.
+        self._server.daemon_threads = False
+        self._server.block_on_close = True
+        self._connections: set[socket.socket] = set()
         self.port = int(self._server.server_address[1])
         self._thread: threading.Thread | None = None
 
@@ -255,6 +261,11 @@ class FakeModel:
 
     def stop(self) -> None:
         self._server.shutdown()
+        with self._lock:
+            open_now = list(self._connections)
+        for conn in open_now:  # a keep-alive connection whose client is gone or idle
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
@@ -315,6 +326,17 @@ class FakeModel:
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with fake._lock:
+                    fake._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with fake._lock:
+                    fake._connections.discard(self.connection)
+                with contextlib.suppress(OSError):
+                    super().finish()
 
             def _read_body(self) -> Any:
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
