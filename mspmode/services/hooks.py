@@ -282,7 +282,7 @@ def failure_facts(rt: Runtime, actor: Actor, client: str | None, query: str, bud
     (no learning state to load): capability limits of hosts are hard constraints (they do not
     decay), the rest decays with age. The newest ``FAILURE_CANDIDATES`` are scored; older
     ones come back through the insights recall reads."""
-    from sqlalchemy import or_, select
+    from sqlalchemy import ColumnElement, or_, select
 
     from mspmode.engine.recall import Candidate, RecallQuery, recall
     from mspmode.hooks.events import recall_candidate
@@ -294,13 +294,13 @@ def failure_facts(rt: Runtime, actor: Actor, client: str | None, query: str, bud
     # The client's failures and those of no client; with no client in scope, only the latter:
     # another client's hosts are not this session's business (issue 16). In SQL, so other
     # clients' patterns do not crowd the client's out of the newest FAILURE_CANDIDATES.
-    owner = fp.client_id.is_(None)
+    scope: ColumnElement[bool] = fp.client_id.is_(None)
     if client is not None:
-        owner = or_(owner, fp.client_id == uuid.UUID(client))
+        scope = or_(scope, fp.client_id == uuid.UUID(client))
     stmt = (
         select(fp)
         .where(
-            fp.is_active.is_(True), fp.is_transient.is_(False), owner, *crud.visible_to(actor, table_of(fp))
+            fp.is_active.is_(True), fp.is_transient.is_(False), scope, *crud.visible_to(actor, table_of(fp))
         )
         .order_by(fp.last_seen.desc())
         .limit(FAILURE_CANDIDATES)

@@ -318,7 +318,9 @@ def test_session_start_failures_never_come_from_another_client(rt: Runtime, tmp_
     from tests.integration.test_learning import jsonl
 
     tag = uuid.uuid4().hex[:8]
-    gone = "The term '{}' is not recognized as the name of a cmdlet, function, script file, or operable program."
+    gone = (
+        "The term '{}' is not recognized as the name of a cmdlet, function, script file, or operable program."
+    )
     events: list[dict[str, object]] = []
     for owner, verb in (("Acme", "Get-AcmeWidget"), ("Globex", "Get-GlobexLedger")):
         events += [
