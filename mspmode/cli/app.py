@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -40,7 +41,15 @@ def open_runtime() -> Iterator[Runtime]:
     """The runtime for a command that reads or writes data: the schema must be current."""
     from mspmode.db import schema
 
-    rt = Runtime(load_settings())
+    settings = load_settings()
+    if settings.db_url.drivername == "sqlite" and not Path(settings.db_url.database or "").exists():
+        # Connecting would create an empty file, and whatever uses it (the hooks) would find
+        # nothing recorded: no known failure stopped, in silence.
+        raise ConfigError(
+            f"no database at {settings.db_url.database}: run `msp init` (MSP_DATABASE_URL or "
+            "MSP_HOME may name another one)"
+        )
+    rt = Runtime(settings)
     try:
         rt.db.ping()
         schema.require_head(rt.db)

@@ -32,6 +32,7 @@ from mspmode.services import hooks as hook_service
 from mspmode.services import learning
 from mspmode.services.actor import local_actor
 from mspmode.services.runtime import Runtime
+from mspmode.settings import display_url
 
 hooks_app = typer.Typer(
     help="Claude Code hooks: stop known mistakes before they run, record what ran, recall context.",
@@ -155,11 +156,18 @@ def _write_settings(path: Path, before: dict[str, Any], after: dict[str, Any]) -
     return backup
 
 
-def _write_hook_config(home: Path, server: str | None, api_key_file: Path | None) -> None:
+def _write_hook_config(
+    home: Path, server: str | None, api_key_file: Path | None, database_url: str | None
+) -> None:
+    """``MSP_HOME/hooks.json`` (0600: a database URL may hold a password, like the key files
+    beside it): the team server, or the database the hooks were installed for — Claude Code
+    started without ``MSP_DATABASE_URL`` must not fall back to another one."""
     path = home / hook_config.CONFIG_FILE
     data = hook_config.read_json(path)
-    data.pop("server", None)
-    data.pop("api_key_file", None)
+    for key in ("server", "api_key_file", "database_url"):
+        data.pop(key, None)
+    if database_url and not server:
+        data["database_url"] = database_url
     if server:
         data["server"] = server.rstrip("/")
         data["api_key_file"] = str(api_key_file.resolve()) if api_key_file else None
@@ -199,16 +207,29 @@ def install(
     settings = load_settings()
     path = settings_path(scope)
     before = _read_settings(path)
-    explicit_home = settings.home if os.environ.get("MSP_HOME") else None
-    backup = _write_settings(path, before, merge_hooks(before, explicit_home))
-    _write_hook_config(settings.home, server, api_key_file)
-    mode = f"team server {server}" if server else f"local database under {settings.home}"
+    # The home is always written: a claude started with another MSP_HOME, or none, still uses
+    # the one the hooks were installed for.
+    backup = _write_settings(path, before, merge_hooks(before, settings.home.resolve()))
+    database_url = _absolute_sqlite(settings.database_url)
+    _write_hook_config(settings.home, server, api_key_file, database_url)
+    where = display_url(settings.db_url) if database_url else f"{settings.default_database_path}"
+    mode = f"team server {server}" if server else f"local database {where}"
     typer.echo(f"installed {len(HOOK_EVENTS)} hooks in {path} ({mode})")
     _compile_hook_code()
     if server is None:
         _first_index()
     if backup is not None:
         typer.echo(f"previous settings kept in {backup}")
+
+
+def _absolute_sqlite(url: str | None) -> str | None:
+    """``url`` with a relative SQLite path made absolute (the hooks run in any folder)."""
+    if not url:
+        return None
+    path = hook_config.sqlite_path(url, ".")
+    if path is None or os.path.isabs(path):
+        return url
+    return f"sqlite:///{Path(path).resolve()}"
 
 
 def _compile_hook_code() -> None:

@@ -173,7 +173,7 @@ def local_check(cfg: HookConfig, host: str | None, command: str) -> dict[str, An
     db = cfg.sqlite_path
     path = index.index_path(cfg.home, config.database_label(cfg.database_url, cfg.home))
     if db is not None and not os.path.exists(db):
-        return None  # nothing recorded yet
+        return None  # said at SessionStart, logged by every PostToolUse: `msp hooks record` refuses
     reader = _open_index(path)
     if reader is None or not reader.usable():
         # Rebuilt only when there is none: a stale one still knows all it knew, and the next
@@ -322,6 +322,10 @@ def session_start(cfg: HookConfig, payload: dict[str, Any]) -> dict[str, Any] | 
         "session_id": payload.get("session_id"),
         "query": "",
     }
+    missing = config.missing_database(cfg)
+    if missing:  # said once a session, here; each tool call logs it again
+        config.log(cfg, "SessionStart", missing)
+        return _context("SessionStart", missing)
     if cfg.team:
         drain_queue_team(cfg)
         markdown = recall_from_server(cfg, request)
