@@ -381,11 +381,13 @@ def system_text(session: Session) -> list[str]:
 def injected_text(session: Session) -> list[str]:
     """What MSP Mode's hooks told the model in this session (recalled context, known failures,
     deny reasons) and the conversation never said: its distinctive sentences. A sentence that
-    quotes the session's own prompt, commands or real results (an earlier summary of the same
-    work, "`cmd` → denied") is left out: a summary may say that again."""
+    quotes the session's own prompt, commands, their arguments (``Files: DIR (used)``) or real
+    results (an earlier summary of the same work, "`cmd` → denied") is left out: a summary may
+    say that again."""
     own = [session.prompt]
     for step, spec in enumerate(session.script.steps):
-        own += [str(spec.get("text", "")), str((spec.get("input") or {}).get("command", ""))]
+        command = str((spec.get("input") or {}).get("command", ""))
+        own += [str(spec.get("text", "")), command, *command.split()]
         block = session.script.tool_result(step)
         if block is not None and not is_denial(block):
             own += result_text(block).splitlines()
@@ -501,6 +503,25 @@ def test_g_hooks_use_the_database_they_were_installed_for(lab: Lab) -> None:
     assert not problems, "\n".join(problems)
 
 
+def test_g_a_missing_database_is_told_to_the_agent_and_logged_never_created(lab: Lab) -> None:
+    """The hooks' database gone (moved, another machine's path): the agent is told in its first
+    request, hook.log says it, and no empty database appears in its place."""
+    project = lab.project("gone-proj")
+    lab.db_path.rename(lab.root / "moved.db")
+    s = lab.session(project, "list the folder", [bash("true", "Nothing"), text("Done.")])
+    problems = []
+    told = [r for r in s.script.main if str(lab.db_path) in r.text and "does not exist" in r.text]
+    if not told or told[0] is not s.script.main[0]:
+        problems.append("the first request did not tell the model that MSP Mode's database is missing")
+    log = lab.msp_home / "hook.log"
+    logged = log.read_text() if log.exists() else ""
+    if str(lab.db_path) not in logged or "does not exist" not in logged:
+        problems.append(f"hook.log does not say the database is missing: {logged[-500:]!r}")
+    if lab.db_path.exists():
+        problems.append(f"an empty {lab.db_path} was created")
+    assert not problems, "\n".join(problems)
+
+
 # --------------------------------------------------------------------------------------------
 # h: --scope project keeps machine paths and backups out of the shared settings
 
@@ -510,13 +531,17 @@ def test_h_project_scope_writes_no_machine_paths_or_backups_into_the_repo(msp_la
     project = lab.root / "repo"
     (project / ".claude").mkdir(parents=True)
     shared = project / ".claude" / "settings.json"
-    shared.write_text(json.dumps({"permissions": {"allow": ["Bash(ls:*)"]}}, indent=2))
+    # What an earlier version wrote there: our entry, with a machine path, to be taken out.
+    old = {"hooks": [{"type": "command", "command": "/usr/bin/python3 -m mspmode.hooks PreToolUse"}]}
+    shared.write_text(
+        json.dumps({"permissions": {"allow": ["Bash(ls:*)"]}, "hooks": {"PreToolUse": [old]}}, indent=2)
+    )
     lab.msp("hooks", "install", "--scope", "project", cwd=project)
 
     problems = []
     data = json.loads(shared.read_text())
-    if data.get("permissions") != {"allow": ["Bash(ls:*)"]}:
-        problems.append(f"the project's own settings were not kept: {data}")
+    if data != {"permissions": {"allow": ["Bash(ls:*)"]}}:
+        problems.append(f"the project's own settings should be all that is left in settings.json: {data}")
     machine = [str(lab.root), str(lab.msp_home), str(lab.msp_bin.parent.parent)]
 
     def strings(node: Any) -> list[str]:
