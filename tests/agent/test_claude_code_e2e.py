@@ -169,6 +169,10 @@ def test_a_deny_reason_states_the_fix_once(deny_story: DenyStory) -> None:
 # c: a warning reaches the model before the command runs
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 16 defect 6, warn as a first deny: branch local-service (remove at merge)",
+)
 def test_c_a_warning_reaches_the_model_before_the_command_runs(lab: Lab) -> None:
     lab.import_history(dc_history())
     ssh_log = lab.fake_program("ssh", "Name Enabled\nAdministrator True")
@@ -279,6 +283,11 @@ def test_d_without_a_client_in_scope_no_clients_facts_are_injected(lab: Lab) -> 
 # e: MSP Mode's own MCP tools answer, are not denied by its hooks, and leave no bogus record
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 16 defect 1, MSP Mode's own MCP tools left alone by its hooks: branch local-service "
+    "(remove at merge)",
+)
 def test_e_mcp_check_and_record_reach_the_model_and_record_nothing_bogus(lab: Lab) -> None:
     lab.import_history(dc_history())
     project = lab.project("mcp-proj")

@@ -325,7 +325,8 @@ def test_session_start_failures_never_come_from_another_client(rt: Runtime, tmp_
     for owner, verb in (("Acme", "Get-AcmeWidget"), ("Globex", "Get-GlobexLedger")):
         events += [
             {"kind": "client", "name": f"{owner} {tag}"},
-            {"kind": "host", "client": f"{owner} {tag}", "hostname": f"{owner}-{tag}", "os": "Windows Server"},
+            {"kind": "host", "client": f"{owner} {tag}", "hostname": f"{owner}-{tag}",
+             "os": "Windows Server"},
             {"kind": "command", "host": f"{owner}-{tag}", "command": f"{verb}{tag}", "exit_code": 1,
              "output": gone.format(f"{verb}{tag}")},
         ]  # fmt: skip

@@ -117,7 +117,8 @@ PRIOR_SUMMARY = (
 )
 SYSTEM_PROMPT = "Always use the Read tool instead of cat. Prefer editing files over creating new ones."
 NOT_CONVERSATION = [
-    {"type": "api-request-blob", "message": {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]}},
+    {"type": "api-request-blob", "message": {"role": "system", "content": [
+        {"type": "text", "text": SYSTEM_PROMPT}]}},
     {"type": "api-request-blob", "message": {"role": "system", "content": [
         {"type": "text", "text": f"SessionStart hook additional context: {PRIOR_SUMMARY}"}]}},
     {"type": "api-request-blob", "message": {"role": "user", "content": [
