@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -41,7 +42,15 @@ def open_runtime() -> Iterator[Runtime]:
     """The runtime for a command that reads or writes data: the schema must be current."""
     from mspmode.db import schema
 
-    rt = Runtime(load_settings())
+    settings = load_settings()
+    if settings.db_url.drivername == "sqlite" and not Path(settings.db_url.database or "").exists():
+        # Connecting would create an empty file, and whatever uses it (the hooks) would find
+        # nothing recorded: no known failure stopped, in silence.
+        raise ConfigError(
+            f"no database at {settings.db_url.database}: run `msp init` (MSP_DATABASE_URL or "
+            "MSP_HOME may name another one)"
+        )
+    rt = Runtime(settings)
     rt.db.on_wait = _waiting_notice()
     try:
         rt.db.ping()

@@ -1,4 +1,4 @@
-"""``msp client|site|task|tag``: the MSP's world from the terminal (hosts and services are in
+"""``msp client|project|site|task|tag``: the MSP's world from the terminal (hosts and services are in
 ``cli/infrastructure.py``).
 
 Every read prints a table on a terminal and JSON with --json; a name that matches nothing is
@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -40,8 +41,12 @@ task_app = typer.Typer(
     help="Pending tasks: what is left to do, carried into the next session.", no_args_is_help=True
 )
 tag_app = typer.Typer(help="Tags shared by sessions, work items and hosts.", no_args_is_help=True)
+project_app = typer.Typer(
+    help="Projects: a client's piece of work, and the folder the agent works on it in.", no_args_is_help=True
+)
 for sub, noun in (
     (client_app, "client"),
+    (project_app, "project"),
     (site_app, "site"),
     (task_app, "task"),
     (tag_app, "tag"),
@@ -182,6 +187,46 @@ def client_show(client: str = typer.Argument(..., help="Name or id."), as_json: 
         emit_json(data)
         return
     show_fields({k: v for k, v in data.items() if v not in (None, [], "")})
+
+
+# ---- projects -----------------------------------------------------------------------------------
+
+
+@project_app.command("add")
+def project_add(
+    name: str = typer.Argument(None, help="The project's name; default: the folder's name."),
+    client: str = typer.Option(..., "--client", help="The client (name or id)."),
+    path: Path = typer.Option(
+        ..., "--path", help="The folder an agent works in for this client (and every folder below it)."
+    ),
+) -> None:
+    """Tie a folder to a client. Every Claude Code session started in it (or below it) is that
+    client's: its context and known failures are recalled, no other client's, without `msp
+    session start`. Running it again for the same folder changes nothing."""
+    actor = local_actor()
+    with open_runtime() as rt:
+        row, created = entities.tie_folder(rt, actor, client, path, name)
+    verb = "added project" if created else "project"
+    typer.echo(f"{verb} {row.name} {row.id}: {row.local_path} is the client's folder")
+
+
+@project_app.command("list")
+def project_list(
+    client: str = typer.Option(None, "--client", help="Only this client's."), as_json: bool = JSON_OPT
+) -> None:
+    """List projects with their client and folder."""
+    actor = local_actor()
+    with open_runtime() as rt:
+        filters = None
+        if client:
+            filters = {"client_id": entities.resolve(rt, actor, entities.find_client, client).id}
+        items = crud.list_rows(rt, actor, S["projects"], filters=filters, sort=["name"], limit=500).items
+        names = entities.names_of(rt, core.Client, (p.client_id for p in items))
+    rows = [{**record(S["projects"], p), "client": names.get(p.client_id)} for p in items]
+    if as_json:
+        emit_json(rows)
+        return
+    show_table(rows, ["client", "name", "status", "local_path", "id"])
 
 
 # ---- sites --------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ event to the local service (started on demand, ``msp service``) or the team serv
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from mspmode.services import hooks as hook_service
 from mspmode.services import learning
 from mspmode.services.actor import local_actor
 from mspmode.services.runtime import Runtime
+from mspmode.settings import display_url
 
 hooks_app = typer.Typer(
     help="Claude Code hooks: stop known mistakes before they run, record what ran, recall context.",
@@ -50,6 +52,7 @@ HOOK_EVENTS: tuple[tuple[str, str | None, int], ...] = (
     ("Stop", None, 10),
     ("SessionEnd", None, 10),
 )
+BACKUP_DIR = "settings-backups"  # in MSP_HOME: Claude Code settings as they were before a change
 
 
 # --------------------------------------------------------------------------------------------
@@ -57,11 +60,19 @@ HOOK_EVENTS: tuple[tuple[str, str | None, int], ...] = (
 
 
 def settings_path(scope: str, project_dir: Path | None = None) -> Path:
+    """Where our entries go. A project's are machine paths (this Python, this MSP_HOME), so
+    they go to its ``settings.local.json``, Claude Code's file for one person's machine, never
+    to the ``settings.json`` the project shares."""
     if scope == "user":
         return Path.home() / ".claude" / "settings.json"
     if scope == "project":
-        return (project_dir or Path.cwd()) / ".claude" / "settings.json"
+        return (project_dir or Path.cwd()) / ".claude" / "settings.local.json"
     raise ValidationError("--scope must be user or project")
+
+
+def shared_settings_path(scope: str, project_dir: Path | None = None) -> Path | None:
+    """The project's shared file, where earlier versions wrote our entries (removed on install)."""
+    return (project_dir or Path.cwd()) / ".claude" / "settings.json" if scope == "project" else None
 
 
 def hook_argv(event: str, home: Path | None = None) -> list[str]:
@@ -135,14 +146,18 @@ def _read_settings(path: Path) -> dict[str, Any]:
     return data
 
 
-def _write_settings(path: Path, before: dict[str, Any], after: dict[str, Any]) -> Path | None:
-    """Write ``after`` if it differs; the previous file is kept beside it. The backup's path."""
+def _write_settings(path: Path, before: dict[str, Any], after: dict[str, Any], home: Path) -> Path | None:
+    """Write ``after`` if it differs; the previous file is kept in ``MSP_HOME/settings-backups``
+    (never beside it: in a project that would be a file for git to pick up). The backup's path."""
     if before == after and path.exists():
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     backup = None
     if path.exists():
-        backup = path.with_name(f"{path.name}.msp-backup-{datetime.now(UTC):%Y%m%dT%H%M%S%f}")
+        folder = home / BACKUP_DIR
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        where = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
+        backup = folder / f"{path.name}.{where}.{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
         shutil.copy2(path, backup)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(after, indent=2) + "\n", encoding="utf-8")
@@ -150,11 +165,18 @@ def _write_settings(path: Path, before: dict[str, Any], after: dict[str, Any]) -
     return backup
 
 
-def _write_hook_config(home: Path, server: str | None, api_key_file: Path | None) -> None:
+def _write_hook_config(
+    home: Path, server: str | None, api_key_file: Path | None, database_url: str | None
+) -> None:
+    """``MSP_HOME/hooks.json`` (0600: a database URL may hold a password, like the key files
+    beside it): the team server, or the database the hooks were installed for — Claude Code
+    started without ``MSP_DATABASE_URL`` must not fall back to another one."""
     path = home / hook_config.CONFIG_FILE
     data = hook_config.read_json(path)
-    data.pop("server", None)
-    data.pop("api_key_file", None)
+    for key in ("server", "api_key_file", "database_url"):
+        data.pop(key, None)
+    if database_url and not server:
+        data["database_url"] = database_url
     if server:
         data["server"] = server.rstrip("/")
         data["api_key_file"] = str(api_key_file.resolve()) if api_key_file else None
@@ -167,7 +189,9 @@ def _write_hook_config(home: Path, server: str | None, api_key_file: Path | None
 
 @hooks_app.command("install")
 def install(
-    scope: str = typer.Option("user", "--scope", help="user: ~/.claude/settings.json; project: ./.claude/."),
+    scope: str = typer.Option(
+        "user", "--scope", help="user: ~/.claude/settings.json; project: ./.claude/settings.local.json."
+    ),
     server: str = typer.Option(None, "--server", help="Team mode: the msp serve URL the hooks talk to."),
     api_key_file: Path = typer.Option(
         None, "--api-key-file", help="Team mode: a file holding the API key (read by every hook)."
@@ -180,7 +204,9 @@ def install(
     learn from it), SessionStart and UserPromptSubmit (recall context),
     Stop and SessionEnd (save the session). Other hooks in the file are
     kept; running it again replaces only ours; the file before the change
-    is kept as settings.json.msp-backup-<time>.
+    is kept in MSP_HOME/settings-backups. --scope project writes
+    .claude/settings.local.json (this machine's paths), never the shared
+    .claude/settings.json.
 
     Without --server the hooks use this machine's database (MSP_HOME);
     with --server URL --api-key-file F they ask the team's msp serve.
@@ -194,16 +220,33 @@ def install(
     settings = load_settings()
     path = settings_path(scope)
     before = _read_settings(path)
-    explicit_home = settings.home if os.environ.get("MSP_HOME") else None
-    backup = _write_settings(path, before, merge_hooks(before, explicit_home))
-    _write_hook_config(settings.home, server, api_key_file)
-    mode = f"team server {server}" if server else f"local database under {settings.home}"
+    shared = shared_settings_path(scope)
+    shared_before = _read_settings(shared) if shared is not None else {}
+    # The home is always written: a claude started with another MSP_HOME, or none, still uses
+    # the one the hooks were installed for.
+    backup = _write_settings(path, before, merge_hooks(before, settings.home.resolve()), settings.home)
+    if shared is not None and shared.exists():
+        _write_settings(shared, shared_before, remove_hooks(shared_before), settings.home)
+    database_url = _absolute_sqlite(settings.database_url)
+    _write_hook_config(settings.home, server, api_key_file, database_url)
+    where = display_url(settings.db_url) if database_url else f"{settings.default_database_path}"
+    mode = f"team server {server}" if server else f"local database {where}"
     typer.echo(f"installed {len(HOOK_EVENTS)} hooks in {path} ({mode})")
     _compile_hook_code()
     if server is None:
         _start_service(settings.home, settings.database_url)
     if backup is not None:
         typer.echo(f"previous settings kept in {backup}")
+
+
+def _absolute_sqlite(url: str | None) -> str | None:
+    """``url`` with a relative SQLite path made absolute (the hooks run in any folder)."""
+    if not url:
+        return None
+    path = hook_config.sqlite_path(url, ".")
+    if path is None or os.path.isabs(path):
+        return url
+    return f"sqlite:///{Path(path).resolve()}"
 
 
 def _compile_hook_code() -> None:
@@ -232,17 +275,25 @@ def _start_service(home: Path, database_url: str | None) -> None:
 
 @hooks_app.command("uninstall")
 def uninstall(
-    scope: str = typer.Option("user", "--scope", help="user: ~/.claude/settings.json; project: ./.claude/."),
+    scope: str = typer.Option(
+        "user", "--scope", help="user: ~/.claude/settings.json; project: ./.claude/settings.local.json."
+    ),
 ) -> None:
     """Remove MSP Mode's hooks from Claude Code's settings; everyone else's stay."""
-    path = settings_path(scope)
-    before = _read_settings(path)
-    after = remove_hooks(before)
-    if after == before:
-        typer.echo(f"no MSP Mode hooks in {path}")
-        return
-    backup = _write_settings(path, before, after)
-    typer.echo(f"removed MSP Mode hooks from {path}" + (f" (previous file: {backup})" if backup else ""))
+    home = load_settings().home
+    found = False
+    for path in (settings_path(scope), shared_settings_path(scope)):
+        if path is None or not path.exists():
+            continue
+        before = _read_settings(path)
+        after = remove_hooks(before)
+        if after == before:
+            continue
+        found = True
+        backup = _write_settings(path, before, after, home)
+        typer.echo(f"removed MSP Mode hooks from {path}" + (f" (previous file: {backup})" if backup else ""))
+    if not found:
+        typer.echo(f"no MSP Mode hooks in {settings_path(scope)}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -38,6 +38,9 @@ DECISION_MAX = 320
 PROMPT_MAX = 200
 # Tools whose input is a shell command (Claude Code's Bash, and PowerShell / MCP shell tools).
 SHELL_TOOLS = re.compile(r"(?i)^(bash|powershell|pwsh|shell|cmd|terminal)$|(?i:__(run|exec|shell|bash|ssh))")
+# MSP Mode's own MCP tools (the server as the README and the plugin name it): their answers are
+# what MSP Mode said, not something that happened in the session.
+OWN_TOOLS = re.compile(r"^mcp__msp__")
 FILE_TOOLS = {
     "Edit": "edited",
     "MultiEdit": "edited",
@@ -66,6 +69,17 @@ _DECISION = re.compile(
     """
 )
 _TODO = re.compile(r"(?i)\b(todo|to-do|next step|still need|pending|follow[- ]up|remaining|left to do)\b")
+# Text Claude Code wraps into a turn for the model, never said by the person or the assistant.
+_REMINDER = re.compile(r"<system-reminder>.*?(?:</system-reminder>|\Z)", re.DOTALL)
+# A tool_result that says the call was refused, as Claude Code words it (older versions carry no
+# permissionDecision on the record). Guards: a hook's deny, the person's "no", a permission rule.
+_DENIAL = re.compile(
+    r"""(?ix)
+    ^\s*(?:\w+:\S+\s+)?hook\ (?:error|blocking\ error|denied)
+    | ^\s*the\ user\ doesn't\ want\ to\ proceed\ with\ this\ tool\ use
+    | ^\s*permission\ to\ use\ \S+\ (?:has\ been|was)\ denied
+    """
+)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(])|\n+")
 _PATH = re.compile(
     r"""(?x)
@@ -302,7 +316,7 @@ def parse_transcript(
     red = redact or scrub
     facts = Facts()
     hosts_re = _known_hosts_re(known_hosts)
-    pending: dict[str, CommandEvent] = {}
+    pending: dict[str, CommandEvent | None] = {}
     source_chars = 0
     for raw in lines:
         source_chars += len(raw) if isinstance(raw, (str, bytes)) else len(str(raw))
@@ -339,20 +353,16 @@ def _scan_hosts(facts: Facts, text: str, hosts_re: re.Pattern[str] | None) -> No
 def _read_record(
     facts: Facts,
     rec: Mapping[str, Any],
-    pending: dict[str, CommandEvent],
+    pending: dict[str, CommandEvent | None],
     red: Redactor,
     hosts_re: re.Pattern[str] | None = None,
 ) -> None:
     facts.session_id = facts.session_id or _str(rec.get("sessionId") or rec.get("session_id"))
     facts.cwd = facts.cwd or _str(rec.get("cwd"))
-    kind = rec.get("type")
-    if kind == "summary":
-        _scan_prose(facts, _str(rec.get("summary")) or "", red)
+    if not _conversation(rec):
         return
-    message = rec.get("message")
-    if not isinstance(message, Mapping):
-        return
-    role = message.get("role") or kind
+    message = rec["message"]
+    role = message.get("role")
     content = message.get("content")
     at = _str(rec.get("timestamp"))
     blocks = content if isinstance(content, list) else [{"type": "text", "text": content}]
@@ -362,19 +372,40 @@ def _read_record(
         btype = block.get("type")
         text = block.get("text")
         if btype == "text" and isinstance(text, str):
-            if role == "user" and not text.lstrip().startswith("<"):
+            text = _REMINDER.sub("", text)
+            if not text.strip() or (role == "user" and text.lstrip().startswith("<")):
+                continue  # Claude Code's own tags (<command-name>, <local-command-stdout>, …)
+            if role == "user":
                 _add(facts.prompts, _clip(red(text), PROMPT_MAX))
             _scan_prose(facts, text, red)
             _scan_paths(facts, text)
             _scan_hosts(facts, text, hosts_re)
-        elif btype == "tool_use":
+        elif btype == "tool_use" and role == "assistant":
             _tool_use(facts, block, pending, red, at)
             data = block.get("input")
             command = data.get("command") if isinstance(data, Mapping) else None
             if isinstance(command, str):
                 _scan_hosts(facts, command, hosts_re)
-        elif btype == "tool_result":
-            _tool_result(facts, block, rec.get("toolUseResult"), pending, red)
+        elif btype == "tool_result" and role == "user":
+            _tool_result(facts, block, rec, pending, red)
+
+
+def _conversation(rec: Mapping[str, Any]) -> bool:
+    """Whether a record is a turn of the conversation: the person's prompt, the assistant's
+    reply, a tool's result. Everything else Claude Code writes to a transcript is left out —
+    ``role: "system"`` records (its system prompt, the context hooks added, MSP Mode's own
+    recall among them), ``api-request-*`` copies of what was sent, attachments, its
+    ``isMeta`` and compaction summaries, ``summary`` titles — or a summary would recall Claude
+    Code's instructions as decisions and MSP Mode's earlier summaries inside the next one, a
+    snowball (issue 16)."""
+    message = rec.get("message")
+    if not isinstance(message, Mapping):
+        return False
+    kind = rec.get("type")
+    role = message.get("role") or kind
+    if role not in ("user", "assistant") or (kind is not None and kind != role):
+        return False
+    return not (rec.get("isMeta") or rec.get("isCompactSummary") or rec.get("isVisibleInTranscriptOnly"))
 
 
 def _str(value: Any) -> str | None:
@@ -382,9 +413,17 @@ def _str(value: Any) -> str | None:
 
 
 def _tool_use(
-    facts: Facts, block: Mapping[str, Any], pending: dict[str, CommandEvent], red: Redactor, at: str | None
+    facts: Facts,
+    block: Mapping[str, Any],
+    pending: dict[str, CommandEvent | None],
+    red: Redactor,
+    at: str | None,
 ) -> None:
     name = _str(block.get("name")) or ""
+    if OWN_TOOLS.match(name):
+        if tid := _str(block.get("id")):
+            pending[tid] = None
+        return
     given = block.get("input")
     data: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
     command = _str(data.get("command")) or _str(data.get("script"))
@@ -419,13 +458,24 @@ def _tool_use(
 def _tool_result(
     facts: Facts,
     block: Mapping[str, Any],
-    extra: Any,
-    pending: dict[str, CommandEvent],
+    rec: Mapping[str, Any],
+    pending: dict[str, CommandEvent | None],
     red: Redactor,
 ) -> None:
-    event = pending.pop(_str(block.get("tool_use_id")) or "", None)
+    tid = _str(block.get("tool_use_id")) or ""
+    if tid in pending and pending[tid] is None:
+        del pending[tid]
+        return
+    event = pending.pop(tid, None)
     text = _content_text(block.get("content"))
     is_error = bool(block.get("is_error"))
+    if is_error and _denied(rec, text):
+        # Nothing ran: the text is the reason a hook or the person gave (MSP Mode's own deny,
+        # with what failed before), not the command's output.
+        if event is not None:
+            event.result = "not run: denied before it ran"
+        return
+    extra = rec.get("toolUseResult")
     if isinstance(extra, Mapping):
         stdout, stderr = _str(extra.get("stdout")) or "", _str(extra.get("stderr")) or ""
         if stdout or stderr:
@@ -443,6 +493,16 @@ def _tool_result(
     else:
         first = _first_line(text)
         event.result = f"ok: {red(first)}" if first else "ok"
+
+
+def _denied(rec: Mapping[str, Any], text: str) -> bool:
+    """A tool call that never ran: refused by a PreToolUse hook or by the person."""
+    decision = rec.get("permissionDecision")
+    if rec.get("toolDenialKind") or (
+        isinstance(decision, Mapping) and decision.get("decision") in ("reject", "deny")
+    ):
+        return True
+    return bool(_DENIAL.search(text[:300]))
 
 
 def render(facts: Facts) -> str:

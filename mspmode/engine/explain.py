@@ -112,6 +112,9 @@ def recommended_solution(pattern: FailurePattern) -> str:
 
 
 def block_reason(pattern: FailurePattern, host: str, evidence: HostEvidence, exact: bool) -> str:
+    """What failed, where and when. Not the fix: every answer carries it as a suggestion (adapted
+    to the new command where possible), and a reason that repeated it made the agent read the
+    fix twice (issue 16)."""
     how = "This exact command" if exact else _cap(_what(pattern))
     msg = pattern.typical_error_messages[-1] if pattern.typical_error_messages else ""
     text = (
@@ -119,9 +122,6 @@ def block_reason(pattern: FailurePattern, host: str, evidence: HostEvidence, exa
         f"{evidence.count}× since {_day(evidence.first_seen)})"
         + (f": {_short(msg, 160).rstrip('.')}" if msg else "")
     )
-    fix = _best_fix(pattern, evidence.host)
-    if fix is not None:
-        text += f". What worked instead: `{_short(fix.fix_command)}`"
     return text + "."
 
 
@@ -133,9 +133,6 @@ def warn_reason(pattern: FailurePattern, host: str, match: TraitMatch, names: li
     )
     if pattern.success_hosts:
         text += f"; it worked on {len(pattern.success_hosts)} host(s) without those traits"
-    fix = _best_fix(pattern, None)
-    if fix is not None:
-        text += f". What worked there: `{_short(fix.fix_command)}`"
     return text + "."
 
 

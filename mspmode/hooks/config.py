@@ -9,6 +9,9 @@ pass our environment) and writes ``MSP_HOME/hooks.json``::
     {"server": "https://msp.example:8000", "api_key_file": "/home/tech/.msp-key",
      "timeout": 3.0}
 
+or, in local mode, the database it was installed for (``{"database_url": "sqlite:///…"}``), used
+when ``MSP_DATABASE_URL`` is not set: Claude Code started from another shell still uses it.
+
 With ``server`` set the hooks are in team mode: they talk to ``msp serve`` with ``urllib`` and
 never open a database. ``hook.log`` in ``MSP_HOME`` gets one line per internal error, redacted.
 """
@@ -98,6 +101,20 @@ def sqlite_path(database_url: str | None, home: StrPath) -> str | None:
 
         path = unquote(path)
     return path or None
+
+
+def missing_database(cfg: HookConfig) -> str | None:
+    """What to tell when the hooks' SQLite database is not there (None: it is, or the hooks use
+    a server). Never created here: an empty database would let every known failure through in
+    silence (issue 16)."""
+    path = None if cfg.team else cfg.sqlite_path
+    if path is None or os.path.exists(path):
+        return None
+    return (
+        f"MSP Mode's database {path} does not exist, so its hooks check and record nothing in this "
+        "session. Tell the user to run `msp init`, or `msp hooks install` with MSP_DATABASE_URL set "
+        "to the database MSP Mode should use."
+    )
 
 
 def database_label(database_url: str | None, home: StrPath) -> str:

@@ -374,13 +374,13 @@ def degraded(
             **_session_ref(cfg, payload),
         }
         service.journal_append(cfg, item)
-    if not cfg.team and not service.database_present(cfg):
-        return out  # not set up here (no `msp init`): nothing to be degraded from
     if not service.first_degraded(cfg, payload.get("session_id")):
         return out
-    config.log(cfg, event, f"degraded: {why}")
+    # The database the hooks were installed for is gone: said as it is, never created empty.
+    missing = config.missing_database(cfg)
+    config.log(cfg, event, missing or f"degraded: {why}")
     short = why.split(":")[0] if len(why) > 120 else why
-    notice = DEGRADED.format(why=short)
+    notice = missing or DEGRADED.format(why=short)
     if out is not None:
         spec = out["hookSpecificOutput"]
         spec["permissionDecisionReason"] += "\n" + notice

@@ -354,8 +354,9 @@ def spawn(cfg: HookConfig, *, replace: bool = False) -> None:
 def database_present(cfg: HookConfig) -> bool:
     """Whether there is a database to serve: an SQLite file that exists, or a server URL.
     Starting a service for a missing file would create an empty database."""
-    db = cfg.sqlite_path
-    return db is None or os.path.exists(db)
+    from mspmode.hooks import config
+
+    return config.missing_database(cfg) is None
 
 
 def ensure_started(cfg: HookConfig) -> bool:

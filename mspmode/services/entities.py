@@ -152,6 +152,46 @@ def resolve(rt: Runtime, actor: Actor, finder: Any, *args: Any) -> Any:
         return finder(session, actor, *args)
 
 
+# ---- a project folder tied to its client ----------------------------------------------------------
+
+
+def tie_folder(
+    rt: Runtime, actor: Actor, client_ref: str, folder: Path, name: str | None = None
+) -> tuple[core.Project, bool]:
+    """The client's project for ``folder`` (created, named after the folder unless ``name`` is
+    given, or an existing one of that name given the folder), and whether it was created. The
+    hooks and recall know the client of any session started in it or below it
+    (``services/hooks.scope_for``), with no ``msp session start``. A folder already tied to
+    another project is refused, naming it."""
+    path = folder.expanduser().resolve()
+    if not path.is_dir():
+        raise ValidationError(f"--path {folder} is not a folder")
+    title = (name or path.name).strip()
+    if not title:
+        raise ValidationError("the project needs a name: give one with --name")
+    with rt.db.read() as session:
+        owner = find_client(session, actor, client_ref)
+        tied = session.scalars(
+            select(core.Project).where(core.Project.local_path == str(path), *_visible(actor, core.Project))
+        ).first()
+        same = session.scalars(
+            select(core.Project).where(
+                core.Project.client_id == owner.id, func.lower(core.Project.name) == title.lower()
+            )
+        ).first()
+    if tied is not None and (same is None or tied.id != same.id):
+        raise ValidationError(
+            f"{path} is already the folder of project {tied.name!r} ({tied.id}); give that project "
+            "another folder first"
+        )
+    if same is not None:
+        if same.local_path == str(path):
+            return same, False
+        return crud.update_row(rt, actor, SPECS["projects"], same.id, {"local_path": str(path)}), False
+    values = {"client_id": owner.id, "name": title, "local_path": str(path)}
+    return crud.create_row(rt, actor, SPECS["projects"], values), True
+
+
 # ---- a host, with what is known about it --------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 
 from mspmode.engine.memory import host_candidates, host_key
 from mspmode.engine.recall import MAX_CHARS, Candidate, RecallQuery, recall
@@ -237,9 +237,17 @@ def failure_facts(rt: Runtime, actor: Actor, client: str | None, query: str, bud
     decay), the rest decays with age. The newest ``FAILURE_CANDIDATES`` are scored; older
     ones come back through the insights recall reads."""
     fp = FailurePattern
+    # The client's failures and those of no client; with no client in scope, only the latter:
+    # another client's hosts are not this session's business (issue 16). In SQL, so other
+    # clients' patterns do not crowd the client's out of the newest FAILURE_CANDIDATES.
+    scope: ColumnElement[bool] = fp.client_id.is_(None)
+    if client is not None:
+        scope = or_(scope, fp.client_id == uuid.UUID(client))
     stmt = (
         select(fp)
-        .where(fp.is_active.is_(True), fp.is_transient.is_(False), *crud.visible_to(actor, table_of(fp)))
+        .where(
+            fp.is_active.is_(True), fp.is_transient.is_(False), scope, *crud.visible_to(actor, table_of(fp))
+        )
         .order_by(fp.last_seen.desc())
         .limit(FAILURE_CANDIDATES)
     )

@@ -254,3 +254,35 @@ def test_a_real_msp_process_prints_one_error_line(msp_env: dict[str, str]) -> No
     listed = msp(msp_env, "host", "list", "--json")
     assert json.loads(listed.stdout)[0]["os"] == "Ubuntu"
     assert msp(msp_env, "audit", "verify").returncode == 0
+
+
+def test_project_add_ties_a_folder_to_its_client_for_the_hooks(cli: Msp, tmp_path: Path) -> None:
+    """Issue 16: ``msp project add --path DIR --client C``; a session in DIR or below it is the
+    client's (what SessionStart recalls), without ``msp session start``."""
+    from mspmode.services import hooks
+
+    cli("client", "add", "Acme Corp")
+    cli("client", "add", "Globex")
+    folder = tmp_path / "work" / "acme-dc"
+    (folder / "scripts").mkdir(parents=True)
+    out = cli("project", "add", "--path", str(folder), "--client", "acme corp").stdout
+    assert out.startswith("added project acme-dc ") and str(folder) in out
+    again = cli("project", "add", "--path", str(folder), "--client", "Acme Corp").stdout
+    assert again.startswith("project acme-dc ")  # nothing new
+    [row] = cli.json("project", "list")
+    assert (row["client"], row["name"], row["local_path"]) == ("Acme Corp", "acme-dc", str(folder))
+
+    rt = cli.runtime()
+    try:
+        for cwd in (folder, folder / "scripts"):
+            assert hooks.scope_for(rt, local_actor(), str(cwd)) == (row["client_id"], row["id"])
+        assert hooks.scope_for(rt, local_actor(), str(tmp_path / "work")) == (None, None)
+    finally:
+        rt.dispose()
+
+    taken = cli.error("project", "add", "other", "--path", str(folder), "--client", "Globex")
+    assert "already the folder of project 'acme-dc'" in taken
+    assert "is not a folder" in cli.error(
+        "project", "add", "--path", str(tmp_path / "nope"), "--client", "Globex"
+    )
+    assert "no client" in cli.error("project", "add", "--path", str(folder), "--client", "Initech").lower()

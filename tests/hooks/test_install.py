@@ -71,13 +71,14 @@ def test_install_merges_idempotently_and_uninstall_removes_only_ours(home_env: d
     assert argv[1] == "-S" and Path(argv[2]) == Path(hooks_package.__file__).resolve().parent / "__main__.py"
     assert argv[3] == "PreToolUse" and "--home" in argv  # MSP_HOME was set
     assert "matcher" not in mine["UserPromptSubmit"][0] and "matcher" not in mine["Stop"][0]
-    backups = list(path.parent.glob("settings.json.msp-backup-*"))
+    backups = list((Path(home_env["MSP_HOME"]) / "settings-backups").glob("settings.json.*"))
     assert len(backups) == 1 and json.loads(backups[0].read_text()) == THEIRS
+    assert not list(path.parent.glob("*backup*"))
 
     again = msp(home_env, "hooks", "install")
     assert again.returncode == 0
     assert settings(home_env) == data  # idempotent: nothing duplicated, nothing rewritten
-    assert len(list(path.parent.glob("settings.json.msp-backup-*"))) == 1
+    assert len(list((Path(home_env["MSP_HOME"]) / "settings-backups").iterdir())) == 1
 
     # The installed command really runs the hook.
     proc = subprocess.run(
@@ -146,8 +147,9 @@ def test_project_scope_writes_the_project_file(home_env: dict[str, str], tmp_pat
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    data = json.loads((project / ".claude" / "settings.json").read_text())
+    data = json.loads((project / ".claude" / "settings.local.json").read_text())
     assert set(ours(data)) == set(EVENTS)
+    assert not (project / ".claude" / "settings.json").exists()  # machine paths stay local
     assert not (Path(home_env["HOME"]) / ".claude" / "settings.json").exists()
 
 

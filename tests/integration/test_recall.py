@@ -309,3 +309,36 @@ def test_search_any_word_newest_first_without_snippets(rt: Runtime) -> None:
         assert [h.id for h in windowed][:2] == expected
         with pytest.raises(ValidationError):
             search.search(s, "conversation_contexts", words, order="random")
+
+
+def test_session_start_failures_never_come_from_another_client(rt: Runtime, tmp_path: Path) -> None:
+    """Issue 16: with no client in scope, SessionStart's known failures are those of no client;
+    with one, that client's and those of no client, never another's."""
+    from mspmode.services import hooks, learning
+    from tests.integration.test_learning import jsonl
+
+    tag = uuid.uuid4().hex[:8]
+    gone = (
+        "The term '{}' is not recognized as the name of a cmdlet, function, script file, or operable program."
+    )
+    events: list[dict[str, object]] = []
+    for owner, verb in (("Acme", "Get-AcmeWidget"), ("Globex", "Get-GlobexLedger")):
+        events += [
+            {"kind": "client", "name": f"{owner} {tag}"},
+            {"kind": "host", "client": f"{owner} {tag}", "hostname": f"{owner}-{tag}",
+             "os": "Windows Server"},
+            {"kind": "command", "host": f"{owner}-{tag}", "command": f"{verb}{tag}", "exit_code": 1,
+             "output": gone.format(f"{verb}{tag}")},
+        ]  # fmt: skip
+    events.append({"kind": "command", "command": f"lsx-{tag} /srv", "exit_code": 127,
+                   "output": f"bash: lsx-{tag}: command not found"})  # fmt: skip
+    learning.import_file(rt, ADMIN, jsonl(tmp_path / "clients.jsonl", *events))
+    with rt.db.read() as s:
+        acme = s.scalar(select(Client.id).where(Client.name == f"Acme {tag}"))
+
+    unscoped = hooks.failure_facts(rt, ADMIN, None, "", 4000)
+    assert f"lsx-{tag}" in unscoped, "control: the failure of no client should be recalled"
+    assert f"Get-AcmeWidget{tag}" not in unscoped and f"Get-GlobexLedger{tag}" not in unscoped, unscoped
+    scoped = hooks.failure_facts(rt, ADMIN, str(acme), "", 4000)
+    assert f"Get-AcmeWidget{tag}" in scoped and f"lsx-{tag}" in scoped, scoped
+    assert f"Get-GlobexLedger{tag}" not in scoped, scoped

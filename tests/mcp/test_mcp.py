@@ -177,3 +177,38 @@ def test_the_stdio_entry_point_serves_the_tools(rt: Runtime, tmp_path: Path) -> 
             return {t.name for t in (await client.list_tools()).tools}
 
     assert anyio.run(run) == TOOLS
+
+
+def test_msp_mcp_exits_on_ctrl_c(msp_env: dict[str, str]) -> None:
+    """Issue 16: ``msp mcp`` ignored SIGINT while its client kept stdin open (the event loop
+    waited for the thread blocked reading it). Now Ctrl-C ends it, with the usual status."""
+    import os
+    import signal
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "mspmode", "init"], env=msp_env, capture_output=True, check=True)
+    msp = Path(sys.executable).with_name("msp")
+    proc = subprocess.Popen(
+        [str(msp), "mcp"], env=msp_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        client = {"name": "t", "version": "1"}
+        params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": client}
+        hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write((json.dumps(hello) + "\n").encode())
+        proc.stdin.flush()
+        assert b'"serverInfo"' in proc.stdout.readline()  # serving, stdin still open
+        os.kill(proc.pid, signal.SIGINT)
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            code = None
+        assert code == 128 + signal.SIGINT, f"msp mcp did not exit on SIGINT (status {code})"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()

@@ -108,6 +108,73 @@ def test_known_hosts_are_found_in_prose_and_bad_lines_are_counted() -> None:
     assert packed.facts.skipped_lines == 2  # "not json" and "[]"; "{}" is a record without a message
 
 
+# Records Claude Code 2.1.332 writes to a transcript beside the conversation (shapes copied from
+# a real run of tests/agent): the system prompt and hook context as ``role: "system"`` request
+# copies, reminders in ``isMeta`` turns and attachments, a compaction summary, a title.
+PRIOR_SUMMARY = (
+    "## Recalled context (MSP Mode)\n- Session abc in /srv/acme\n- - Decisions:\n"
+    "- - - We decided to pin nginx 1.24 instead of upgrading."
+)
+SYSTEM_PROMPT = "Always use the Read tool instead of cat. Prefer editing files over creating new ones."
+NOT_CONVERSATION = [
+    {"type": "api-request-blob", "message": {"role": "system", "content": [
+        {"type": "text", "text": SYSTEM_PROMPT}]}},
+    {"type": "api-request-blob", "message": {"role": "system", "content": [
+        {"type": "text", "text": f"SessionStart hook additional context: {PRIOR_SUMMARY}"}]}},
+    {"type": "api-request-blob", "message": {"role": "user", "content": [
+        {"type": "text", "text": "<system-reminder>We will never use sudo here.</system-reminder>"}]}},
+    {"type": "system", "message": {"role": "system", "content": "Decision: do not use git push --force."}},
+    {"type": "user", "isMeta": True, "message": {"role": "user", "content": "Caveat: we decided to use X."}},
+    {"type": "user", "isCompactSummary": True, "message": {"role": "user", "content": PRIOR_SUMMARY}},
+    {"type": "attachment", "attachment": {"type": "hook_additional_context", "content": [PRIOR_SUMMARY]}},
+    {"type": "summary", "summary": "We decided to standardise on Samba 4.19."},
+    {"type": "user", "message": {"role": "user", "content": [{"type": "text", "text":
+        "<system-reminder>Prefer the MSP Mode fix.</system-reminder>Restart nginx on web01"}]}},
+]  # fmt: skip
+DENY = (
+    "PreToolUse:Bash hook error: MSP Mode stopped this command: This exact command failed on web01 "
+    "(command_not_found, 1× since 2026-01-06): bash: tree: command not found.\n"
+    "What worked instead (run this):\n  find /srv -maxdepth 2"
+)
+
+
+def test_only_the_conversation_is_summarised() -> None:
+    """Issue 16: no system prompt as a decision, no earlier summary inside the next one (the
+    ``- - -`` snowball), no hook text; a denied command is "not run", not a failure."""
+    denied = tool_result("t2", DENY, True)
+    denied.update(
+        toolDenialKind="permission-rule", permissionDecision={"decision": "reject", "source": "hook"}
+    )
+    lines = [
+        *NOT_CONVERSATION,
+        tool_use("t1", "Bash", {"command": "systemctl restart nginx"}),
+        tool_result("t1", ""),
+        tool_use("t2", "Bash", {"command": "tree /srv"}),
+        denied,
+        tool_use("t3", "Bash", {"command": "tree /opt"}),
+        tool_result("t3", "PreToolUse:Bash hook error: MSP Mode stopped this command: failed before.", True),
+        tool_use("t4", "mcp__msp__check_command", {"command": "tree /srv"}),
+        tool_result("t4", '{"verdict": "block", "reason": "tree failed on web01: command not found"}'),
+    ]
+    packed = compress_transcript([json.dumps(r) for r in lines], redact=redact)
+    s = packed.summary
+    assert packed.facts.prompts == ["Restart nginx on web01"]
+    assert packed.facts.decisions == [] and packed.facts.errors == [], s
+    assert "`tree /srv` → not run" in s and "`tree /opt` → not run" in s
+    assert [c.failed for c in packed.facts.commands] == [False, False, False]
+    for leaked in (
+        "Read tool",
+        "nginx 1.24",
+        "sudo",
+        "git push",
+        "Samba",
+        "MSP Mode",
+        "- -",
+        "command not found",
+    ):
+        assert leaked not in s, (leaked, s)
+
+
 def test_text_compression_keeps_commands_errors_and_decisions() -> None:
     text = (
         "blah " * 2000
