@@ -92,7 +92,8 @@ def search(
 ) -> list[SearchHit]:
     """Rows of ``table`` whose indexed text contains every word of ``query``, best first.
 
-    ``filters`` are equality conditions on the table's own columns (a client id, a status),
+    ``filters`` are equality conditions on the table's own columns (a client id, a status;
+    ``None``: IS NULL),
     applied in the same query so ranking and paging see only the rows the caller may see.
     ``match="any"`` finds rows with any of the words instead of all (a prompt rarely repeats
     all the words of what it should recall). ``order="recent"`` returns the newest matches
@@ -153,6 +154,9 @@ def _filter_sql(table: str, filters: Mapping[str, Any]) -> tuple[str, list[BindP
     for i, (name, value) in enumerate(filters.items()):
         if name not in known:
             raise ValidationError(f"cannot filter {table} on unknown column {name!r}")
+        if value is None:  # rows with no value there (a context of no client)
+            clauses.append(f" AND t.{name} IS NULL")
+            continue
         # Typed so a UUID is rendered the way this backend stores it (native, or 32 hex chars).
         binds.append(bindparam(f"f{i}", value, type_=known[name].type))
         clauses.append(f" AND t.{name} = :f{i}")

@@ -402,7 +402,11 @@ def session_start(
             rt,
             actor,
             recall_service.RecallRequest(
-                client=client, project=project, query="", budget_tokens=RECALL_BUDGET - FAILURE_BUDGET
+                client=client,
+                project=project,
+                query="",
+                budget_tokens=RECALL_BUDGET - FAILURE_BUDGET,
+                strict_client=True,
             ),
         )
         if recalled.markdown.strip():
@@ -425,7 +429,11 @@ def user_prompt_submit(
         cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
         client, project = scope_for(rt, actor, cwd, current)
         request = recall_service.RecallRequest(
-            client=client, project=project, query=prompt[:2000], budget_tokens=PROMPT_BUDGET
+            client=client,
+            project=project,
+            query=prompt[:2000],
+            budget_tokens=PROMPT_BUDGET,
+            strict_client=True,
         )
         markdown = recall_service.recall_context(rt, actor, request).markdown.strip() or None
     return events._context("UserPromptSubmit", markdown) if markdown else None

@@ -92,6 +92,10 @@ class RecallRequest:
     half_life_days: float = DEFAULT_HALF_LIFE_DAYS
     touch: bool = True
     now: datetime | None = None
+    # True: with no client named, nothing of any client (what the hooks inject into an agent's
+    # session of no client: another client's notes are not its business, issue 16). False: a
+    # person searching everything they may see.
+    strict_client: bool = False
 
 
 @dataclass
@@ -184,29 +188,36 @@ def _tags(value: Any) -> tuple[str, ...]:
     return tuple(str(t) for t in value) if isinstance(value, list) else ()
 
 
-def _context_ids(session: Session, query: str, client_id: uuid.UUID | None) -> list[uuid.UUID]:
-    """The newest contexts (of the client, when there is one) with any of the query's
-    significant words, by the backend's full-text index. Any word, not all: a prompt rarely
-    repeats all the words of what it should recall; the engine ranks by how many match."""
+def _context_ids(session: Session, query: str, client_id: uuid.UUID | None, strict: bool) -> list[uuid.UUID]:
+    """The newest contexts with any of the query's significant words, by the backend's
+    full-text index: of the client and of no client when there is one; with none, any the
+    caller may see (it keeps those), or only those of no client when ``strict`` (see
+    ``RecallRequest.strict_client``). Any word, not all: a prompt rarely repeats all the
+    words of what it should recall; the engine ranks by how many match."""
     words = [w for w in search.query_words(query) if len(w) >= 3 and w.lower() not in _STOPWORDS]
     words = sorted(dict.fromkeys(words), key=len, reverse=True)[:QUERY_WORDS]
     if not words:
         return []
-    filters: dict[str, Any] = {"is_active": True}
-    if client_id is not None:
-        filters["client_id"] = client_id
-    hits = search.search(
-        session,
-        "conversation_contexts",
-        " ".join(words),
-        limit=SEARCH_LIMIT,
-        filters=filters,
-        order="recent",
-        match="any",
-        snippets=False,
-        window=SEARCH_WINDOW,
-    )
-    return [h.id for h in hits]
+    ids: list[uuid.UUID] = []
+    # One search per owner: a client's own matches are not crowded out by other rows'.
+    if client_id is None and not strict:
+        by_owner: list[dict[str, Any]] = [{}]
+    else:
+        by_owner = [{"client_id": owner} for owner in ([client_id, None] if client_id else [None])]
+    for owner in by_owner:
+        hits = search.search(
+            session,
+            "conversation_contexts",
+            " ".join(words),
+            limit=SEARCH_LIMIT,
+            filters={"is_active": True, **owner},
+            order="recent",
+            match="any",
+            snippets=False,
+            window=SEARCH_WINDOW,
+        )
+        ids += [h.id for h in hits if h.id not in ids]
+    return ids
 
 
 def _live_by_owner(
@@ -258,7 +269,7 @@ def _candidates(
         cc.is_active,
         cc.superseded_by,
     )
-    ids = _context_ids(session, req.query, client_id) if req.query else []
+    ids = _context_ids(session, req.query, client_id, req.strict_client) if req.query else []
     # Only the client (or no client) and scope in SQL, so the planner walks the client_id
     # index; replaced and inactive rows, rare, are dropped below. The client's and the general
     # ones in two queries: an OR of the two would walk the importance index over every row.

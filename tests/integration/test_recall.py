@@ -342,3 +342,38 @@ def test_session_start_failures_never_come_from_another_client(rt: Runtime, tmp_
     scoped = hooks.failure_facts(rt, ADMIN, str(acme), "", 4000)
     assert f"Get-AcmeWidget{tag}" in scoped and f"lsx-{tag}" in scoped, scoped
     assert f"Get-GlobexLedger{tag}" not in scoped, scoped
+
+
+def test_a_query_finds_the_clients_and_general_contexts_never_anothers(rt: Runtime) -> None:
+    """A prompt's words search the client's contexts and those of no client; with no client in
+    scope and ``strict_client`` (the hooks: a session in an unmapped folder, issue 16), no
+    client's at all."""
+    w = world(rt)
+    tag = str(w["tag"])
+    # More important general notes than the newest few recall reads without a query, so the
+    # one below is found by its words or not at all.
+    _add(
+        rt,
+        *[
+            ConversationContext(
+                context_type="general_context", title=f"filler {i} {tag}", dense_summary="x", importance=10
+            )
+            for i in range(recall.RECENT_LIMIT + 5)
+        ],
+        ConversationContext(
+            context_type="general_context",
+            title=f"Office hours {tag}",
+            dense_summary=f"Changes only after 18:00 (wombat{tag})",
+            importance=1,
+        ),
+    )
+    strict = recall.RecallRequest(query="Globex secret sauce", touch=False, strict_client=True)
+    assert "Globex secret sauce" not in recall.recall_context(rt, ADMIN, strict).markdown
+    # A person searching everything they may see still finds it.
+    anyone = recall.RecallRequest(query="Globex secret sauce", touch=False)
+    assert "Globex secret sauce" in recall.recall_context(rt, ADMIN, anyone).markdown
+    acme = recall.recall_context(
+        rt, ADMIN, recall.RecallRequest(client=f"Acme {tag}", query=f"wombat{tag} hours", touch=False)
+    )
+    assert f"wombat{tag}" in acme.markdown
+    assert "Globex secret sauce" not in acme.markdown
