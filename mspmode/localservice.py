@@ -106,6 +106,10 @@ def _forget(file: str) -> None:
         pass
 
 
+class NoDatabase(Exception):
+    """The SQLite file the service was started for is not there."""
+
+
 def serve(home: str, on_ready: Any = None) -> int:
     """Run the service of ``home`` until it is idle, stopped or signalled (the lock is held)."""
     import uvicorn
@@ -122,6 +126,10 @@ def serve(home: str, on_ready: Any = None) -> int:
     except FileNotFoundError:
         pass
     settings = Settings()
+    db = settings.db_url
+    if db.drivername.startswith("sqlite") and db.database and not os.path.exists(db.database):
+        # Opening it would create an empty database: every known failure let through, in silence.
+        raise NoDatabase(f"no database at {db.database}: not started (run `msp init`)")
     token = secrets.token_urlsafe(32)
     files.write_private(files.path(home, files.TOKEN_FILE), token + "\n")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -226,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     failed = files.path(home, files.FAILED_FILE)
     try:
         return serve(home, lambda: _forget(failed))
+    except NoDatabase as exc:
+        log.warning("%s", exc)
+        with open(failed, "a"):
+            os.utime(failed)
+        return 1
     except Exception:
         log.exception("the local service failed")
         with open(failed, "a"):

@@ -268,3 +268,20 @@ def test_msp_modes_own_mcp_tools_are_never_checked_or_recorded(
                 "tool_response": [{"type": "text", "text": '{"verdict": "block"}'}]}  # fmt: skip
         assert run_hook(home_env, "PostToolUse", done) is None
     assert commands(home) == [FAILED]
+
+
+def test_a_service_for_a_missing_database_creates_none_and_says_why(home_env: dict[str, str]) -> None:
+    """The database moved after the service was asked to start (``msp hooks install`` starts it
+    detached): it must not open the path, which would create an empty database whose silence
+    lets every known failure through; service.log says why, and the hooks tell the agent."""
+    home = Path(home_env["MSP_HOME"])
+    db = home / "msp.db"
+    db.rename(home / "moved.db")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mspmode.localservice", "--home", str(home), "--foreground"],
+        env=home_env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert not db.exists(), "the service created an empty database"
+    assert f"no database at {db}" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (home / "service.json").exists()
