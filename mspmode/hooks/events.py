@@ -45,6 +45,7 @@ QUEUE_DIR = "hook-queue"
 SAVED_FILE = "saved.json"  # in QUEUE_DIR, local mode: each Claude session's saved context row
 TRANSCRIPT_LINES = 20_000  # the tail of a very long session is what matters
 SESSION_START_WAIT = 3.0  # seconds a SessionStart waits for a service it had to start
+PRE_TOOL_WAIT = 10.0  # … and a PreToolUse with no index to answer from (its timeout is 15 s)
 # MSP Mode's own MCP server as ``claude mcp add msp`` and the plugin (``plugin_<name>_msp``)
 # name it: its tools are questions to MSP Mode, not commands to check or record.
 OWN_SERVER = re.compile(r"^(msp|plugin_[^_].*_msp)$")
@@ -182,6 +183,21 @@ def deny(reason: str) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------
 # Degraded: the pre-check from the saved index
+
+
+def index_usable(cfg: HookConfig) -> bool:
+    """Whether the service's index is there for a pre-check without it, and of this code."""
+    path = index.index_path(cfg.home, config.database_label(cfg.database_url, cfg.home))
+    if not os.path.exists(path):
+        return False
+    try:
+        reader = index.Reader(path)
+    except Exception:
+        return False
+    try:
+        return reader.usable()
+    finally:
+        reader.close()
 
 
 def local_check(cfg: HookConfig, host: str | None, command: str, client: Any = None) -> dict[str, Any] | None:
@@ -332,7 +348,14 @@ def handle(cfg: HookConfig, event: str, payload: dict[str, Any]) -> dict[str, An
     if event == "SessionStart":
         sent, body["msp"]["queued"] = take_queued(cfg)
     try:
-        answer = ask(cfg, event, body, wait=SESSION_START_WAIT if event == "SessionStart" else 0.0)
+        try:
+            answer = ask(cfg, event, body, wait=SESSION_START_WAIT if event == "SessionStart" else 0.0)
+        except service.Unavailable:
+            if event != "PreToolUse" or cfg.team or index_usable(cfg):
+                raise
+            # No index to check against (the first start, or one written by other code): a
+            # known failure would run unchecked, so the command waits for the service instead.
+            answer = ask(cfg, event, body, wait=PRE_TOOL_WAIT)
     except service.Unavailable as exc:
         return degraded(cfg, event, payload, found, str(exc))
     for path in sent:

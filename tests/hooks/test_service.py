@@ -285,3 +285,25 @@ def test_a_service_for_a_missing_database_creates_none_and_says_why(home_env: di
     assert not db.exists(), "the service created an empty database"
     assert f"no database at {db}" in proc.stderr and "Traceback" not in proc.stderr
     assert not (home / "service.json").exists()
+
+
+def test_with_no_index_a_pre_check_waits_for_the_service_it_starts(
+    home_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The first tool call on a machine (or after an upgrade: an index of other code) has no
+    index to answer from while the service starts: it waits for the service rather than let
+    a known failure run unchecked."""
+    home = Path(home_env["MSP_HOME"])
+    start(home_env)
+    failed = bash("PostToolUseFailure", tmp_path, tmp_path / "t", FAILED, error=ERROR)
+    assert run_hook(home_env, "PostToolUseFailure", failed) is None
+    stop_service(home_env)
+    indexes = list((home / "cache").glob("hook-index-*"))
+    assert indexes, "control: the service wrote its index"
+    for path in indexes:
+        path.unlink()
+    denied = run_hook(home_env, "PreToolUse", bash("PreToolUse", tmp_path, tmp_path / "t", REPEAT))
+    assert denied is not None, (home / "hook.log").read_text() if (home / "hook.log").exists() else ""
+    out = denied["hookSpecificOutput"]
+    assert out["permissionDecision"] == "deny" and "Get-LocalUser" in out["permissionDecisionReason"]
+    assert "degraded" not in out["permissionDecisionReason"]  # the service answered
