@@ -25,7 +25,6 @@ from typing import Any
 import typer
 
 from mspmode.cli.app import app, load_settings, open_runtime
-from mspmode.engine.recall import MAX_CHARS
 from mspmode.errors import ValidationError
 from mspmode.hooks import config as hook_config
 from mspmode.services import hooks as hook_service
@@ -53,8 +52,6 @@ HOOK_EVENTS: tuple[tuple[str, str | None, int], ...] = (
     ("Stop", None, 10),
     ("SessionEnd", None, 10),
 )
-RECALL_BUDGET = 1500  # tokens in all (≤ 10,000 characters)
-FAILURE_BUDGET = 400  # of which the known failures section
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,8 +355,6 @@ def record(
 @hooks_app.command("context", hidden=True)
 def context() -> None:
     """(For the SessionStart hook.) Save queued sessions, refresh the index, print recall."""
-    from mspmode.services import recall
-
     request = _read_request()
     actor = local_actor("hook", "claude-code")
     started = time.monotonic()
@@ -371,22 +366,7 @@ def context() -> None:
             hook_service.sync_index(rt)
         client, project = hook_service.scope_for(rt, actor, request.get("cwd"))
         query = str(request.get("query") or "")
-        parts = []
-        facts = hook_service.failure_facts(rt, actor, client, query, FAILURE_BUDGET)
-        if facts:
-            parts.append(facts)
-        budget = RECALL_BUDGET - FAILURE_BUDGET
-        try:
-            recalled = recall.recall_context(
-                rt,
-                actor,
-                recall.RecallRequest(client=client, project=project, query=query, budget_tokens=budget),
-            )
-            if recalled.markdown.strip():
-                parts.append(recalled.markdown)
-        except Exception as exc:  # facts alone are still worth injecting
-            hook_config.log(None, "SessionStart", f"recall failed: {type(exc).__name__}: {exc}")
-        markdown = "\n\n".join(parts)[:MAX_CHARS]
+        markdown = hook_service.session_start_context(rt, actor, client, project, query)
         typer.echo(
             json.dumps({"markdown": markdown, "saved_sessions": saved, "seconds": time.monotonic() - started})
         )

@@ -30,6 +30,8 @@ from mspmode.services.runtime import Runtime
 SNAPSHOT_EVERY = 600  # seconds between two writes of the CLI's learning snapshot by hooks
 REBUILD_IN_HOOK = 20_000  # commands a PostToolUse may replay when there is no usable snapshot
 FAILURE_CANDIDATES = 500  # patterns scored for it
+RECALL_BUDGET = 1500  # tokens the SessionStart context gets in all (≤ 10,000 characters)
+FAILURE_BUDGET = 400  # of which the known failures section
 
 
 def index_path(rt: Runtime) -> Path:
@@ -316,3 +318,35 @@ def failure_facts(rt: Runtime, actor: Actor, client: str | None, query: str, bud
         heading="Known failures (MSP Mode): do not repeat these",
     )
     return result.markdown
+
+
+def session_start_context(
+    rt: Runtime, actor: Actor, client: str | None, project: str | None, query: str = "", *, touch: bool = True
+) -> str:
+    """The text the SessionStart hook gives the agent: the known failures, then what recall
+    finds for the client, project and query, within ``RECALL_BUDGET``. The dashboard's recall
+    preview shows the same text (``touch=False``: looking is not using)."""
+    from mspmode.engine.recall import MAX_CHARS
+    from mspmode.services import recall
+
+    parts = []
+    facts = failure_facts(rt, actor, client, query, FAILURE_BUDGET)
+    if facts:
+        parts.append(facts)
+    try:
+        recalled = recall.recall_context(
+            rt,
+            actor,
+            recall.RecallRequest(
+                client=client,
+                project=project,
+                query=query,
+                budget_tokens=RECALL_BUDGET - FAILURE_BUDGET,
+                touch=touch,
+            ),
+        )
+        if recalled.markdown.strip():
+            parts.append(recalled.markdown)
+    except Exception as exc:  # facts alone are still worth injecting
+        hook_config.log(None, "SessionStart", f"recall failed: {type(exc).__name__}: {exc}")
+    return "\n\n".join(parts)[:MAX_CHARS]

@@ -517,3 +517,25 @@ def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     for row in rows:
         writer.writerow([_safe_cell(v) for v in row])
     return buffer.getvalue()
+
+
+def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """The CSV file's bytes, as ``msp report … --csv`` writes them and the dashboard sends them:
+    with a byte-order mark, so spreadsheets read it as UTF-8."""
+    return to_csv(columns, rows).encode("utf-8-sig")
+
+
+def weekly_hours(report: BillingReport) -> list[tuple[date, Decimal]]:
+    """Billable hours of the report's billed sessions per week (Monday), oldest first, with the
+    empty weeks of the period included (a chart's bars)."""
+    per: dict[date, Decimal] = {}
+    for s in report.billed_sessions:
+        day = s.started_at.date()
+        monday = day - timedelta(days=day.weekday())
+        per[monday] = per.get(monday, Decimal("0.00")) + s.billable_hours
+    week = report.start - timedelta(days=report.start.weekday())
+    out = []
+    while week <= report.end:
+        out.append((week, per.get(week, Decimal("0.00"))))
+        week += timedelta(days=7)
+    return out

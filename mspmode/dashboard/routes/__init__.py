@@ -1,0 +1,25 @@
+"""One module per area; every router refuses a form posted without its CSRF token."""
+
+from mspmode.dashboard.routes import (
+    admin,
+    clients,
+    credentials,
+    hosts,
+    patterns,
+    recall,
+    reports,
+    session,
+    work,
+)
+
+ROUTERS = [
+    session.router,
+    clients.router,
+    hosts.router,
+    patterns.router,
+    work.router,
+    reports.router,
+    recall.router,
+    credentials.router,
+    admin.router,
+]

@@ -1,0 +1,275 @@
+"""Read models for the pages a person looks at: what is happening now, a client at a glance, the
+hosts and a host's command timeline. Every query is limited to what the actor may see, as the
+API's are (another client's rows do not exist for a scoped actor).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from mspmode.db.base import utcnow
+from mspmode.errors import NotFoundError, PermissionDeniedError
+from mspmode.models import core, infrastructure, learning, work
+from mspmode.services import crud, reports
+from mspmode.services.actor import Actor
+from mspmode.services.runtime import Runtime
+from mspmode.services.scoping import table_of
+
+RECENT = timedelta(days=7)
+
+
+def _visible(actor: Actor, model: Any) -> list[Any]:
+    return crud.visible_to(actor, table_of(model))
+
+
+def _require_reader(actor: Actor) -> None:
+    if actor.must_change_password:
+        raise PermissionDeniedError("change your one-time password first")
+
+
+@dataclass(frozen=True)
+class Home:
+    running: list[tuple[core.Session, str | None]]
+    commands_today: int
+    failed_today: int
+    new_patterns: list[learning.FailurePattern]
+    fixes_learned: list[learning.FailurePattern]
+
+
+def home(rt: Runtime, actor: Actor, now: datetime | None = None) -> Home:
+    """Sessions still running, today's commands and failures, patterns first seen and fixes
+    learned in the last week."""
+    _require_reader(actor)
+    now = now or utcnow()
+    today = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    ws, cl, cmd, fp = core.Session, core.Client, work.CommandRun, learning.FailurePattern
+    with rt.db.read() as s:
+        running = [
+            (row[0], row[1])
+            for row in s.execute(
+                select(ws, cl.name)
+                .outerjoin(cl, cl.id == ws.client_id)
+                .where(ws.ended_at.is_(None), *_visible(actor, ws))
+                .order_by(ws.started_at.desc())
+                .limit(20)
+            )
+        ]
+        counted = s.execute(
+            select(func.count(), func.count().filter(cmd.success.is_(False))).where(
+                cmd.executed_at >= today, *_visible(actor, cmd)
+            )
+        ).one()
+        new = list(
+            s.scalars(
+                select(fp)
+                .where(fp.first_seen >= now - RECENT, *_visible(actor, fp))
+                .order_by(fp.first_seen.desc())
+                .limit(10)
+            )
+        )
+        fixes = list(
+            s.scalars(
+                select(fp)
+                .where(fp.last_fix_at >= now - RECENT, *_visible(actor, fp))
+                .order_by(fp.last_fix_at.desc())
+                .limit(10)
+            )
+        )
+    return Home(running, int(counted[0]), int(counted[1] or 0), new, fixes)
+
+
+@dataclass(frozen=True)
+class ClientSummary:
+    client: core.Client
+    hosts: int
+    open_tasks: int
+
+
+def clients(rt: Runtime, actor: Actor) -> list[ClientSummary]:
+    """Every client the actor may see, by name, with its host and open-task counts."""
+    _require_reader(actor)
+    cl, host, task = core.Client, infrastructure.Infrastructure, core.PendingTask
+    hosts = select(func.count()).where(host.client_id == cl.id).scalar_subquery()
+    tasks = (
+        select(func.count())
+        .where(task.client_id == cl.id, task.status.in_(("pending", "in_progress", "blocked")))
+        .scalar_subquery()
+    )
+    with rt.db.read() as s:
+        rows = s.execute(select(cl, hosts, tasks).where(*_visible(actor, cl)).order_by(cl.name))
+        return [ClientSummary(r[0], int(r[1]), int(r[2])) for r in rows]
+
+
+@dataclass(frozen=True)
+class ClientOverview:
+    client: core.Client
+    sites: list[infrastructure.Site]
+    hosts: list[infrastructure.Infrastructure]
+    open_tasks: list[core.PendingTask]
+    sessions: list[core.Session]
+    billable_hours_this_month: Decimal
+
+
+def client_overview(
+    rt: Runtime, actor: Actor, client_id: uuid.UUID, today: date | None = None
+) -> ClientOverview:
+    """A client at a glance: sites, hosts, open tasks, recent sessions and this month's
+    billable hours (the same sum as ``msp report billing``)."""
+    _require_reader(actor)
+    cl, site, host, task, ws = (
+        core.Client,
+        infrastructure.Site,
+        infrastructure.Infrastructure,
+        core.PendingTask,
+        core.Session,
+    )
+    with rt.db.read() as s:
+        client = s.scalars(select(cl).where(cl.id == client_id, *_visible(actor, cl))).one_or_none()
+        if client is None:
+            raise NotFoundError(f"no client {client_id}")
+        sites = list(s.scalars(select(site).where(site.client_id == client_id).order_by(site.name)))
+        hosts = list(s.scalars(select(host).where(host.client_id == client_id).order_by(host.hostname)))
+        open_tasks = list(
+            s.scalars(
+                select(task)
+                .where(task.client_id == client_id, task.status.in_(("pending", "in_progress", "blocked")))
+                .order_by(task.due_date, task.title)
+                .limit(50)
+            )
+        )
+        sessions = list(
+            s.scalars(select(ws).where(ws.client_id == client_id).order_by(ws.started_at.desc()).limit(10))
+        )
+    today = today or utcnow().date()
+    month = reports.billing(rt, actor, str(client_id), today.replace(day=1), today)
+    return ClientOverview(client, sites, hosts, open_tasks, sessions, month.billable_hours)
+
+
+@dataclass(frozen=True)
+class HostFilter:
+    client_id: uuid.UUID | None = None
+    os: str | None = None
+    os_version: str | None = None
+    shell: str | None = None
+    trait: str | None = None  # PowerShell version, init system, package manager, type, or a note's word
+
+
+def hosts(
+    rt: Runtime, actor: Actor, where: HostFilter, *, limit: int = 100, offset: int = 0
+) -> tuple[list[tuple[infrastructure.Infrastructure, str | None]], int]:
+    """Hosts matching the filter, by name, with their client's name; and how many match."""
+    _require_reader(actor)
+    host, cl = infrastructure.Infrastructure, core.Client
+    cond: list[Any] = list(_visible(actor, host))
+    if where.client_id:
+        cond.append(host.client_id == where.client_id)
+    if where.os:
+        cond.append(func.lower(host.os) == where.os.lower())
+    if where.os_version:
+        cond.append(func.lower(host.os_version) == where.os_version.lower())
+    if where.shell:
+        cond.append(func.lower(host.shell_type) == where.shell.lower())
+    if where.trait:
+        trait = where.trait.lower()
+        cond.append(
+            or_(
+                func.lower(host.powershell_version) == trait,
+                func.lower(host.init_system) == trait,
+                func.lower(host.package_manager) == trait,
+                func.lower(host.asset_type) == trait,
+                func.lower(host.environmental_notes).like(f"%{trait}%"),
+            )
+        )
+    with rt.db.read() as s:
+        total = s.scalar(select(func.count()).select_from(host).where(*cond)) or 0
+        rows = s.execute(
+            select(host, cl.name)
+            .outerjoin(cl, cl.id == host.client_id)
+            .where(*cond)
+            .order_by(host.hostname, host.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [(r[0], r[1]) for r in rows], int(total)
+
+
+def host_facets(rt: Runtime, actor: Actor) -> dict[str, list[str]]:
+    """The OS names, releases and shells in use, for the hosts page's filters."""
+    _require_reader(actor)
+    host = infrastructure.Infrastructure
+    out: dict[str, list[str]] = {}
+    with rt.db.read() as s:
+        for name, col in (("os", host.os), ("os_version", host.os_version), ("shell", host.shell_type)):
+            stmt = select(col).where(col.is_not(None), *_visible(actor, host)).distinct().order_by(col)
+            out[name] = [str(v) for v in s.scalars(stmt.limit(200))]
+    return out
+
+
+def host_timeline(rt: Runtime, actor: Actor, host_id: uuid.UUID, *, limit: int = 50) -> list[work.CommandRun]:
+    """The host's latest commands, newest first, with their exit codes."""
+    _require_reader(actor)
+    cmd = work.CommandRun
+    with rt.db.read() as s:
+        return list(
+            s.scalars(
+                select(cmd)
+                .where(cmd.infrastructure_id == host_id, *_visible(actor, cmd))
+                .order_by(cmd.executed_at.desc(), cmd.id)
+                .limit(limit)
+            )
+        )
+
+
+def sessions(
+    rt: Runtime, actor: Actor, *, client_id: uuid.UUID | None = None, limit: int = 50
+) -> list[tuple[core.Session, str | None]]:
+    """Sessions newest first with their client's name."""
+    _require_reader(actor)
+    ws, cl = core.Session, core.Client
+    cond: list[Any] = list(_visible(actor, ws))
+    if client_id:
+        cond.append(ws.client_id == client_id)
+    with rt.db.read() as s:
+        rows = s.execute(
+            select(ws, cl.name)
+            .outerjoin(cl, cl.id == ws.client_id)
+            .where(*cond)
+            .order_by(ws.started_at.desc())
+            .limit(limit)
+        )
+        return [(r[0], r[1]) for r in rows]
+
+
+@dataclass(frozen=True)
+class SessionDetail:
+    session: core.Session
+    client_name: str | None
+    items: list[work.WorkItem]
+    commands: list[work.CommandRun]
+
+
+def session_detail(rt: Runtime, actor: Actor, session_id: uuid.UUID) -> SessionDetail:
+    """One session with its work items and commands."""
+    _require_reader(actor)
+    ws, cl, wi, cmd = core.Session, core.Client, work.WorkItem, work.CommandRun
+    with rt.db.read() as s:
+        row = s.scalars(select(ws).where(ws.id == session_id, *_visible(actor, ws))).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no session {session_id}")
+        client = s.get(cl, row.client_id) if row.client_id else None
+        items = list(s.scalars(select(wi).where(wi.session_id == session_id).order_by(wi.created_at, wi.id)))
+        commands = list(
+            s.scalars(
+                select(cmd)
+                .where(cmd.session_id == session_id)
+                .order_by(cmd.executed_at.desc(), cmd.id)
+                .limit(200)
+            )
+        )
+    return SessionDetail(row, client.name if client else None, items, commands)
