@@ -36,9 +36,11 @@ SESSION_COOKIE = "msp_session"
 CSRF_COOKIE = "msp_csrf"
 CSRF_FIELD = "csrf_token"
 
-# No script at all, no inline style, nothing from elsewhere; forms post only here.
+# Scripts only from files served here (never inline), no inline style, nothing from elsewhere;
+# forms post only here and the live feed connects only here.
 CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
 SECURITY_HEADERS = {

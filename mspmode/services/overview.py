@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from mspmode.db.base import utcnow
 from mspmode.errors import NotFoundError, PermissionDeniedError
@@ -61,7 +61,8 @@ def home(rt: Runtime, actor: Actor, now: datetime | None = None) -> Home:
             )
         ]
         counted = s.execute(
-            select(func.count(), func.count().filter(cmd.success.is_(False))).where(
+            # SUM(CASE …), not COUNT(*) FILTER: MariaDB has no FILTER clause.
+            select(func.count(), func.sum(case((cmd.success.is_(False), 1), else_=0))).where(
                 cmd.executed_at >= today, *_visible(actor, cmd)
             )
         ).one()
@@ -82,6 +83,31 @@ def home(rt: Runtime, actor: Actor, now: datetime | None = None) -> Home:
             )
         )
     return Home(running, int(counted[0]), int(counted[1] or 0), new, fixes)
+
+
+FeedCursor = tuple[datetime, uuid.UUID]
+
+
+def feed(
+    rt: Runtime, actor: Actor, after: FeedCursor | None = None, *, limit: int = 20
+) -> list[work.CommandRun]:
+    """Commands recorded after ``after`` (a ``(created_at, id)`` cursor), oldest first; without a
+    cursor the latest ``limit``, oldest first. What the live feed on Home shows."""
+    _require_reader(actor)
+    cmd = work.CommandRun
+    with rt.db.read() as s:
+        if after is None:
+            rows = s.scalars(
+                select(cmd)
+                .where(*_visible(actor, cmd))
+                .order_by(cmd.created_at.desc(), cmd.id.desc())
+                .limit(limit)
+            )
+            return list(reversed(list(rows)))
+        at, last = after
+        later = or_(cmd.created_at > at, and_(cmd.created_at == at, cmd.id > last))
+        stmt = select(cmd).where(later, *_visible(actor, cmd)).order_by(cmd.created_at, cmd.id).limit(limit)
+        return list(s.scalars(stmt))
 
 
 @dataclass(frozen=True)

@@ -184,3 +184,27 @@ def test_msp_dashboard_prints_a_link_that_signs_in(page: Page, site: Site) -> No
     page.goto(link)
     expect(page.get_by_role("heading", level=1)).to_have_text("What is happening")
     expect(page.locator("header")).to_contain_text("tech (technician)")
+
+
+def test_the_live_feed_shows_a_command_recorded_through_the_api(page: Page, site: Site) -> None:
+    from mspmode.services import auth
+
+    sign_in(page, "tech")
+    page.goto("/")
+    status = page.locator("#feed-status")
+    expect(status).to_contain_text("Live")  # feed.js loaded under the CSP and the stream opened
+    token = auth.login(site.rt, "tech", PASSWORD, None).access_token
+    command = f"Get-Service -Name Spooler -ComputerName DC01 # {site.backend} feed"
+    answer = httpx.post(
+        f"{site.base}/api/commands",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"command": command, "exit_code": 1, "output": "Cannot find any service", "host": "DC01"},
+    )
+    assert answer.status_code < 300, answer.text
+    newest = page.locator("#feed li").first
+    expect(newest).to_contain_text(command, timeout=20_000)
+    expect(newest).to_contain_text("failed (exit 1)")
+    # Without scripts the page still lists it, rendered by the server.
+    plain = httpx.get(f"{site.base}/", cookies={c["name"]: c["value"] for c in page.context.cookies()})
+    assert command in plain.text and '<script src="/static/feed.js"' in plain.text
+    assert "script-src 'self'" in plain.headers["content-security-policy"]

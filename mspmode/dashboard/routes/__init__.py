@@ -4,6 +4,7 @@ from mspmode.dashboard.routes import (
     admin,
     clients,
     credentials,
+    feed,
     hosts,
     patterns,
     recall,
@@ -14,6 +15,7 @@ from mspmode.dashboard.routes import (
 
 ROUTERS = [
     session.router,
+    feed.router,
     clients.router,
     hosts.router,
     patterns.router,

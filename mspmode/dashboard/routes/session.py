@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
+from mspmode.dashboard.routes import feed
 from mspmode.dashboard.web import (
     Person,
     RuntimeDep,
@@ -92,4 +93,8 @@ def signout(rt: RuntimeDep, me: SignedIn) -> Response:
 
 @router.get("/")
 def home(request: Request, rt: RuntimeDep, me: Person) -> Response:
-    return render(request, "home.html", me, home=overview.home(rt, me))
+    recent = overview.feed(rt, me)
+    after = feed.cursor_of(recent[-1]) if recent else ""
+    return render(
+        request, "home.html", me, home=overview.home(rt, me), feed=list(reversed(recent)), after=after
+    )

@@ -1,0 +1,43 @@
+// MSP Mode dashboard: the live feed on Home. The page works without this file: it lists the
+// latest commands as rendered by the server; this adds each new one as it is recorded, from the
+// server-sent events of /feed (same origin, the sign-in cookie goes along).
+"use strict";
+(function () {
+  var list = document.getElementById("feed");
+  if (!list || typeof EventSource === "undefined") {
+    return;
+  }
+  var status = document.getElementById("feed-status");
+  var url = list.getAttribute("data-src");
+  var after = list.getAttribute("data-after");
+  if (after) {
+    url += "?after=" + encodeURIComponent(after);
+  }
+  var source = new EventSource(url);
+  source.onopen = function () {
+    status.textContent = "Live: new commands appear at the top as they are recorded.";
+  };
+  source.onerror = function () {
+    status.textContent = "Live feed interrupted; reconnecting…";
+  };
+  source.addEventListener("command", function (event) {
+    var c = JSON.parse(event.data);
+    var item = document.createElement("li");
+    var badge = document.createElement("span");
+    badge.className = "badge badge-" + c.outcome;
+    badge.textContent = c.outcome + (c.exit_code === null ? "" : " (exit " + c.exit_code + ")");
+    var host = document.createElement("strong");
+    host.textContent = c.host || "—";
+    var code = document.createElement("code");
+    code.textContent = c.command;
+    item.append(badge, " " + c.at + " ", host, " ", code);
+    list.insertBefore(item, list.firstChild);
+    while (list.children.length > 50) {
+      list.removeChild(list.lastChild);
+    }
+    var empty = document.getElementById("feed-empty");
+    if (empty) {
+      empty.remove();
+    }
+  });
+})();
