@@ -299,3 +299,103 @@ def session_detail(rt: Runtime, actor: Actor, session_id: uuid.UUID) -> SessionD
             )
         )
     return SessionDetail(row, client.name if client else None, items, commands)
+
+
+# ---- what works where ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    state: str  # "failed", "worked" or "unknown": the latest outcome recorded on that platform
+    failed: int = 0
+    worked: int = 0
+
+
+@dataclass(frozen=True)
+class WorksWhere:
+    platforms: list[str]  # "Windows Server 2008 R2", "PowerShell 2.0", "BusyBox", …
+    rows: list[tuple[str, list[MatrixCell]]]  # a culprit and its cell per platform
+
+
+def platforms_of(host: infrastructure.Infrastructure) -> list[str]:
+    """The matrix columns a host belongs to: its OS release, its PowerShell version, BusyBox."""
+    out = []
+    if host.os:
+        out.append(f"{host.os} {host.os_version}".strip() if host.os_version else host.os)
+    if host.powershell_version:
+        out.append(f"PowerShell {host.powershell_version}")
+    traits = host.traits or {}
+    if traits.get("busybox") or (host.shell_type or "").lower() in ("ash", "busybox"):
+        out.append("BusyBox")
+    return out
+
+
+def _platform_order(name: str) -> tuple[int, str]:
+    return (1 if name.startswith("PowerShell ") else 2 if name == "BusyBox" else 0, name)
+
+
+def works_where(rt: Runtime, actor: Actor, *, culprits: int = 40) -> WorksWhere:
+    """Commands and culprits × platforms, learned from the record: for the ``culprits`` that
+    failed most often, per OS release, PowerShell version and BusyBox, whether the latest run
+    containing it there failed or worked, or nothing was recorded (unknown)."""
+    _require_reader(actor)
+    cmd, host = work.CommandRun, infrastructure.Infrastructure
+    with rt.db.read() as s:
+        top = [
+            str(row[0])
+            for row in s.execute(
+                select(cmd.culprit, func.count())
+                .where(cmd.success.is_(False), cmd.culprit.is_not(None), *_visible(actor, cmd))
+                .group_by(cmd.culprit)
+                .order_by(func.count().desc(), cmd.culprit)
+                .limit(culprits)
+            )
+        ]
+        if not top:
+            return WorksWhere([], [])
+        # A failure names its culprit; a success only holds it in its text.
+        runs = s.execute(
+            select(cmd.culprit, cmd.command_text, cmd.success, cmd.executed_at, cmd.infrastructure_id)
+            .where(
+                cmd.infrastructure_id.is_not(None),
+                cmd.success.is_not(None),
+                or_(
+                    and_(cmd.success.is_(False), cmd.culprit.in_(top)),
+                    and_(
+                        cmd.success.is_(True),
+                        or_(*(cmd.command_text.contains(c, autoescape=True) for c in top)),
+                    ),
+                ),
+                *_visible(actor, cmd),
+            )
+            .order_by(cmd.executed_at)
+        ).all()
+        host_ids = {r.infrastructure_id for r in runs}
+        hosts_by_id = (
+            {
+                h.id: platforms_of(h)
+                for h in s.scalars(select(host).where(host.id.in_(host_ids), *_visible(actor, host)))
+            }
+            if host_ids
+            else {}
+        )
+    cells: dict[tuple[str, str], list[Any]] = {}  # (culprit, platform) → [failed, worked, latest]
+    for r in runs:
+        names = [r.culprit] if r.success is False else [c for c in top if c in r.command_text]
+        for culprit in names:
+            for platform in hosts_by_id.get(r.infrastructure_id, []):
+                cell = cells.setdefault((culprit, platform), [0, 0, "unknown"])
+                cell[0 if r.success is False else 1] += 1
+                cell[2] = "failed" if r.success is False else "worked"
+    platforms = sorted({p for _, p in cells}, key=_platform_order)
+    rows = [
+        (
+            culprit,
+            [
+                MatrixCell(c[2], c[0], c[1]) if (c := cells.get((culprit, p))) else MatrixCell("unknown")
+                for p in platforms
+            ],
+        )
+        for culprit in top
+    ]
+    return WorksWhere(platforms, rows)

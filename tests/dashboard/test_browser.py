@@ -208,3 +208,39 @@ def test_the_live_feed_shows_a_command_recorded_through_the_api(page: Page, site
     plain = httpx.get(f"{site.base}/", cookies={c["name"]: c["value"] for c in page.context.cookies()})
     assert command in plain.text and '<script src="/static/feed.js"' in plain.text
     assert "script-src 'self'" in plain.headers["content-security-policy"]
+
+
+def test_what_works_where_shows_failed_worked_and_unknown(page: Page, site: Site) -> None:
+    from mspmode.services import auth
+
+    token = auth.login(site.rt, "tech", PASSWORD, None).access_token
+    with httpx.Client(base_url=site.base, headers={"Authorization": f"Bearer {token}"}) as api:
+        made = api.post(
+            "/api/infrastructure",
+            json={
+                "client_id": str(site.world.acme),
+                "hostname": "WS-MATRIX",
+                "os": "Windows Server",
+                "os_version": "2019",
+                "shell_type": "powershell",
+                "powershell_version": "5.1",
+            },
+        )
+        assert made.status_code == 201, made.text
+        ran = api.post(
+            "/api/commands", json={"command": "Get-LocalUser", "exit_code": 0, "host": "WS-MATRIX"}
+        )
+        assert ran.status_code < 300, ran.text
+    sign_in(page, "tech")
+    page.get_by_role("link", name="What works where").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("What works where")
+    table = page.locator("table.matrix")
+    headers = [h.strip() for h in table.locator("thead th").all_inner_texts()]
+    row = table.locator("tbody tr", has=page.locator("th code", has_text="Get-LocalUser"))
+    cells = [c.strip() for c in row.locator("td").all_inner_texts()]
+    by_platform = dict(zip(headers[1:], cells, strict=True))
+    assert by_platform["Windows Server 2008 R2"].startswith("✗ failed")
+    assert by_platform["PowerShell 2.0"].startswith("✗ failed")
+    assert by_platform["Windows Server 2019"].startswith("✓ worked")
+    assert by_platform["PowerShell 5.1"].startswith("✓ worked")
+    assert "Debian 12" not in by_platform or by_platform["Debian 12"].startswith("? unknown")

@@ -46,3 +46,8 @@ def host(request: Request, rt: RuntimeDep, me: Person, host_id: uuid.UUID) -> Re
     found = entities.host_overview(rt, me, str(host_id))
     timeline = overview.host_timeline(rt, me, host_id)
     return render(request, "host.html", me, h=found, timeline=timeline)
+
+
+@router.get("/works-where")
+def works_where(request: Request, rt: RuntimeDep, me: Person) -> Response:
+    return render(request, "works_where.html", me, matrix=overview.works_where(rt, me))
