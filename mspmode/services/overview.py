@@ -334,6 +334,13 @@ def _platform_order(name: str) -> tuple[int, str]:
     return (1 if name.startswith("PowerShell ") else 2 if name == "BusyBox" else 0, name)
 
 
+def _latest(cell: list[Any]) -> str:
+    failed_at, worked_at = cell[2], cell[3]
+    if worked_at is None or (failed_at is not None and failed_at > worked_at):
+        return "failed"
+    return "worked"
+
+
 def works_where(rt: Runtime, actor: Actor, *, culprits: int = 40) -> WorksWhere:
     """Commands and culprits × platforms, learned from the record: for the ``culprits`` that
     failed most often, per OS release, PowerShell version and BusyBox, whether the latest run
@@ -353,25 +360,31 @@ def works_where(rt: Runtime, actor: Actor, *, culprits: int = 40) -> WorksWhere:
         ]
         if not top:
             return WorksWhere([], [])
-        # A failure names its culprit; a success only holds it in its text.
-        runs = s.execute(
-            select(cmd.culprit, cmd.command_text, cmd.success, cmd.executed_at, cmd.infrastructure_id)
-            .where(
-                cmd.infrastructure_id.is_not(None),
-                cmd.success.is_not(None),
-                or_(
-                    and_(cmd.success.is_(False), cmd.culprit.in_(top)),
-                    and_(
-                        cmd.success.is_(True),
-                        or_(*(cmd.command_text.contains(c, autoescape=True) for c in top)),
-                    ),
-                ),
-                *_visible(actor, cmd),
+        # Counted in the database, per host: a failure names its culprit, a success only holds
+        # it in its text (the first of the culprits it contains).
+        named = cmd.culprit.in_(top)
+        contained = case(*((cmd.command_text.contains(c, autoescape=True), c) for c in top), else_=None)
+        tallies = []
+        for success, key, cond in ((False, cmd.culprit, named), (True, contained, contained.is_not(None))):
+            runs = (
+                select(
+                    key.label("culprit"), cmd.infrastructure_id.label("host_id"), cmd.executed_at.label("at")
+                )
+                .where(
+                    cmd.success.is_(success), cmd.infrastructure_id.is_not(None), cond, *_visible(actor, cmd)
+                )
+                .subquery()
             )
-            .order_by(cmd.executed_at)
-        ).all()
-        host_ids = {r.infrastructure_id for r in runs}
-        hosts_by_id = (
+            tallies += [
+                (success, *row)
+                for row in s.execute(
+                    select(runs.c.culprit, runs.c.host_id, func.count(), func.max(runs.c.at)).group_by(
+                        runs.c.culprit, runs.c.host_id
+                    )
+                )
+            ]
+        host_ids = {t[2] for t in tallies}
+        platforms_by_host = (
             {
                 h.id: platforms_of(h)
                 for h in s.scalars(select(host).where(host.id.in_(host_ids), *_visible(actor, host)))
@@ -379,20 +392,23 @@ def works_where(rt: Runtime, actor: Actor, *, culprits: int = 40) -> WorksWhere:
             if host_ids
             else {}
         )
-    cells: dict[tuple[str, str], list[Any]] = {}  # (culprit, platform) → [failed, worked, latest]
-    for r in runs:
-        names = [r.culprit] if r.success is False else [c for c in top if c in r.command_text]
-        for culprit in names:
-            for platform in hosts_by_id.get(r.infrastructure_id, []):
-                cell = cells.setdefault((culprit, platform), [0, 0, "unknown"])
-                cell[0 if r.success is False else 1] += 1
-                cell[2] = "failed" if r.success is False else "worked"
+    # (culprit, platform) → [failed, worked, latest failure, latest success]
+    cells: dict[tuple[str, str], list[Any]] = {}
+    for success, culprit, host_id, count, latest in tallies:
+        for platform in platforms_by_host.get(host_id, []):
+            cell = cells.setdefault((str(culprit), platform), [0, 0, None, None])
+            cell[1 if success else 0] += int(count)
+            slot = 3 if success else 2
+            if latest is not None and (cell[slot] is None or latest > cell[slot]):
+                cell[slot] = latest
     platforms = sorted({p for _, p in cells}, key=_platform_order)
     rows = [
         (
             culprit,
             [
-                MatrixCell(c[2], c[0], c[1]) if (c := cells.get((culprit, p))) else MatrixCell("unknown")
+                MatrixCell(_latest(c), c[0], c[1])
+                if (c := cells.get((culprit, p)))
+                else MatrixCell("unknown")
                 for p in platforms
             ],
         )
