@@ -50,7 +50,7 @@ def home(rt: Runtime, actor: Actor, now: datetime | None = None) -> Home:
     today = datetime(now.year, now.month, now.day, tzinfo=UTC)
     ws, cl, cmd, fp = core.Session, core.Client, work.CommandRun, learning.FailurePattern
     with rt.db.read() as s:
-        running = [
+        running: list[tuple[core.Session, str | None]] = [
             (row[0], row[1])
             for row in s.execute(
                 select(ws, cl.name)

@@ -1,6 +1,6 @@
 """Admin: users, API keys (a new key is shown once), the audit log with its chain verified."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
@@ -13,7 +13,7 @@ from mspmode.services.resources import SPECS
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
 
-def _page(request: Request, rt: RuntimeDep, me: Person, **extra: object) -> Response:
+def _page(request: Request, rt: RuntimeDep, me: Person, **extra: Any) -> Response:
     return render(
         request,
         "admin.html",
