@@ -34,6 +34,9 @@ _DRIVERS = {
     "mariadb": "mariadb+pymysql",
     "mariadb+pymysql": "mariadb+pymysql",
 }
+# How long a write waits for another writer before it fails as busy: long enough for another
+# process's ordinary work (a command recorded, an import of a day's history) to finish.
+DEFAULT_BUSY_TIMEOUT_MS = 30_000
 SUPPORTED_SCHEMES = (
     "sqlite:///PATH, postgresql+psycopg://USER:PASS@HOST/DB, mysql+pymysql://… or mariadb+pymysql://…"
 )
@@ -56,7 +59,22 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `msp serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `msp serve` listens on.")
-    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    allowed_hosts: str | None = Field(
+        default=None,
+        description="Host names the API answers to, comma-separated (`*.example.com`, `*` for any); "
+        "default: any, except that a request arriving on loopback must name a loopback host.",
+    )
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest request body an ordinary API route reads; batch routes declare more.",
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=DEFAULT_BUSY_TIMEOUT_MS,
+        ge=0,
+        description="How long a write waits for another writer's lock, in ms: SQLite's busy "
+        "timeout, and PostgreSQL's lock_timeout / MariaDB's innodb_lock_wait_timeout.",
+    )
     log_level: str = Field(default="info")
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),

@@ -24,7 +24,7 @@ from typing import Any
 
 import typer
 
-from mspmode.cli.app import app, load_settings, open_runtime
+from mspmode.cli.app import app, load_settings, open_runtime, read_stdin
 from mspmode.errors import ValidationError
 from mspmode.hooks import config as hook_config
 from mspmode.services import hooks as hook_service
@@ -52,6 +52,7 @@ HOOK_EVENTS: tuple[tuple[str, str | None, int], ...] = (
     ("Stop", None, 10),
     ("SessionEnd", None, 10),
 )
+MAX_REQUEST_BYTES = 64 * 2**20  # a hook's event on stdin, as the hook itself reads at most
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,8 +293,11 @@ def sync(force: bool = typer.Option(False, "--force", help="Rebuild even if it l
 
 
 def _read_request() -> dict[str, Any]:
-    raw = sys.stdin.read()
-    data = json.loads(raw) if raw.strip() else {}
+    raw = read_stdin(MAX_REQUEST_BYTES, "the request")
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except (ValueError, RecursionError):
+        raise ValidationError("expected a JSON object on stdin") from None
     if not isinstance(data, dict):
         raise ValidationError("expected a JSON object on stdin")
     return data

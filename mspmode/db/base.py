@@ -121,6 +121,15 @@ class JSONArray(JSON):
     cache_ok = True
 
 
+# Column info: a value no person or agent wrote — a hash, a MAC, an HMAC'd key, a key prefix, a
+# regex built from text redacted already — stored exactly as computed, never redacted by the
+# write path (``db/redaction.py``), which redacts every other text and JSON column.
+VERBATIM: dict[str, Any] = {"verbatim": True}
+# Table info: rows signed by their writer (the audit log), who redacts them before signing
+# (``redaction.redact_object``): redacting after would break the signature.
+SIGNED: dict[str, Any] = {"signed": True}
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {

@@ -128,16 +128,22 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
 
     @tool
     def check_command(
-        command: str, host: str | None = None, ctx: Context[Any, Any] | None = None
+        command: str,
+        host: str | None = None,
+        session_id: str | None = None,
+        ctx: Context[Any, Any] | None = None,
     ) -> dict[str, Any]:
         """Check a shell command BEFORE you run it on a client's host.
 
         Give the exact command and the host it will run on (hostname, FQDN, IP or alias; omit it
-        for this machine). Returns a verdict: "allow", "warn" or "block", with the reason — the
-        same mistake failed there before, or the host cannot do it (old PowerShell, no systemd,
-        BusyBox…) — and suggestions: the command that worked instead. On "block", do not run the
-        command; use a suggestion. This only reads: nothing is recorded."""
-        return learning.check(rt, caller(), host, command)
+        for this machine), and the session you work in if you have one (the same private IP at
+        two clients is then the session's client's host). Returns a verdict: "allow", "warn" or
+        "block", with the reason — the same mistake failed there before, or the host cannot do
+        it (old PowerShell, no systemd, BusyBox…) — and suggestions: the command that worked
+        instead. On "block", do not run the command; use a suggestion. This only reads: nothing
+        is recorded."""
+        session = uuid.UUID(session_id) if session_id else None
+        return learning.check(rt, caller(), host, command, session_id=session)
 
     @tool
     def record_command(

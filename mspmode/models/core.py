@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mspmode.db.base import Base, CreatedAt, Timestamps, UUIDPrimaryKey, fk, flag, one_of
+from mspmode.db.base import VERBATIM, Base, CreatedAt, Timestamps, UUIDPrimaryKey, fk, flag, one_of
 
 ROLES = ("admin", "technician", "readonly")
 CLIENT_TYPES = ("msp_client", "internal", "project")
@@ -36,7 +36,7 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     username: Mapped[str] = mapped_column(String(100), unique=True)
     email: Mapped[str | None] = mapped_column(String(255), unique=True)
     full_name: Mapped[str | None] = mapped_column(String(255))
-    password_hash: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255), info=VERBATIM)
     role: Mapped[str] = mapped_column(String(20), default="technician", server_default="technician")
     client_scope: Mapped[list[Any] | None] = mapped_column()
     is_active: Mapped[bool] = flag(True, index=True)
@@ -61,8 +61,8 @@ class ApiKey(UUIDPrimaryKey, Timestamps, Base):
 
     user_id: Mapped[uuid.UUID] = fk("users.id", ondelete="CASCADE", nullable=False)
     name: Mapped[str] = mapped_column(String(100))
-    prefix: Mapped[str] = mapped_column(String(24), unique=True)
-    key_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    prefix: Mapped[str] = mapped_column(String(24), unique=True, info=VERBATIM)
+    key_hash: Mapped[str] = mapped_column(String(128), unique=True, info=VERBATIM)
     role: Mapped[str] = mapped_column(String(20), default="technician", server_default="technician")
     scopes: Mapped[list[Any] | None] = mapped_column()
     client_scope: Mapped[list[Any] | None] = mapped_column()
@@ -103,7 +103,7 @@ class Machine(UUIDPrimaryKey, Timestamps, Base):
     )
 
     hostname: Mapped[str] = mapped_column(String(255), index=True)
-    machine_fingerprint: Mapped[str | None] = mapped_column(String(128), unique=True)
+    machine_fingerprint: Mapped[str | None] = mapped_column(String(128), unique=True, info=VERBATIM)
     friendly_name: Mapped[str | None] = mapped_column(String(255))
     machine_type: Mapped[str | None] = mapped_column(String(20))
     platform: Mapped[str | None] = mapped_column(String(20))

@@ -56,11 +56,6 @@ from tests.security.auth_server import ADMIN, Server, running
 OTHER, READONLY, ONE_TIME, NARROW = "other client", "readonly", "one-time password", "narrower scopes"
 PERSONAS = (OTHER, READONLY, ONE_TIME, NARROW)
 GATE = ("one-time password", "limited to scopes", "may not do this (needs")
-FINDING_1 = pytest.mark.xfail(
-    strict=True,
-    reason="finding 1 of issue 15 (the sec-hosts branch): a host named in the request is resolved "
-    "across clients; remove this mark when that fix is merged",
-)
 
 
 @dataclass
@@ -237,6 +232,8 @@ def _command(m: Matrix) -> dict[str, Any]:
 
 CASES: dict[str, Case] = crud_cases() | {
     "GET /api/health": Case(lambda m: Request("GET", "/api/health"), 200),
+    "GET /api/docs": Case(lambda m: Request("GET", "/api/docs"), 200),  # the page, no data
+    "GET /api/docs/init.js": Case(lambda m: Request("GET", "/api/docs/init.js"), 200),
     "POST /api/auth/login": Case(lambda m: Request("POST", "/api/auth/login", json={}), 422),
     "POST /api/auth/refresh": Case(lambda m: Request("POST", "/api/auth/refresh", json={}), 422),
     "POST /api/auth/logout": Case(lambda m: Request("POST", "/api/auth/logout"), 422),  # a key: revoke it
@@ -267,7 +264,6 @@ CASES: dict[str, Case] = crud_cases() | {
     "POST /api/check": Case(
         lambda m: Request("POST", "/api/check", json={"host": m.theirs["hostname"], "command": "uptime"}),
         200,
-        marks=(FINDING_1,),
     ),
     "GET /api/failure-patterns/{pattern_id}/explain": Case(
         lambda m: Request("GET", f"/api/failure-patterns/{m.theirs['pattern']}/explain"), 404
@@ -526,9 +522,7 @@ class ToolCase:
 
 
 TOOL_CASES: dict[str, ToolCase] = {
-    "check_command": ToolCase(
-        lambda m: {"command": "uptime", "host": m.theirs["hostname"]}, "ok", (FINDING_1,)
-    ),
+    "check_command": ToolCase(lambda m: {"command": "uptime", "host": m.theirs["hostname"]}, "ok"),
     "record_command": ToolCase(
         lambda m: {"command": "uptime", "exit_code": 0, "session_id": str(m.theirs["session"])},
         "NotFoundError",
@@ -611,6 +605,8 @@ def test_tool(m: Matrix, name: str, persona: str) -> None:
         assert not (failed and any(g in text for g in GATE)), f"{name} with only {scope}: {text[:300]}"
     elif case.other == "ok":
         assert not failed, said
-        assert m.theirs["marker"] not in text and str(m.theirs["client"]) not in text, said
+        # The host name the caller gave may come back as given; nothing else of B's may.
+        told = text.replace(str(arguments.get("host", "")), "")
+        assert m.theirs["marker"] not in told and str(m.theirs["client"]) not in told, said
     else:
         assert failed and f"{case.other}: " in text, said

@@ -32,7 +32,13 @@ from mspmode.models.core import ApiKey, User
 from tests.security.auth_server import PASSWORD, Server, running
 
 ALLOW_LIST = {("POST", "/api/auth/password"), ("GET", "/api/auth/me"), ("POST", "/api/auth/logout")}
-PUBLIC = {("GET", "/api/health"), ("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}
+PUBLIC = {
+    ("GET", "/api/health"),
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/refresh"),
+    ("GET", "/api/docs"),  # the Swagger UI page and its script: no data behind them
+    ("GET", "/api/docs/init.js"),
+}
 NEW_PASSWORD = "a quite different passphrase"
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from mspmode.api.deps import ActorDep, RuntimeDep, access
@@ -99,6 +99,8 @@ class ChainOut(BaseModel):
     problem: str | None
     sequence: int | None
     row_id: uuid.UUID | None
+    head: str | None = Field(description="The last row as SEQ:MAC, to keep outside the database.")
+    anchor: int | None = Field(description="The newest sequence this server had seen before.")
 
 
 @router.post(
@@ -196,5 +198,15 @@ def revoke_api_key(key_id: uuid.UUID, rt: RuntimeDep, actor: ActorDep) -> Any:
     summary="Verify the audit chain (admin)",
     openapi_extra=ADMIN,
 )
-def verify_audit_log(rt: RuntimeDep, actor: ActorDep) -> Any:
-    return audit.verify_chain(rt, actor).__dict__
+def verify_audit_log(
+    rt: RuntimeDep,
+    actor: ActorDep,
+    expect: str | None = Query(
+        None,
+        max_length=100,
+        description="A head kept earlier (SEQ:MAC): fail unless the chain still holds it.",
+    ),
+) -> Any:
+    """As `msp audit verify`: every row, the signed head, and the newest head this server saw."""
+    checkpoint = audit.Checkpoint.parse(expect) if expect is not None else None
+    return audit.verify_chain(rt, actor, expect=checkpoint).__dict__

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mspmode.api.deps import ActorDep, RuntimeDep, access
 from mspmode.models.learning import OPERATION_TYPES
+from mspmode.schemas.crud import StorableObject
 from mspmode.services import insights, maintenance, operations, recovery, solutions
 
 router = APIRouter(tags=["insights"])
@@ -87,8 +88,8 @@ class OperationFailureIn(BaseModel):
     infrastructure_id: uuid.UUID | None = None
     session_id: uuid.UUID | None = None
     work_item_id: uuid.UUID | None = None
-    request_data: dict[str, Any] | None = None
-    response_data: dict[str, Any] | None = None
+    request_data: StorableObject | None = None
+    response_data: StorableObject | None = None
 
 
 class CleanupIn(BaseModel):
