@@ -48,7 +48,9 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         drop()  # type: ignore[operator]
 
 
-@pytest.fixture(scope="session")
+# Per module: while Playwright's sync API runs, its event loop is this thread's running loop,
+# and a later module's ``anyio.run`` (the MCP client tests) in the same worker would refuse to start.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     assert CHROMIUM.exists(), "Debian's chromium is missing: apt-get install chromium (.ci/run does)"
     with sync_playwright() as p:
