@@ -6,7 +6,7 @@ API's are (another client's rows do not exist for a scoped actor).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -40,15 +40,19 @@ class Home:
     failed_today: int
     new_patterns: list[learning.FailurePattern]
     fixes_learned: list[learning.FailurePattern]
+    stopped_today: int = 0
+    warned_today: int = 0
+    verdicts_today: list[learning.CheckVerdict] = field(default_factory=list)
 
 
 def home(rt: Runtime, actor: Actor, now: datetime | None = None) -> Home:
-    """Sessions still running, today's commands and failures, patterns first seen and fixes
-    learned in the last week."""
+    """Sessions still running, today's commands and failures, the commands pre-checks stopped or
+    warned about today, patterns first seen and fixes learned in the last week."""
     _require_reader(actor)
     now = now or utcnow()
     today = datetime(now.year, now.month, now.day, tzinfo=UTC)
     ws, cl, cmd, fp = core.Session, core.Client, work.CommandRun, learning.FailurePattern
+    cv = learning.CheckVerdict
     with rt.db.read() as s:
         running: list[tuple[core.Session, str | None]] = [
             (row[0], row[1])
@@ -82,32 +86,107 @@ def home(rt: Runtime, actor: Actor, now: datetime | None = None) -> Home:
                 .limit(10)
             )
         )
-    return Home(running, int(counted[0]), int(counted[1] or 0), new, fixes)
+        judged: dict[str, int] = {
+            str(verdict): int(n)
+            for verdict, n in s.execute(
+                select(cv.verdict, func.count())
+                .where(cv.created_at >= today, *_visible(actor, cv))
+                .group_by(cv.verdict)
+            )
+        }
+        verdicts = list(
+            s.scalars(
+                select(cv)
+                .where(cv.created_at >= today, *_visible(actor, cv))
+                .order_by(cv.created_at.desc(), cv.id.desc())
+                .limit(20)
+            )
+        )
+    return Home(
+        running,
+        int(counted[0]),
+        int(counted[1] or 0),
+        new,
+        fixes,
+        stopped_today=int(judged.get("block", 0)),
+        warned_today=int(judged.get("warn", 0)),
+        verdicts_today=verdicts,
+    )
 
 
 FeedCursor = tuple[datetime, uuid.UUID]
 
 
-def feed(
-    rt: Runtime, actor: Actor, after: FeedCursor | None = None, *, limit: int = 20
-) -> list[work.CommandRun]:
-    """Commands recorded after ``after`` (a ``(created_at, id)`` cursor), oldest first; without a
-    cursor the latest ``limit``, oldest first. What the live feed on Home shows."""
+@dataclass(frozen=True)
+class FeedItem:
+    """One line of the live feed: a recorded command, or a command a pre-check stopped or
+    warned about before it ran."""
+
+    kind: str  # "command" or "verdict"
+    id: uuid.UUID
+    created_at: datetime
+    at: datetime  # when it ran or was checked
+    host: str | None
+    command: str
+    outcome: str  # ok, failed, unknown (a command); stopped, warned (a verdict)
+    exit_code: int | None = None
+    reason: str | None = None
+    pattern_id: uuid.UUID | None = None
+
+    @property
+    def cursor(self) -> FeedCursor:
+        return (self.created_at, self.id)
+
+
+def _command_item(run: work.CommandRun) -> FeedItem:
+    outcome = "ok" if run.success else "failed" if run.success is False else "unknown"
+    return FeedItem(
+        "command",
+        run.id,
+        run.created_at,
+        run.executed_at,
+        run.host,
+        run.command_text,
+        outcome,
+        exit_code=run.exit_code,
+        pattern_id=run.failure_pattern_id,
+    )
+
+
+def _verdict_item(v: learning.CheckVerdict) -> FeedItem:
+    outcome = "stopped" if v.verdict == "block" else "warned"
+    return FeedItem(
+        "verdict",
+        v.id,
+        v.created_at,
+        v.created_at,
+        v.host,
+        v.command,
+        outcome,
+        reason=v.reason,
+        pattern_id=v.failure_pattern_id,
+    )
+
+
+def feed(rt: Runtime, actor: Actor, after: FeedCursor | None = None, *, limit: int = 20) -> list[FeedItem]:
+    """What the agents recorded and what pre-checks stopped or warned about, after ``after``
+    (a ``(created_at, id)`` cursor over both), oldest first; without a cursor the latest
+    ``limit``, oldest first. What the live feed on Home shows."""
     _require_reader(actor)
-    cmd = work.CommandRun
+    out: list[FeedItem] = []
     with rt.db.read() as s:
-        if after is None:
-            rows = s.scalars(
-                select(cmd)
-                .where(*_visible(actor, cmd))
-                .order_by(cmd.created_at.desc(), cmd.id.desc())
-                .limit(limit)
-            )
-            return list(reversed(list(rows)))
-        at, last = after
-        later = or_(cmd.created_at > at, and_(cmd.created_at == at, cmd.id > last))
-        stmt = select(cmd).where(later, *_visible(actor, cmd)).order_by(cmd.created_at, cmd.id).limit(limit)
-        return list(s.scalars(stmt))
+        for model, item in ((work.CommandRun, _command_item), (learning.CheckVerdict, _verdict_item)):
+            stmt: Any = select(model).where(*_visible(actor, model))
+            if after is None:
+                stmt = stmt.order_by(model.created_at.desc(), model.id.desc())
+            else:
+                at, last = after
+                later = or_(model.created_at > at, and_(model.created_at == at, model.id > last))
+                stmt = stmt.where(later).order_by(model.created_at, model.id)
+            out += [item(row) for row in s.scalars(stmt.limit(limit))]
+    out.sort(key=lambda i: i.cursor)
+    # Each kind gave its first ``limit``: the first ``limit`` of both are among them.
+    return out[-limit:] if after is None else out[:limit]
 
 
 @dataclass(frozen=True)

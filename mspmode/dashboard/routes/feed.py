@@ -1,8 +1,10 @@
-"""The live feed on Home: server-sent events of the commands the agents record.
+"""The live feed on Home: server-sent events of the commands the agents record and of those a
+pre-check stopped or warned about.
 
-    GET /feed   text/event-stream; each event ``command`` carries one recorded command as JSON and
-                its cursor as the event id, so a reconnecting EventSource (Last-Event-ID) resumes
-                where it stopped, and the page's own cursor (``?after=``) joins the list it rendered.
+    GET /feed   text/event-stream; an event ``command`` carries one recorded command as JSON,
+                an event ``verdict`` one stopped or warned command, each with its cursor as the
+                event id, so a reconnecting EventSource (Last-Event-ID) resumes where it
+                stopped, and the page's own cursor (``?after=``) joins the list it rendered.
 
 The stream polls the database (the recorder may run in another process: the CLI, a hook or
 another worker), checks the sign-in again on every round so signing out ends it, and closes
@@ -22,7 +24,6 @@ from starlette.concurrency import run_in_threadpool
 
 from mspmode.dashboard.web import MustChangePassword, Person, RuntimeDep, csrf_protect, person, signed_in
 from mspmode.errors import MSPError
-from mspmode.models.work import CommandRun
 from mspmode.services import overview
 from mspmode.services.actor import Actor
 from mspmode.services.runtime import Runtime
@@ -34,8 +35,8 @@ POLL_SECONDS = 1.0
 STREAM_SECONDS = 300.0
 
 
-def cursor_of(run: CommandRun) -> str:
-    return f"{run.created_at.isoformat()}|{run.id}"
+def cursor_of(item: overview.FeedItem) -> str:
+    return f"{item.created_at.isoformat()}|{item.id}"
 
 
 def parse_cursor(text: str | None) -> overview.FeedCursor | None:
@@ -48,18 +49,18 @@ def parse_cursor(text: str | None) -> overview.FeedCursor | None:
         return None
 
 
-def event_of(run: CommandRun) -> str:
-    outcome = "ok" if run.success else ("failed" if run.success is False else "unknown")
+def event_of(item: overview.FeedItem) -> str:
     data = {
-        "id": str(run.id),
-        "at": run.executed_at.strftime("%Y-%m-%d %H:%M:%S") if run.executed_at else "",
-        "host": run.host or "",
-        "command": run.command_text,
-        "exit_code": run.exit_code,
-        "outcome": outcome,
-        "culprit": run.culprit or "",
+        "id": str(item.id),
+        "at": item.at.strftime("%Y-%m-%d %H:%M:%S") if item.at else "",
+        "host": item.host or "",
+        "command": item.command,
+        "exit_code": item.exit_code,
+        "outcome": item.outcome,
+        "reason": item.reason or "",
+        "pattern": str(item.pattern_id) if item.pattern_id else "",
     }
-    return f"event: command\nid: {cursor_of(run)}\ndata: {json.dumps(data)}\n\n"
+    return f"event: {item.kind}\nid: {cursor_of(item)}\ndata: {json.dumps(data)}\n\n"
 
 
 def _still_signed_in(rt: Runtime, request: Request) -> Actor | None:
@@ -82,12 +83,12 @@ async def feed(request: Request, rt: RuntimeDep, me: Person, after: str | None =
             if cursor is None:
                 # No cursor: from the newest recorded command on.
                 newest = await run_in_threadpool(overview.feed, rt, actor, None, limit=1)
-                cursor = (newest[0].created_at, newest[0].id) if newest else (EPOCH, uuid.UUID(int=0))
-            runs = await run_in_threadpool(overview.feed, rt, actor, cursor)
-            for run in runs:
-                yield event_of(run)
-                cursor = (run.created_at, run.id)
-            if not runs:
+                cursor = newest[0].cursor if newest else (EPOCH, uuid.UUID(int=0))
+            items = await run_in_threadpool(overview.feed, rt, actor, cursor)
+            for item in items:
+                yield event_of(item)
+                cursor = item.cursor
+            if not items:
                 yield ": idle\n\n"
             await asyncio.sleep(POLL_SECONDS)
             actor = await run_in_threadpool(_still_signed_in, rt, request)
