@@ -333,6 +333,14 @@ def work_summary(
     return sorted(lines.values(), key=lambda w: (w.client.lower(), -w.minutes, w.category))
 
 
+def hours_by_category(lines: Iterable[WorkLine]) -> list[tuple[str, Decimal]]:
+    """Hours per work category over every client of ``lines``, most first."""
+    minutes: dict[str, int] = {}
+    for line in lines:
+        minutes[line.category] = minutes.get(line.category, 0) + line.minutes
+    return sorted(((c, hours(m)) for c, m in minutes.items()), key=lambda cm: (-cm[1], cm[0]))
+
+
 # ---- what keeps failing -----------------------------------------------------------------------
 
 
@@ -484,6 +492,53 @@ def failures(
         attempts_succeeded=int(succeeded or 0),
         patterns=lines,
     )
+
+
+@dataclass(frozen=True)
+class FailureWeek:
+    week: date  # its Monday
+    failed: int  # commands that failed
+    recovered: int  # of which a later command did the job
+    stopped: int  # commands a pre-check stopped before they ran
+    warned: int  # commands a pre-check warned about
+
+
+def failures_by_week(
+    rt: Runtime, actor: Actor, *, client_ref: str | None = None, start: date, end: date
+) -> list[FailureWeek]:
+    """Per week (Monday) of ``start``..``end``, empty weeks included: failed commands, how many
+    of them were recovered, and the commands pre-checks stopped or warned about (a chart's bars)."""
+    lo, hi = date_range(start, end)
+    cmd, cv = work.CommandRun, learning.CheckVerdict
+    counts: dict[date, list[int]] = {}
+
+    def monday(at: datetime) -> date:
+        day = at.astimezone(UTC).date()
+        return day - timedelta(days=day.weekday())
+
+    with rt.db.read() as session:
+        failed_where = [cmd.success.is_(False), *_within(cmd.executed_at, lo, hi), *_visible(actor, cmd)]
+        verdict_where = [*_within(cv.created_at, lo, hi), *_visible(actor, cv)]
+        if client_ref:
+            client = find_client(session, actor, client_ref)
+            failed_where.append(
+                cmd.session_id.in_(select(core.Session.id).where(core.Session.client_id == client.id))
+            )
+            verdict_where.append(cv.client_id == client.id)
+        # Timestamps, not GROUP BY a week expression: the three dialects spell weeks differently.
+        for at, resolved in session.execute(select(cmd.executed_at, cmd.resolved).where(*failed_where)):
+            tally = counts.setdefault(monday(at), [0, 0, 0, 0])
+            tally[0] += 1
+            tally[1] += 1 if resolved else 0
+        for at, verdict in session.execute(select(cv.created_at, cv.verdict).where(*verdict_where)):
+            counts.setdefault(monday(at), [0, 0, 0, 0])[2 if verdict == "block" else 3] += 1
+    out = []
+    week = start - timedelta(days=start.weekday())
+    while week <= end:
+        failed, recovered, stopped, warned = counts.get(week, [0, 0, 0, 0])
+        out.append(FailureWeek(week, failed, recovered, stopped, warned))
+        week += timedelta(days=7)
+    return out
 
 
 def _count_true(column: Any) -> Any:

@@ -1,5 +1,7 @@
-"""Reports: billing per client and period (the CSV is ``msp report billing --csv``'s file),
-with billable hours per week as an SVG chart."""
+"""Reports for a period: billing per client (the CSV is ``msp report billing --csv``'s file)
+with billable hours per week; work by category (``msp report work``) with its hours; failures
+and how often they were recovered (``msp report failures``) with failures, recoveries and
+commands stopped per week. Charts are SVG drawn on the server."""
 
 from datetime import date
 from typing import Annotated
@@ -14,6 +16,7 @@ from mspmode.services import overview, reports
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 Day = Annotated[date | None, Query(alias="from")]
+FAILURE_SERIES = ["failed", "recovered", "stopped before running"]
 
 
 @router.get("/reports")
@@ -29,6 +32,9 @@ def report_page(
     start, end = start or today.replace(day=1), end or today
     report = reports.billing(rt, me, client, start, end) if client else None
     chart = charts.bars([(w.strftime("%d %b"), h) for w, h in reports.weekly_hours(report)]) if report else []
+    work = reports.work_summary(rt, me, client_ref=client or None, start=start, end=end)
+    failed = reports.failures(rt, me, client_ref=client or None, start=start, end=end)
+    weeks = reports.failures_by_week(rt, me, client_ref=client or None, start=start, end=end)
     return render(
         request,
         "reports.html",
@@ -40,6 +46,14 @@ def report_page(
         report=report,
         chart=chart,
         chart_size=(charts.WIDTH, charts.HEIGHT),
+        work=work,
+        work_chart=charts.bars(reports.hours_by_category(work)),
+        failed=failed,
+        weeks=weeks,
+        failure_chart=charts.grouped(
+            [(w.week.strftime("%d %b"), [w.failed, w.recovered, w.stopped]) for w in weeks], FAILURE_SERIES
+        ),
+        failure_series=FAILURE_SERIES,
     )
 
 
