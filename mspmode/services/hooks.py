@@ -18,7 +18,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mspmode.hooks import config as hook_config
 from mspmode.hooks import index
@@ -26,6 +26,9 @@ from mspmode.services import learning
 from mspmode.services.actor import Actor
 from mspmode.services.learning import cache
 from mspmode.services.runtime import Runtime
+
+if TYPE_CHECKING:
+    from mspmode.engine.recall import RecallResult
 
 SNAPSHOT_EVERY = 600  # seconds between two writes of the CLI's learning snapshot by hooks
 REBUILD_IN_HOOK = 20_000  # commands a PostToolUse may replay when there is no usable snapshot
@@ -279,11 +282,14 @@ def drain_queue(rt: Runtime, actor: Actor) -> int:
     return done
 
 
-def failure_facts(rt: Runtime, actor: Actor, client: str | None, query: str, budget_tokens: int) -> str:
+def failure_facts(
+    rt: Runtime, actor: Actor, client: str | None, query: str, budget_tokens: int
+) -> RecallResult | None:
     """The known failures and their fixes, as recall facts, from the ``failure_patterns`` rows
     (no learning state to load): capability limits of hosts are hard constraints (they do not
     decay), the rest decays with age. The newest ``FAILURE_CANDIDATES`` are scored; older
-    ones come back through the insights recall reads."""
+    ones come back through the insights recall reads. The engine's ``RecallResult`` (its
+    markdown and each fact's score), None when no pattern is known."""
     from sqlalchemy import select
 
     from mspmode.engine.recall import Candidate, RecallQuery, recall
@@ -311,28 +317,61 @@ def failure_facts(rt: Runtime, actor: Actor, client: str | None, query: str, bud
             owner = str(p.client_id) if p.client_id else None
             candidates.append(dataclasses.replace(c, client=owner))
     if not candidates:
-        return ""
-    result = recall(
+        return None
+    return recall(
         candidates,
         RecallQuery(query=query, client=client, budget_tokens=budget_tokens),
         heading="Known failures (MSP Mode): do not repeat these",
     )
-    return result.markdown
+
+
+@dataclasses.dataclass(frozen=True)
+class InjectedFact:
+    """One fact in the SessionStart text, with the score that put it there and its factors."""
+
+    kind: str
+    title: str
+    score: float
+    parts: dict[str, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class Injected:
+    markdown: str
+    facts: list[InjectedFact]  # the known failures, then what recall found; best first in each
 
 
 def session_start_context(
     rt: Runtime, actor: Actor, client: str | None, project: str | None, query: str = "", *, touch: bool = True
 ) -> str:
     """The text the SessionStart hook gives the agent: the known failures, then what recall
-    finds for the client, project and query, within ``RECALL_BUDGET``. The dashboard's recall
-    preview shows the same text (``touch=False``: looking is not using)."""
+    finds for the client, project and query, within ``RECALL_BUDGET``."""
+    return session_start_injection(rt, actor, client, project, query, touch=touch).markdown
+
+
+def session_start_injection(
+    rt: Runtime, actor: Actor, client: str | None, project: str | None, query: str = "", *, touch: bool = True
+) -> Injected:
+    """``session_start_context`` with the facts it holds and their scores: the dashboard's
+    recall preview (``touch=False``: looking is not using)."""
     from mspmode.engine.recall import MAX_CHARS
     from mspmode.services import recall
 
-    parts = []
-    facts = failure_facts(rt, actor, client, query, FAILURE_BUDGET)
-    if facts:
-        parts.append(facts)
+    parts: list[str] = []
+    facts: list[InjectedFact] = []
+
+    def keep(result: RecallResult | None) -> None:
+        if result is None or not result.markdown.strip():
+            return
+        parts.append(result.markdown)
+        used = set(result.used)
+        facts.extend(
+            InjectedFact(s.candidate.kind, s.candidate.title, s.score, dict(s.parts))
+            for s in result.scored
+            if s.candidate.id in used
+        )
+
+    keep(failure_facts(rt, actor, client, query, FAILURE_BUDGET))
     try:
         recalled = recall.recall_context(
             rt,
@@ -345,8 +384,7 @@ def session_start_context(
                 touch=touch,
             ),
         )
-        if recalled.markdown.strip():
-            parts.append(recalled.markdown)
+        keep(recalled.result)
     except Exception as exc:  # facts alone are still worth injecting
         hook_config.log(None, "SessionStart", f"recall failed: {type(exc).__name__}: {exc}")
-    return "\n\n".join(parts)[:MAX_CHARS]
+    return Injected("\n\n".join(parts)[:MAX_CHARS], facts)

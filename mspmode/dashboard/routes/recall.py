@@ -1,5 +1,5 @@
 """Search past solutions, and the recall preview: exactly what the SessionStart hook would give
-the agent now for a client, project and prompt."""
+the agent now for a client, project and prompt, and each fact's score."""
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -20,7 +20,7 @@ def search(request: Request, rt: RuntimeDep, me: Person, q: str = "") -> Respons
 def recall_preview(
     request: Request, rt: RuntimeDep, me: Person, client: str = "", project: str = "", q: str = ""
 ) -> Response:
-    text = hooks.session_start_context(rt, me, client or None, project or None, q, touch=False)
+    injected = hooks.session_start_injection(rt, me, client or None, project or None, q, touch=False)
     return render(
         request,
         "recall.html",
@@ -29,5 +29,6 @@ def recall_preview(
         client=client,
         project=project,
         q=q,
-        text=text,
+        text=injected.markdown,
+        facts=injected.facts,
     )
