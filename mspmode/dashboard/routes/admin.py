@@ -1,4 +1,5 @@
-"""Admin: users, API keys (a new key is shown once), the audit log with its chain verified."""
+"""Admin: users, API keys (a new key is shown once), the audit log with its chain verified, and
+backups: the latest, and running a verified one."""
 
 from typing import Annotated, Any
 
@@ -8,6 +9,7 @@ from fastapi.responses import Response
 from mspmode.dashboard.web import Person, RuntimeDep, csrf_protect, render
 from mspmode.models.core import ROLES
 from mspmode.services import audit, auth, crud
+from mspmode.services import backup as backups
 from mspmode.services.resources import SPECS
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -43,3 +45,11 @@ def create_key(
 ) -> Response:
     row, key = auth.create_api_key(rt, me, name=name, role=role, username=username)
     return _page(request, rt, me, new_key=key, new_key_prefix=row.prefix)
+
+
+@router.post("/admin/backups")
+def run_backup(request: Request, rt: RuntimeDep, me: Person) -> Response:
+    """Back up and verify now (``msp backup``): the page answers when the copy was restored
+    into a scratch database and compared, table by table."""
+    result = backups.run_backup(rt, me)
+    return _page(request, rt, me, backup=result)
