@@ -1,6 +1,6 @@
-"""A small MSP world for the dashboard: two clients, a host on each, a failure on Acme's DC01
-with the fix that worked, a billable session with work items, a stored credential, and a user
-per role (one limited to Acme)."""
+"""A small MSP world for the dashboard: two clients, a host on each, a failure on each with the
+fix that worked, a billable session with work items on each, stored credentials (one with a
+TOTP seed), and a user per role (one limited to Acme)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from mspmode.services.runtime import Runtime
 PASSWORD = "correct horse battery staple"
 USERS = {"admin": "admin", "tech": "technician", "readonly": "readonly", "scoped": "technician"}
 SECRET = "Hunter2-rotate-me-soon"
+TOTP_SEED = "JBSWY3DPEHPK3PXP"
 
 
 @dataclass
@@ -34,6 +35,13 @@ class World:
     credential: uuid.UUID
     start: str
     end: str
+    work_item: uuid.UUID
+    totp_credential: uuid.UUID
+    # Globex's rows, which the user limited to Acme must never reach
+    globex_pattern: uuid.UUID
+    globex_session: uuid.UUID
+    globex_work_item: uuid.UUID
+    globex_credential: uuid.UUID
 
 
 def seed(rt: Runtime) -> World:
@@ -77,12 +85,33 @@ def seed(rt: Runtime) -> World:
             "at": (at + timedelta(minutes=1)).isoformat(),
             "output": "Administrator",
         },
+        {
+            "kind": "command",
+            "host": "GX-WEB",
+            "command": "ifconfig eth0",
+            "exit_code": 127,
+            "session": "g1",
+            "at": at.isoformat(),
+            "output": "bash: ifconfig: command not found",
+        },
+        {
+            "kind": "command",
+            "host": "GX-WEB",
+            "command": "ip addr show eth0",
+            "exit_code": 0,
+            "session": "g1",
+            "at": (at + timedelta(minutes=1)).isoformat(),
+            "output": "2: eth0: <BROADCAST,MULTICAST,UP>",
+        },
     ]
     history.import_lines(rt, admin, [json.dumps(line) for line in lines], source="seed")
     clients = {c.name: c.id for c in crud.list_rows(rt, admin, SPECS["clients"]).items}
     hosts = {h.hostname: h.id for h in crud.list_rows(rt, admin, SPECS["infrastructure"]).items}
     pattern = crud.list_rows(
         rt, admin, SPECS["failure-patterns"], filters={"infrastructure_id": hosts["DC01"]}
+    )
+    globex_pattern = crud.list_rows(
+        rt, admin, SPECS["failure-patterns"], filters={"infrastructure_id": hosts["GX-WEB"]}
     )
     acme = clients["Acme Corp"]
     crud.update_row(rt, admin, SPECS["clients"], acme, {"default_hourly_rate": "95.00"})
@@ -98,7 +127,7 @@ def seed(rt: Runtime) -> World:
             "ended_at": started + timedelta(hours=2),
         },
     )
-    for title, minutes in (("Renewed the SSL certificate on WEB1", 45), ("Checked the backups", 30)):
+    items = [
         crud.create_row(
             rt,
             admin,
@@ -108,9 +137,38 @@ def seed(rt: Runtime) -> World:
                 "title": title,
                 "description": title,
                 "actual_minutes": minutes,
-                "category": "maintenance",
+                "category": category,
             },
         )
+        for title, minutes, category in (
+            ("Renewed the SSL certificate on WEB1", 45, "maintenance"),
+            ("Checked the backups", 30, "maintenance"),
+            ("Traced the print spooler crash", 50, "troubleshooting"),
+        )
+    ]
+    gws = crud.create_row(
+        rt,
+        admin,
+        SPECS["sessions"],
+        {
+            "client_id": clients["Globex"],
+            "session_title": "Globex web server",
+            "started_at": started,
+            "ended_at": started + timedelta(hours=1),
+        },
+    )
+    globex_item = crud.create_row(
+        rt,
+        admin,
+        SPECS["work-items"],
+        {
+            "session_id": gws.id,
+            "title": "Patched GX-WEB",
+            "description": "Patched GX-WEB",
+            "actual_minutes": 20,
+            "category": "security",
+        },
+    )
     cred = vault.create(
         rt,
         admin,
@@ -121,6 +179,29 @@ def seed(rt: Runtime) -> World:
             "credential_type": "password",
             "username": "Administrator",
             "password": SECRET,
+        },
+    )
+    mfa = vault.create(
+        rt,
+        admin,
+        vault.CREDENTIALS,
+        {
+            "client_id": acme,
+            "service_name": "Acme M365 admin MFA",
+            "credential_type": "totp",
+            "totp_secret": TOTP_SEED,
+        },
+    )
+    globex_cred = vault.create(
+        rt,
+        admin,
+        vault.CREDENTIALS,
+        {
+            "client_id": clients["Globex"],
+            "service_name": "GX-WEB root",
+            "credential_type": "password",
+            "password": "Globex-only-s3cret",
+            "totp_secret": TOTP_SEED,
         },
     )
     for who, role in USERS.items():
@@ -144,4 +225,10 @@ def seed(rt: Runtime) -> World:
         credential=cred.id,
         start=today.replace(day=1).isoformat(),
         end=today.isoformat(),
+        work_item=items[0].id,
+        totp_credential=mfa.id,
+        globex_pattern=globex_pattern.items[0].id,
+        globex_session=gws.id,
+        globex_work_item=globex_item.id,
+        globex_credential=globex_cred.id,
     )

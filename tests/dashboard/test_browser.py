@@ -112,7 +112,7 @@ def test_the_billing_csv_matches_msp_report_billing(page: Page, site: Site, tmp_
     sign_in(page, "tech")
     w = site.world
     page.goto(f"/reports?client={w.acme}&from={w.start}&to={w.end}")
-    expect(page.locator("svg.chart rect")).not_to_have_count(0)
+    expect(page.locator("#billing-chart rect")).not_to_have_count(0)
     with page.expect_download() as download:
         page.locator("#billing-csv").click()
     got = Path(download.value.path()).read_bytes()
