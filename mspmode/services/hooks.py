@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -299,23 +300,35 @@ def failure_facts(
     from mspmode.services.scoping import table_of
 
     fp = FailurePattern
+    # The columns a fact is made of, not whole rows: loading 500 mapped objects was most of
+    # the time the SessionStart text took on a large history.
     stmt = (
-        select(fp)
+        select(
+            fp.id,
+            fp.client_id,
+            fp.pattern_signature,
+            fp.failure_class,
+            fp.failure_description,
+            fp.fix_observed,
+            fp.affected_systems,
+            fp.triggering_commands,
+            fp.workaround_commands,
+            fp.last_seen,
+        )
         .where(fp.is_active.is_(True), fp.is_transient.is_(False), *crud.visible_to(actor, table_of(fp)))
         .order_by(fp.last_seen.desc())
         .limit(FAILURE_CANDIDATES)
     )
     candidates = []
     with rt.db.read() as s:
-        for p in s.scalars(stmt):
+        for p in s.execute(stmt):
             hosts = [str(h) for h in p.affected_systems or []][:3] or ["this machine"]
             ran = (p.triggering_commands or [""])[-1]
             body = f"`{ran}` failed on {', '.join(hosts)} ({p.failure_class}): {p.failure_description}"
             if p.workaround_commands:
                 body += f" What worked: `{p.workaround_commands[0]}`."
-            c = recall_candidate(Candidate, p, hosts[0], body, p.last_seen)
-            owner = str(p.client_id) if p.client_id else None
-            candidates.append(dataclasses.replace(c, client=owner))
+            owned = functools.partial(Candidate, client=str(p.client_id) if p.client_id else None)
+            candidates.append(recall_candidate(owned, p, hosts[0], body, p.last_seen))
     if not candidates:
         return None
     return recall(
