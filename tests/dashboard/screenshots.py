@@ -16,6 +16,9 @@ from sqlalchemy import make_url
 from mspmode.db import schema
 from mspmode.db.session import Database
 from mspmode.server import create_app
+from mspmode.services import learning
+from mspmode.services.actor import local_actor
+from mspmode.services.learning import verdicts
 from tests.api.conftest import make_runtime
 from tests.dashboard.conftest import CHROMIUM, sign_in
 from tests.dashboard.seed import World, seed
@@ -33,6 +36,7 @@ def pages(w: World) -> list[tuple[str, str]]:
         ("reports", f"/reports?client={w.acme}&from={w.start}&to={w.end}"),
         ("search", "/search?q=LocalUser"),
         ("recall", "/recall?client=Acme+Corp&q=local+users"),
+        ("credential", f"/credentials/{w.totp_credential}"),
         ("admin", "/admin"),
     ]
 
@@ -48,6 +52,9 @@ def main(out: Path) -> None:
             schema.upgrade(db)
             rt = make_runtime(home, db)
             world = seed(rt)
+            # Home's "stopped today" and the feed show a command a pre-check stopped.
+            learning.check(rt, local_actor("api_key", "tech"), "DC01", "Get-LocalUser -Name svc-backup")
+            verdicts.flush(rt)
             with serve_in_thread(create_app(rt.settings, db)) as base, sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=str(CHROMIUM))
                 context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 800})
