@@ -512,9 +512,10 @@ def failures_by_week(
     cmd, cv = work.CommandRun, learning.CheckVerdict
     counts: dict[date, list[int]] = {}
 
-    def monday(at: datetime) -> date:
-        day = at.astimezone(UTC).date()
-        return day - timedelta(days=day.weekday())
+    def monday(day: Any) -> date:
+        # date() is a date on PostgreSQL and MariaDB, its ISO text on SQLite.
+        as_date = day if isinstance(day, date) else date.fromisoformat(str(day))
+        return as_date - timedelta(days=as_date.weekday())
 
     with rt.db.read() as session:
         failed_where = [cmd.success.is_(False), *_within(cmd.executed_at, lo, hi), *_visible(actor, cmd)]
@@ -525,13 +526,22 @@ def failures_by_week(
                 cmd.session_id.in_(select(core.Session.id).where(core.Session.client_id == client.id))
             )
             verdict_where.append(cv.client_id == client.id)
-        # Timestamps, not GROUP BY a week expression: the three dialects spell weeks differently.
-        for at, resolved in session.execute(select(cmd.executed_at, cmd.resolved).where(*failed_where)):
-            tally = counts.setdefault(monday(at), [0, 0, 0, 0])
-            tally[0] += 1
-            tally[1] += 1 if resolved else 0
-        for at, verdict in session.execute(select(cv.created_at, cv.verdict).where(*verdict_where)):
-            counts.setdefault(monday(at), [0, 0, 0, 0])[2 if verdict == "block" else 3] += 1
+        # Counted per day in the database (date() is spelled alike by all three dialects;
+        # weeks are not), then per week here. Timestamps are stored in UTC.
+        ran_on = func.date(cmd.executed_at)
+        for day, failed, recovered in session.execute(
+            select(ran_on, func.count(), _count_true(cmd.resolved)).where(*failed_where).group_by(ran_on)
+        ):
+            tally = counts.setdefault(monday(day), [0, 0, 0, 0])
+            tally[0] += int(failed)
+            tally[1] += int(recovered or 0)
+        checked_on = func.date(cv.created_at)
+        for day, verdict, n in session.execute(
+            select(checked_on, cv.verdict, func.count())
+            .where(*verdict_where)
+            .group_by(checked_on, cv.verdict)
+        ):
+            counts.setdefault(monday(day), [0, 0, 0, 0])[2 if verdict == "block" else 3] += int(n)
     out = []
     week = start - timedelta(days=start.weekday())
     while week <= end:
