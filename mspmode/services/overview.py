@@ -5,7 +5,9 @@ API's are (another client's rows do not exist for a scoped actor).
 
 from __future__ import annotations
 
+import threading
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -420,11 +422,40 @@ def _latest(cell: list[Any]) -> str:
     return "worked"
 
 
+# The matrix reads every command run (a success names its culprit only in its text), so it is
+# kept per runtime and client scope until the record changes: a command recorded or deleted,
+# or a host edited (its platform). Checking that is two indexed aggregates.
+_MATRICES: weakref.WeakKeyDictionary[Runtime, dict[Any, tuple[Any, WorksWhere]]] = weakref.WeakKeyDictionary()
+_MATRICES_LOCK = threading.Lock()
+_MATRICES_KEPT = 32  # client scopes per runtime
+
+
 def works_where(rt: Runtime, actor: Actor, *, culprits: int = 40) -> WorksWhere:
     """Commands and culprits × platforms, learned from the record: for the ``culprits`` that
     failed most often, per OS release, PowerShell version and BusyBox, whether the latest run
     containing it there failed or worked, or nothing was recorded (unknown)."""
     _require_reader(actor)
+    cmd, host = work.CommandRun, infrastructure.Infrastructure
+    with rt.db.read() as s:
+        stamp = (
+            *s.execute(select(func.count(), func.max(cmd.created_at))).one(),
+            s.scalar(select(func.max(host.updated_at))),
+        )
+    key = (actor.client_scope, culprits)
+    with _MATRICES_LOCK:
+        kept = _MATRICES.setdefault(rt, {}).get(key)
+    if kept is not None and kept[0] == stamp:
+        return kept[1]
+    matrix = _works_where(rt, actor, culprits)
+    with _MATRICES_LOCK:
+        matrices = _MATRICES.setdefault(rt, {})
+        if len(matrices) >= _MATRICES_KEPT:
+            matrices.clear()
+        matrices[key] = (stamp, matrix)
+    return matrix
+
+
+def _works_where(rt: Runtime, actor: Actor, culprits: int) -> WorksWhere:
     cmd, host = work.CommandRun, infrastructure.Infrastructure
     with rt.db.read() as s:
         top = [

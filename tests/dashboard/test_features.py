@@ -215,3 +215,40 @@ def test_an_admin_runs_a_verified_backup_from_the_admin_page(page: Page, site: S
         str(path),
     )
     assert any(a.actor_name == "admin" and a.entity_id == str(rows[-1].id) for a in audited)
+
+
+def test_what_works_where_follows_a_command_recorded_after_it_was_shown(page: Page, site: Site) -> None:
+    sign_in(page, "tech")
+    page.goto("/works-where")
+    headers = page.locator("table.matrix thead th")
+    expect(headers.first).to_be_visible()
+    assert "Windows Server 2022" not in headers.all_inner_texts()
+    token = auth.login(site.rt, "tech", PASSWORD, None).access_token
+    with httpx.Client(base_url=site.base, headers={"Authorization": f"Bearer {token}"}) as api:
+        made = api.post(
+            "/api/infrastructure",
+            json={
+                "client_id": str(site.world.acme),
+                "hostname": f"WS-2022-{site.backend}",
+                "os": "Windows Server",
+                "os_version": "2022",
+                "shell_type": "powershell",
+                "powershell_version": "5.1",
+            },
+        )
+        assert made.status_code == 201, made.text
+        ran = api.post(
+            "/api/commands",
+            json={"command": "Get-LocalUser", "exit_code": 0, "host": f"WS-2022-{site.backend}"},
+        )
+        assert ran.status_code < 300, ran.text
+    page.reload()
+    row = page.locator("table.matrix tbody tr", has=page.locator("th code", has_text="Get-LocalUser"))
+    by_platform = dict(
+        zip(
+            [h.strip() for h in headers.all_inner_texts()][1:],
+            [c.strip() for c in row.locator("td").all_inner_texts()],
+            strict=True,
+        )
+    )
+    assert by_platform["Windows Server 2022"].startswith("✓ worked")
