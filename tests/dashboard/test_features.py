@@ -252,3 +252,17 @@ def test_what_works_where_follows_a_command_recorded_after_it_was_shown(page: Pa
         )
     )
     assert by_platform["Windows Server 2022"].startswith("✓ worked")
+
+
+def test_msp_check_has_written_its_verdict_when_it_returns(site: Site) -> None:
+    """The CLI's runtime closes its database when the command ends: the verdict is written
+    first, never by a thread on a closed database (whose new connection nobody would close)."""
+    env = {
+        "MSP_HOME": str(site.rt.settings.home),
+        "MSP_DATABASE_URL": site.rt.db.url.render_as_string(hide_password=False),
+    }
+    command = f"Get-LocalUser -Name {site.backend}-cli-ends"
+    result = CliRunner().invoke(cli, ["check", "--host", "DC01", "--json", "--", command], env=env)
+    assert '"block"' in result.output, result.output
+    rows = verdicts(site, command)  # no waiting
+    assert [(r.verdict, r.actor_type) for r in rows] == [("block", "cli")]

@@ -7,7 +7,9 @@ through because something was slow: the check does not wait for the database's w
 (SQLite's is one connection per process, and an import may hold it for seconds). ``keep``
 hands the rows to a thread of the runtime that writes them in batches, and returns at once; the
 thread ends when it has been idle a while and the next verdict starts another. ``flush`` waits
-for what was handed over (at exit, and for a reader that must see it now).
+for what was handed over (when the runtime is disposed, at exit, and for a reader that must see
+it now): a row written after its runtime closed its database would open a connection nobody
+closes.
 
 Losing a row is preferred to stalling a check: past ``MAX_PENDING`` rows waiting (a database
 that is down), new ones are dropped and the loss is logged.
@@ -148,6 +150,8 @@ def _writer(rt: Runtime) -> _Writer:
         found = _writers.get(rt)
         if found is None:
             found = _writers[rt] = _Writer(rt)
+            # Written before the runtime closes its database (the CLI's ends with the command).
+            rt.before_dispose(lambda: found.flush(EXIT_FLUSH_SECONDS))
         return found
 
 
