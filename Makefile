@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench check install clean
+.PHONY: run test bench check install clean screenshots
 
 # Strictly typed: the pure layers (engine, vault) and what everything stands on.
 MYPY_TARGETS := $(wildcard mspmode/engine/*.py mspmode/vault/*.py mspmode/db/*.py) mspmode/settings.py mspmode/errors.py
@@ -34,6 +34,10 @@ test: install
 
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# PNGs of the dashboard's main pages from Debian's Chromium, for the README.
+screenshots: install
+	$(BIN)/python -m tests.dashboard.screenshots docs/screenshots
 
 check: install
 	$(BIN)/ruff format --check mspmode tests bench

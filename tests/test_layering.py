@@ -39,11 +39,11 @@ FORBIDDEN = {
         "settings",
         "server",
     },
-    "models": {"services", "api", "cli", "mcp", "hooks", "schemas", "server"},
-    "db": {"services", "api", "cli", "mcp", "hooks", "schemas", "server"},
+    "models": {"services", "api", "cli", "mcp", "hooks", "schemas", "server", "dashboard"},
+    "db": {"services", "api", "cli", "mcp", "hooks", "schemas", "server", "dashboard"},
     # hooks/index.py and hooks/config.py are the index format and the hook settings, shared with
     # the full stack that writes them (services/hooks.py, cli/hooks.py).
-    "services": {"api", "cli", "mcp", "server"},
+    "services": {"api", "cli", "mcp", "server", "dashboard"},
     # Outside systems speak HTTP only: what to store and where is the services' business.
     "integrations": {
         "db",
@@ -57,9 +57,11 @@ FORBIDDEN = {
         "settings",
         "server",
     },
-    "api": {"cli", "mcp", "hooks", "server"},
-    "cli": {"api", "mcp", "server"},
-    "mcp": {"api", "cli", "hooks", "server"},
+    "api": {"cli", "mcp", "hooks", "server", "dashboard"},
+    "cli": {"api", "mcp", "server", "dashboard"},
+    "mcp": {"api", "cli", "hooks", "server", "dashboard"},
+    # The dashboard is an entry point like the API: services only, no other interface.
+    "dashboard": {"api", "cli", "mcp", "hooks", "server"},
     # A hook is a new process per tool call: the standard library, the engine and the redactor.
     "hooks": {"api", "cli", "mcp", "db", "models", "services", "schemas", "settings", "server"},
 }

@@ -32,8 +32,7 @@ def _day(value: datetime | None) -> date | None:
 
 
 def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    # utf-8-sig: the byte-order mark makes spreadsheets read the file as UTF-8.
-    path.write_text(reports.to_csv(columns, rows), encoding="utf-8-sig", newline="")
+    path.write_bytes(reports.csv_bytes(columns, rows))
     typer.echo(f"wrote {len(rows)} row(s) to {path}")
 
 

@@ -1,4 +1,5 @@
-"""``msp init`` and ``msp serve``: set up an installation and run the API."""
+"""``msp init``, ``msp serve`` and ``msp dashboard``: set up an installation, run the API and
+the dashboard, open the dashboard signed in."""
 
 from __future__ import annotations
 
@@ -73,3 +74,35 @@ def serve(
         # instead, for MSP_TRUSTED_PROXIES only (api/proxies.py).
         proxy_headers=False,
     )
+
+
+@app.command("dashboard")
+def dashboard(
+    user: str = typer.Option(
+        "admin", "--user", help="Who to sign in as (default: the admin `msp init` made)."
+    ),
+    url: str = typer.Option(None, "--url", help="The server's address (default: MSP_HOST and MSP_PORT)."),
+    open_browser: bool = typer.Option(True, "--open/--no-open", help="Open the link in a browser."),
+) -> None:
+    """Open the web dashboard already signed in, through a one-time link (valid 2 minutes, for
+    one browser). The server must be running (`msp serve`); nothing to type or remember."""
+    import webbrowser
+    from urllib.parse import quote
+
+    from mspmode.services import auth
+    from mspmode.services.actor import local_actor
+    from mspmode.services.runtime import Runtime
+
+    settings = load_settings()
+    rt = Runtime(settings)
+    try:
+        token = auth.sign_in_link(rt, local_actor(), user)
+    finally:
+        rt.dispose()
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    host = f"[{host}]" if ":" in host else host
+    base = (url or f"http://{host}:{settings.port}").rstrip("/")
+    link = f"{base}/signin/link?token={quote(token)}"
+    typer.echo(link)
+    if open_browser:
+        webbrowser.open(link)

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, Integer, String, Text
+from sqlalchemy import Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mspmode.db.base import (
@@ -27,6 +27,7 @@ from mspmode.db.base import (
     one_of,
     utcnow,
 )
+from mspmode.models.operations import ACTOR_TYPES
 
 ROOT_CAUSE_CATEGORIES = (
     "configuration",
@@ -66,6 +67,8 @@ PATTERN_TYPES = (
 PATTERN_SEVERITIES = ("blocking", "major", "minor", "info")
 CULPRIT_KINDS = ("command", "option", "subcommand", "operator", "syntax", "none")
 CONFIDENCE_LEVELS = ("confirmed", "likely", "suspected")
+# What a pre-check answered that is worth keeping: an allow is every other tool call.
+CHECK_VERDICTS = ("block", "warn")
 INSIGHT_CATEGORIES = (
     "command_constraints",
     "service_configuration",
@@ -252,3 +255,35 @@ class OperationFailure(UUIDPrimaryKey, CreatedAt, Base):
     resolved_at: Mapped[datetime | None] = mapped_column()
     time_to_resolution_minutes: Mapped[int | None] = mapped_column(Integer)
     related_pattern_id: Mapped[uuid.UUID | None] = fk("failure_patterns.id", ondelete="SET NULL")
+
+
+class CheckVerdict(UUIDPrimaryKey, CreatedAt, Base):
+    """A command MSP Mode stopped (``block``) or warned about (``warn``) before it ran: what was
+    asked, on which host, why, and which pattern decided. Written by the one service that
+    answers pre-checks (``services/learning/verdicts.py``), whoever asked — an API call, the
+    CLI, an MCP tool or a hook — so Home and the live feed can say what was prevented today.
+
+    An ``allow`` is never written: it is the answer to almost every tool call.
+    """
+
+    __tablename__ = "check_verdicts"
+    __table_args__ = (
+        one_of("verdict", CHECK_VERDICTS, nullable=False),
+        one_of("confidence", CONFIDENCE_LEVELS),
+        one_of("actor_type", ACTOR_TYPES, nullable=False),
+        # "Stopped today" and the live feed read by time.
+        Index(None, "created_at"),
+    )
+
+    # The checked host's client (else the session's, else the caller's only client): who may see it.
+    client_id: Mapped[uuid.UUID | None] = fk("clients.id", ondelete="CASCADE")
+    infrastructure_id: Mapped[uuid.UUID | None] = fk("infrastructure.id", ondelete="SET NULL")
+    failure_pattern_id: Mapped[uuid.UUID | None] = fk("failure_patterns.id", ondelete="SET NULL")
+    verdict: Mapped[str] = mapped_column(String(10))
+    confidence: Mapped[str | None] = mapped_column(String(20))
+    # The target as the caller named it (null: the local machine).
+    host: Mapped[str | None] = mapped_column(String(255))
+    command: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    actor_type: Mapped[str] = mapped_column(String(20))
+    actor_name: Mapped[str | None] = mapped_column(String(255))

@@ -32,7 +32,15 @@ pepper is stored, found by its unique prefix and compared in constant time. A ke
 limited to some scopes (``services/actor.py``).
 
 Failed sign-ins are throttled per account, per address and per both (``services/throttle.py``).
-Sign-in sessions live here, not in the API, so the dashboard's cookie sessions share them.
+Sign-in sessions live here, not in the API, so the dashboard's cookie sessions share them:
+
+    browser_token(pair)        ──▶ the dashboard's cookie for the sign-in of a token pair (12 h)
+    sign_in_link(username)     ──▶ a new sign-in and a one-time link token for it (2 min)
+    redeem_link(link token)    ──▶ that sign-in's browser token, once (a second use is refused)
+
+A browser token is a JWT of its own type: it is never accepted as a bearer token, nor an access
+token as a cookie. Like an access token it is checked against its user and sign-in on every
+request, so signing out or a password change ends it at once.
 """
 
 from __future__ import annotations
@@ -79,6 +87,8 @@ REFRESH_TTL = timedelta(days=14)  # a sign-in unused this long ends
 SESSION_TTL = timedelta(days=30)  # and every sign-in ends this long after the password was typed
 API_KEY_PREFIX = "msp_"
 MIN_PASSWORD_LENGTH = MIN_LENGTH
+BROWSER_TTL = timedelta(hours=12)  # a dashboard cookie; the sign-in's own limit still applies
+LINK_TTL = timedelta(minutes=2)  # `msp dashboard`'s one-time link
 LAST_USED_EVERY = timedelta(seconds=60)  # API keys' last_used is written at most this often
 
 
@@ -267,6 +277,24 @@ def change_password(rt: Runtime, actor: Actor, current: str, new: str) -> TokenP
     return _issue(rt, fresh, sign_in)
 
 
+def confirm_password(rt: Runtime, actor: Actor, password: str) -> None:
+    """Check a signed-in user's password again before something sensitive (the dashboard's
+    reveal): throttled like a sign-in, and a wrong one is audited as a failed sign-in."""
+    if actor.type != "user" or actor.id is None:
+        raise PermissionDeniedError("only a signed-in user can confirm a password")
+    with rt.db.read() as session:
+        user = session.get(User, actor.id)
+    if user is None or not user.is_active:
+        raise AuthenticationError("the user of this sign-in is disabled or gone")
+    ticket = throttle.admit(rt, user.username, actor.client_address)
+    if not verify_password(user.password_hash, password):
+        with rt.db.write() as session:
+            changes = {"success": False, "confirm": True}
+            audit.record(session, rt.audit_signer, actor, "login", "users", user.id, changes)
+        raise AuthenticationError("that is not your password")
+    throttle.succeeded(rt, ticket)
+
+
 def _user_by_name(session: Session, username: str) -> User:
     user = session.scalars(select(User).where(User.username == username)).one_or_none()
     if user is None:
@@ -433,31 +461,84 @@ def _revoke_keys_of(session: Session, user: User) -> list[str]:
     return sorted(k.prefix for k in keys)
 
 
-def _issue(rt: Runtime, user: User, sign_in: AuthSession) -> TokenPair:
+def _token(rt: Runtime, user: User, sign_in: AuthSession, kind: str, ttl: timedelta) -> str:
     now = utcnow()
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(user.id),
+        "typ": kind,
+        "iat": int(now.timestamp()),
+        "exp": int(min(now + ttl, sign_in.expires_at).timestamp()),
+        "jti": secrets.token_hex(8),
+        "sid": str(sign_in.id),
+        "ver": user.token_version,
+    }
+    if kind in ("refresh", "link"):
+        claims["gen"] = sign_in.generation
+    return jwt.encode(claims, rt.jwt_key, algorithm=ALGORITHM)
 
-    def token(kind: str, expires: datetime) -> str:
-        claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": str(user.id),
-            "typ": kind,
-            "iat": int(now.timestamp()),
-            "exp": int(expires.timestamp()),
-            "jti": secrets.token_hex(8),
-            "sid": str(sign_in.id),
-            "ver": user.token_version,
-        }
-        if kind == "refresh":
-            claims["gen"] = sign_in.generation
-        return jwt.encode(claims, rt.jwt_key, algorithm=ALGORITHM)
 
+def _issue(rt: Runtime, user: User, sign_in: AuthSession) -> TokenPair:
     return TokenPair(
-        access_token=token("access", min(now + ACCESS_TTL, sign_in.expires_at)),
-        refresh_token=token("refresh", min(now + REFRESH_TTL, sign_in.expires_at)),
+        access_token=_token(rt, user, sign_in, "access", ACCESS_TTL),
+        refresh_token=_token(rt, user, sign_in, "refresh", REFRESH_TTL),
         expires_in=int(ACCESS_TTL.total_seconds()),
         must_change_password=user.must_change_password,
     )
+
+
+# ---- the dashboard's cookie sessions ----------------------------------------------------------
+
+
+def browser_token(rt: Runtime, pair: TokenPair) -> str:
+    """The dashboard cookie for the sign-in that ``pair`` (just issued by ``login`` or
+    ``change_password``) belongs to."""
+    claims = _decode(rt, pair.access_token, "access")
+    with rt.db.read() as session:
+        user = session.get(User, uuid.UUID(claims["sub"]))
+        sign_in = session.get(AuthSession, _sign_in_of(claims))
+    if user is None or sign_in is None:
+        raise AuthenticationError("this sign-in has ended: sign in again")
+    return _token(rt, user, sign_in, "browser", BROWSER_TTL)
+
+
+def sign_in_link(rt: Runtime, actor: Actor, username: str) -> str:
+    """A new sign-in for ``username`` and a token that opens it once, within ``LINK_TTL``
+    (``msp dashboard``: the person at the server's terminal is already trusted with everything)."""
+    _require_admin(actor)
+    with rt.db.write() as session:
+        user = _user_by_name(session, username)
+        if not user.is_active:
+            raise ValidationError(f"user {username!r} is disabled")
+        sign_in = _start_sign_in(session, user, None)
+        audit.record(session, rt.audit_signer, actor, "login", "users", user.id, {"link": "issued"})
+        return _token(rt, user, sign_in, "link", LINK_TTL)
+
+
+def redeem_link(rt: Runtime, link: str, client_address: str | None) -> str:
+    """The browser token of a one-time link's sign-in. The link is spent by the same conditional
+    UPDATE that rotates refresh tokens, so it opens one browser only, even under a race."""
+    claims = _decode(rt, link, "link")
+    user_id, sign_in_id, generation = uuid.UUID(claims["sub"]), _sign_in_of(claims), _int_claim(claims, "gen")
+    with rt.db.write() as session:
+        moved = session.execute(
+            update(AuthSession)
+            .where(
+                AuthSession.id == sign_in_id,
+                AuthSession.user_id == user_id,
+                AuthSession.generation == generation,
+                AuthSession.revoked_at.is_(None),
+            )
+            .values(generation=generation + 1, last_refreshed_at=utcnow(), client_address=client_address)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise AuthenticationError("this sign-in link was already used or has ended: ask for a new one")
+        user, sign_in = session.get(User, user_id), session.get(AuthSession, sign_in_id)
+        if user is None or sign_in is None or not user.is_active or claims["ver"] != user.token_version:
+            raise AuthenticationError("this sign-in has ended: sign in again")
+        return _token(rt, user, sign_in, "browser", BROWSER_TTL)
 
 
 def _decode(rt: Runtime, token: str, kind: str) -> dict[str, Any]:
@@ -500,15 +581,22 @@ def _int_claim(claims: dict[str, Any], name: str) -> int:
 # ---- authenticating a request -----------------------------------------------------------------
 
 
-def authenticate(rt: Runtime, credential: str, client_address: str | None, request_id: str | None) -> Actor:
-    """The Actor behind a bearer credential (JWT access token or API key), or 401."""
+def authenticate(
+    rt: Runtime, credential: str, client_address: str | None, request_id: str | None, *, kind: str = "access"
+) -> Actor:
+    """The Actor behind a bearer credential (JWT access token or API key), or 401; with
+    ``kind="browser"`` behind a dashboard cookie (never an API key)."""
     credential = credential.strip()
-    if rt.local_token is not None and hmac.compare_digest(credential.encode(), rt.local_token.encode()):
+    if (
+        kind == "access"
+        and rt.local_token is not None
+        and hmac.compare_digest(credential.encode(), rt.local_token.encode())
+    ):
         # The local service's token file, readable by this machine's user alone: that user.
         return dataclasses.replace(local_actor("cli"), client_address=client_address, request_id=request_id)
-    if credential.startswith(API_KEY_PREFIX):
+    if kind == "access" and credential.startswith(API_KEY_PREFIX):
         return _authenticate_api_key(rt, credential, client_address, request_id)
-    claims = _decode(rt, credential, "access")
+    claims = _decode(rt, credential, kind)
     sign_in_id, version = _sign_in_of(claims), _int_claim(claims, "ver")
     with rt.db.read() as session:
         found = session.execute(

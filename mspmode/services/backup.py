@@ -43,7 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mspmode.db import schema
 from mspmode.db.session import Database
-from mspmode.errors import SchemaError, ValidationError
+from mspmode.errors import PermissionDeniedError, SchemaError, ValidationError
 from mspmode.models.operations import BACKUP_TYPES, AuditChainHead, BackupLog
 from mspmode.services import audit, dumps
 from mspmode.services.actor import Actor
@@ -277,6 +277,23 @@ def backup(
             result.problems = [str(exc)]
             result.verification = "failed"
     result.duration_seconds = time.monotonic() - clock
+    return result
+
+
+def run_backup(rt: Runtime, actor: Actor, *, directory: Path | None = None) -> BackupResult:
+    """A verified manual backup into ``directory`` (default: MSP_HOME/backups) by an admin of
+    every client — a backup holds every client's data — recorded in backup_log and the audit
+    log, a dump that failed as well. What the dashboard's admin page runs."""
+    if not actor.has_role("admin") or actor.client_scope is not None or actor.must_change_password:
+        raise PermissionDeniedError("only an admin of every client may back up the database")
+    started = datetime.now(UTC)
+    try:
+        result = backup(rt.settings, rt.db, directory=directory, backup_type="manual", verify=True)
+    except BackupError as exc:
+        folder = directory or default_directory(rt.settings)
+        record_failure(rt, actor, backup_type="manual", directory=folder, started=started, error=str(exc))
+        raise
+    record_backup(rt, actor, result)
     return result
 
 

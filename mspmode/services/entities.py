@@ -113,8 +113,12 @@ def find_host(
     stmt = select(host_t).where(*_visible(actor, host_t))
     if client is not None:
         stmt = stmt.where(host_t.client_id == client.id)
-    rows = list(session.scalars(stmt))
     ident = _as_uuid(ref)
+    if ident is not None:  # by id: one row, not every host
+        by_id = session.scalars(stmt.where(host_t.id == ident)).one_or_none()
+        if by_id is not None:
+            return by_id
+    rows = list(session.scalars(stmt))
     wanted = host_key(ref)
     hits = [r for r in rows if r.id == ident or wanted in (host_key(n) for n in host_names(r))]
     if len(hits) == 1:

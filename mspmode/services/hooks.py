@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select
 
 from mspmode.engine.memory import host_candidates, host_key
-from mspmode.engine.recall import MAX_CHARS, Candidate, RecallQuery, recall
+from mspmode.engine.recall import MAX_CHARS, Candidate, RecallQuery, RecallResult, recall
 from mspmode.hooks import config as hook_config
 from mspmode.hooks import events, index
 from mspmode.hooks import service as hook_files
@@ -231,11 +231,14 @@ def save_queued(rt: Runtime, actor: Actor, entries: Sequence[Any]) -> int:
     return done
 
 
-def failure_facts(rt: Runtime, actor: Actor, client: str | None, query: str, budget_tokens: int) -> str:
+def failure_facts(
+    rt: Runtime, actor: Actor, client: str | None, query: str, budget_tokens: int
+) -> RecallResult | None:
     """The known failures and their fixes, as recall facts, from the ``failure_patterns`` rows
     (no learning state to load): capability limits of hosts are hard constraints (they do not
     decay), the rest decays with age. The newest ``FAILURE_CANDIDATES`` are scored; older
-    ones come back through the insights recall reads."""
+    ones come back through the insights recall reads. The engine's ``RecallResult`` (its
+    markdown and each fact's score), None when no pattern is known."""
     fp = FailurePattern
     # The client's failures and those of no client; with no client in scope, only the latter:
     # another client's hosts are not this session's business (issue 16). In SQL, so other
@@ -243,8 +246,21 @@ def failure_facts(rt: Runtime, actor: Actor, client: str | None, query: str, bud
     scope: ColumnElement[bool] = fp.client_id.is_(None)
     if client is not None:
         scope = or_(scope, fp.client_id == uuid.UUID(client))
+    # The columns a fact is made of, not whole rows: loading 500 mapped objects was most of
+    # the time the SessionStart text took on a large history.
     stmt = (
-        select(fp)
+        select(
+            fp.id,
+            fp.client_id,
+            fp.pattern_signature,
+            fp.failure_class,
+            fp.failure_description,
+            fp.fix_observed,
+            fp.affected_systems,
+            fp.triggering_commands,
+            fp.workaround_commands,
+            fp.last_seen,
+        )
         .where(
             fp.is_active.is_(True), fp.is_transient.is_(False), scope, *crud.visible_to(actor, table_of(fp))
         )
@@ -253,7 +269,7 @@ def failure_facts(rt: Runtime, actor: Actor, client: str | None, query: str, bud
     )
     candidates = []
     with rt.db.read() as s:
-        for p in s.scalars(stmt):
+        for p in s.execute(stmt):
             hosts = [str(h) for h in p.affected_systems or []][:3] or ["this machine"]
             ran = (p.triggering_commands or [""])[-1]
             body = f"`{ran}` failed on {', '.join(hosts)} ({p.failure_class}): {p.failure_description}"
@@ -263,13 +279,75 @@ def failure_facts(rt: Runtime, actor: Actor, client: str | None, query: str, bud
             owner = str(p.client_id) if p.client_id else None
             candidates.append(dataclasses.replace(c, client=owner))
     if not candidates:
-        return ""
-    result = recall(
+        return None
+    return recall(
         candidates,
         RecallQuery(query=query, client=client, budget_tokens=budget_tokens),
         heading="Known failures (MSP Mode): do not repeat these",
     )
-    return result.markdown
+
+
+@dataclasses.dataclass(frozen=True)
+class InjectedFact:
+    """One fact in the SessionStart text, with the score that put it there and its factors."""
+
+    kind: str
+    title: str
+    score: float
+    parts: dict[str, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class Injected:
+    markdown: str
+    facts: list[InjectedFact]  # the known failures, then what recall found; best first in each
+
+
+def session_start_context(
+    rt: Runtime, actor: Actor, client: str | None, project: str | None, query: str = "", *, touch: bool = True
+) -> str:
+    """The text the SessionStart hook gives the agent: the known failures, then what recall
+    finds for the client, project and query, within ``RECALL_BUDGET``."""
+    return session_start_injection(rt, actor, client, project, query, touch=touch).markdown
+
+
+def session_start_injection(
+    rt: Runtime, actor: Actor, client: str | None, project: str | None, query: str = "", *, touch: bool = True
+) -> Injected:
+    """``session_start_context`` with the facts it holds and their scores: the dashboard's
+    recall preview (``touch=False``: looking is not using)."""
+    parts: list[str] = []
+    facts: list[InjectedFact] = []
+
+    def keep(result: RecallResult | None) -> None:
+        if result is None or not result.markdown.strip():
+            return
+        parts.append(result.markdown)
+        used = set(result.used)
+        facts.extend(
+            InjectedFact(s.candidate.kind, s.candidate.title, s.score, dict(s.parts))
+            for s in result.scored
+            if s.candidate.id in used
+        )
+
+    keep(failure_facts(rt, actor, client, query, FAILURE_BUDGET))
+    try:
+        recalled = recall_service.recall_context(
+            rt,
+            actor,
+            recall_service.RecallRequest(
+                client=client,
+                project=project,
+                query=query,
+                budget_tokens=RECALL_BUDGET - FAILURE_BUDGET,
+                touch=touch,
+                strict_client=True,
+            ),
+        )
+        keep(recalled.result)
+    except Exception as exc:  # the known failures alone are still worth injecting
+        log.warning("SessionStart recall failed: %s", type(exc).__name__)
+    return Injected("\n\n".join(parts)[:MAX_CHARS], facts)
 
 
 def recall_candidate(pattern: Any, host: str, body: str, at: Any) -> Candidate:
@@ -393,27 +471,7 @@ def session_start(
     client, project = scope_for(
         rt, actor, payload.get("cwd") if isinstance(payload.get("cwd"), str) else None, current
     )
-    parts = []
-    facts = failure_facts(rt, actor, client, "", FAILURE_BUDGET)
-    if facts:
-        parts.append(facts)
-    try:
-        recalled = recall_service.recall_context(
-            rt,
-            actor,
-            recall_service.RecallRequest(
-                client=client,
-                project=project,
-                query="",
-                budget_tokens=RECALL_BUDGET - FAILURE_BUDGET,
-                strict_client=True,
-            ),
-        )
-        if recalled.markdown.strip():
-            parts.append(recalled.markdown)
-    except Exception as exc:  # the known failures alone are still worth injecting
-        log.warning("SessionStart recall failed: %s", type(exc).__name__)
-    markdown = "\n\n".join(parts)[:MAX_CHARS]
+    markdown = session_start_context(rt, actor, client, project)
     return events._context("SessionStart", markdown) if markdown.strip() else None
 
 

@@ -333,6 +333,14 @@ def work_summary(
     return sorted(lines.values(), key=lambda w: (w.client.lower(), -w.minutes, w.category))
 
 
+def hours_by_category(lines: Iterable[WorkLine]) -> list[tuple[str, Decimal]]:
+    """Hours per work category over every client of ``lines``, most first."""
+    minutes: dict[str, int] = {}
+    for line in lines:
+        minutes[line.category] = minutes.get(line.category, 0) + line.minutes
+    return sorted(((c, hours(m)) for c, m in minutes.items()), key=lambda cm: (-cm[1], cm[0]))
+
+
 # ---- what keeps failing -----------------------------------------------------------------------
 
 
@@ -428,7 +436,7 @@ def failures(
     lo, hi = date_range(start, end)
     cmd, fp = work.CommandRun, learning.FailurePattern
     with rt.db.read() as session:
-        where = [cmd.success.is_(False), *_within(cmd.executed_at, lo, hi), *_visible(actor, cmd)]
+        where = [_failed(cmd), *_within(cmd.executed_at, lo, hi), *_visible(actor, cmd)]
         if client_ref:
             client = find_client(session, actor, client_ref)
             where.append(
@@ -486,6 +494,70 @@ def failures(
     )
 
 
+@dataclass(frozen=True)
+class FailureWeek:
+    week: date  # its Monday
+    failed: int  # commands that failed
+    recovered: int  # of which a later command did the job
+    stopped: int  # commands a pre-check stopped before they ran
+    warned: int  # commands a pre-check warned about
+
+
+def failures_by_week(
+    rt: Runtime, actor: Actor, *, client_ref: str | None = None, start: date, end: date
+) -> list[FailureWeek]:
+    """Per week (Monday) of ``start``..``end``, empty weeks included: failed commands, how many
+    of them were recovered, and the commands pre-checks stopped or warned about (a chart's bars)."""
+    lo, hi = date_range(start, end)
+    cmd, cv = work.CommandRun, learning.CheckVerdict
+    counts: dict[date, list[int]] = {}
+
+    def monday(day: Any) -> date:
+        # date() is a date on PostgreSQL and MariaDB, its ISO text on SQLite.
+        as_date = day if isinstance(day, date) else date.fromisoformat(str(day))
+        return as_date - timedelta(days=as_date.weekday())
+
+    with rt.db.read() as session:
+        failed_where = [_failed(cmd), *_within(cmd.executed_at, lo, hi), *_visible(actor, cmd)]
+        verdict_where = [*_within(cv.created_at, lo, hi), *_visible(actor, cv)]
+        if client_ref:
+            client = find_client(session, actor, client_ref)
+            failed_where.append(
+                cmd.session_id.in_(select(core.Session.id).where(core.Session.client_id == client.id))
+            )
+            verdict_where.append(cv.client_id == client.id)
+        # Counted per day in the database (date() is spelled alike by all three dialects;
+        # weeks are not), then per week here. Timestamps are stored in UTC.
+        ran_on = func.date(cmd.executed_at)
+        for day, failed, recovered in session.execute(
+            select(ran_on, func.count(), _count_true(cmd.resolved)).where(*failed_where).group_by(ran_on)
+        ):
+            tally = counts.setdefault(monday(day), [0, 0, 0, 0])
+            tally[0] += int(failed)
+            tally[1] += int(recovered or 0)
+        checked_on = func.date(cv.created_at)
+        for day, verdict, n in session.execute(
+            select(checked_on, cv.verdict, func.count())
+            .where(*verdict_where)
+            .group_by(checked_on, cv.verdict)
+        ):
+            counts.setdefault(monday(day), [0, 0, 0, 0])[2 if verdict == "block" else 3] += int(n)
+    out = []
+    week = start - timedelta(days=start.weekday())
+    while week <= end:
+        failed, recovered, stopped, warned = counts.get(week, [0, 0, 0, 0])
+        out.append(FailureWeek(week, failed, recovered, stopped, warned))
+        week += timedelta(days=7)
+    return out
+
+
+def _failed(cmd: Any) -> Any:
+    """``success IS false`` written so that no planner reads it through ``success``'s index: a
+    third of all commands fail, and without table statistics (nothing runs ANALYZE) SQLite
+    took that index over the period's or the client's sessions' and read every failure."""
+    return func.coalesce(cmd.success, True).is_(False)
+
+
 def _count_true(column: Any) -> Any:
     return func.sum(case((column.is_(True), 1), else_=0))
 
@@ -517,3 +589,25 @@ def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     for row in rows:
         writer.writerow([_safe_cell(v) for v in row])
     return buffer.getvalue()
+
+
+def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """The CSV file's bytes, as ``msp report … --csv`` writes them and the dashboard sends them:
+    with a byte-order mark, so spreadsheets read it as UTF-8."""
+    return to_csv(columns, rows).encode("utf-8-sig")
+
+
+def weekly_hours(report: BillingReport) -> list[tuple[date, Decimal]]:
+    """Billable hours of the report's billed sessions per week (Monday), oldest first, with the
+    empty weeks of the period included (a chart's bars)."""
+    per: dict[date, Decimal] = {}
+    for s in report.billed_sessions:
+        day = s.started_at.date()
+        monday = day - timedelta(days=day.weekday())
+        per[monday] = per.get(monday, Decimal("0.00")) + s.billable_hours
+    week = report.start - timedelta(days=report.start.weekday())
+    out = []
+    while week <= report.end:
+        out.append((week, per.get(week, Decimal("0.00"))))
+        week += timedelta(days=7)
+    return out

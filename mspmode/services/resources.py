@@ -73,6 +73,8 @@ RESOURCES: list[ResourceSpec] = [
     R("failure-patterns", learning.FailurePattern, prepare=learning_rules.prepare_pattern),
     R("environmental-insights", learning.EnvironmentalInsight),
     R("operation-failures", learning.OperationFailure),
+    # written by every pre-check that stops or warns (services/learning/verdicts.py)
+    R("check-verdicts", learning.CheckVerdict, write_role=None),
     # recovery
     R("recovery-attempts", recovery.RecoveryAttempt),
     R("recovery-explanations", recovery.RecoveryExplanation),

@@ -336,10 +336,10 @@ def test_session_start_failures_never_come_from_another_client(rt: Runtime, tmp_
     with rt.db.read() as s:
         acme = s.scalar(select(Client.id).where(Client.name == f"Acme {tag}"))
 
-    unscoped = hooks.failure_facts(rt, ADMIN, None, "", 4000)
+    unscoped = getattr(hooks.failure_facts(rt, ADMIN, None, "", 4000), "markdown", "")
     assert f"lsx-{tag}" in unscoped, "control: the failure of no client should be recalled"
     assert f"Get-AcmeWidget{tag}" not in unscoped and f"Get-GlobexLedger{tag}" not in unscoped, unscoped
-    scoped = hooks.failure_facts(rt, ADMIN, str(acme), "", 4000)
+    scoped = getattr(hooks.failure_facts(rt, ADMIN, str(acme), "", 4000), "markdown", "")
     assert f"Get-AcmeWidget{tag}" in scoped and f"lsx-{tag}" in scoped, scoped
     assert f"Get-GlobexLedger{tag}" not in scoped, scoped
 

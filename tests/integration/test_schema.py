@@ -73,7 +73,7 @@ def test_migrated_database_matches_models(migrated_db: Database) -> None:
 
 
 def test_there_are_the_designed_tables() -> None:
-    assert len(ALL_TABLES) == 46
+    assert len(ALL_TABLES) == 47
     for expected in (
         "users", "api_keys", "machines", "clients", "projects", "sessions", "pending_tasks", "tags",
         "session_tags", "sites", "infrastructure", "services", "service_relationships", "networks",
@@ -84,6 +84,7 @@ def test_there_are_the_designed_tables() -> None:
         "security_incidents", "external_integrations", "integration_credentials", "ticket_links",
         "conversation_contexts", "context_snippets", "project_states", "decision_logs", "audit_log",
         "backup_log", "audit_chain_head", "login_throttles", "psa_posts", "auth_sessions",
+        "check_verdicts",
     ):  # fmt: skip
         assert expected in ALL_TABLES
 

@@ -22,15 +22,16 @@ from mspmode import engine
 from mspmode.db.repository import Page, Repository
 from mspmode.engine.explain import verdict_lines
 from mspmode.engine.learn import take_touched
-from mspmode.engine.memory import LOCAL
+from mspmode.engine.memory import LOCAL, HostScope
 from mspmode.engine.recovery import is_catastrophic
 from mspmode.errors import NotFoundError, PermissionDeniedError, ValidationError
+from mspmode.models.learning import CHECK_VERDICTS
 from mspmode.models.learning import FailurePattern as PatternRow
 from mspmode.models.work import CommandRun
 from mspmode.services import audit
 from mspmode.services.actor import Actor
 from mspmode.services.capture import clean_text
-from mspmode.services.learning import cache, hosts, persist, state
+from mspmode.services.learning import cache, hosts, persist, state, verdicts
 from mspmode.services.learning.recorder import derived_values, resolution_text
 from mspmode.services.learning.state import LearningState
 from mspmode.services.learning.text import prepare_label, storable
@@ -88,6 +89,7 @@ def check_many(
         with rt.db.read() as s:
             client = hosts.session_client(s, actor, session_id=session_id, label=label)
     scope = hosts.host_scope(actor.client_scope, client)
+    stopped: list[dict[str, Any]] = []
     with cache.lock_for(rt):
         st = cache.unchanged(rt, actor.client_scope)
         if st is None:
@@ -99,8 +101,21 @@ def check_many(
             result = engine.check(st.memory, host, storable(redacted), scope).to_dict()
             result["command"] = redacted
             out.append(result)
+            if result["verdict"] in CHECK_VERDICTS:
+                stopped.append(_verdict_row(st, scope, actor, result))
+    verdicts.keep(rt, stopped)
     cache.save_snapshot(rt)
     return out
+
+
+def _verdict_row(st: LearningState, scope: HostScope, actor: Actor, result: dict[str, Any]) -> dict[str, Any]:
+    """What ``check_verdicts`` keeps of a block or warn: the checked host's client owns it."""
+    ref = hosts.find(st, result["host"], scope) if result.get("host") else None
+    client = ref.client_id if ref is not None and ref.client_id else None
+    if client is None and scope.client:
+        client = uuid.UUID(scope.client)
+    host_id = ref.id if ref is not None else None
+    return verdicts.row_for(result, actor, client_id=client, infrastructure_id=host_id)
 
 
 # --------------------------------------------------------------------------------------------

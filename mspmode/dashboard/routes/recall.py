@@ -1,0 +1,34 @@
+"""Search past solutions, and the recall preview: exactly what the SessionStart hook would give
+the agent now for a client, project and prompt, and each fact's score."""
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from mspmode.dashboard.web import Person, RuntimeDep, csrf_protect, render
+from mspmode.services import hooks, overview, solutions
+
+router = APIRouter(dependencies=[Depends(csrf_protect)])
+
+
+@router.get("/search")
+def search(request: Request, rt: RuntimeDep, me: Person, q: str = "") -> Response:
+    hits = solutions.search(rt, me, q) if q.strip() else []
+    return render(request, "search.html", me, q=q, hits=hits, words=q.split())
+
+
+@router.get("/recall")
+def recall_preview(
+    request: Request, rt: RuntimeDep, me: Person, client: str = "", project: str = "", q: str = ""
+) -> Response:
+    injected = hooks.session_start_injection(rt, me, client or None, project or None, q, touch=False)
+    return render(
+        request,
+        "recall.html",
+        me,
+        clients=overview.clients(rt, me),
+        client=client,
+        project=project,
+        q=q,
+        text=injected.markdown,
+        facts=injected.facts,
+    )
