@@ -37,7 +37,10 @@ sys.path.insert(0, str(ROOT))
 from mspmode.engine import Memory, record  # noqa: E402
 from mspmode.engine.transfer import related_patterns, suggest_fixes  # noqa: E402
 
-DEFAULT = ROOT.parent / "shared" / "data" / "thefuck-pairs.jsonl"
+DEFAULT = next(
+    (p / "shared" / "data" / "thefuck-pairs.jsonl" for p in ROOT.parents if (p / "shared" / "data").is_dir()),
+    ROOT.parent / "shared" / "data" / "thefuck-pairs.jsonl",
+)  # ../shared beside the checkout, or beside a folder above it (a worktree)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
