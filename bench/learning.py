@@ -132,14 +132,14 @@ def through_cli(scenario: Path, checks: list[dict[str, Any]]) -> tuple[list[dict
 
 def through_engine(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
     memory = Memory(lazy_refresh=True, keep_outputs=False)
-    answers: list[dict[str, Any]] = []
     commands = 0
-    for event in events:
-        if event.get("kind") == "check":
-            answers.append(check(memory, event.get("host"), event["command"]).to_dict())
-        else:
+    for event in events:  # the whole history first, then every check: as import + check do
+        if event.get("kind") != "check":
             commands += event.get("kind") == "command"
             ingest(memory, event)
+    answers = [
+        check(memory, e.get("host"), e["command"]).to_dict() for e in events if e.get("kind") == "check"
+    ]
     return answers, f"{commands} commands (engine in process)"
 
 

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from difflib import SequenceMatcher
 
-from mspmode.engine.culprit import COMMAND, NONE, OPERATOR, OPTION, Culprit
-from mspmode.engine.keys import option_keys, scripts_of
+from mspmode.engine.culprit import COMMAND, NONE, OPERATOR, OPTION, SUBCOMMAND, SYNTAX, Culprit, has_words
+from mspmode.engine.keys import family, is_option, option_keys, positionals, scripts_of
 from mspmode.engine.memory import FailurePattern
 from mspmode.engine.tokenize import OP, POSIX, POWERSHELL, WORD, Nested, Script, Token
 
-__all__ = ["adapt", "already_fixed", "culprit_from_edit", "inserts_after", "rewrap"]
+__all__ = ["adapt", "added_words", "already_fixed", "culprit_from_edit", "inserts_after", "rewrap"]
 
 
 def _flat(script: Script) -> list[Token]:
@@ -45,16 +45,31 @@ def _roles(script: Script) -> dict[tuple[int, int], tuple[str, str | None]]:
             elif i > seg.program_at and w.text.startswith(("-", "/")) and not w.quoted and len(w.text) > 1:
                 roles[span] = ("option", seg.program)
             elif i > seg.program_at:
-                roles.setdefault(span, ("arg", seg.program))
+                ordinal = next((n for n, p in enumerate(positionals(seg)) if p is w), 9)
+                roles.setdefault(span, (f"arg{ordinal}", seg.program))
     return roles
 
 
 def culprit_from_edit(failed: Script, fix: Script) -> Culprit | None:
     """The culprit a fix reveals when the error named none: the option it removed, replaced or
-    added a value after, the operator it replaced, or the program it swapped."""
+    added a value after, the operator it replaced, the program it swapped, the verb or the
+    object it replaced — or, when it only added words (``-UseBasicParsing``, ``exec -T``, a
+    statement before the command), the program or verb *without* them."""
     f, x = _flat(failed), _flat(fix)
     roles = _roles(failed)
     ops = SequenceMatcher(None, [t.text for t in f], [t.text for t in x], autojunk=False).get_opcodes()
+    found = _edited(failed, f, ops, roles)
+    if found is None and all(tag in ("equal", "insert") for tag, *_ in ops):
+        return _without(failed, fix, ops, f)
+    return found
+
+
+def _edited(
+    failed: Script,
+    f: list[Token],
+    ops: Sequence[tuple[str, int, int, int, int]],
+    roles: dict[tuple[int, int], tuple[str, str | None]],
+) -> Culprit | None:
     for tag, i1, i2, _j1, _j2 in ops:
         if tag == "equal":
             continue
@@ -67,7 +82,75 @@ def culprit_from_edit(failed: Script, fix: Script) -> Culprit | None:
                 spelled = option_keys(tok, failed.dialect)[0]
                 return Culprit(OPTION, tok.text, f"opt:{prog}:{spelled}", prog, rule="fix_edit")
             if role == "program" and prog and tag != "insert":
-                return Culprit(COMMAND, tok.value, "cmd:" + prog, prog, rule="fix_edit")
+                return Culprit(COMMAND, tok.value, "use:" + prog, prog, rule="fix_edit")
+            if role.startswith("arg") and prog and tag == "replace" and _object_like(tok.value):
+                ordinal = int(role[3:] or 9)
+                if ordinal == 0:
+                    key = f"sub:{family(prog)}:0:{tok.value.lower()}"
+                    return Culprit(SUBCOMMAND, tok.value, key, prog, rule="fix_edit")
+                # the thing acted on (a package, a collation): wherever a command names it
+                low = tok.value.lower()
+                return Culprit(SYNTAX, tok.value, "syn:" + low, sequence=(low,), rule="fix_edit")
+    return None
+
+
+def _object_like(value: str) -> bool:
+    """A word that names something (a verb, a package, a keyword), not a path, URL or number."""
+    return (
+        2 <= len(value) <= 60
+        and value[0].isalpha()
+        and not any(c in value for c in "/\\:=$@*?")
+        and any(c.isalpha() for c in value)
+    )
+
+
+def added_words(failed: Script, fix: Script) -> tuple[str, ...]:
+    """The words the fix has that the failed command had not (lower case where the shell
+    ignores case: ``-E`` is not ``-e`` to sed)."""
+    fold = str.lower if fix.dialect != POSIX else str
+    before = {fold(t.value) for sub in scripts_of(failed) for t in sub.tokens if t.kind == WORD}
+    before |= {fold(t.text) for sub in scripts_of(failed) for t in sub.tokens if t.kind == WORD}
+    out: list[str] = []
+    for t in _flat(fix):
+        text = fold(t.text)
+        if t.kind == WORD and text not in before and fold(t.value) not in before and not _punct(text):
+            out.append(text)
+    return tuple(dict.fromkeys(out))
+
+
+def _punct(text: str) -> bool:
+    """Punctuation that is no word of the fix (``=``, ``;``); ``--`` ends options and counts."""
+    return not any(c.isalnum() for c in text) and text != "--"
+
+
+def _without(
+    failed: Script, fix: Script, ops: Sequence[tuple[str, int, int, int, int]], f: list[Token]
+) -> Culprit | None:
+    """The fix only added words: the culprit is the program (or its verb, or the wrapper the
+    words went into) called without them."""
+    added = added_words(failed, fix)
+    if not added:
+        return None
+    inserted_at = next(i1 for tag, i1, *_ in ops if tag == "insert")
+    for seg in failed.segments:
+        if seg.program is None or seg.where:
+            continue
+        for name, words in seg.wrapper_words:
+            if words[-1].text == "-m":
+                continue  # python3 -m MODULE: the module is what ran
+            if (
+                words
+                and words[0].start <= (f[inserted_at - 1].start if inserted_at else -1) < words[-1].end + 1
+            ):
+                return Culprit(COMMAND, name, "cmd:" + name, name, rule="fix_edit", absent=added)
+        args = [w for w in seg.args if w.kind == WORD]
+        first = args[0] if args else None
+        prog = seg.program
+        if first is not None and not is_option(first, seg.dialect) and _object_like(first.value):
+            key = f"sub:{family(prog)}:0:{first.value.lower()}"
+            return Culprit(SUBCOMMAND, first.value, key, prog, rule="fix_edit", absent=added)
+        shown = seg.words[seg.program_at].value
+        return Culprit(COMMAND, shown, "use:" + family(prog), prog, rule="fix_edit", absent=added)
     return None
 
 
@@ -87,9 +170,12 @@ def inserts_after(
 
 
 def already_fixed(pattern: FailurePattern, script: Script) -> bool:
-    """Whether the command already has the fix's edit (its culprit followed by what the fix
-    inserted after it), so the culprit's presence is no longer a repeat of the failure."""
+    """Whether the command already has a fix's edit — every word the fix added (the option, the
+    statement before it), or the culprit followed by what the fix inserted after it — so the
+    culprit's presence is no longer a repeat of the failure."""
     for fix in pattern.fixes:
+        if fix.added and has_words(script, fix.added):
+            return True
         for anchor, inserted in fix.inserts:
             n = len(inserted)
             for sub in scripts_of(script):

@@ -19,7 +19,16 @@ from mspmode.engine.culprit import contains_culprit
 from mspmode.engine.edits import adapt, already_fixed, rewrap
 from mspmode.engine.generalize import TraitMatch, block_confidence, match_traits
 from mspmode.engine.keys import command_keys
-from mspmode.engine.memory import LOCAL, FailurePattern, FixObservation, Memory, host_key, resolve_host
+from mspmode.engine.lazyre import lazy
+from mspmode.engine.memory import (
+    LOCAL,
+    CommandRecord,
+    FailurePattern,
+    FixObservation,
+    Memory,
+    host_key,
+    resolve_host,
+)
 from mspmode.engine.normalize import normalize_command
 from mspmode.engine.reading import parse_for_host
 from mspmode.engine.struct import field, struct
@@ -29,7 +38,7 @@ TYPE_CHECKING = False  # typing costs a pre-check hook 5 ms of imports
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["ALLOW", "BLOCK", "VERDICTS", "WARN", "CheckResult", "check"]
+__all__ = ["ALLOW", "BLOCK", "VERDICTS", "WARN", "CheckResult", "check", "culprit_blocks", "exact_blocks"]
 
 BLOCK = "block"
 WARN = "warn"
@@ -139,7 +148,7 @@ def _evaluate(memory: Memory, target: _Target) -> None:
         elif last.is_transient or (last.failure_class in TRANSIENT_CLASSES):
             p = memory.patterns.get(last.pattern_id or "")
             target.notes.append(explain.transient_reason(p, name, last.failure_class or "transient"))
-        elif last.failure_class in CAPABILITY_CLASSES or last.failure_class in STATE_CLASSES:
+        elif exact_blocks(memory, last):
             p = memory.patterns.get(last.pattern_id or "")
             if p is not None and p.is_active:
                 ev = p.hosts.get(key)
@@ -159,10 +168,9 @@ def _evaluate(memory: Memory, target: _Target) -> None:
                 continue
             seen.add(pid)
             p = memory.patterns[pid]
-            if not p.is_active or p.is_transient or p.culprit is None:
+            if not culprit_blocks(p):
                 continue
-            if p.failure_class not in CAPABILITY_CLASSES:
-                continue
+            assert p.culprit is not None
             if not contains_culprit(p.culprit, keys, script) or already_fixed(p, script):
                 continue
             ev = p.hosts.get(key)
@@ -175,11 +183,37 @@ def _evaluate(memory: Memory, target: _Target) -> None:
             if key in p.success_hosts or ev is not None:
                 target.notes.append(f"{_cap(p.culprit.describe())} failed elsewhere but worked on {name}.")
                 continue
-            match = match_traits(p, key, memory.traits(key))
+            if p.failure_class not in CAPABILITY_CLASSES:
+                continue  # the state of another host (its files, accounts, settings) is its own
+            match = match_traits(p, key, memory.traits(key), memory.traits)
             if match is not None:
                 names = [memory.display_name(h) or "local" for h in match.hosts]
                 reason = explain.warn_reason(p, name, match, names)
                 target.findings.append(_Finding(WARN, p, match.confidence, reason, match=match))
+
+
+def exact_blocks(memory: Memory, rec: CommandRecord) -> bool:
+    """Whether the exact repeat of a failed record is stopped on its host: every failure that
+    is not transient — an unclassified one too, when it printed words to go by (a silent
+    non-zero exit is a search that found nothing as often as a failure)."""
+    if rec.succeeded or rec.is_transient or rec.failure_class in TRANSIENT_CLASSES:
+        return False
+    if rec.failure_class in CAPABILITY_CLASSES or rec.failure_class in STATE_CLASSES:
+        return True
+    p = memory.patterns.get(rec.pattern_id or "")
+    return p is not None and _WORDS.search(p.fingerprint.normalized_message) is not None
+
+
+def culprit_blocks(p: FailurePattern) -> bool:
+    """Whether a pattern's culprit stops other commands that contain it (on the hosts it failed
+    on; capability classes also warn on hosts alike): what the host cannot do, and a refusal
+    or a setting of the host that named what it refused (the account's program, the script)."""
+    if not p.is_active or p.is_transient or p.culprit is None:
+        return False
+    return p.failure_class in CAPABILITY_CLASSES or p.failure_class in STATE_CLASSES
+
+
+_WORDS = lazy(r"[A-Za-z]{3}")
 
 
 def _cap(text: str) -> str:

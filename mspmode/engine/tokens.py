@@ -80,6 +80,7 @@ class Segment:
     after: str = ""  # control operator that follows it ("" at the end)
     depth: int = 0
     dialect: str = POSIX
+    where: str = ""  # the container it runs in (docker exec NAME, kubectl exec POD), "" on the host
 
     @property
     def args(self) -> tuple[Token, ...]:
@@ -98,6 +99,7 @@ class Nested:
     end: int
     quote: str
     host: str | None = None
+    where: str = ""  # a container on the same host the script runs in (its segments carry it)
 
 
 @struct(frozen=True)

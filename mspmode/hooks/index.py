@@ -294,7 +294,7 @@ class Writer:
         conn.executemany("INSERT OR IGNORE INTO host_patterns VALUES (?, ?)", links)
 
     def _culprits(self, conn: sqlite3.Connection, keys: list[str]) -> None:
-        from mspmode.engine.classify import CAPABILITY_CLASSES
+        from mspmode.engine.precheck import culprit_blocks
 
         mem = self.memory
         words: set[str] = set()
@@ -308,13 +308,7 @@ class Writer:
             rows.append((key, json.dumps(ids)))
             for pid in ids:
                 p = mem.patterns.get(pid)
-                if (
-                    p is not None
-                    and p.is_active
-                    and not p.is_transient
-                    and p.culprit is not None
-                    and p.failure_class in CAPABILITY_CLASSES
-                ):
+                if p is not None and culprit_blocks(p):
                     kind, value = key_trigger(key)
                     (words if kind == "word" else literals).add(value)
                     break
@@ -322,8 +316,8 @@ class Writer:
         self._triggers(conn, words, literals)
 
     def _exact(self, conn: sqlite3.Connection, items: list[tuple[tuple[str, str], int]]) -> None:
-        from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES
         from mspmode.engine.keys import command_keys
+        from mspmode.engine.precheck import exact_blocks
         from mspmode.engine.tokenize import parse_cached
 
         mem = self.memory
@@ -333,7 +327,7 @@ class Writer:
         for (host, norm), idx in items:
             rec = mem.commands[idx]
             rows.append((host, norm, idx, _dump(rec)))
-            if rec.failure_class not in CAPABILITY_CLASSES | STATE_CLASSES or rec.is_transient:
+            if not exact_blocks(mem, rec):
                 continue  # a success or a transient failure only adds a note: allow
             # An exact repeat normalises to the same text: a word the normalised text kept from
             # the command as written is in every command that does. The rarest is wanted; a word
