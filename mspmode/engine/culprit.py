@@ -752,10 +752,9 @@ def _first_long_option(prog_hint: str | None, text: str, script: Script, rule: s
         (s for s in script.segments if s.program), key=lambda s: 0 if s.program in hints else 1
     ):
         for w in seg.args:
-            if w.text.startswith("--") and len(w.text) > 2 and not w.quoted:
-                c = option_keys(w, seg.dialect)[0]
-                key = _k(f"opt:{seg.program}:{c}", seg)
-                return Culprit(OPTION, c, key, seg.program, rule=rule, where=seg.where)
+            if w.text.startswith("--") and len(w.text) > 2:
+                key = _k(f"opt:{seg.program}:--*", seg)  # every long option, not this one only
+                return Culprit(OPTION, "--…", key, seg.program, rule=rule, where=seg.where)
     return None
 
 

@@ -42,7 +42,7 @@ def _roles(script: Script) -> dict[tuple[int, int], tuple[str, str | None]]:
                 continue
             if i == seg.program_at:
                 roles[span] = ("program", seg.program)
-            elif i > seg.program_at and w.text.startswith(("-", "/")) and not w.quoted and len(w.text) > 1:
+            elif i > seg.program_at and w.text.startswith(("-", "/")) and len(w.text) > 1:
                 roles[span] = ("option", seg.program)
             elif i > seg.program_at:
                 ordinal = next((n for n, p in enumerate(positionals(seg)) if p is w), 9)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from mspmode.engine.lazyre import lazy
-from mspmode.engine.tokenize import CMD, OP, OPEN, POWERSHELL, REDIR, SQL, WORD, Script, Segment, Token
+from mspmode.engine.tokenize import CMD, OP, OPEN, POSIX, POWERSHELL, REDIR, SQL, WORD, Script, Segment, Token
 
 TYPE_CHECKING = False  # typing costs a pre-check hook 5 ms of imports
 if TYPE_CHECKING:
@@ -85,8 +85,8 @@ def option_keys(word: Token, dialect: str) -> list[str]:
 
 def is_option(word: Token, dialect: str) -> bool:
     t = word.text
-    if word.quoted or len(t) < 2 or word.kind != WORD:
-        return False
+    if len(t) < 2 or word.kind != WORD or t[0] in "'\"`":
+        return False  # (a quoted value after the option's name, --date='30 days ago', is still one)
     if t[0] == "-":
         return not _NEGATIVE_NUMBER.match(t)
     return dialect == CMD and t[0] == "/" and "/" not in t[1:] and "\\" not in t and len(t) <= 16
@@ -131,6 +131,8 @@ def _segment_keys(seg: Segment, keys: set[str]) -> None:
             break
         if is_option(w, seg.dialect):
             keys.update(f"opt:{prog}:{k}{at}" for k in option_keys(w, seg.dialect))
+            if w.text.startswith("--") and seg.dialect == POSIX:
+                keys.add(f"opt:{prog}:--*{at}")  # it has some long option (BSD tools take none)
             if seg.dialect == POWERSHELL and i + 1 < len(args) and not is_option(args[i + 1], seg.dialect):
                 # -Encoding utf8NoBOM: a value an older version's ValidateSet lacks
                 keys.add(f"opt:{prog}:{w.text.lower()}={args[i + 1].value.lower()}{at}")

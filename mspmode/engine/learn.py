@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from mspmode.engine import explain
 from mspmode.engine.classify import (
     CAPABILITY_CLASSES,
-    COMMAND_NOT_FOUND,
     CONFIGURATION_ERROR,
     PERMISSION_DENIED,
     STATE_CLASSES,
@@ -30,7 +29,6 @@ from mspmode.engine.classify import (
 from mspmode.engine.culprit import (
     COMMAND,
     SUBCOMMAND,
-    WRAPPER_ARGUMENT,
     Culprit,
     contains_culprit,
     find_culprit,
@@ -449,9 +447,9 @@ def _learn_fixes(
             and not already_fixed(pattern, script)
             and not (
                 # the very next try in the session kept the culprit and added something to it
-                (pattern.failure_class != COMMAND_NOT_FOUND or culprit.rule == WRAPPER_ARGUMENT)
-                and added_words(failed_script, script)
-                and _next_in_session(memory, failed, rec)
+                # (a module imported first, the program's full path, --user): a fix, not a sign
+                # that it works now as it was
+                added_words(failed_script, script) and _next_in_session(memory, failed, rec)
             )
         ):
             keep.append(idx)  # the culprit ran again as it was: no fix (and it worked, or not)
@@ -518,8 +516,10 @@ def contains_absent(script: Script, words: tuple[str, ...]) -> bool:
 def _next_in_session(memory: Memory, failed: CommandRecord, fix: CommandRecord) -> bool:
     """Whether ``fix`` is what was run next on that host in the failure's session: the order of
     the work says it was the next try at the same job, however different its words."""
-    if failed.session is None or failed.session != fix.session or fix.effective.split()[1:2] == []:
-        return False  # (a bare command — uptime, whoami — is a look around, not another try)
+    if failed.session is None or failed.session != fix.session:
+        return False
+    if not fix.effective.split()[1:] and failed.effective.split()[1:]:
+        return False  # a bare command after a call with arguments (uptime) is a look around
     for idx in range(fix.index - 1, max(failed.index, fix.index - _HOST_SCAN) - 1, -1):
         if memory.commands[idx].host == fix.host:
             return idx == failed.index

@@ -1,0 +1,458 @@
+"""The hosts of the real-world corpus: invented names and documentation addresses (RFC 5737),
+each with the traits its platform has. Pairs (…A/…B) share every trait that matters, so a
+failure on one may be warned about on the other; hosts of newer releases are where it works."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_PS = {"shell_type": "powershell"}
+_CMD = {"shell_type": "cmd"}
+_APT = {"shell_type": "bash", "package_manager": "apt", "init_system": "systemd"}
+_YUM = {"shell_type": "bash", "package_manager": "yum", "init_system": "systemd"}
+
+HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
+    # Windows PowerShell 2.0 - 5.1 and PowerShell 7
+    "RW-W08A": (
+        "Alder Dental",
+        {**_PS, "os": "Windows Server", "os_version": "2008 R2 SP1", "powershell_version": "2.0"},
+    ),
+    "RW-W08B": (
+        "Birch Logistics",
+        {**_PS, "os": "Windows Server", "os_version": "2008 R2 SP1", "powershell_version": "2.0"},
+    ),
+    "RW-W7A": ("Alder Dental", {**_PS, "os": "Windows", "os_version": "7 SP1", "powershell_version": "2.0"}),
+    "RW-W7B": ("Cedar Law", {**_PS, "os": "Windows", "os_version": "7 SP1", "powershell_version": "2.0"}),
+    "RW-W12A": (
+        "Birch Logistics",
+        {**_PS, "os": "Windows Server", "os_version": "2012", "powershell_version": "3.0"},
+    ),
+    "RW-W12R2A": (
+        "Cedar Law",
+        {**_PS, "os": "Windows Server", "os_version": "2012 R2", "powershell_version": "4.0"},
+    ),
+    "RW-W12R2B": (
+        "Alder Dental",
+        {**_PS, "os": "Windows Server", "os_version": "2012 R2", "powershell_version": "4.0"},
+    ),
+    "RW-W16A": (
+        "Birch Logistics",
+        {**_PS, "os": "Windows Server", "os_version": "2016", "powershell_version": "5.1"},
+    ),
+    "RW-W16B": (
+        "Cedar Law",
+        {**_PS, "os": "Windows Server", "os_version": "2016", "powershell_version": "5.1"},
+    ),
+    "RW-W19A": (
+        "Alder Dental",
+        {**_PS, "os": "Windows Server", "os_version": "2019", "powershell_version": "5.1"},
+    ),
+    "RW-W10A": ("Cedar Law", {**_PS, "os": "Windows", "os_version": "10 22H2", "powershell_version": "5.1"}),
+    "RW-W10B": (
+        "Birch Logistics",
+        {**_PS, "os": "Windows", "os_version": "10 22H2", "powershell_version": "5.1"},
+    ),
+    "RW-W10DE": (
+        "Dachs Bau",
+        {**_PS, "os": "Windows", "os_version": "10 22H2", "powershell_version": "5.1", "locale": "de-DE"},
+    ),
+    "RW-W10DE2": (
+        "Dachs Bau",
+        {**_PS, "os": "Windows", "os_version": "10 22H2", "powershell_version": "5.1", "locale": "de-DE"},
+    ),
+    "RW-W10FR": (
+        "Erable Conseil",
+        {**_PS, "os": "Windows", "os_version": "10 22H2", "powershell_version": "5.1", "locale": "fr-FR"},
+    ),
+    "RW-W11ES": (
+        "Fresno Clinica",
+        {**_PS, "os": "Windows", "os_version": "11 23H2", "powershell_version": "5.1", "locale": "es-ES"},
+    ),
+    "RW-W10ZH": (
+        "Ginkgo Trading",
+        {**_PS, "os": "Windows", "os_version": "10 22H2", "powershell_version": "5.1", "locale": "zh-CN"},
+    ),
+    "RW-P7A": (
+        "Alder Dental",
+        {**_PS, "os": "Windows Server", "os_version": "2022", "powershell_version": "7.4"},
+    ),
+    "RW-P7B": (
+        "Birch Logistics",
+        {**_PS, "os": "Windows", "os_version": "11 23H2", "powershell_version": "7.3"},
+    ),
+    # cmd.exe
+    "RW-C10A": ("Cedar Law", {**_CMD, "os": "Windows", "os_version": "10 22H2"}),
+    "RW-C10B": ("Alder Dental", {**_CMD, "os": "Windows", "os_version": "10 22H2"}),
+    "RW-C19": ("Birch Logistics", {**_CMD, "os": "Windows Server", "os_version": "2019"}),
+    "RW-C10ZH": ("Ginkgo Trading", {**_CMD, "os": "Windows", "os_version": "10 22H2", "locale": "zh-CN"}),
+    "RW-C08": ("Cedar Law", {**_CMD, "os": "Windows Server", "os_version": "2008 R2 SP1"}),
+    "RW-C08B": ("Birch Logistics", {**_CMD, "os": "Windows Server", "os_version": "2008 R2 SP1"}),
+    "RW-C10DE": ("Dachs Bau", {**_CMD, "os": "Windows", "os_version": "10 22H2", "locale": "de-DE"}),
+    # BusyBox / Alpine / OpenWrt
+    "RW-ALP18A": (
+        "Birch Logistics",
+        {
+            "shell_type": "sh",
+            "os": "Alpine Linux",
+            "os_version": "3.18",
+            "package_manager": "apk",
+            "busybox": "1.36.1",
+        },
+    ),
+    "RW-ALP18B": (
+        "Cedar Law",
+        {
+            "shell_type": "sh",
+            "os": "Alpine Linux",
+            "os_version": "3.18",
+            "package_manager": "apk",
+            "busybox": "1.36.1",
+        },
+    ),
+    "RW-ALP7": (
+        "Cedar Law",
+        {
+            "shell_type": "sh",
+            "os": "Alpine Linux",
+            "os_version": "3.7",
+            "package_manager": "apk",
+            "busybox": "1.27.2",
+        },
+    ),
+    "RW-ALP7B": (
+        "Alder Dental",
+        {
+            "shell_type": "sh",
+            "os": "Alpine Linux",
+            "os_version": "3.7",
+            "package_manager": "apk",
+            "busybox": "1.27.2",
+        },
+    ),
+    "RW-ALP12B": (
+        "Erable Conseil",
+        {
+            "shell_type": "sh",
+            "os": "Alpine Linux",
+            "os_version": "3.12",
+            "package_manager": "apk",
+            "busybox": "1.31.1",
+        },
+    ),
+    "RW-ALP12": (
+        "Alder Dental",
+        {
+            "shell_type": "sh",
+            "os": "Alpine Linux",
+            "os_version": "3.12",
+            "package_manager": "apk",
+            "busybox": "1.31.1",
+        },
+    ),
+    "RW-OWRT": (
+        "Alder Dental",
+        {
+            "shell_type": "ash",
+            "os": "OpenWrt",
+            "os_version": "23.05",
+            "package_manager": "opkg",
+            "busybox": "1.36.1",
+        },
+    ),
+    # macOS and the BSDs
+    "RW-MAC13": (
+        "Cedar Law",
+        {"shell_type": "zsh", "os": "macOS", "os_version": "13.6", "package_manager": "brew"},
+    ),
+    "RW-MAC13B": (
+        "Birch Logistics",
+        {"shell_type": "zsh", "os": "macOS", "os_version": "13.6", "package_manager": "brew"},
+    ),
+    "RW-MAC10": ("Alder Dental", {"shell_type": "bash", "os": "macOS", "os_version": "10.15.7"}),
+    "RW-MAC10B": ("Cedar Law", {"shell_type": "bash", "os": "macOS", "os_version": "10.12.6"}),
+    "RW-FBSD": (
+        "Erable Conseil",
+        {"shell_type": "tcsh", "os": "FreeBSD", "os_version": "13.2", "package_manager": "pkg"},
+    ),
+    "RW-PFS": (
+        "Erable Conseil",
+        {
+            "shell_type": "tcsh",
+            "os": "pfSense",
+            "os_version": "2.7.2",
+            "package_manager": "pkg",
+            "role": "firewall",
+        },
+    ),
+    # RHEL family
+    "RW-C6A": (
+        "Birch Logistics",
+        {
+            **_YUM,
+            "os": "CentOS",
+            "os_version": "6.10",
+            "init_system": "upstart",
+            "coreutils": "8.4",
+            "git_version": "1.7.1",
+        },
+    ),
+    "RW-C6B": (
+        "Cedar Law",
+        {
+            **_YUM,
+            "os": "CentOS",
+            "os_version": "6.10",
+            "init_system": "upstart",
+            "coreutils": "8.4",
+            "git_version": "1.7.1",
+        },
+    ),
+    "RW-C7A": (
+        "Alder Dental",
+        {**_YUM, "os": "CentOS", "os_version": "7.9", "curl_version": "7.29.0", "git_version": "1.8.3.1"},
+    ),
+    "RW-C7B": (
+        "Birch Logistics",
+        {**_YUM, "os": "CentOS", "os_version": "7.9", "curl_version": "7.29.0", "git_version": "1.8.3.1"},
+    ),
+    "RW-R9": (
+        "Cedar Law",
+        {
+            "shell_type": "bash",
+            "os": "Rocky Linux",
+            "os_version": "9.3",
+            "package_manager": "dnf",
+            "init_system": "systemd",
+        },
+    ),
+    # Ubuntu / Debian
+    "RW-U18": ("Alder Dental", {**_APT, "os": "Ubuntu", "os_version": "18.04"}),
+    "RW-U20A": ("Birch Logistics", {**_APT, "os": "Ubuntu", "os_version": "20.04"}),
+    "RW-U20B": ("Cedar Law", {**_APT, "os": "Ubuntu", "os_version": "20.04"}),
+    "RW-U22A": ("Alder Dental", {**_APT, "os": "Ubuntu", "os_version": "22.04"}),
+    "RW-U22B": ("Birch Logistics", {**_APT, "os": "Ubuntu", "os_version": "22.04"}),
+    "RW-U24A": ("Cedar Law", {**_APT, "os": "Ubuntu", "os_version": "24.04"}),
+    "RW-U24B": ("Alder Dental", {**_APT, "os": "Ubuntu", "os_version": "24.04"}),
+    "RW-D11": ("Birch Logistics", {**_APT, "os": "Debian", "os_version": "11"}),
+    "RW-D12A": ("Cedar Law", {**_APT, "os": "Debian", "os_version": "12"}),
+    "RW-D12B": ("Alder Dental", {**_APT, "os": "Debian", "os_version": "12"}),
+    "RW-WSL": (
+        "Erable Conseil",
+        {
+            **_APT,
+            "os": "Ubuntu",
+            "os_version": "22.04",
+            "init_system": "none (WSL init)",
+            "virtualization": "wsl2",
+        },
+    ),
+    "RW-WSL2": (
+        "Cedar Law",
+        {
+            **_APT,
+            "os": "Ubuntu",
+            "os_version": "22.04",
+            "init_system": "none (WSL init)",
+            "virtualization": "wsl2",
+        },
+    ),
+    # network devices
+    "RW-ASA1": (
+        "Birch Logistics",
+        {"shell_type": "asa-cli", "os": "Cisco ASA", "os_version": "9.8(4)", "role": "firewall"},
+    ),
+    "RW-ASA2": (
+        "Cedar Law",
+        {"shell_type": "asa-cli", "os": "Cisco ASA", "os_version": "9.8(4)", "role": "firewall"},
+    ),
+    "RW-IOS1": (
+        "Alder Dental",
+        {"shell_type": "ios-cli", "os": "Cisco IOS", "os_version": "15.2(4)E", "role": "switch"},
+    ),
+    "RW-IOS2": (
+        "Birch Logistics",
+        {"shell_type": "ios-cli", "os": "Cisco IOS", "os_version": "15.2(4)E", "role": "switch"},
+    ),
+    "RW-ROS6": (
+        "Erable Conseil",
+        {"shell_type": "routeros-cli", "os": "RouterOS", "os_version": "6.49.10", "role": "router"},
+    ),
+    "RW-ROS6B": (
+        "Cedar Law",
+        {"shell_type": "routeros-cli", "os": "RouterOS", "os_version": "6.49.10", "role": "router"},
+    ),
+    "RW-ROS7": (
+        "Alder Dental",
+        {"shell_type": "routeros-cli", "os": "RouterOS", "os_version": "7.14", "role": "router"},
+    ),
+    # containers and clusters
+    "RW-DKA": ("Cedar Law", {**_APT, "os": "Ubuntu", "os_version": "22.04", "docker_version": "24.0.7"}),
+    "RW-DKB": ("Alder Dental", {**_APT, "os": "Ubuntu", "os_version": "22.04", "docker_version": "24.0.7"}),
+    "RW-DKOLD": (
+        "Birch Logistics",
+        {
+            **_YUM,
+            "os": "CentOS",
+            "os_version": "7.9",
+            "docker_version": "1.13.1",
+            "docker_compose_version": "1.18.0",
+        },
+    ),
+    "RW-K8S": (
+        "Erable Conseil",
+        {**_APT, "os": "Ubuntu", "os_version": "22.04", "kubectl_version": "1.29.1"},
+    ),
+    # databases (the client shell of the server)
+    "RW-MY57": (
+        "Alder Dental",
+        {
+            "shell_type": "mysql",
+            "os": "Ubuntu",
+            "os_version": "18.04",
+            "database": "mysql",
+            "db_version": "5.7.44",
+        },
+    ),
+    "RW-MY57B": (
+        "Cedar Law",
+        {
+            "shell_type": "mysql",
+            "os": "Ubuntu",
+            "os_version": "18.04",
+            "database": "mysql",
+            "db_version": "5.7.44",
+        },
+    ),
+    "RW-MY80": (
+        "Birch Logistics",
+        {
+            "shell_type": "mysql",
+            "os": "Ubuntu",
+            "os_version": "22.04",
+            "database": "mysql",
+            "db_version": "8.0.36",
+        },
+    ),
+    "RW-MY80B": (
+        "Erable Conseil",
+        {
+            "shell_type": "mysql",
+            "os": "Ubuntu",
+            "os_version": "22.04",
+            "database": "mysql",
+            "db_version": "8.0.36",
+        },
+    ),
+    "RW-MDB": (
+        "Cedar Law",
+        {
+            "shell_type": "mysql",
+            "os": "Debian",
+            "os_version": "12",
+            "database": "mariadb",
+            "db_version": "10.11.6",
+        },
+    ),
+    "RW-MDB2": (
+        "Birch Logistics",
+        {
+            "shell_type": "mysql",
+            "os": "Debian",
+            "os_version": "12",
+            "database": "mariadb",
+            "db_version": "10.11.6",
+        },
+    ),
+    "RW-PG96": (
+        "Alder Dental",
+        {
+            "shell_type": "psql",
+            "os": "CentOS",
+            "os_version": "7.9",
+            "database": "postgresql",
+            "db_version": "9.6.24",
+        },
+    ),
+    "RW-PG96B": (
+        "Erable Conseil",
+        {
+            "shell_type": "psql",
+            "os": "CentOS",
+            "os_version": "7.9",
+            "database": "postgresql",
+            "db_version": "9.6.24",
+        },
+    ),
+    "RW-PG16": (
+        "Birch Logistics",
+        {
+            "shell_type": "psql",
+            "os": "Debian",
+            "os_version": "12",
+            "database": "postgresql",
+            "db_version": "16.2",
+        },
+    ),
+    "RW-SQL12": (
+        "Cedar Law",
+        {
+            "shell_type": "sqlcmd",
+            "os": "Windows Server",
+            "os_version": "2012 R2",
+            "database": "mssql",
+            "db_version": "SQL Server 2012 (11.0.7507)",
+        },
+    ),
+    "RW-SQL12B": (
+        "Alder Dental",
+        {
+            "shell_type": "sqlcmd",
+            "os": "Windows Server",
+            "os_version": "2012 R2",
+            "database": "mssql",
+            "db_version": "SQL Server 2012 (11.0.7507)",
+        },
+    ),
+    "RW-SQL19": (
+        "Birch Logistics",
+        {
+            "shell_type": "sqlcmd",
+            "os": "Windows Server",
+            "os_version": "2019",
+            "database": "mssql",
+            "db_version": "SQL Server 2019 (15.0.4355)",
+        },
+    ),
+}
+
+# What each platform answers to the baseline commands every host first runs (successes).
+BASELINE: dict[str, list[tuple[str, str]]] = {
+    "powershell": [
+        ("$PSVersionTable.PSVersion", "Major  Minor\n-----  -----"),
+        ("Get-Service Spooler", "Running  Spooler"),
+    ],
+    "cmd": [("hostname", "{host}"), ("ver", "Microsoft Windows [Version 10.0.19045.3803]")],
+    "sh": [
+        ("uptime", " 09:02:11 up 41 days,  3:12,  load average: 0.08"),
+        ("df -h /", "Filesystem Size Used Avail Use% Mounted on"),
+    ],
+    "mysql": [
+        ("SELECT VERSION();", "+-----------+\n| VERSION() |"),
+        ("SHOW DATABASES;", "+--------------------+\n| Database |"),
+    ],
+    "psql": [("SELECT version();", " version\n---------"), ("SELECT 1;", " ?column?\n----------\n        1")],
+    "sqlcmd": [
+        ("SELECT @@VERSION", "Microsoft SQL Server"),
+        ("SELECT name FROM sys.databases", "name\n----\nmaster"),
+    ],
+    "device": [("show clock", "*09:02:11.123 UTC Mon Feb 2 2026"), ("show version", "Version {host}")],
+}
+
+
+def baseline_kind(traits: dict[str, Any]) -> str:
+    shell = str(traits.get("shell_type", "sh"))
+    if shell in ("powershell", "cmd", "mysql", "psql", "sqlcmd"):
+        return shell
+    if shell.endswith("-cli"):
+        return "device"
+    return "sh"
