@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - quoted outputs and host tables are data, kept one per line
 """The cases of the real-world corpus (see ``build.py``): each failure as its public source
 quotes it. Fields: ``id``, ``src`` (where the output is quoted), ``plat`` (the platform the
 source reports), ``cmdv``/``outv`` (what is verbatim), ``fixsrc`` (where the fix comes from),
