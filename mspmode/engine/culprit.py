@@ -323,6 +323,13 @@ CULPRIT_RULES: tuple[CulpritRule, ...] = (
     _c("dash_unexpected", "token_syntax", r"""Syntax\ error:\ "?(?P<word>[^"\s]{1,40})"?\ unexpected"""),
     # zsh: parse error near `)'
     _c("zsh_parse", "token_syntax", r"parse\ error\ near\ [`'](?P<word>[^'`\n]{1,40})'"),
+    # a device CLI echoes the line and puts a caret under the word it refused:
+    # switch#show ip device tracking all ⏎ ␣␣␣␣␣␣␣␣␣␣␣␣␣␣␣␣^ ⏎ % Invalid input detected at '^' marker.
+    _c(
+        "device_caret",
+        "caret",
+        r"^(?P<echo>[^\n]{1,400})\n(?P<pad>\ {0,400})\^[\ \t]*\n[^\n]{0,20}%\ Invalid\ input",
+    ),
     # PowerShell 2.0 marks where it stopped: + If ($Action - <<<< in 'a', 'b')
     _c("ps_marker", "position", r"^\+\ (?P<before>[^\n]{1,300}?)\ ?<<<<\ (?P<after>[^\n]{0,300})"),
     # PowerShell 3+ underlines it: + $x = $a ?? $b ⏎ +         ~~
@@ -547,6 +554,8 @@ def _resolve(
         return _at_marker(groups.get("before") or "", script, rule.name)
     if hint == "underline":
         return _underlined(groups, script, rule.name)
+    if hint == "caret":
+        return _under_caret(groups, script, rule.name)
     if hint == "positional":
         return _as_positional(word, text, script, rule.name)
     if hint == "option_value":
@@ -638,6 +647,25 @@ def _underlined(groups: dict[str, str], script: Script, rule: str) -> Culprit | 
     for tok in script.tokens:
         if tok.text == marked:
             return _as_word_token(tok, script, rule)
+    return None
+
+
+def _under_caret(groups: dict[str, str], script: Script, rule: str) -> Culprit | None:
+    """The keyword path up to the word a device put its caret under (``show ip device``): the
+    echoed line holds the command after the prompt, which says where the command starts."""
+    echo, pad = groups.get("echo") or "", groups.get("pad") or ""
+    command = " ".join(script.text.split())
+    at = echo.find(command) if command else -1
+    if at < 0:
+        return None
+    pos = len(pad) - at
+    words = [t for t in script.tokens if t.kind == WORD]
+    for i, tok in enumerate(words):
+        if tok.end > pos:
+            seq = tuple(t.value.lower() for t in words[: i + 1])
+            return Culprit(
+                SYNTAX, " ".join(t.value for t in words[: i + 1]), "syn:" + seq[0], sequence=seq, rule=rule
+            )
     return None
 
 

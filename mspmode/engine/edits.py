@@ -83,14 +83,19 @@ def _edited(
                 return Culprit(OPTION, tok.text, f"opt:{prog}:{spelled}", prog, rule="fix_edit")
             if role == "program" and prog and tag != "insert":
                 return Culprit(COMMAND, tok.value, "use:" + prog, prog, rule="fix_edit")
-            if role.startswith("arg") and prog and tag == "replace" and _object_like(tok.value):
+            if role.startswith("arg") and prog and tag in ("replace", "delete") and _object_like(tok.value):
                 ordinal = int(role[3:] or 9)
                 if ordinal == 0:
                     key = f"sub:{family(prog)}:0:{tok.value.lower()}"
                     return Culprit(SUBCOMMAND, tok.value, key, prog, rule="fix_edit")
-                # the thing acted on (a package, a collation): wherever a command names it
-                low = tok.value.lower()
-                return Culprit(SYNTAX, tok.value, "syn:" + low, sequence=(low,), rule="fix_edit")
+                if tag == "replace" and _named(tok.value):
+                    # the thing acted on (a package, a collation): wherever a command names it
+                    low = tok.value.lower()
+                    return Culprit(SYNTAX, tok.value, "syn:" + low, sequence=(low,), rule="fix_edit")
+                path = _keyword_path(failed, tok)
+                if path:
+                    # a device's command path (ip ipsec policy get): the words up to the one refused
+                    return Culprit(SYNTAX, " ".join(path), "syn:" + path[0], sequence=path, rule="fix_edit")
     return None
 
 
@@ -102,6 +107,22 @@ def _object_like(value: str) -> bool:
         and not any(c in value for c in "/\\:=$@*?")
         and any(c.isalpha() for c in value)
     )
+
+
+def _keyword_path(script: Script, tok: Token) -> tuple[str, ...]:
+    """The words from the program to ``tok`` when every one is a plain keyword; else ()."""
+    for seg in script.segments:
+        if seg.program is None or tok not in seg.words:
+            continue
+        words = seg.words[seg.program_at : seg.words.index(tok) + 1]
+        if 3 <= len(words) <= 6 and all(w.value.isalpha() for w in words[1:]):
+            return tuple(w.value.lower().lstrip("/") for w in words)
+    return ()
+
+
+def _named(value: str) -> bool:
+    """A name of a thing (python-pip, utf8mb4_0900_ai_ci, libssl1.1), not a plain word (get)."""
+    return any(c.isdigit() or c in "-_." for c in value)
 
 
 def added_words(failed: Script, fix: Script) -> tuple[str, ...]:

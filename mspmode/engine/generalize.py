@@ -99,6 +99,7 @@ _WEAK_NAMED = frozenset({"os", "init_system", "package_manager"})
 _HAS_DIGIT = lazy(r"\d")
 _VERSION = lazy(r"(\d+(?:\.\d+)*)")
 _MAJOR = lazy(r"^(\d+)(?:[.(]|$)")
+_VERSIONED = lazy(r"^v?\d")
 
 # Shells found on one platform only: the shell alone says what the host can run (cmd.exe is
 # Windows, tcsh is a BSD root shell and pfSense's, a device CLI is that device). Ubiquitous
@@ -287,7 +288,8 @@ def _flavour_range(pattern: FailurePattern, key: str, value: object) -> Feature 
 
 
 def _set_apart(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
-    """A trait both hosts have, in plain words that differ (init_system systemd / none)."""
+    """A trait both hosts have with values that differ in kind (init_system systemd / none,
+    model CHR / RB5009), not only in version."""
     for key, value in mine.items():
         k = str(key).lower()
         if k in _IGNORED or k in _NO_VETO or k in FLAVOURS or isinstance(value, bool | list | dict):
@@ -296,8 +298,8 @@ def _set_apart(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
         if other is None or isinstance(other, bool | list | dict):
             continue
         a, b = _norm(value), _norm(other)
-        if a != b and not _HAS_DIGIT.search(a) and not _HAS_DIGIT.search(b):
-            return True
+        if a != b and not (_VERSIONED.match(a) and _VERSIONED.match(b)):
+            return True  # (two versions of one thing are a range, not a difference in kind)
     return False
 
 

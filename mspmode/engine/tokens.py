@@ -161,6 +161,8 @@ def dialect_for_shell(shell_type: object) -> str | None:
     key = shell_type.strip().lower()
     if key in _SHELL_DIALECT:
         return _SHELL_DIALECT[key]
+    if key.endswith("-cli"):
+        return POSIX  # a network device's CLI (ios-cli, asa-cli, routeros-cli): words and | pipes
     for name, dialect in _SHELL_DIALECT.items():
         if len(name) > 2 and name in key:
             return dialect

@@ -282,9 +282,35 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
         "Cedar Law",
         {"shell_type": "routeros-cli", "os": "RouterOS", "os_version": "6.49.10", "role": "router"},
     ),
+    "RW-CHR7": (
+        "Birch Logistics",
+        {
+            "shell_type": "routeros-cli",
+            "os": "RouterOS",
+            "os_version": "7.15",
+            "model": "CHR",
+            "role": "router",
+        },
+    ),
+    "RW-CHR7B": (
+        "Erable Conseil",
+        {
+            "shell_type": "routeros-cli",
+            "os": "RouterOS",
+            "os_version": "7.15",
+            "model": "CHR",
+            "role": "router",
+        },
+    ),
     "RW-ROS7": (
         "Alder Dental",
-        {"shell_type": "routeros-cli", "os": "RouterOS", "os_version": "7.14", "role": "router"},
+        {
+            "shell_type": "routeros-cli",
+            "os": "RouterOS",
+            "os_version": "7.14",
+            "model": "RB5009",
+            "role": "router",
+        },
     ),
     # containers and clusters
     "RW-DKA": ("Cedar Law", {**_APT, "os": "Ubuntu", "os_version": "22.04", "docker_version": "24.0.7"}),
@@ -412,6 +438,46 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
             "os_version": "2012 R2",
             "database": "mssql",
             "db_version": "SQL Server 2012 (11.0.7507)",
+        },
+    ),
+    "RW-SQL08": (
+        "Birch Logistics",
+        {
+            "shell_type": "sqlcmd",
+            "os": "Windows Server",
+            "os_version": "2008 R2 SP1",
+            "database": "mssql",
+            "db_version": "SQL Server 2008 R2 (10.50.6000)",
+        },
+    ),
+    "RW-SQL08B": (
+        "Erable Conseil",
+        {
+            "shell_type": "sqlcmd",
+            "os": "Windows Server",
+            "os_version": "2008 R2 SP1",
+            "database": "mssql",
+            "db_version": "SQL Server 2008 R2 (10.50.6000)",
+        },
+    ),
+    "RW-SQL16A": (
+        "Alder Dental",
+        {
+            "shell_type": "sqlcmd",
+            "os": "Windows Server",
+            "os_version": "2016",
+            "database": "mssql",
+            "db_version": "SQL Server 2016 SP3 (13.0.6300)",
+        },
+    ),
+    "RW-SQL16B": (
+        "Cedar Law",
+        {
+            "shell_type": "sqlcmd",
+            "os": "Windows Server",
+            "os_version": "2016",
+            "database": "mssql",
+            "db_version": "SQL Server 2016 SP3 (13.0.6300)",
         },
     ),
     "RW-SQL19": (
