@@ -1,4 +1,4 @@
-# ruff: noqa: E501 - quoted outputs and host tables are data, kept one per line
+
 """The hosts of the real-world corpus: invented names and documentation addresses (RFC 5737),
 each with the traits its platform has. Pairs (…A/…B) share every trait that matters, so a
 failure on one may be warned about on the other; hosts of newer releases are where it works."""
