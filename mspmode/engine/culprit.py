@@ -708,10 +708,13 @@ def _as_command(word: str, rule: str, script: Script, text: str = "") -> Culprit
     if not prog:
         return None
     shown = word
+    # PowerShell runs a bare name through its shim script (yarn → …\npm\yarn.ps1)
+    stem = prog[: -len(".ps1")] if prog.endswith(".ps1") else prog
     for seg in script.segments:
-        if seg.program == prog:
+        if seg.program in (prog, stem):
+            name = seg.program or prog
             shown = seg.words[seg.program_at].value
-            return Culprit(COMMAND, shown, _k("cmd:" + prog, seg), prog, rule=rule, where=seg.where)
+            return Culprit(COMMAND, shown, _k("cmd:" + name, seg), name, rule=rule, where=seg.where)
         for name, words in seg.wrapper_words:
             if name == prog:
                 return Culprit(

@@ -13,7 +13,7 @@ edit when the error named none, and transplants the edit onto new commands.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from mspmode.engine import explain
@@ -341,7 +341,19 @@ def _learn_from_success(memory: Memory, rec: CommandRecord, script: Script, lear
     keys = proven_keys(script)
     all_keys = command_keys(script)
     if any(grants_access(seg) for seg in script.segments):
-        _release_permissions(memory, rec, learned)
+        _release(memory, rec, learned, lambda p: p.failure_class == PERMISSION_DENIED)
+    if any(_changes_policy(seg) for seg in script.segments):
+        # the setting that refused scripts was changed for good (not for this process only)
+        _release(
+            memory,
+            rec,
+            learned,
+            lambda p: (
+                p.failure_class == CONFIGURATION_ERROR
+                and p.culprit is not None
+                and p.culprit.rule in POLICY_RULES
+            ),
+        )
     # A fix first: a success that is the failed command with something added has the culprit
     # and is no sign the failure went away.
     _learn_fixes(memory, rec, script, all_keys, learned)
@@ -393,10 +405,23 @@ def grants_access(seg: Any) -> bool:
     return not needs or any(w.text.lower() in needs for w in seg.args)
 
 
-def _release_permissions(memory: Memory, rec: CommandRecord, learned: Learned) -> None:
+# A host setting changed by a command that succeeded: the refusals it caused are no longer known
+# to repeat there. (program → the culprit rules of the refusals it lifts)
+POLICY_CHANGES = frozenset({"set-executionpolicy"})
+POLICY_RULES = frozenset({"ps_script_refused"})
+
+
+def _changes_policy(seg: Any) -> bool:
+    words = [w.value.lower() for w in seg.args]
+    return seg.program in POLICY_CHANGES and "process" not in words
+
+
+def _release(
+    memory: Memory, rec: CommandRecord, learned: Learned, which: Callable[[FailurePattern], bool]
+) -> None:
     for p in memory.patterns.values():
         ev = p.hosts.get(rec.host)
-        if p.failure_class != PERMISSION_DENIED or ev is None or ev.resolved_at is not None:
+        if ev is None or ev.resolved_at is not None or not which(p):
             continue
         ev.resolved_at = rec.at or ev.last_seen
         ev.resolved_by = rec.command

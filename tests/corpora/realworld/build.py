@@ -91,7 +91,8 @@ def checks_for(c: dict[str, Any]) -> list[dict[str, Any]]:
         if c.get("variant"):
             add(host, c["variant"], "allow", "another command against the same service")
         return out
-    add(host, c["cmd"], "block", "exact repeat", c.get("sugg"))
+    if c.get("exact", True):
+        add(host, c["cmd"], "block", "exact repeat", c.get("sugg"))
     if c.get("variant"):
         add(host, c["variant"], "block", "same culprit, other arguments", c.get("vsugg"))
     if c.get("sib"):
@@ -100,6 +101,8 @@ def checks_for(c: dict[str, Any]) -> list[dict[str, Any]]:
         add(c["works"], c.get("workscmd") or c["cmd"], "allow", "works on this platform")
     if c.get("fixed", True):
         add(host, c["fix"], "allow", "the fixed form")
+    for h, cmd, expect, why, *suggestion in c.get("extra", ()):
+        add(h or host, cmd, expect, why, *suggestion)
     return out
 
 

@@ -1,4 +1,3 @@
-
 """The hosts of the real-world corpus: invented names and documentation addresses (RFC 5737),
 each with the traits its platform has. Pairs (…A/…B) share every trait that matters, so a
 failure on one may be warned about on the other; hosts of newer releases are where it works."""
@@ -227,6 +226,17 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
     # Ubuntu / Debian
+    "RW-U14": ("Cedar Law", {**_APT, "os": "Ubuntu", "os_version": "14.04", "init_system": "upstart"}),
+    "RW-FCOS": (
+        "Erable Conseil",
+        {
+            "shell_type": "bash",
+            "os": "Fedora CoreOS",
+            "os_version": "30",
+            "init_system": "systemd",
+            "package_manager": "rpm-ostree",
+        },
+    ),
     "RW-U18": ("Alder Dental", {**_APT, "os": "Ubuntu", "os_version": "18.04"}),
     "RW-U20A": ("Birch Logistics", {**_APT, "os": "Ubuntu", "os_version": "20.04"}),
     "RW-U20B": ("Cedar Law", {**_APT, "os": "Ubuntu", "os_version": "20.04"}),
