@@ -462,6 +462,7 @@ RULES: tuple[Rule, ...] = (
         | \bcannot\ connect\ to\b | \bnetwork\ path\ was\ not\ found\b
         | \bconnection\ to\ the\ server\ \S{1,200}\ was\ refused\b | \bNetwork\ is\ down\b
         | \b100%\ packet\ loss\b | \bDestination\ Host\ Unreachable\b | \bunexpected\ EOF\b
+        | ^Error\ response\ from\ daemon:\ [^\n]{0,300}:\ EOF\s*$    # a registry dropped the connection
         """,
         "the network between here and there failed",
     ),
