@@ -256,10 +256,24 @@ def _result(memory: Memory, target: _Target, outer: Script, command: str) -> Che
     )
 
 
-def _ordered_fixes(finding: _Finding, key: str) -> list[FixObservation]:
+def _ordered_fixes(finding: _Finding, key: str, script: Script) -> list[FixObservation]:
+    """The pattern's fixes, the one whose failed command did the most like this one first (the
+    same verb: systemctl enable → chkconfig, systemctl restart → service), then those seen on
+    this host, then on hosts alike, newest first."""
     fixes = list(reversed(finding.pattern.fixes))
     near = set(finding.match.hosts) if finding.match else set()
-    return sorted(fixes, key=lambda fx: 0 if fx.host == key else (1 if fx.host in near else 2))
+    words = _words_of(script.text)
+    return sorted(
+        fixes,
+        key=lambda fx: (
+            -len(words & _words_of(fx.failed_command)),
+            0 if fx.host == key else (1 if fx.host in near else 2),
+        ),
+    )
+
+
+def _words_of(text: str) -> set[str]:
+    return {w for w in text.lower().split() if len(w) >= 2}
 
 
 def _adapt_nested(failed: Script, fixed: Script, script: Script, pattern: FailurePattern) -> str | None:
@@ -278,7 +292,7 @@ def _adapt_nested(failed: Script, fixed: Script, script: Script, pattern: Failur
 
 def _suggestions(memory: Memory, finding: _Finding, target: _Target, outer: Script) -> list[str]:
     out: list[str] = []
-    for fix in _ordered_fixes(finding, target.key):
+    for fix in _ordered_fixes(finding, target.key, target.script):
         failed = parse_cached(fix.failed_command, fix.dialect)
         fixed = parse_cached(fix.fix_command, fix.dialect)
         adapted = adapt(failed, fixed, target.script)

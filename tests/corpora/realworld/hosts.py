@@ -245,6 +245,7 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
     "RW-U24A": ("Cedar Law", {**_APT, "os": "Ubuntu", "os_version": "24.04"}),
     "RW-U24B": ("Alder Dental", {**_APT, "os": "Ubuntu", "os_version": "24.04"}),
     "RW-D11": ("Birch Logistics", {**_APT, "os": "Debian", "os_version": "11"}),
+    "RW-D11B": ("Cedar Law", {**_APT, "os": "Debian", "os_version": "11"}),
     "RW-D12A": ("Cedar Law", {**_APT, "os": "Debian", "os_version": "12"}),
     "RW-D12B": ("Alder Dental", {**_APT, "os": "Debian", "os_version": "12"}),
     "RW-WSL": (
