@@ -168,6 +168,14 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
         "Birch Logistics",
         {"shell_type": "zsh", "os": "macOS", "os_version": "13.6", "package_manager": "brew"},
     ),
+    "RW-MAC15": (
+        "Alder Dental",
+        {"shell_type": "zsh", "os": "macOS", "os_version": "15.6", "package_manager": "brew"},
+    ),
+    "RW-MAC15B": (
+        "Erable Conseil",
+        {"shell_type": "zsh", "os": "macOS", "os_version": "15.6", "package_manager": "brew"},
+    ),
     "RW-MAC10": ("Alder Dental", {"shell_type": "bash", "os": "macOS", "os_version": "10.15.7"}),
     "RW-MAC10B": ("Cedar Law", {"shell_type": "bash", "os": "macOS", "os_version": "10.12.6"}),
     "RW-FBSD": (
