@@ -93,8 +93,11 @@ def is_option(word: Token, dialect: str) -> bool:
 
 
 def positionals(segment: Segment) -> list[Token]:
+    """The arguments that are no option. In PowerShell a word after ``-Name`` is that
+    parameter's value (most parameters take one), not an argument by position."""
     out: list[Token] = []
     options_done = False
+    value_next = False
     for w in segment.args:
         if w.kind != WORD:
             continue
@@ -102,6 +105,10 @@ def positionals(segment: Segment) -> list[Token]:
             options_done = True
             continue
         if not options_done and is_option(w, segment.dialect):
+            value_next = segment.dialect == POWERSHELL and ":" not in w.text
+            continue
+        if value_next:
+            value_next = False
             continue
         out.append(w)
     return out

@@ -348,6 +348,11 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
         "Erable Conseil",
         {**_APT, "os": "Ubuntu", "os_version": "22.04", "kubectl_version": "1.29.1"},
     ),
+    "RW-K8SB": ("Cedar Law", {**_APT, "os": "Ubuntu", "os_version": "22.04", "kubectl_version": "1.29.1"}),
+    "RW-K8SOLD": (
+        "Birch Logistics",
+        {**_APT, "os": "Ubuntu", "os_version": "20.04", "kubectl_version": "1.25.4"},
+    ),
     # databases (the client shell of the server)
     "RW-MY57": (
         "Alder Dental",
