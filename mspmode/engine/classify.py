@@ -180,7 +180,7 @@ RULES: tuple[Rule, ...] = (
         "posix_not_found",
         COMMAND_NOT_FOUND,
         r"""
-        ^\S*:\ (?:line\ \d+:\ |\d+:\ )?[^\s:]+:\ (?:command\ )?not\ found\s*$   # bash/ash/dash: X: not found
+        ^\S*:\ (?:line\ \d+:\ |\d+:\ (?:\S{1,80}:\ )?)?[^\s:]+:\ (?:command\ )?not\ found\s*$  # bash/ash/dash
         | command\ not\ found:\ \S                                              # zsh: command not found: X
         | ^fish:\ Unknown\ command                                              # fish
         | ^[^\s:]+:\ command\ not\ found\.?\s*$          # X: command not found (tcsh ends with .)

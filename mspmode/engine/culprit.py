@@ -177,7 +177,7 @@ CULPRIT_RULES: tuple[CulpritRule, ...] = (
     _c(
         "posix_not_found",
         "command",
-        r"^\S{0,80}:\ (?:line\ \d+:\ |\d+:\ )?(?P<word>[^\s:]{1,200}):\ (?:command\ )?not\ found\.?\s*$",
+        r"^\S{0,80}:\ (?:line\ \d+:\ |\d+:\ (?:\S{1,80}:\ )?)?(?P<word>[^\s:]{1,200}):\ (?:command\ )?not\ found\.?\s*$",
     ),
     # a bare "foo: command not found" (no shell prefix; tcsh: "foo: Command not found.")
     _c("bare_not_found", "command", r"^(?P<word>[^\s:]{1,200}):\ command\ not\ found\.?\s*$"),
@@ -517,9 +517,28 @@ def _has_letter(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
 
 
+_SUDO_REFUSED = lazy(
+    r"is\ not\ in\ the\ sudoers\ file|no\ valid\ sudoers\ sources|is\ not\ allowed\ to\ (?:run\ sudo|execute)",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
 def _as_permission(text: str, script: Script) -> Culprit | None:
     """A refusal of this account: the program (with the verb it was asked) as run by the same
-    account — another account (``sudo``) or a read of another verb is not it."""
+    account — another account (``sudo``) or a read of another verb is not it. When sudo itself
+    refused (not in the sudoers file), the culprit is sudo, whatever it was to run."""
+    if _SUDO_REFUSED.search(text):
+        for seg in script.segments:
+            for name, words in seg.wrapper_words:
+                if name in ("sudo", "doas"):
+                    return Culprit(
+                        COMMAND,
+                        words[0].value,
+                        _k("cmd:" + name, seg),
+                        name,
+                        rule="sudo_refused",
+                        where=seg.where,
+                    )
     hints = _program_hints(text, None)
     segments = [s for s in script.segments if s.program]
     if not segments:
@@ -726,7 +745,12 @@ def _as_command(word: str, rule: str, script: Script, text: str = "") -> Culprit
             if any(w.value == word for w in words[1:]):
                 key = _k("cmd:" + name, seg)
                 return Culprit(COMMAND, words[0].value, key, name, rule=WRAPPER_ARGUMENT, where=seg.where)
-    return Culprit(COMMAND, shown, "cmd:" + prog, prog, rule=rule)
+    # Named by what the command ran (a script): missing where that ran — in a container, the
+    # container's, not the host's.
+    inside = next((seg for seg in script.segments if seg.where), None)
+    return Culprit(
+        COMMAND, shown, _k("cmd:" + prog, inside), prog, rule=rule, where=inside.where if inside else ""
+    )
 
 
 def _program_hints(text: str, prog_hint: str | None) -> list[str]:

@@ -195,7 +195,10 @@ def already_fixed(pattern: FailurePattern, script: Script) -> bool:
     statement before it), or the culprit followed by what the fix inserted after it — so the
     culprit's presence is no longer a repeat of the failure."""
     for fix in pattern.fixes:
-        if fix.added and has_words(script, fix.added):
+        # (sudo and friends change the account, which the culprit's keys already tell apart;
+        # the word alone — a package named sudo — is no sign of the fix)
+        words = tuple(w for w in fix.added if w not in _ACCOUNT_WRAPPERS) if fix.kept else ()
+        if words and has_words(script, words):
             return True
         for anchor, inserted in fix.inserts:
             n = len(inserted)
@@ -205,6 +208,9 @@ def already_fixed(pattern: FailurePattern, script: Script) -> bool:
                     if t == anchor and tuple(toks[i + 1 : i + 1 + n]) == inserted:
                         return True
     return False
+
+
+_ACCOUNT_WRAPPERS = frozenset({"sudo", "doas", "su", "runuser"})
 
 
 def _pre(tokens: list[Token], j: int, text: str) -> str:

@@ -509,6 +509,10 @@ def _learn_fixes(
                 _rekey(memory, pattern, refined)
                 pattern.fixes[-1].inserts = inserts_after(failed_script, script, refined)
                 learned.refined.append(pattern.id)
+        if pattern.culprit is not None:
+            pattern.fixes[-1].kept = contains_culprit(pattern.culprit, keys, script) or bool(
+                pattern.culprit.absent
+            )
         refresh_pattern(memory, pattern)
     memory.pending[rec.host] = keep
 

@@ -121,7 +121,8 @@ class FixObservation:
     inserts: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (anchor token, tokens the fix put after it)
     failed_index: int = -1  # the record of the failure it fixed
     fix_index: int = -1  # the record of the fixing command
-    added: tuple[str, ...] = ()  # words the fix has that the failed command had not (lower case)
+    added: tuple[str, ...] = ()  # words the fix has that the failed command had not
+    kept: bool = False  # the fix still has the culprit: its added words mark the fixed form
 
 
 @struct

@@ -334,6 +334,7 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
     # containers and clusters
     "RW-DKA": ("Cedar Law", {**_APT, "os": "Ubuntu", "os_version": "22.04", "docker_version": "24.0.7"}),
     "RW-DKB": ("Alder Dental", {**_APT, "os": "Ubuntu", "os_version": "22.04", "docker_version": "24.0.7"}),
+    "RW-DKC": ("Erable Conseil", {**_APT, "os": "Ubuntu", "os_version": "22.04", "docker_version": "24.0.7"}),
     "RW-DKOLD": (
         "Birch Logistics",
         {
