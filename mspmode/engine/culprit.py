@@ -177,7 +177,8 @@ CULPRIT_RULES: tuple[CulpritRule, ...] = (
     _c(
         "posix_not_found",
         "command",
-        r"^\S{0,80}:\ (?:line\ \d+:\ |\d+:\ (?:\S{1,80}:\ )?)?(?P<word>[^\s:]{1,200}):\ (?:command\ )?not\ found\.?\s*$",
+        r"""^\S{0,80}:\ (?:line\ \d+:\ |\d+:\ (?:\S{1,80}:\ )?)?   # dash: script: LINE: script:
+        (?P<word>[^\s:]{1,200}):\ (?:command\ )?not\ found\.?\s*$""",
     ),
     # a bare "foo: command not found" (no shell prefix; tcsh: "foo: Command not found.")
     _c("bare_not_found", "command", r"^(?P<word>[^\s:]{1,200}):\ command\ not\ found\.?\s*$"),
@@ -518,7 +519,8 @@ def _has_letter(text: str) -> bool:
 
 
 _SUDO_REFUSED = lazy(
-    r"is\ not\ in\ the\ sudoers\ file|no\ valid\ sudoers\ sources|is\ not\ allowed\ to\ (?:run\ sudo|execute)",
+    r"""is\ not\ in\ the\ sudoers\ file | no\ valid\ sudoers\ sources
+    | is\ not\ allowed\ to\ (?:run\ sudo|execute)""",
     re.IGNORECASE | re.VERBOSE,
 )
 
