@@ -20,7 +20,7 @@ from difflib import SequenceMatcher
 from mspmode.engine.culprit import COMMAND, NONE, OPERATOR, OPTION, SUBCOMMAND, SYNTAX, Culprit, has_words
 from mspmode.engine.keys import family, is_option, option_keys, positionals, scripts_of
 from mspmode.engine.memory import FailurePattern
-from mspmode.engine.tokenize import OP, POSIX, POWERSHELL, WORD, Nested, Script, Token
+from mspmode.engine.tokenize import OP, POSIX, POWERSHELL, WORD, Nested, Script, Token, parse_cached
 
 __all__ = ["adapt", "added_words", "already_fixed", "culprit_from_edit", "inserts_after", "rewrap"]
 
@@ -226,6 +226,9 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
     f, x, n = _flat(failed), _flat(fix), _flat(new)
     if not f or not x or not n:
         return None
+    done_first = _before_the_retry(failed, fix, new, x, f)
+    if done_first is not None:
+        return done_first
     xt, nt = [t.text for t in x], [t.text for t in n]
     # Compare as the shell does: PowerShell, cmd and SQL ignore case.
     fold = new.dialect != POSIX
@@ -338,6 +341,22 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
     return out
 
 
+def _before_the_retry(failed: Script, fix: Script, new: Script, x: list[Token], f: list[Token]) -> str | None:
+    """A fix that runs something first and then the failed command as it was (``vagrant up
+    && vagrant ssh``, ``git pull && git push``): the first part made from the new command the
+    way it was made from the failed one, then the new command (``vagrant up devbox &&
+    vagrant ssh devbox``)."""
+    ands = [i for i, t in enumerate(x) if t.kind == OP and t.text == "&&"]
+    if len(ands) != 1 or [t.text for t in x[ands[0] + 1 :]] != [t.text for t in f]:
+        return None
+    head_text = fix.text[: x[ands[0]].start].strip()
+    if not head_text or len(x[: ands[0]]) != len(f) or len(f) < 2:
+        return None
+    head = parse_cached(head_text, fix.dialect)
+    made = adapt(failed, head, new)
+    return f"{made} && {new.text.strip()}" if made is not None else None
+
+
 def _copy_of(token: str, failed: list[str], image: list[list[int]]) -> int | None:
     """Where in the new command the one word of the failed command equal to ``token`` went
     (None when no word, or several, of the failed command are ``token``, or it has no single
@@ -364,6 +383,9 @@ def _derivation(x: str, y: str) -> Callable[[str], str | None] | None:
     if len(x) >= 3 and len(y) > len(x) and y.endswith(x) and not y[-len(x) - 1].isalnum():
         prefix = y[: -len(x)]
         return lambda v: prefix + v
+    if len(x) == len(y) >= 2 and x[1:] == y[1:] and not x[0].isalpha() and not y[0].isalnum():
+        head = y[0]
+        return lambda v: head + v[1:] if len(v) >= 2 else None  # 0a → -a: its first sign replaced
     if len(y) >= 2 and len(x) > len(y) and x.startswith(y) and x[len(y)] in _SEPARATORS:
         sep = x[len(y)]
         return lambda v: v[: v.index(sep, 1)] if sep in v[1:] else None

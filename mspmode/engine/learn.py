@@ -476,6 +476,7 @@ def _learn_fixes(
                 # that it works now as it was
                 added_words(failed_script, script) and _next_in_session(memory, failed, rec)
             )
+            and not _reordered(failed_script, script)
         ):
             keep.append(idx)  # the culprit ran again as it was: no fix (and it worked, or not)
             continue
@@ -540,6 +541,14 @@ def _adoptable(memory: Memory, pattern: FailurePattern, culprit: Culprit, failed
 
 def contains_absent(script: Script, words: tuple[str, ...]) -> bool:
     return has_words(script, words)
+
+
+def _reordered(failed: Script, fix: Script) -> bool:
+    """The fix has the failed command's very words in another order (a flag moved before the
+    file name, ln's source and target swapped): the order was what failed."""
+    a = [t.text for t in failed.tokens]
+    b = [t.text for t in fix.tokens]
+    return a != b and sorted(a) == sorted(b)
 
 
 def _next_in_session(memory: Memory, failed: CommandRecord, fix: CommandRecord) -> bool:

@@ -50,7 +50,12 @@ def related_patterns(memory: Memory, learned: Learned) -> list[FailurePattern]:
     shape: str | None = None
     for pid in sorted(memory.patterns):
         p = memory.patterns[pid]
-        if p is own or p.failure_class != own.failure_class:
+        if p is own:
+            continue
+        if any(_same_command(fx, rec.normalized) for fx in p.fixes[-3:]):
+            patterns.append(p)  # this very command failed before (in other words) and was fixed
+            continue
+        if p.failure_class != own.failure_class:
             continue
         if pid not in same_hash and not _same_culprit_kind(own, p):
             if shape is None:
@@ -143,6 +148,10 @@ def printed_fix(fix_command: str, old_output: str, new_output: str) -> str | Non
                 return candidate
         return None
     return None
+
+
+def _same_command(fix: FixObservation, normalized: str) -> bool:
+    return normalize_command(parse_cached(fix.failed_command, fix.dialect)) == normalized
 
 
 def _same_culprit_kind(a: FailurePattern, b: FailurePattern) -> bool:
