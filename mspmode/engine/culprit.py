@@ -131,6 +131,9 @@ class CulpritRule:
     regex: re.Pattern[str]
 
 
+PACKAGE_NAMED = "package_named"  # rule of a culprit that is a package the error says is missing
+
+
 def _c(name: str, hint: str, pattern: str) -> CulpritRule:
     return CulpritRule(name, hint, lazy(wrap_tolerant(pattern), re.VERBOSE | re.IGNORECASE | re.MULTILINE))
 
@@ -346,6 +349,14 @@ CULPRIT_RULES: tuple[CulpritRule, ...] = (
     # SQL Server: Incorrect syntax near the keyword 'IF'. · 'STRING_AGG' is not a recognized built-in …
     _c("mssql_near", "sql", r"\bIncorrect\ syntax\ near\ (?:the\ keyword\ )?'(?P<word>[^'\n]{1,200})'"),
     _c("mssql_builtin", "sql_word", r"'(?P<word>\w{1,100})'\ is\ not\ a\ recognized\ built-in\ function"),
+    # a package the repositories do not have: the thing acted on, wherever a command names it
+    _c(
+        PACKAGE_NAMED,
+        "object",
+        r"""\bNo\ match\ for\ argument:\ (?P<word>[^\s'"]{1,100})
+        | ^No\ package\ (?P<word2>\S{1,100})\ available
+        | \bPackage\ '?(?P<word3>[^'\s]{1,100})'?\ (?:has\ no\ installation\ candidate|is\ not\ available)""",
+    ),
     # a name the program says it does not know, which the command may only feed it (a dump, a script)
     _c(
         "unknown_name",
@@ -387,6 +398,10 @@ def contains_culprit(culprit: Culprit, keys: frozenset[str], script: Script) -> 
         base = culprit.key.partition("@")[0]
         verbs = {k.split(":", 2)[2].partition("@")[0] for k in keys if k.startswith(base + ":")}
         return not (verbs and culprit.sequence[0] not in verbs and verbs <= READ_ONLY_VERBS)
+    if culprit.rule == PACKAGE_NAMED:
+        # the package as what a command acts on, not the verb (yum install update / yum update)
+        word = culprit.sequence[0] if culprit.sequence else ""
+        return any(w.value.lower() == word for seg in script.segments for w in positionals(seg)[1:])
     if culprit.kind != SYNTAX or len(culprit.sequence) < 2:
         return True
     return any(_has_sequence(sub, culprit.sequence) for sub in scripts_of(script))
@@ -609,8 +624,19 @@ def _resolve(
         return _as_substitution(script, rule.name)
     if hint == "sql":
         return _as_sql_fragment(word, script, rule.name)
+    if hint == "object":
+        return _as_object(word, script, rule.name)
     if hint == "sql_word" and word:
         return Culprit(SYNTAX, word, "syn:" + word.lower(), sequence=(word.lower(),), rule=rule.name)
+    return None
+
+
+def _as_object(word: str, script: Script, rule: str) -> Culprit | None:
+    """A name the error says is missing (a package), as the command has it."""
+    low = word.strip("'\".,").lower()
+    for sub in scripts_of(script):
+        if any(t.kind == WORD and t.value.lower() == low for t in sub.tokens):
+            return Culprit(SYNTAX, word, "syn:" + low, sequence=(low,), rule=rule)
     return None
 
 

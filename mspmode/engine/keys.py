@@ -173,7 +173,7 @@ def _token_keys(script: Script, keys: set[str]) -> None:
         elif tok.kind == WORD:
             if not tok.quoted and punctuation_only(tok.text):
                 keys.add("op:" + tok.text)
-            if tok.value[:1].isalpha():
+            if tok.value[:1].isalnum():
                 keys.add("syn:" + tok.value.lower())
             if "${" in tok.text:
                 keys.update("syn:" + shape for shape in expansion_shapes(tok.text))

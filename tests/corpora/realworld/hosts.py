@@ -223,6 +223,8 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
         "Birch Logistics",
         {**_YUM, "os": "CentOS", "os_version": "7.9", "curl_version": "7.29.0", "git_version": "1.8.3.1"},
     ),
+    "RW-C8": ("Alder Dental", {**_YUM, "os": "CentOS", "os_version": "8.1", "package_manager": "dnf"}),
+    "RW-C8B": ("Erable Conseil", {**_YUM, "os": "CentOS", "os_version": "8.1", "package_manager": "dnf"}),
     "RW-R9": (
         "Cedar Law",
         {
