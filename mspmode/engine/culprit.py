@@ -909,7 +909,8 @@ def _as_substitution(script: Script, rule: str) -> Culprit | None:
 # SQL's reserved and common words: a culprit is a run of these (the construct), never the names
 # and values around them (an account in GRANT … IDENTIFIED BY, a table, a literal).
 SQL_KEYWORDS = frozenset(
-    """add after aggregate all alter analyze and any as asc authorization auto_increment backup begin
+    """add after aggregate all alter always analyze and any as asc authorization auto_increment backup begin
+    conflict do nothing generated stored filter within
     between binary by cascade case cast change character charset check collate collation column columns
     comment commit concurrently constraint create cross current cursor database databases declare default
     delete desc describe distinct drop each else end engine escape except exec execute exists explain

@@ -437,6 +437,46 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
             "db_version": "9.6.24",
         },
     ),
+    "RW-PG94": (
+        "Cedar Law",
+        {
+            "shell_type": "psql",
+            "os": "Ubuntu",
+            "os_version": "16.04",
+            "database": "postgresql",
+            "db_version": "9.4.8",
+        },
+    ),
+    "RW-PG94B": (
+        "Birch Logistics",
+        {
+            "shell_type": "psql",
+            "os": "Ubuntu",
+            "os_version": "16.04",
+            "database": "postgresql",
+            "db_version": "9.4.8",
+        },
+    ),
+    "RW-PG95": (
+        "Erable Conseil",
+        {
+            "shell_type": "psql",
+            "os": "Debian",
+            "os_version": "9",
+            "database": "postgresql",
+            "db_version": "9.5.24",
+        },
+    ),
+    "RW-PG95B": (
+        "Alder Dental",
+        {
+            "shell_type": "psql",
+            "os": "Debian",
+            "os_version": "9",
+            "database": "postgresql",
+            "db_version": "9.5.24",
+        },
+    ),
     "RW-PG16": (
         "Birch Logistics",
         {
