@@ -267,6 +267,7 @@ RULES: tuple[Rule, ...] = (
         | No\ se\ encuentra\ ningún\ parámetro\ que\ coincida               # PowerShell es
         | ^Invalid\ switch\ -\ | \bInvalid\ switch\b       # cmd.exe / COMMAND.COM
         | ^Invalid\ parameter\ -\ | ^Parameter\ format\ not\ correct\ -   # xcopy and friends
+        | \bInvalid\ Parameter\ \#\d{1,3}\ :\ "/                   # robocopy
         | \bNo\ such\ option:?\ -                          # click
         | \bunrecognized\ arguments?:\ -                   # argparse
         | \bFound\ argument\ '-[^'\n]*'\ which\ wasn't\ expected | \bunexpected\ argument\ '-  # clap

@@ -295,6 +295,7 @@ CULPRIT_RULES: tuple[CulpritRule, ...] = (
     _c("iproute_option", "option", r"""\bOption\ "(?P<word>-[^"\n]{1,100})"\ is\ unknown"""),
     # cmd.exe / COMMAND.COM: Invalid switch - /I · xcopy: Invalid parameter - /Z
     _c("invalid_switch", "option", r"""\bInvalid\ (?:switch|parameter)\ -\ "?(?P<word>[^"\s]{1,100})"""),
+    _c("robocopy_parameter", "option", r"""\bInvalid\ Parameter\ \#\d{1,3}\ :\ "(?P<word>/[^"\s:]{1,100})"""),
     _c("parameter_format", "option", r"""^Parameter\ format\ not\ correct\ -\ "?(?P<word>[^"\s]{1,100})"""),
     # click / argparse / clap / git
     _c("no_such_option", "option", r"""\bNo\ such\ option:?\ (?P<word>-[^\s'"]{1,100})"""),
@@ -433,13 +434,17 @@ def _match_from(words: list[str], i: int, seq: tuple[str, ...], j: int) -> bool:
 def has_words(script: Script, wanted: tuple[str, ...]) -> bool:
     """Whether the command has every word of ``wanted`` (as written; lower case where the
     shell ignores case)."""
-    fold = str.lower if script.dialect != POSIX else str
-    have: set[str] = set()
-    for sub in scripts_of(script):
-        for t in sub.tokens:
-            if t.kind == WORD:
-                have.add(fold(t.text))
-                have.add(fold(t.value))
+    have = script.memo.get("words")
+    if not isinstance(have, frozenset):
+        fold = str.lower if script.dialect != POSIX else str
+        found: set[str] = set()
+        for sub in scripts_of(script):
+            for t in sub.tokens:
+                if t.kind == WORD:
+                    found.add(fold(t.text))
+                    found.add(fold(t.value))
+        have = frozenset(found)
+        script.memo["words"] = have
     return all(w in have for w in wanted)
 
 

@@ -107,6 +107,10 @@ _VERSIONED = lazy(r"^v?\d")
 PLATFORM_SHELLS = frozenset({"cmd", "cmd.exe", "command.com", "tcsh", "csh"})
 _DEVICE_SHELL_SUFFIXES = ("-cli", "routeros", "junos", "ios", "asa", "fortios", "procurve")
 
+# Failures the shell (or a device's CLI) decides itself: what it runs, parses and accepts. Only
+# for these does a platform shell alone make hosts alike.
+SHELL_VERDICTS = frozenset({"command_not_found", "unsupported_syntax", "usage_error", "unknown_subcommand"})
+
 # Traits that name a flavour whose every version shares what it lacks: a failure there carries
 # to the flavour's other versions until one of them works (then: the failing side of it only).
 FLAVOURS = frozenset({"busybox"})
@@ -240,6 +244,8 @@ def match_traits(
     for feature, strength in mine.items():
         if feature in pattern.refuted and feature[1] != "*":
             continue
+        if feature[0] == "shell_type" and pattern.failure_class not in SHELL_VERDICTS:
+            continue  # an option of another program is that program's, not the shell's
         shown: Feature | None = feature
         if feature[1] == "*":
             shown = _flavour_range(pattern, feature[0], traits.get(feature[0]))

@@ -162,8 +162,10 @@ def record(
         normalized=normalize_command(effective),
         failure_class=classification.failure_class if classification else None,
         is_transient=classification.is_transient if classification else False,
+        previous_on_host=memory.last_on_host.get(key, -1),
     )
     memory.commands.append(rec)
+    memory.last_on_host[key] = rec.index
     learned = Learned(record=rec, classification=classification)
     if classification is None:
         _learn_from_success(memory, rec, effective, learned)
@@ -521,7 +523,6 @@ def _learn_fixes(
 # Classes whose culprit a fix may reveal: what the host can do, and a setting of the host that
 # a fix only had to add something to get past (Invoke-WebRequest … -UseBasicParsing).
 _REFINED_CLASSES = CAPABILITY_CLASSES | {CONFIGURATION_ERROR}
-_HOST_SCAN = 200  # records looked back through to find the one before on the same host
 
 
 def _adoptable(memory: Memory, pattern: FailurePattern, culprit: Culprit, failed: CommandRecord) -> bool:
@@ -558,10 +559,7 @@ def _next_in_session(memory: Memory, failed: CommandRecord, fix: CommandRecord) 
         return False
     if not fix.effective.split()[1:] and failed.effective.split()[1:]:
         return False  # a bare command after a call with arguments (uptime) is a look around
-    for idx in range(fix.index - 1, max(failed.index, fix.index - _HOST_SCAN) - 1, -1):
-        if memory.commands[idx].host == fix.host:
-            return idx == failed.index
-    return False
+    return fix.previous_on_host == failed.index
 
 
 def _programs(script: Script) -> set[str]:

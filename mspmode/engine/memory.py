@@ -87,6 +87,7 @@ class CommandRecord:
     is_transient: bool = False
     culprit: Culprit | None = None
     pattern_id: str | None = None
+    previous_on_host: int = -1  # the record run on the same host just before this one
 
     @property
     def succeeded(self) -> bool:
@@ -227,6 +228,7 @@ class Memory:
     successes: dict[str, dict[str, int]] = field(default_factory=dict)
     pending: dict[str, list[int]] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
+    last_on_host: dict[str, int] = field(default_factory=dict)  # host key -> its latest record
     lazy_refresh: bool = False
     keep_outputs: bool = True
 

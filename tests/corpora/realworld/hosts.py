@@ -87,6 +87,14 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
     "RW-C10ZH": ("Ginkgo Trading", {**_CMD, "os": "Windows", "os_version": "10 22H2", "locale": "zh-CN"}),
     "RW-C08": ("Cedar Law", {**_CMD, "os": "Windows Server", "os_version": "2008 R2 SP1"}),
     "RW-C08B": ("Birch Logistics", {**_CMD, "os": "Windows Server", "os_version": "2008 R2 SP1"}),
+    "RW-C03": (
+        "Cedar Law",
+        {"shell_type": "cmd", "os": "Windows Server", "os_version": "2003 x64", "robocopy": "XP010"},
+    ),
+    "RW-C03B": (
+        "Alder Dental",
+        {"shell_type": "cmd", "os": "Windows Server", "os_version": "2003 x64", "robocopy": "XP010"},
+    ),
     "RW-C10DE": ("Dachs Bau", {**_CMD, "os": "Windows", "os_version": "10 22H2", "locale": "de-DE"}),
     # BusyBox / Alpine / OpenWrt
     "RW-ALP18A": (
@@ -160,6 +168,24 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
     # macOS and the BSDs
+    "RW-OWRT19": (
+        "Cedar Law",
+        {
+            "shell_type": "ash",
+            "os": "OpenWrt",
+            "os_version": "19.07",
+            "package_manager": "opkg",
+            "busybox": "1.30.1",
+        },
+    ),
+    "RW-NAS": (
+        "Birch Logistics",
+        {"shell_type": "sh", "os": "Zyxel NAS (fun_plug)", "os_version": "5.21", "busybox": "1.20.2"},
+    ),
+    "RW-DDWRT": (
+        "Erable Conseil",
+        {"shell_type": "sh", "os": "DD-WRT", "os_version": "r40559", "busybox": True},
+    ),
     "RW-MAC13": (
         "Cedar Law",
         {"shell_type": "zsh", "os": "macOS", "os_version": "13.6", "package_manager": "brew"},
@@ -180,6 +206,10 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
     "RW-MAC10B": ("Cedar Law", {"shell_type": "bash", "os": "macOS", "os_version": "10.12.6"}),
     "RW-FBSD": (
         "Erable Conseil",
+        {"shell_type": "tcsh", "os": "FreeBSD", "os_version": "13.2", "package_manager": "pkg"},
+    ),
+    "RW-FBSDB": (
+        "Cedar Law",
         {"shell_type": "tcsh", "os": "FreeBSD", "os_version": "13.2", "package_manager": "pkg"},
     ),
     "RW-PFS": (
