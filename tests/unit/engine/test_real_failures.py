@@ -70,7 +70,10 @@ def test_a_message_wrapped_at_the_console_width_is_read_whole() -> None:
 
 
 def test_localised_powershell_and_cmd_messages_are_classified() -> None:
-    zh = "touch : 无法将“touch”项识别为 cmdlet。\n    + CategoryInfo : ObjectNotFound: (touch:String) [], CommandNotFoundException"
+    zh = (
+        "touch : 无法将“touch”项识别为 cmdlet。\n"
+        "    + CategoryInfo : ObjectNotFound: (touch:String) [], CommandNotFoundException"
+    )
     de = 'Der Befehl "grep" ist entweder falsch geschrieben oder\nkonnte nicht gefunden werden.'
     for text in (zh, de):
         found = classify(1, text)
@@ -144,7 +147,10 @@ def test_a_fix_that_only_added_an_option_makes_the_culprit_the_call_without_it()
         os_version="2016",
         powershell_version="5.1",
     )
-    ie = "Invoke-WebRequest : The response content cannot be parsed because the Internet Explorer engine is not available"
+    ie = (
+        "Invoke-WebRequest : The response content cannot be parsed because the Internet Explorer "
+        "engine is not available"
+    )
     _run(memory, "W16", "Invoke-WebRequest -Uri http://192.0.2.5/a.aspx", 1, ie, 0, "a")
     _run(memory, "W16", "Invoke-WebRequest -Uri http://192.0.2.5/a.aspx -UseBasicParsing", 0, "200", 1, "a")
     other = check(memory, "W16", "Invoke-WebRequest -Uri http://192.0.2.9/health")
