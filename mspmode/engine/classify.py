@@ -159,6 +159,7 @@ RULES: tuple[Rule, ...] = (
         COMMAND_NOT_FOUND,
         r"""
         is\ not\ recognized\ as\ (?:the|a)\ name\ of\ a\ cmdlet | CommandNotFoundException
+        | \bcommand\ was\ found\ in\ the\ module\ '[^'\n]{1,200}',\ but\ the\ module\ could\ not\ be\ loaded
         | wurde\ nicht\ als\ Name\ eines\ Cmdlet                             # de
         | n'est\ pas\ reconnu\ comme\ nom\ d'applet\ de\ commande             # fr
         | no\ se\ reconoce\ como\ nombre\ de\ un\ cmdlet                       # es
@@ -419,7 +420,7 @@ RULES: tuple[Rule, ...] = (
         | \bTemporary\ failure\ in\ name\ resolution\b | \bnodename\ nor\ servname\b
         | \bgetaddrinfo\ (?:ENOTFOUND|EAI_AGAIN)\b | \bNo\ such\ host\ is\ known\b
         | \bUnknown\ host\b | \bcould\ not\ find\ host\b | \bNXDOMAIN\b | \bserver\ can't\ find\b
-        | \bcould\ not\ resolve\b
+        | \bcould\ not\ resolve\b | \bTemporary\ failure\ resolving\b | \bunable\ to\ resolve\ host\ address\b
         """,
         "a name did not resolve",
     ),

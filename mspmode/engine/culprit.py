@@ -151,6 +151,13 @@ CULPRIT_RULES: tuple[CulpritRule, ...] = (
         | Le\ terme\ «\s?(?P<word2>[^»\n]{1,200}?)\s?»\ n'est\ pas
         | El\ término\ '(?P<word3>[^'\n]{1,200})'\ no\ se\ reconoce""",
     ),
+    # PowerShell 7: The 'Get-LocalGroup' command was found in the module '…', but the
+    # module could not be loaded.
+    _c(
+        "ps_module_unloadable",
+        "command",
+        r"The\ '(?P<word>[^'\n]{1,200})'\ command\ was\ found\ in\ the\ module",
+    ),
     # PowerShell's CategoryInfo, in every language: ObjectNotFound: (Get-TimeZone:String) [], …
     _c("ps_object_not_found", "command", r"ObjectNotFound:\ \((?P<word>[^:()\n]{1,200}):String\)"),
     # Windows PowerShell's execution policy: .\x.ps1 : File C:\x.ps1 cannot be loaded …

@@ -72,6 +72,11 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
         "Ginkgo Trading",
         {**_PS, "os": "Windows", "os_version": "10 22H2", "powershell_version": "5.1", "locale": "zh-CN"},
     ),
+    "RW-P70": ("Cedar Law", {**_PS, "os": "Windows", "os_version": "10 1909", "powershell_version": "7.0.0"}),
+    "RW-P70B": (
+        "Erable Conseil",
+        {**_PS, "os": "Windows", "os_version": "10 1909", "powershell_version": "7.0.0"},
+    ),
     "RW-P7A": (
         "Alder Dental",
         {**_PS, "os": "Windows Server", "os_version": "2022", "powershell_version": "7.4"},
