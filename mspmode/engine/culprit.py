@@ -25,6 +25,7 @@ from mspmode.engine.classify import (
 from mspmode.engine.keys import (
     MAX_POSITIONAL_COUNT,
     MAX_SUBCOMMAND_ORDINAL,
+    dashless_keys,
     effective_user,
     expansion_shapes,
     is_option,
@@ -821,9 +822,10 @@ def _as_option(word: str, prog_hint: str | None, text: str, script: Script, rule
         owners.extend((name, words[1:]) for name, words in seg.wrapper_words)
         for owner, words in owners:
             for w in words:
-                if not is_option(w, seg.dialect):
+                if is_option(w, seg.dialect):
+                    spelled = option_keys(w, seg.dialect)
+                elif not (spelled := dashless_keys(seg, w)):
                     continue
-                spelled = option_keys(w, seg.dialect)
                 for cand in candidates:
                     c = cand.lower().split(":", 1)[0] if lower_dialect(seg.dialect) else cand
                     if c in spelled or (lower_dialect(seg.dialect) and c == w.text.lower()):
@@ -843,13 +845,16 @@ def _first_long_option(prog_hint: str | None, text: str, script: Script, rule: s
     """BSD getopt reads ``--max-depth`` as ``-`` then ``-``: "illegal option -- -" names the
     first long option of the program it prefixes."""
     hints = _program_hints(text, prog_hint)
-    for seg in sorted(
-        (s for s in script.segments if s.program), key=lambda s: 0 if s.program in hints else 1
-    ):
-        for w in seg.args:
+    owners: list[tuple[str, tuple[Token, ...], Segment]] = []
+    for seg in script.segments:
+        owners.extend((name, words[1:], seg) for name, words in seg.wrapper_words)  # xargs --null
+        if seg.program:
+            owners.append((seg.program, seg.args, seg))
+    for owner, words, seg in sorted(owners, key=lambda o: 0 if o[0] in hints else 1):
+        for w in words:
             if w.text.startswith("--") and len(w.text) > 2:
-                key = _k(f"opt:{seg.program}:--*", seg)  # every long option, not this one only
-                return Culprit(OPTION, "--…", key, seg.program, rule=rule, where=seg.where)
+                key = _k(f"opt:{owner}:--*", seg)  # every long option, not this one only
+                return Culprit(OPTION, "--…", key, owner, rule=rule, where=seg.where)
     return None
 
 

@@ -83,6 +83,23 @@ def option_keys(word: Token, dialect: str) -> list[str]:
     return [t]
 
 
+# Programs that read a dashless first argument as option letters (BSD-style ``ps ax``, ``tar
+# xzf``): BusyBox's ps refuses the letter by name ("invalid option -- 'a'").
+DASHLESS_OPTIONS: frozenset[str] = frozenset({"ps", "tar"})
+
+
+def dashless_keys(segment: Segment, word: Token) -> list[str]:
+    """The option letters ``word`` stands for when it is such a program's dashless first
+    argument (``ps aux`` is ``-a``, ``-u``, ``-x``); none otherwise."""
+    args = segment.args
+    if segment.program not in DASHLESS_OPTIONS or not args or args[0] is not word:
+        return []
+    t = word.text
+    if word.kind != WORD or not t.isalpha() or not t.islower() or len(t) > 8:
+        return []
+    return ["-" + ch for ch in dict.fromkeys(t)]
+
+
 def is_option(word: Token, dialect: str) -> bool:
     t = word.text
     if len(t) < 2 or word.kind != WORD or t[0] in "'\"`":
@@ -121,6 +138,8 @@ def _segment_keys(seg: Segment, keys: set[str]) -> None:
         for w in words[1:]:
             if is_option(w, seg.dialect):
                 keys.update(f"opt:{name}:{k}{at}" for k in option_keys(w, seg.dialect))
+                if w.text.startswith("--") and seg.dialect == POSIX:
+                    keys.add(f"opt:{name}:--*{at}")  # xargs --null: a wrapper's long option
     prog = seg.program
     if prog is None:
         if seg.dialect == POWERSHELL:
@@ -143,6 +162,8 @@ def _segment_keys(seg: Segment, keys: set[str]) -> None:
             if seg.dialect == POWERSHELL and i + 1 < len(args) and not is_option(args[i + 1], seg.dialect):
                 # -Encoding utf8NoBOM: a value an older version's ValidateSet lacks
                 keys.add(f"opt:{prog}:{w.text.lower()}={args[i + 1].value.lower()}{at}")
+    if seg.args and seg.dialect == POSIX:
+        keys.update(f"opt:{prog}:{k}{at}" for k in dashless_keys(seg, seg.args[0]))
     found = positionals(seg)
     for ordinal, w in enumerate(found[: MAX_SUBCOMMAND_ORDINAL + 1]):
         keys.add(f"sub:{prog}:{ordinal}:{w.value.lower()}{at}")

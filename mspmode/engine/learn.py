@@ -552,12 +552,19 @@ def _reordered(failed: Script, fix: Script) -> bool:
     return a != b and sorted(a) == sorted(b)
 
 
+# Bare commands that change what the session may do: a network device's privileged mode, a
+# root shell. Run right after a failure they are the next try at the job, not a look around.
+MODE_STEPS: frozenset[str] = frozenset({"enable", "en", "su", "sudo", "doas"})
+
+
 def _next_in_session(memory: Memory, failed: CommandRecord, fix: CommandRecord) -> bool:
     """Whether ``fix`` is what was run next on that host in the failure's session: the order of
     the work says it was the next try at the same job, however different its words."""
     if failed.session is None or failed.session != fix.session:
         return False
-    if not fix.effective.split()[1:] and failed.effective.split()[1:]:
+    words = fix.effective.split()
+    mode_step = len(words) == 1 and words[0].lower() in MODE_STEPS
+    if not words[1:] and not mode_step and failed.effective.split()[1:]:
         return False  # a bare command after a call with arguments (uptime) is a look around
     return fix.previous_on_host == failed.index
 

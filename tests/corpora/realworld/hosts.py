@@ -322,6 +322,14 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
         "Cedar Law",
         {"shell_type": "asa-cli", "os": "Cisco ASA", "os_version": "9.8(4)", "role": "firewall"},
     ),
+    "RW-ASA82": (
+        "Erable Conseil",
+        {"shell_type": "asa-cli", "os": "Cisco ASA", "os_version": "8.2(5)", "role": "firewall"},
+    ),
+    "RW-ASA82B": (
+        "Alder Dental",
+        {"shell_type": "asa-cli", "os": "Cisco ASA", "os_version": "8.2(5)", "role": "firewall"},
+    ),
     "RW-IOS1": (
         "Alder Dental",
         {"shell_type": "ios-cli", "os": "Cisco IOS", "os_version": "15.2(4)E", "role": "switch"},
@@ -452,6 +460,26 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
             "db_version": "10.11.6",
         },
     ),
+    "RW-MDB101": (
+        "Alder Dental",
+        {
+            "shell_type": "mysql",
+            "os": "Ubuntu",
+            "os_version": "18.04",
+            "database": "mariadb",
+            "db_version": "10.1.48",
+        },
+    ),
+    "RW-MDB101B": (
+        "Erable Conseil",
+        {
+            "shell_type": "mysql",
+            "os": "Ubuntu",
+            "os_version": "18.04",
+            "database": "mariadb",
+            "db_version": "10.1.48",
+        },
+    ),
     "RW-PG96": (
         "Alder Dental",
         {
@@ -560,6 +588,26 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
             "os_version": "2008 R2 SP1",
             "database": "mssql",
             "db_version": "SQL Server 2008 R2 (10.50.6000)",
+        },
+    ),
+    "RW-SQL05": (
+        "Cedar Law",
+        {
+            "shell_type": "sqlcmd",
+            "os": "Windows Server",
+            "os_version": "2003 R2",
+            "database": "mssql",
+            "db_version": "SQL Server 2005 (9.00.5000)",
+        },
+    ),
+    "RW-SQL05B": (
+        "Birch Logistics",
+        {
+            "shell_type": "sqlcmd",
+            "os": "Windows Server",
+            "os_version": "2003 R2",
+            "database": "mssql",
+            "db_version": "SQL Server 2005 (9.00.5000)",
         },
     ),
     "RW-SQL16A": (

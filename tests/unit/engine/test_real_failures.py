@@ -214,3 +214,39 @@ def test_an_os_release_family_links_hosts_a_plain_word_trait_sets_apart() -> Non
     _run(memory, "WSL", "sudo systemctl restart docker", 1, no_systemd, 1, "b")
     _run(memory, "WSL", "sudo service docker restart", 0, "", 2, "b")
     assert check(memory, "VM", "sudo systemctl restart docker").verdict == "allow"
+
+
+def test_entering_a_devices_privileged_mode_after_a_refusal_is_the_fix() -> None:
+    memory = Memory()
+    _hosts(memory, ("ASA1",), shell_type="asa-cli", os="Cisco ASA", os_version="9.8(4)")
+    refused = "show running-config\n             ^\nERROR: % Invalid input detected at '^' marker."
+    _run(memory, "ASA1", "show running-config", 1, refused, 0, "a")
+    _run(memory, "ASA1", "enable", 0, "asav-1# ", 1, "a")
+    result = check(memory, "ASA1", "show running-config")
+    assert result.verdict == "block"
+    assert result.suggestions and result.suggestions[0] == "enable"
+    # a bare look around after a failed call is still no fix
+    memory = Memory()
+    _hosts(memory, ("U1",), shell_type="bash", os="Ubuntu", os_version="22.04")
+    _run(memory, "U1", "grep -P 'a\\d' f.txt", 2, "grep: unrecognized option '-P'", 0, "b")
+    _run(memory, "U1", "uptime", 0, " 09:00 up 3 days", 1, "b")
+    assert not check(memory, "U1", "grep -P 'a\\d' f.txt").suggestions
+
+
+def test_bsd_getopt_refusing_a_dash_names_the_long_options_of_a_wrapper_too() -> None:
+    memory = Memory()
+    _hosts(memory, ("MAC1",), shell_type="zsh", os="macOS", os_version="13.6")
+    usage = "xargs: illegal option -- -\nusage: xargs [-0opt] [-E eofstr] [-I replstr [-R replacements]]"
+    _run(memory, "MAC1", "find . -name '*.la' -print0 | xargs --null rm -f", 1, usage, 0, "a")
+    assert check(memory, "MAC1", "printf 'a\\0b\\0' | xargs --null echo").verdict == "block"
+    assert check(memory, "MAC1", "find . -print0 | xargs -0 rm -f").verdict == "allow"
+
+
+def test_a_dashless_option_cluster_is_read_as_option_letters() -> None:
+    memory = Memory()
+    _hosts(memory, ("OW1",), shell_type="ash", os="OpenWrt", os_version="19.07", busybox="1.30.1")
+    refused = "ps: invalid option -- 'a'\nBusyBox v1.30.1 (2020-01-07 07:47:10 UTC) multi-call binary."
+    _run(memory, "OW1", "ps ax", 1, refused, 0, "a")
+    assert check(memory, "OW1", "ps aux | grep dropbear").verdict == "block"
+    assert check(memory, "OW1", "ps w").verdict == "allow"
+    assert "opt:tar:-x" in command_keys(parse("tar xzf a.tgz", "bash"))
