@@ -167,6 +167,15 @@ RULES: tuple[Rule, ...] = (
         "PowerShell: The term 'X' is not recognized as the name of a cmdlet, function, …",
     ),
     _rule(
+        "ps_current_location",
+        COMMAND_NOT_FOUND,
+        r"""
+        \bwas\ not\ found,\ but\ does\ exist\ in\ the\ current\ location
+        | 找不到命令\ ?\S{1,200}?，但它确实存在于当前位置                           # zh
+        """,
+        "PowerShell's suggestion: The command X was not found, but does exist in the current location",
+    ),
+    _rule(
         "cmd_not_recognized",
         COMMAND_NOT_FOUND,
         r"""
@@ -330,6 +339,14 @@ RULES: tuple[Rule, ...] = (
         "the program was called the wrong way",
     ),
     # ---- version ----------------------------------------------------------------------------
+    _rule(
+        "index_unreachable",
+        SERVICE_UNAVAILABLE,
+        r"""
+        \bupdating\ and\ opening\ [^\n]{1,300}:\ temporary\ error\b   # apk: the index fetch failed
+        """,
+        "a package manager that could not fetch its index says the package does not exist: transient",
+    ),
     _rule(
         "version",
         VERSION_MISMATCH,

@@ -152,6 +152,13 @@ CULPRIT_RULES: tuple[CulpritRule, ...] = (
         | Le\ terme\ «\s?(?P<word2>[^»\n]{1,200}?)\s?»\ n'est\ pas
         | El\ término\ '(?P<word3>[^'\n]{1,200})'\ no\ se\ reconoce""",
     ),
+    # PowerShell: The command X was not found, but does exist in the current location (.\X runs it)
+    _c(
+        "ps_current_location",
+        "command",
+        r"""The\ command\ (?P<word>\S{1,200})\ was\ not\ found,\ but\ does\ exist
+        | 找不到命令\ ?(?P<word2>\S{1,200}?)，但它确实存在于当前位置""",
+    ),
     # PowerShell 7: The 'Get-LocalGroup' command was found in the module '…', but the
     # module could not be loaded.
     _c(

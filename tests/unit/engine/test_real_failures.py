@@ -250,3 +250,29 @@ def test_a_dashless_option_cluster_is_read_as_option_letters() -> None:
     assert check(memory, "OW1", "ps aux | grep dropbear").verdict == "block"
     assert check(memory, "OW1", "ps w").verdict == "allow"
     assert "opt:tar:-x" in command_keys(parse("tar xzf a.tgz", "bash"))
+
+
+def test_a_program_in_the_current_folder_not_run_by_name_is_that_program() -> None:
+    memory = Memory()
+    _hosts(memory, ("W1",), shell_type="powershell", os="Windows", os_version="10 22H2")
+    hint = (
+        "Suggestion [3,General]: The command ViVeTool.exe was not found, but does exist in the current"
+        " location. Windows PowerShell does not load commands from the current location by default."
+    )
+    learned = _run(memory, "W1", "ViVeTool.exe /enable /id:29785186", 1, hint, 0, "a")
+    assert learned.record.failure_class == "command_not_found"
+    _run(memory, "W1", ".\\ViVeTool.exe /enable /id:29785186", 0, "Successfully set", 1, "a")
+    result = check(memory, "W1", "ViVeTool.exe /query /id:29785186")
+    assert result.verdict == "block" and result.suggestions[0].startswith(".\\ViVeTool.exe")
+
+
+def test_a_package_missing_because_the_index_could_not_be_fetched_is_transient() -> None:
+    out = (
+        "WARNING: updating and opening http://dl-cdn.alpinelinux.org/alpine/v3.18/main: temporary error"
+        " (try again later)\nERROR: unable to select packages:\n  curl (no such package):\n"
+    )
+    got = classify(1, out)
+    assert got is not None and got.is_transient
+    missing = "ERROR: unable to select packages:\n  yarn (no such package):\n    required by: world[yarn]"
+    got = classify(1, missing)
+    assert got is not None and not got.is_transient
