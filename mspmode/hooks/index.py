@@ -76,9 +76,9 @@ def index_path(home: StrPath, label: str) -> str:
     return os.path.join(home, "cache", f"hook-index-{zlib.crc32(label.encode()):08x}.sqlite")
 
 
-# The engine modules whose classes the index pickles, or whose keys it stores: another version
-# of them is another format.
-PICKLED_MODULES = ("memory.py", "culprit.py", "keys.py", "fingerprint.py", "struct.py")
+# The engine modules whose classes the index pickles, whose keys it stores, or whose rules pick
+# its triggers (precheck: what blocks): another version of them is another format.
+PICKLED_MODULES = ("memory.py", "culprit.py", "keys.py", "fingerprint.py", "struct.py", "precheck.py")
 
 
 def code_stamp() -> str:
@@ -170,6 +170,10 @@ def key_trigger(key: str) -> tuple[str, str]:
         if rest.startswith("$"):
             return "literal", "${"  # an expansion's shape (``${,,}``), not its text
         subject = rest
+    elif kind in ("use", "perm"):
+        # use:PROGRAM[@where] and perm:PROGRAM[:VERB][@user][@where]: the program, by its family
+        # name (pip for pip3), is part of the command's text
+        return "literal", rest.split("@", 1)[0].split(":", 1)[0].lower()
     else:
         return "literal", ""  # an unknown kind of key: every command may carry it
     word = _longest_word(subject)
