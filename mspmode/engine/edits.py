@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections import Counter
 from collections.abc import Callable, Sequence
 from difflib import SequenceMatcher
 
@@ -22,7 +23,15 @@ from mspmode.engine.keys import family, is_option, option_keys, positionals, scr
 from mspmode.engine.memory import FailurePattern
 from mspmode.engine.tokenize import OP, POSIX, POWERSHELL, WORD, Nested, Script, Token, parse_cached
 
-__all__ = ["adapt", "added_words", "already_fixed", "culprit_from_edit", "inserts_after", "rewrap"]
+__all__ = [
+    "adapt",
+    "added_words",
+    "already_fixed",
+    "culprit_from_edit",
+    "derivation",
+    "inserts_after",
+    "rewrap",
+]
 
 
 def _flat(script: Script) -> list[Token]:
@@ -245,6 +254,27 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
             for k in range(i2 - i1):
                 image[i1 + k].append(j1 + k)
         elif tag == "replace":
+            # Words of one kind in the same order pair up (git am / git commit -m x: the verb is
+            # the verb); what the new command has more after them is its own, kept after them.
+            k = 0
+            longer = j2 - j1 > i2 - i1
+            while longer and k < i2 - i1 and _kind(f[i1 + k]) == _kind(n[j1 + k]):
+                image[i1 + k].append(j1 + k)
+                k += 1
+            if longer and k == i2 - i1:
+                gap[i2].extend(range(j1 + k, j2))
+                continue
+            if longer:
+                # … and from the end (grep test.py test / grep -lir . test: the options before)
+                back = 0
+                while back < i2 - i1 - k and _kind(f[i2 - 1 - back]) == _kind(n[j2 - 1 - back]):
+                    back += 1
+                if k + back == i2 - i1:
+                    for b in range(back):
+                        image[i2 - 1 - b].append(j2 - 1 - b)
+                    gap[i1 + k].extend(range(j1 + k, j2 - back))
+                    continue
+            i1, j1 = i1 + k, j1 + k
             # The ends match up (tar xvf foo.tar / tar --extract -f "foo bar.tar": the archive is
             # the last word of both); what the new command has more goes with the first word.
             extra = max(0, (j2 - j1) - (i2 - i1))
@@ -265,6 +295,15 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
                 if cands and len(cands) == 1 and cands[0] not in moved.values():
                     moved[j] = cands[0]
     moved_from = set(moved.values())
+    reorder = bool(moved) and sorted(ft) == sorted(xc)
+    if reorder:
+        # The fix put the words in another order: where the new command's own words go among
+        # them is not known — but those before the reordered words stay before them, and
+        # operands added at the end stay at the end.
+        span = [i for tag, i1, i2, _j1, _j2 in fx if tag != "equal" for i in (i1, i2)]
+        lo, hi = min(span), max(span)
+        if any(gap[lo + 1 : hi]) or any(_kind(n[j]) != "word" for j in gap[hi]):
+            return None
 
     pieces: list[tuple[str, str]] = []
 
@@ -300,6 +339,10 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
             if not same:
                 return None
             continue
+        if reorder and tag == "insert":
+            for j in gap[i1]:
+                emit_n(j)
+            gap[i1] = []
         for i in range(i1, i2):
             for j in gap[i]:
                 emit_n(j)
@@ -323,11 +366,19 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
             else:
                 if x[j].kind == WORD and xc[j] in nc and xc[j] not in ft:
                     return None  # the new command has that part of the fix already
+                if tag == "insert" and gap[i1] and _kind(x[j1]) == "word":
+                    # words (no option and its values) put where the new command has words of its
+                    # own: which of them stands for what is not known (man read → man 3 read / man 2 read)
+                    return None
                 pieces.append((_pre(x, j, fix.text), xt[j]))
     for j in gap[len(f)]:
         emit_n(j)
     if not pieces:
         return None
+    removed_words = Counter(ft[i] for tag, i1, i2, _j1, _j2 in fx if tag == "delete" for i in range(i1, i2))
+    made = Counter(text.lower() if fold else text for _pre_text, text in pieces)
+    if any(made[w] > xc.count(w) for w in removed_words):
+        return None  # what the fix took out is still there (a word the new command repeats)
     out = pieces[0][1]
     for pre, text in pieces[1:]:
         # A literal that started the fix now follows a token of the new command (sudo …), or a
@@ -341,6 +392,13 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
     return out
 
 
+def _kind(tok: Token) -> str:
+    """What a token is to alignment: an option, a word, or the operator it is."""
+    if tok.kind != WORD:
+        return tok.text
+    return "option" if tok.text.startswith("-") and len(tok.text) > 1 else "word"
+
+
 def _before_the_retry(failed: Script, fix: Script, new: Script, x: list[Token], f: list[Token]) -> str | None:
     """A fix that runs something first and then the failed command as it was (``vagrant up
     && vagrant ssh``, ``git pull && git push``): the first part made from the new command the
@@ -350,11 +408,18 @@ def _before_the_retry(failed: Script, fix: Script, new: Script, x: list[Token], 
     if len(ands) != 1 or [t.text for t in x[ands[0] + 1 :]] != [t.text for t in f]:
         return None
     head_text = fix.text[: x[ands[0]].start].strip()
-    if not head_text or len(x[: ands[0]]) != len(f) or len(f) < 2:
+    if not head_text:
         return None
-    head = parse_cached(head_text, fix.dialect)
-    made = adapt(failed, head, new)
-    return f"{made} && {new.text.strip()}" if made is not None else None
+    if len(x[: ands[0]]) == len(f) >= 2:
+        made = adapt(failed, parse_cached(head_text, fix.dialect), new)
+        if made is not None:
+            return f"{made} && {new.text.strip()}"
+    # The first part as it was, when the new command has every word of the failed one (vim →
+    # pacman -S gvim && vim; sudo vim → pacman -S gvim && sudo vim): the same command, wrapped.
+    failed_words = {t.text for t in f if t.kind == WORD}
+    if failed_words and failed_words <= {t.text for t in _flat(new) if t.kind == WORD}:
+        return f"{head_text} && {new.text.strip()}"
+    return None
 
 
 def _copy_of(token: str, failed: list[str], image: list[list[int]]) -> int | None:
@@ -370,11 +435,14 @@ def _copy_of(token: str, failed: list[str], image: list[list[int]]) -> int | Non
 _SEPARATORS = ".-_/:"
 
 
-def _derivation(x: str, y: str) -> Callable[[str], str | None] | None:
+def derivation(x: str, y: str) -> Callable[[str], str | None] | None:
     """How ``y`` was made from ``x``, as a function to make the same from another word: the same
     word, a suffix or a prefix added, or cut at a separator (foo.tar → foo). None: no relation."""
     if y == x:
         return lambda v: v
+    host = _url_host(x)
+    if host is not None and y == host:
+        return _url_host  # whois https://example.org/wiki → whois example.org
     # An affix joins at punctuation (foo → foo.java, foo.io → http://foo.io); letters added to a
     # word (base → rebase, log → login) are a different word, not a derivation.
     if len(x) >= 3 and len(y) > len(x) and y.startswith(x) and not y[len(x)].isalnum():
@@ -388,8 +456,32 @@ def _derivation(x: str, y: str) -> Callable[[str], str | None] | None:
         return lambda v: head + v[1:] if len(v) >= 2 else None  # 0a → -a: its first sign replaced
     if len(y) >= 2 and len(x) > len(y) and x.startswith(y) and x[len(y)] in _SEPARATORS:
         sep = x[len(y)]
+        if len(y) == x.rindex(sep) != x.index(sep, 1):  # at the last of several (/a/b/c → /a/b)
+            return lambda v: v[: v.rindex(sep)] if sep in v[1:] else None
         return lambda v: v[: v.index(sep, 1)] if sep in v[1:] else None
+    if len(x) == len(y) >= 2 and x != y and x.lower() == y.lower():
+        # Letters put in the other case (pacman -sv → -Sv): the same places of the other word.
+        flips = [i for i in range(len(x)) if x[i] != y[i]]
+        upper = [y[i].isupper() for i in flips]
+
+        def recase(v: str) -> str | None:
+            if len(v) <= flips[-1] or not all(v[i].isalpha() for i in flips):
+                return None
+            chars = list(v)
+            for i, up in zip(flips, upper, strict=True):
+                chars[i] = chars[i].upper() if up else chars[i].lower()
+            return "".join(chars)
+
+        return recase
     return None
+
+
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?(?P<host>[^/:?#\s]+)", re.I)
+
+
+def _url_host(value: str) -> str | None:
+    m = _URL.match(value)
+    return m.group("host") if m else None
 
 
 def _derive(
@@ -401,11 +493,15 @@ def _derive(
         return None
     results: set[str] = set()
     for i, tok in enumerate(failed):
-        if tok.kind != WORD or len(image[i]) != 1 or tok.text.startswith("-"):
+        if tok.kind != WORD or len(image[i]) != 1:
             continue
-        how = _derivation(tok.value, token.value)
+        if tok.text.startswith("-") and tok.value.lower() != token.value.lower():
+            continue  # an option is a word of its own, made again only in the other case (-s → -S)
+        how = derivation(tok.value, token.value)
         if how is None:
             continue
+        if _kind(new[image[i][0]]) != _kind(tok):
+            return None  # in its place the new command has another kind of word (an option)
         made = how(new[image[i][0]].value)
         if not made:
             return None

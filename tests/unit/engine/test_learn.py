@@ -85,6 +85,12 @@ def at(minute: int) -> str:
             "Get-WmiObject win32_bios",
         ),
         ("useradd -m bob", "adduser -D bob", "sudo useradd -m alice", POSIX, "sudo adduser -D alice"),
+        # letters put in the other case are put so in the new option
+        ("pacman -sy vim", "pacman -Sy vim", "pacman -ss emacs", POSIX, "pacman -Ss emacs"),
+        # a URL's host taken from it
+        ("whois https://a.org/wiki/Main", "whois a.org", "whois https://b.com/s?q=x", POSIX, "whois b.com"),
+        # words put in another order; the options before them stay before them
+        ("grep test.py test", "grep test test.py", "grep -lir . test", POSIX, "grep -lir test ."),
     ],
 )
 def test_adapt_transplants_the_edit(failed: str, fix: str, new: str, dialect: str, expected: str) -> None:
