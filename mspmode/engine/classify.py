@@ -254,6 +254,7 @@ RULES: tuple[Rule, ...] = (
         | \bTask\ ['"][^'"\n]{1,80}['"]\ (?:is\ not\ in|not\ found)    # gulp, grunt
         | \binvalid\ choice:\ '                            # argparse sub-parsers
         | \bambiguous\ command\b                           # tmux
+        | \b(?:command|Task)\ '[^'\n]{1,80}'\ is\ ambiguous\b   # hg, gradle: several start so
         | \bUnknown\ lifecycle\ phase\b                    # maven
         """,
         "tools that name an unknown subcommand or verb",
@@ -281,7 +282,6 @@ RULES: tuple[Rule, ...] = (
         | \bNo\ such\ option:?\ -                          # click
         | \bunrecognized\ arguments?:\ -                   # argparse
         | \bFound\ argument\ '-[^'\n]*'\ which\ wasn't\ expected | \bunexpected\ argument\ '-  # clap
-        | \bbad\ flag\ '-                                  # git
         | \boption\ -[^\s:]{1,100}:\ is\ unknown              # curl
         | \bdid\ you\ mean\ `--                            # git one dash for two
         """,
@@ -334,7 +334,9 @@ RULES: tuple[Rule, ...] = (
         | \bParameterArgumentValidationError\b | \bPositionalParameterNotFound\b   # error ids
         | Es\ wurde\ kein\ Positionsparameter\ gefunden | paramètre\ positionnel   # de, fr
         | \bunterminated\ `s'\ command\b | \binvalid\ command\ code\b | \bunknown\ command:\ `   # sed
-        | \btoo\ many\ arguments\b | \bextra\ operand\b | \bmust\ come\ before\ non-option\ arguments\b
+        | \btoo\ many\ arguments\b | \bextra\ operand\b
+        | \bmust\ come\ before\ non-option\ arguments\b   # git: an option after the operands
+        | \bbad\ flag\ '-[^'\n]{1,100}'\ used\ after\ filename\b  # (older git's wording)
         """,
         "the program was called the wrong way",
     ),

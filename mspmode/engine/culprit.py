@@ -254,6 +254,8 @@ CULPRIT_RULES: tuple[CulpritRule, ...] = (
     _c("unknown_phase", "token", r"""\bUnknown\ lifecycle\ phase\ "(?P<word>[^"\n]{1,100})\""""),
     # tmux: ambiguous command: list, could be: …
     _c("ambiguous_command", "token", r"\bambiguous\ command:\ (?P<word>[^\s,]{1,100})"),
+    # hg: command 're' is ambiguous: · gradle: Task 'assembler' is ambiguous in root project
+    _c("ambiguous_word", "token", r"\b(?:command|Task)\ '(?P<word>[^'\n]{1,100})'\ is\ ambiguous\b"),
     # hadoop fs: ls: Unknown command
     _c("word_unknown_command", "token", r"^(?P<word>[^\s:]{1,100}):\ Unknown\ command\b"),
     _c("invalid_choice", "token", r"\binvalid\ choice:\ '(?P<word>[^'\n]{1,100})'"),
@@ -316,7 +318,13 @@ CULPRIT_RULES: tuple[CulpritRule, ...] = (
     _c("no_such_option", "option", r"""\bNo\ such\ option:?\ (?P<word>-[^\s'"]{1,100})"""),
     _c("unrecognized_arguments", "option", r"""\bunrecognized\ arguments?:\ (?P<word>-[^\s'"]{1,100})"""),
     _c("clap_argument", "option", r"\b(?:Found\ argument|unexpected\ argument)\ '(?P<word>-[^'\n]{1,100})'"),
+    # git: an option after the operands (two wordings across versions)
     _c("bad_flag", "option", r"\bbad\ flag\ '(?P<word>-[^'\n]{1,100})'"),
+    _c(
+        "option_order",
+        "option",
+        r"\boption\ '(?P<word>-[^'\n]{1,100})'\ must\ come\ before\ non-option\ arguments",
+    ),
     # git: did you mean `--patch` (with two dashes ?) — the command has the one-dash spelling
     _c("two_dashes", "option", r"did\ you\ mean\ `-(?P<word>-[\w-]{1,100})`\ \(with\ two\ dashes"),
     # BusyBox find: unrecognized: -printf
@@ -479,7 +487,7 @@ def find_culprit(classification: Classification, output: str, script: Script) ->
         return None
     unresolved = False
     for rule in CULPRIT_RULES:
-        if usage and rule.hint not in _USAGE_HINTS:
+        if usage and rule.hint not in _USAGE_HINTS and rule.name not in _USAGE_RULES:
             continue
         m = rule.regex.search(text)
         if not m:
@@ -512,6 +520,7 @@ def find_culprit(classification: Classification, output: str, script: Script) ->
 _NAMING_STATE_RULES = frozenset({"ps_execution_policy"})
 # Usage errors whose error names what was wrong with the call.
 _USAGE_HINTS = frozenset({"positional", "option_value"})
+_USAGE_RULES = frozenset({"bad_flag", "option_order"})  # an option in the wrong place
 _SCRIPT_EXTENSIONS = (".ps1", ".psm1", ".sh", ".bash", ".py", ".pl", ".rb", ".bat", ".cmd", ".php", ".js")
 _INTERPRETERS = frozenset(
     {"bash", "sh", "zsh", "ash", "dash", "ksh", "python", "python2", "python3", "perl", "ruby", "php",

@@ -245,6 +245,16 @@ def _first_arg(seg: Segment) -> Token | None:
     return args[0] if args else None
 
 
+# Programs that are another program with its verb (Chocolatey's shims): one program to the rules
+# that tell failures apart by program. (shortcut → the program it runs)
+SHORTCUTS: dict[str, str] = {
+    "cinst": "choco",  # choco install
+    "cup": "choco",  # choco upgrade
+    "cuninst": "choco",  # choco uninstall
+    "clist": "choco",  # choco list
+}
+
+
 def family(program: str) -> str:
     """A program's name without the version it carries (``pip3``, ``python3.12``, ``php7.4``)."""
     base = program.rstrip("0123456789.")

@@ -45,7 +45,7 @@ from mspmode.engine.generalize import (
     remove_failing_host,
     trait_features,
 )
-from mspmode.engine.keys import command_keys, positionals, proven_keys, scripts_of
+from mspmode.engine.keys import SHORTCUTS, command_keys, positionals, proven_keys, scripts_of
 from mspmode.engine.lazyre import lazy
 from mspmode.engine.memory import (
     LOCAL,
@@ -231,7 +231,8 @@ def _learn_from_failure(
     if culprit is None and not _HAS_WORD.search(fp.normalized_message):
         # A failure that printed nothing (or no word) is told apart only by what ran: one
         # pattern per program, not one for every silent failure of any command.
-        group += "|" + "+".join(sorted({seg.program for seg in script.segments if seg.program}))
+        programs = {SHORTCUTS.get(seg.program, seg.program) for seg in script.segments if seg.program}
+        group += "|" + "+".join(sorted(programs))
     if pattern is None:
         pid = memory.by_group.get(group)
         pattern = memory.patterns.get(pid) if pid else None
