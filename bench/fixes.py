@@ -1,7 +1,7 @@
 """Fix transfer on thefuck's rule tests: learn a fix from ONE case of a rule, then see whether the
 engine recognises the rule's other failures and suggests their fix.
 
-    python bench/fixes.py [PAIRS.jsonl] [--misses]
+    python bench/fixes.py [PAIRS.jsonl] [--misses] [--rules]
 
 Default data: ``<repo>/../shared/data/thefuck-pairs.jsonl`` (see its README). Everything goes
 through the functions the product uses (``mspmode.engine``): for each rule with ≥ 2 fix lines,
@@ -18,7 +18,9 @@ same session — and then, for each other line of the rule:
   (the pattern it joined, or one of the same failure with another word). Precision and recall.
 
 ``mocked_env`` cases (thefuck mocked files, PATH, history…) are reported apart. Micro averages
-count cases; the macro average is over rules. ``--misses`` lists the fix cases we got wrong.
+count cases; the macro average is over rules. ``--misses`` lists the fix cases we got wrong;
+``--rules`` prints, per rule with a miss, its fix cases: top-1 exact, wrong, none (the families
+of misses, largest first).
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ def main() -> None:
     none: dict[str, int] = defaultdict(int)
     conf: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     per_rule: list[tuple[str, int, int]] = []
+    rule_wrong: dict[str, int] = defaultdict(int)
+    rule_none: dict[str, int] = defaultdict(int)
     misses: list[str] = []
     for rule in rules:
         teacher, *others = fixes[rule]
@@ -99,6 +103,7 @@ def main() -> None:
             fix_n[pop] += 1
             if got is None:
                 none[pop] += 1
+                rule_none[rule] += 1
             elif got == case["corrected"][0]:
                 top1[pop] += 1
                 rule_hits += 1
@@ -106,6 +111,7 @@ def main() -> None:
                 anywhere[pop] += 1
             else:
                 wrong[pop] += 1
+                rule_wrong[rule] += 1
             if got != case["corrected"][0]:
                 misses.append(
                     f"{rule}: learned {teacher['command']!r} → {teacher['corrected'][0]!r}; "
@@ -134,6 +140,11 @@ def main() -> None:
     macro = sum(h / n for _, h, n in with_cases) / len(with_cases) if with_cases else 0.0
     print(f"macro top-1 exact over {len(with_cases)} rules: {100 * macro:.1f} %")
     print(f"time            {spent:.2f} s")
+    if "--rules" in sys.argv:
+        print("misses by rule (fix cases: top-1 exact / wrong / none)")
+        missed = [(n - h, r, h, n) for r, h, n in per_rule if n - h]
+        for _miss, rule, hits, n in sorted(missed, key=lambda m: (-m[0], m[1])):
+            print(f"  {rule:40} {n:3}: {hits:3} top-1 {rule_wrong[rule]:3} wrong {rule_none[rule]:3} none")
     if show_misses:
         for miss in misses:
             print(f"  {miss}")
