@@ -836,6 +836,8 @@ def _as_option(word: str, prog_hint: str | None, text: str, script: Script, rule
     for seg in ordered:
         owners: list[tuple[str, tuple[Token, ...]]] = [(seg.program or "", seg.args)]
         owners.extend((name, words[1:]) for name, words in seg.wrapper_words)
+        # the program the error names first (xargs: illegal option -- r, in xargs -r rm -r)
+        owners.sort(key=lambda owner: 0 if owner[0] in hints else 1)
         for owner, words in owners:
             for w in words:
                 if is_option(w, seg.dialect):

@@ -137,6 +137,18 @@ def test_a_missing_sudo_named_by_a_script_in_a_container_is_that_containers() ->
 # ---- culprits read off fixes ---------------------------------------------------------------
 
 
+def test_an_option_is_the_program_the_error_names_even_when_the_command_it_runs_has_it() -> None:
+    memory = Memory()
+    _hosts(memory, ("MAC1",), shell_type="zsh", os="macOS", os_version="13.6")
+    bsd = "xargs: illegal option -- r\nusage: xargs [-0opt] [-E eofstr] [-I replstr [-R replacements]]"
+    learned = _run(memory, "MAC1", "find . -name '*.log' | xargs -r rm -r", 1, bsd, 0, "a")
+    assert learned.culprit is not None and learned.culprit.key == "opt:xargs:-r"
+    # the fix keeps rm -r: its success says nothing about xargs -r
+    _run(memory, "MAC1", "find . -name '*.log' | xargs rm -r", 0, "", 1, "a")
+    assert check(memory, "MAC1", "find . -name '*.log' | xargs -r rm -r").verdict == "block"
+    assert check(memory, "MAC1", "git ls-files -d | xargs -r git rm").verdict == "block"
+
+
 def test_a_fix_that_only_added_an_option_makes_the_culprit_the_call_without_it() -> None:
     memory = Memory()
     _hosts(
