@@ -27,6 +27,10 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
         "Birch Logistics",
         {**_PS, "os": "Windows Server", "os_version": "2012", "powershell_version": "3.0"},
     ),
+    "RW-W12B": (
+        "Cedar Law",
+        {**_PS, "os": "Windows Server", "os_version": "2012", "powershell_version": "3.0"},
+    ),
     "RW-W12R2A": (
         "Cedar Law",
         {**_PS, "os": "Windows Server", "os_version": "2012 R2", "powershell_version": "4.0"},
@@ -89,6 +93,7 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
     "RW-C10A": ("Cedar Law", {**_CMD, "os": "Windows", "os_version": "10 22H2"}),
     "RW-C10B": ("Alder Dental", {**_CMD, "os": "Windows", "os_version": "10 22H2"}),
     "RW-C19": ("Birch Logistics", {**_CMD, "os": "Windows Server", "os_version": "2019"}),
+    "RW-C16": ("Alder Dental", {**_CMD, "os": "Windows Server", "os_version": "2016"}),
     "RW-C10ZH": ("Ginkgo Trading", {**_CMD, "os": "Windows", "os_version": "10 22H2", "locale": "zh-CN"}),
     "RW-C08": ("Cedar Law", {**_CMD, "os": "Windows Server", "os_version": "2008 R2 SP1"}),
     "RW-C08B": ("Birch Logistics", {**_CMD, "os": "Windows Server", "os_version": "2008 R2 SP1"}),
@@ -283,6 +288,7 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
     "RW-U18": ("Alder Dental", {**_APT, "os": "Ubuntu", "os_version": "18.04"}),
+    "RW-U16": ("Ginkgo Trading", {**_APT, "os": "Ubuntu", "os_version": "16.04"}),
     "RW-U20A": ("Birch Logistics", {**_APT, "os": "Ubuntu", "os_version": "20.04"}),
     "RW-U20B": ("Cedar Law", {**_APT, "os": "Ubuntu", "os_version": "20.04"}),
     "RW-U22A": ("Alder Dental", {**_APT, "os": "Ubuntu", "os_version": "22.04"}),
