@@ -28,6 +28,7 @@ from mspmode.models.core import Session as WorkSession
 from mspmode.models.work import CommandRun
 from mspmode.services import backup, dumps
 from mspmode.settings import Settings
+from mspmode.vault.keyfiles import ensure_key_file
 
 
 def populate(db: Database, rows: int) -> None:
@@ -75,6 +76,7 @@ def main() -> None:
         schema.upgrade(db)
         populate(db, args.rows)
         settings = Settings(home=folder / "home", database_url=str(url))
+        ensure_key_file("audit", settings.key_path("audit"))  # signs the manifest
 
         t0 = time.perf_counter()
         copy = folder / "copy.sqlite"
@@ -98,7 +100,7 @@ def main() -> None:
         print(f"msp backup (dump + manifest + verify)           : {whole:.2f} s ({size_mb / whole:.1f} MB/s)")
 
         t0 = time.perf_counter()
-        plan = backup.plan_restore(db, result.path)
+        plan = backup.plan_restore(settings, db, result.path)
         planned = time.perf_counter() - t0
         t0 = time.perf_counter()
         problems = backup.apply_restore(db, plan)

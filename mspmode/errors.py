@@ -10,6 +10,8 @@
      │                            row or field; names the key id, never the plaintext              (500)
      ├── DatabaseError
      │    ├── DatabaseUnreachableError   the server does not answer, or refuses our login        (503)
+     │    ├── DatabaseBusyError          another writer held the lock longer than the busy timeout,
+     │                                   or a deadlock: nothing was written, try again           (503)
      │    └── SchemaError                the schema is not the one this code expects: older (run
      │                                   `msp db upgrade`) or newer (upgrade msp)                 (503)
      ├── AuthenticationError      no credentials, or bad, expired, revoked ones                   (401)
@@ -67,6 +69,15 @@ class DatabaseError(MSPError):
 
 class DatabaseUnreachableError(DatabaseError):
     """The database server does not answer or refuses the connection."""
+
+
+class DatabaseBusyError(DatabaseError):
+    """Another writer kept the database locked past the busy timeout (or the server broke a
+    deadlock): this write was rolled back whole; ``retry_after`` seconds is a fair wait."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class SchemaError(DatabaseError):

@@ -8,12 +8,14 @@ database. A team points ``MSP_DATABASE_URL`` at PostgreSQL or MariaDB and shares
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
 import platformdirs
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -32,6 +34,9 @@ _DRIVERS = {
     "mariadb": "mariadb+pymysql",
     "mariadb+pymysql": "mariadb+pymysql",
 }
+# How long a write waits for another writer before it fails as busy: long enough for another
+# process's ordinary work (a command recorded, an import of a day's history) to finish.
+DEFAULT_BUSY_TIMEOUT_MS = 30_000
 SUPPORTED_SCHEMES = (
     "sqlite:///PATH, postgresql+psycopg://USER:PASS@HOST/DB, mysql+pymysql://… or mariadb+pymysql://…"
 )
@@ -54,8 +59,46 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `msp serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `msp serve` listens on.")
-    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    allowed_hosts: str | None = Field(
+        default=None,
+        description="Host names the API answers to, comma-separated (`*.example.com`, `*` for any); "
+        "default: any, except that a request arriving on loopback must name a loopback host.",
+    )
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest request body an ordinary API route reads; batch routes declare more.",
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=DEFAULT_BUSY_TIMEOUT_MS,
+        ge=0,
+        description="How long a write waits for another writer's lock, in ms: SQLite's busy "
+        "timeout, and PostgreSQL's lock_timeout / MariaDB's innodb_lock_wait_timeout.",
+    )
     log_level: str = Field(default="info")
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description=(
+            "Addresses or networks (comma-separated) of the reverse proxies whose X-Forwarded-For "
+            "or Forwarded header names the client; from anyone else those headers are ignored."
+        ),
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+        proxies = tuple(str(item).strip() for item in items if str(item).strip())
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network") from None
+        return proxies
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)
 
     @property
     def default_database_path(self) -> Path:

@@ -28,10 +28,13 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    inspect,
 )
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 
 import mspmode.models  # noqa: F401  (registers every table)
-from mspmode.db.base import Base, UTCDateTime
+from mspmode.db.base import Base, JSONObject, UTCDateTime
 
 _serial = count(1)
 FIXED_TIME = datetime(2026, 1, 15, 12, 30, 45, 123456, tzinfo=UTC)
@@ -79,6 +82,8 @@ def value_for(t: Table, column: Column[Any], n: int) -> Any:
         return 0.5
     if isinstance(ctype, LargeBinary):
         return b"\x00\x01ciphertext\xff"
+    if isinstance(ctype, JSONObject):
+        return {"alpha": [n], "n": n}
     if isinstance(ctype, JSON):
         return ["alpha", {"n": n}]
     if isinstance(ctype, Text):
@@ -90,13 +95,22 @@ def value_for(t: Table, column: Column[Any], n: int) -> Any:
 
 
 def build_row(
-    conn: Connection, name: str, _building: frozenset[str] = frozenset(), **overrides: Any
+    conn: Connection,
+    name: str,
+    _building: frozenset[str] = frozenset(),
+    *,
+    as_stored: bool = False,
+    **overrides: Any,
 ) -> dict[str, Any]:
-    """Insert one valid row of table ``name`` (and any parents it needs); return its values."""
+    """Insert one valid row of table ``name`` (and any parents it needs); return its values.
+    ``as_stored``: only the columns the live table has (a database at an older revision)."""
     t = table(name)
     n = serial()
     values: dict[str, Any] = {}
+    stored = {c["name"] for c in inspect(conn).get_columns(name)} if as_stored else None
     for column in t.columns:
+        if stored is not None and column.name not in stored:
+            continue
         if column.name in overrides:
             values[column.name] = overrides[column.name]
             continue
@@ -108,11 +122,14 @@ def build_row(
                 assert column.nullable, f"{name}.{column.name} closes a cycle but is NOT NULL"
                 values[column.name] = None
                 continue
-            values[column.name] = build_row(conn, parent, _building | {name})[fks[0].column.name]
+            parent_row = build_row(conn, parent, _building | {name}, as_stored=as_stored)
+            values[column.name] = parent_row[fks[0].column.name]
             continue
         if column.name in ("created_at", "updated_at"):
             values[column.name] = FIXED_TIME
             continue
         values[column.name] = value_for(t, column, n)
-    conn.execute(t.insert().values(**values))
+    # An older table gets exactly these columns, without the models' defaults for newer ones.
+    target = t if stored is None else sa_table(name, *(sa_column(c, t.c[c].type) for c in values))
+    conn.execute(target.insert().values(**values))
     return values

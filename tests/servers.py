@@ -22,7 +22,10 @@ def free_port() -> int:
 def serve_in_thread(app: FastAPI) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 until the block ends; yields the base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # proxy_headers off as `msp serve` has it: uvicorn's default believes X-Forwarded-For from
+    # 127.0.0.1, i.e. from every test client; the app's own TrustedProxies decides instead.
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -44,6 +44,19 @@ FORBIDDEN = {
     # hooks/index.py and hooks/config.py are the index format and the hook settings, shared with
     # the full stack that writes them (services/hooks.py, cli/hooks.py).
     "services": {"api", "cli", "mcp", "server"},
+    # Outside systems speak HTTP only: what to store and where is the services' business.
+    "integrations": {
+        "db",
+        "models",
+        "schemas",
+        "services",
+        "api",
+        "cli",
+        "mcp",
+        "hooks",
+        "settings",
+        "server",
+    },
     "api": {"cli", "mcp", "hooks", "server"},
     "cli": {"api", "mcp", "server"},
     "mcp": {"api", "cli", "hooks", "server"},

@@ -3,6 +3,7 @@
 Errors are JSON everywhere: ``{"error": {"type": …, "message": …}}`` with the status the error
 tree assigns (401, 403, 404, 409, 422, 429, 503); validation errors also carry ``detail``, the
 list of fields and why. An unexpected exception is a 500 with a request id, never a trace.
+Hosts, body sizes and response headers are checked around the routes (``api/middleware.py``).
 """
 
 from __future__ import annotations
@@ -10,23 +11,32 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import mspmode
-from mspmode.api import logs
+from mspmode.api import docs, logs
 from mspmode.api.crud import crud_router
-from mspmode.api.deps import request_id
+from mspmode.api.deps import guard, request_id
+from mspmode.api.middleware import (
+    BodyGuard,
+    BodyRefusedError,
+    SecurityHeaders,
+    TrustedHosts,
+    error_response,
+    parse_hosts,
+)
+from mspmode.api.proxies import TrustedProxies
 from mspmode.api.routers import admin, auth, health, learning
 from mspmode.api.routers.credentials import credentials_router
 from mspmode.api.routers.insights import router as insights_router
+from mspmode.api.routers.psa import router as psa_router
 from mspmode.api.routers.recall import router as recall_router
 from mspmode.db.session import Database
-from mspmode.errors import AuthenticationError, MSPError, RateLimitedError
+from mspmode.errors import AuthenticationError, DatabaseBusyError, MSPError, RateLimitedError
 from mspmode.services.credentials import SECRET_FIELDS
 from mspmode.services.resources import RESOURCES
 from mspmode.services.runtime import Runtime
@@ -35,38 +45,45 @@ from mspmode.settings import Settings
 log = logging.getLogger("mspmode.api")
 
 
-def _error(status: int, kind: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": {"type": kind, "message": message}, **extra})
-
-
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or Settings()
     rt = Runtime(settings, db)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # At start-up, after the server configured its loggers: every line passes the redactor.
-        logs.install(lambda: rt.known_secrets)
-        yield
-        rt.dispose()
+        # Every log record the process makes passes the redactor while the app runs.
+        stop_redacting = logs.install(lambda: rt.known_secrets)
+        try:
+            yield
+        finally:
+            stop_redacting()
+            rt.dispose()
 
     app = FastAPI(
         title="MSP Mode",
         version=mspmode.__version__,
         summary="Memory that learns for MSP technicians and their AI agents.",
-        docs_url="/api/docs",
+        docs_url=None,  # served from the package, not a CDN (api/docs.py)
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
+        # Deny by default: every route authenticates and is authorized here (api/deps.py).
+        dependencies=[Depends(guard)],
     )
     app.state.settings = settings
     app.state.runtime = rt
     app.state.db = rt.db
+    # Outermost last: every answer gets the headers, even a refused host or body.
+    app.add_middleware(BodyGuard, runtime=rt, max_body_bytes=settings.max_body_bytes)
+    # Outside the body guard, so its sign-in throttle sees the client a trusted proxy names.
+    app.add_middleware(TrustedProxies, trusted=settings.trusted_proxy_networks)
+    app.add_middleware(TrustedHosts, allowed=parse_hosts(settings.allowed_hosts))
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(MSPError)
     async def _msp_error(_: Request, exc: MSPError) -> JSONResponse:
-        response = _error(exc.status_code, type(exc).__name__, str(exc))
-        if isinstance(exc, RateLimitedError):
+        response = error_response(exc.status_code, type(exc).__name__, str(exc))
+        if isinstance(exc, RateLimitedError | DatabaseBusyError):
             response.headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, AuthenticationError):
             response.headers["WWW-Authenticate"] = "Bearer"
@@ -83,11 +100,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             for err in exc.errors()
         ]
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
-        return _error(422, "ValidationError", summary or "invalid request", detail=details)
+        return error_response(422, "ValidationError", summary or "invalid request", detail=details)
+
+    @app.exception_handler(BodyRefusedError)
+    async def _body_refused(_: Request, exc: BodyRefusedError) -> JSONResponse:
+        return exc.response()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, "HTTPError", str(exc.detail))
+        return error_response(exc.status_code, "HTTPError", str(exc.detail))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -95,8 +116,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         log.error(
             "unhandled %s on %s %s (request %s)", type(exc).__name__, request.method, request.url.path, rid
         )
-        return _error(500, "InternalError", f"internal error (request {rid}); nothing was changed")
+        return error_response(500, "InternalError", f"internal error (request {rid}); nothing was changed")
 
+    docs.mount(app)
     app.include_router(health.router, prefix="/api")
     app.include_router(auth.router, prefix="/api")
     # Before the generic routes, so /audit-log/verify is not read as /audit-log/{id}.
@@ -107,6 +129,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(insights_router, prefix="/api")
     # Before the generic routes: /conversation-contexts/transcript is not a context's id.
     app.include_router(recall_router, prefix="/api")
+    # Before the generic routes: /psa-posts/sync is not a post's id.
+    app.include_router(psa_router, prefix="/api")
     for spec in RESOURCES:
         if spec.table.name in SECRET_FIELDS:
             app.include_router(credentials_router(spec), prefix="/api")

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from mspmode.api.deps import ActorDep, RuntimeDep
+from mspmode.api.deps import ActorDep, RuntimeDep, access
 from mspmode.db.repository import MAX_LIMIT
 from mspmode.errors import ValidationError
 from mspmode.schemas.crud import Schemas, build, python_type
@@ -74,6 +74,12 @@ def _list_dependency(spec: ResourceSpec) -> Any:
     return dependency
 
 
+def read_access(spec: ResourceSpec) -> dict[str, Any] | None:
+    """Reading users, keys and the operations logs is administration: an API key needs the
+    ``admin`` scope for it, not ``read``. Everything else is the method's default."""
+    return access("admin") if spec.read_role == "admin" else None
+
+
 def crud_router(spec: ResourceSpec) -> APIRouter:
     schemas: Schemas = build(spec)
     router = APIRouter(prefix=f"/{spec.name}", tags=[spec.name])
@@ -81,7 +87,7 @@ def crud_router(spec: ResourceSpec) -> APIRouter:
     Read, Create, Update, PageModel = schemas.read, schemas.create, schemas.update, schemas.page
     from fastapi import Depends
 
-    @router.get("", response_model=PageModel, summary=f"List {spec.name}")
+    @router.get("", response_model=PageModel, summary=f"List {spec.name}", openapi_extra=read_access(spec))
     def list_rows(rt: RuntimeDep, actor: ActorDep, params: dict[str, Any] = Depends(list_params)) -> Any:
         sort = [s.strip() for s in (params.get("sort") or "").split(",") if s.strip()]
         page = crud.list_rows(
@@ -116,7 +122,9 @@ def crud_router(spec: ResourceSpec) -> APIRouter:
 
 
 def _item_routes(router: APIRouter, spec: ResourceSpec, Read: Any, Create: Any, Update: Any) -> None:
-    @router.get("/{id}", response_model=Read, summary=f"Get one of {spec.name}")
+    @router.get(
+        "/{id}", response_model=Read, summary=f"Get one of {spec.name}", openapi_extra=read_access(spec)
+    )
     def get_row(id: uuid.UUID, rt: RuntimeDep, actor: ActorDep) -> Any:
         return crud.get_row(rt, actor, spec, id)
 
@@ -169,6 +177,7 @@ def _link_routes(router: APIRouter, spec: ResourceSpec, Read: Any, Create: Any) 
         methods=["GET"],
         response_model=Read,
         summary=f"Get one of {spec.name}",
+        openapi_extra=read_access(spec),
     )
     if spec.write_role is None:
         return

@@ -1,19 +1,55 @@
-"""Request dependencies: the runtime, and the authenticated Actor behind the bearer header."""
+"""Request dependencies: the runtime, and the one gate every route passes.
+
+``guard`` is an app-wide dependency (``create_app``), so a route added later is protected
+without saying anything: it needs a valid bearer credential, refuses a one-time password, and
+needs the scope its method implies (GET reads, anything else writes). A route that needs
+something else says so with ``access(...)`` in its decorator; the few public ones (health,
+sign-in, refresh) and the password-change allow-list are the only exceptions, and
+tests/security/test_one_time_password.py enumerates every route to hold that true.
+"""
 
 import re
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mspmode.errors import AuthenticationError
 from mspmode.services import auth
-from mspmode.services.actor import Actor
+from mspmode.services.actor import Access, Actor, access_for_method, authorize
 from mspmode.services.runtime import Runtime
 
 bearer = HTTPBearer(auto_error=False, description="A JWT access token from /api/auth/login, or an API key.")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+ACCESS_KEY = "x-msp-access"
+
+
+def access(
+    scope: str | None = None, *, public: bool = False, one_time_password: bool = False
+) -> dict[str, Any]:
+    """``openapi_extra`` for a route whose access is not its method's default: it is enforced by
+    ``guard`` and published in the OpenAPI document. ``access("check")``; ``access(public=True)``
+    (no credentials); ``access(one_time_password=True)`` (any signed-in caller, even one who
+    must still change a one-time password)."""
+    declared = Access(scope, public=public, one_time_password=one_time_password)  # validates the scope
+    return {
+        ACCESS_KEY: {
+            "scope": declared.scope,
+            "public": declared.public,
+            "one_time_password": declared.one_time_password,
+        }
+    }
+
+
+def route_access(openapi_extra: dict[str, Any] | None, method: str) -> Access:
+    """What a route declared, or its method's default."""
+    declared = (openapi_extra or {}).get(ACCESS_KEY)
+    if declared is None:
+        return access_for_method(method)
+    return Access(
+        declared["scope"], public=declared["public"], one_time_password=declared["one_time_password"]
+    )
 
 
 def runtime(request: Request) -> Runtime:
@@ -27,17 +63,32 @@ def request_id(request: Request) -> str:
 
 
 def client_address(request: Request) -> str | None:
+    """The caller's address: the peer, or what a trusted proxy said it was (api/proxies.py)."""
     return request.client.host if request.client else None
 
 
-def current_actor(
+def guard(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     rt: Annotated[Runtime, Depends(runtime)],
-) -> Actor:
+) -> Actor | None:
+    """Authenticate and authorize the request for its route; None only on a public route."""
+    route = request.scope.get("route")
+    needed = route_access(getattr(route, "openapi_extra", None), request.method)
+    if needed.public:
+        return None
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise AuthenticationError("authentication required: send Authorization: Bearer <token or API key>")
-    return auth.authenticate(rt, credentials.credentials, client_address(request), request_id(request))
+    actor = auth.authenticate(rt, credentials.credentials, client_address(request), request_id(request))
+    authorize(actor, needed)
+    return actor
+
+
+def current_actor(actor: Annotated[Actor | None, Depends(guard)]) -> Actor:
+    """The Actor ``guard`` let through (the same call: FastAPI caches it per request)."""
+    if actor is None:
+        raise AuthenticationError("this route is public and has no caller")
+    return actor
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pydantic
 import typer
 
-from mspmode.errors import ConfigError
+from mspmode.errors import ConfigError, ValidationError
 from mspmode.services.runtime import Runtime
 from mspmode.settings import Settings
 
@@ -41,12 +42,37 @@ def open_runtime() -> Iterator[Runtime]:
     from mspmode.db import schema
 
     rt = Runtime(load_settings())
+    rt.db.on_wait = _waiting_notice()
     try:
         rt.db.ping()
         schema.require_head(rt.db)
         yield rt
     finally:
         rt.dispose()
+
+
+def _waiting_notice() -> Callable[[], None]:
+    """What a command does when a write waits for another process's lock (SQLite): say so
+    once, on stderr, so that a person does not take the wait for a hang (stdout stays the
+    command's own output)."""
+    said = False
+
+    def say() -> None:
+        nonlocal said
+        if not said:
+            said = True
+            print("msp: waiting for another msp process to finish writing…", file=sys.stderr, flush=True)
+
+    return say
+
+
+def read_stdin(limit: int, what: str) -> str:
+    """Standard input as text, at most ``limit`` bytes: more is refused in one line rather
+    than read whole into memory first."""
+    raw = sys.stdin.buffer.read(limit + 1)
+    if len(raw) > limit:
+        raise ValidationError(f"{what} on standard input is longer than {limit:,} bytes")
+    return raw.decode("utf-8", "replace")
 
 
 def emit_json(value: Any) -> None:
@@ -63,6 +89,7 @@ from mspmode.cli import hooks as _hooks  # noqa: E402,F401
 from mspmode.cli import infrastructure as _infrastructure  # noqa: E402,F401
 from mspmode.cli import insights as _insights  # noqa: E402,F401
 from mspmode.cli import learning as _learning  # noqa: E402,F401
+from mspmode.cli import psa as _psa  # noqa: E402,F401
 from mspmode.cli import recall as _recall  # noqa: E402,F401
 from mspmode.cli import reports as _reports  # noqa: E402,F401
 from mspmode.cli import setup as _setup  # noqa: E402,F401

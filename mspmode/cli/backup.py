@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from mspmode.cli.app import app, emit_json, load_settings
 from mspmode.db import schema
 from mspmode.db.session import Database
-from mspmode.errors import MSPError, SecretFileError
+from mspmode.errors import MSPError
 from mspmode.services import backup as backups
 from mspmode.services.actor import local_actor
 from mspmode.services.runtime import Runtime
@@ -200,19 +200,34 @@ def backup_command(
 def restore_command(
     file: Path = typer.Argument(..., help="The backup file (its .manifest.json must be beside it)."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask before overwriting (for scripts)."),
+    allow_unsigned: bool = typer.Option(
+        False,
+        "--allow-unsigned",
+        help="Accept a backup whose manifest is not signed (made before msp signed backups). "
+        "Only for a file you know is yours: its other checks still apply.",
+    ),
 ) -> None:
     """Replace the database with a backup.
 
-    Before anything is overwritten the file is checked against its manifest (a truncated or
-    corrupted file is refused), a backup from a newer schema is refused, and the backup is
-    restored into a scratch database and compared table by table. Then it asks (unless --yes)
-    and overwrites. A backup from an older schema is restored as it was: run `msp db upgrade`.
+    Before anything is overwritten the manifest's signature is checked (it is made with a key
+    derived from MSP_HOME/audit.key: a manifest changed after the backup, or made by another
+    installation, is refused, and so is an unsigned one unless --allow-unsigned), then the
+    file against its manifest (a truncated or corrupted file is refused); a backup from a
+    newer schema is refused; the backup is restored into a scratch database and compared
+    table by table, and its schema — triggers, views and functions included — with the
+    models. Then it asks (unless --yes) and overwrites. A backup from an older schema is
+    restored as it was: run `msp db upgrade`.
     """
     settings = load_settings()
     db = _database(settings)
     try:
         with progress_reporter("restore") as progress:
-            plan = backups.plan_restore(db, file, progress=progress)
+            plan = backups.plan_restore(settings, db, file, allow_unsigned=allow_unsigned, progress=progress)
+        if not plan.signed:
+            typer.echo(
+                f"warning: {plan.dump.name} has no signed manifest: restoring it because of --allow-unsigned",
+                err=True,
+            )
         created = plan.manifest.doc.get("created_at")
         if not yes:
             typer.confirm(
@@ -223,13 +238,7 @@ def restore_command(
             problems = backups.apply_restore(db, plan, progress=progress)
         if problems:
             raise MSPError(f"the restored database differs from the backup: {problems[0]}")
-        recorded = False
-        rt = _runtime_for_log(settings, db)
-        if rt is not None:
-            try:
-                recorded = backups.record_restore(rt, local_actor(), plan)
-            except SecretFileError:
-                recorded = False
+        recorded = backups.record_restore(Runtime(settings, db), local_actor(), plan)
         revision = plan.manifest.revision
     finally:
         db.dispose()

@@ -25,6 +25,8 @@ app.add_typer(cred_app, name="cred")
 app.add_typer(vault_app, name="vault")
 
 SECRETS = credentials.SECRET_FIELDS["credentials"]
+# A line of stdin holding one secret: what the vault takes, in UTF-8's widest characters.
+MAX_SECRET_BYTES = 4 * credentials.MAX_SECRET_LENGTH
 
 
 def _client_id(rt: Runtime, name: str | None) -> str | None:
@@ -39,7 +41,16 @@ def _client_id(rt: Runtime, name: str | None) -> str | None:
 
 
 def _read_secret(field: str, from_stdin: bool) -> str:
-    value = sys.stdin.readline().rstrip("\n") if from_stdin else getpass.getpass(f"{field}: ")
+    if from_stdin:
+        # A bounded read: a line without end must not be read whole into memory first.
+        line = sys.stdin.buffer.readline(MAX_SECRET_BYTES + 1)
+        if len(line) > MAX_SECRET_BYTES and not line.endswith(b"\n"):
+            raise ValidationError(
+                f"{field} on standard input is longer than {credentials.MAX_SECRET_LENGTH} characters"
+            )
+        value = line.decode("utf-8", "replace").rstrip("\n")
+    else:
+        value = getpass.getpass(f"{field}: ")
     if not value:
         raise ValidationError(f"no {field} given")
     return value

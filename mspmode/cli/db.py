@@ -27,12 +27,20 @@ def upgrade(
     pre-migration backup is taken into MSP_HOME/backups (`msp restore` brings it back).
     """
     from mspmode.cli.backup import take_backup
+    from mspmode.services import audit
+    from mspmode.services.runtime import Runtime
 
     settings = load_settings()
     db = Database.from_settings(settings)
     try:
         db.ping()
         st = schema.status(db)
+        if st.current in audit.UNSIGNED_HEAD_REVISIONS and not settings.key_path("audit").exists():
+            raise SchemaError(
+                f"upgrading from {st.current} signs the audit chain's head with the audit key, and there "
+                f"is none at {settings.key_path('audit')}: copy audit.key there or set MSP_AUDIT_KEY_FILE; "
+                "nothing was changed"
+            )
         taken = None
         if not st.empty and not st.at_head and not no_backup:
             # Recorded in backup_log after the upgrade: the old schema's table may differ.
@@ -43,10 +51,16 @@ def upgrade(
                 )
             typer.echo(f"pre-migration backup: {taken.path}")
         before, after = schema.upgrade(db)
+        if before in audit.UNSIGNED_HEAD_REVISIONS and not audit.sign_legacy_head(
+            db, Runtime(settings, db).audit_signer
+        ):
+            typer.echo(
+                "warning: the audit chain does not verify, its head was left unsigned: `msp audit verify`",
+                err=True,
+            )
         if taken is not None:
             from mspmode.services import backup as backups
             from mspmode.services.actor import local_actor
-            from mspmode.services.runtime import Runtime
 
             if settings.key_path("audit").exists():
                 backups.record_backup(Runtime(settings, db), local_actor(), taken)

@@ -24,7 +24,7 @@ from typing import Any
 
 import typer
 
-from mspmode.cli.app import app, load_settings, open_runtime
+from mspmode.cli.app import app, load_settings, open_runtime, read_stdin
 from mspmode.engine.recall import MAX_CHARS
 from mspmode.errors import ValidationError
 from mspmode.hooks import config as hook_config
@@ -53,6 +53,7 @@ HOOK_EVENTS: tuple[tuple[str, str | None, int], ...] = (
     ("Stop", None, 10),
     ("SessionEnd", None, 10),
 )
+MAX_REQUEST_BYTES = 64 * 2**20  # a hook's event on stdin, as the hook itself reads at most
 RECALL_BUDGET = 1500  # tokens in all (≤ 10,000 characters)
 FAILURE_BUDGET = 400  # of which the known failures section
 
@@ -295,8 +296,11 @@ def sync(force: bool = typer.Option(False, "--force", help="Rebuild even if it l
 
 
 def _read_request() -> dict[str, Any]:
-    raw = sys.stdin.read()
-    data = json.loads(raw) if raw.strip() else {}
+    raw = read_stdin(MAX_REQUEST_BYTES, "the request")
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except (ValueError, RecursionError):
+        raise ValidationError("expected a JSON object on stdin") from None
     if not isinstance(data, dict):
         raise ValidationError("expected a JSON object on stdin")
     return data

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import typer
 from rich.console import Console
@@ -27,6 +27,8 @@ patterns_app = typer.Typer(
 app.add_typer(patterns_app, name="patterns")
 
 EXIT_BLOCK = 2  # what agent hooks read as "do not run this"
+CHECK_LINE_BYTES = 2**20  # a longer line of a check batch is answered unchecked, never read whole
+CHECK_GROUP = 1_000  # lines of a check batch answered at a time
 
 
 @contextmanager
@@ -60,6 +62,10 @@ def import_(
     line is reported with its number (on stderr and under "bad_lines") and
     skipped, and the rest is still imported — the exit status stays 0. The
     whole file is one transaction: if the import fails, nothing is kept.
+
+    Importing the same file again (or one that overlaps it) adds nothing
+    twice: a command line already imported (same host, session, time,
+    command and exit code) is counted as "already imported" and skipped.
     """
     with _runtime() as rt:
         size = file.stat().st_size if file.is_file() else 0
@@ -69,6 +75,10 @@ def import_(
             report = learning.import_file(rt, local_actor(), file)
     for number, error in report.bad_lines:
         typer.echo(f"msp: {file.name}: line {number}: {error}", err=True)
+    if report.bad_line_count > len(report.bad_lines):
+        typer.echo(
+            f"msp: {file.name}: {report.bad_line_count - len(report.bad_lines)} more bad line(s)", err=True
+        )
     if as_json:
         emit_json(report.to_dict())
         return
@@ -78,7 +88,7 @@ def import_(
         f"({report.per_second:,.0f}/s): {report.failures} failure(s), {report.patterns_new} new "
         f"pattern(s), {report.fixes} fix(es) learned; {report.clients} client and {report.hosts} host "
         f"line(s); skipped {report.checks_skipped} check line(s), {unknown} of unknown kinds, "
-        f"{len(report.bad_lines)} bad line(s)"
+        f"{report.bad_line_count} bad line(s), {report.already_imported} command line(s) already imported"
     )
 
 
@@ -154,34 +164,61 @@ def check(
         raise typer.Exit(EXIT_BLOCK)
 
 
-def _batch_lines(batch: Path) -> list[str]:
+@contextmanager
+def _batch_file(batch: Path) -> Iterator[BinaryIO]:
     if str(batch) == "-":
-        return sys.stdin.read().splitlines()
+        yield sys.stdin.buffer
+        return
     try:
-        return batch.read_text(encoding="utf-8", errors="replace").splitlines()
+        handle = batch.open("rb")
     except OSError as exc:
         raise ValidationError(f"cannot read {batch}: {exc.strerror or exc}") from None
+    with handle:
+        yield handle
 
 
 def _check_batch(batch: Path, default_host: str | None, as_json: bool) -> None:
-    slots: list[dict[str, Any] | tuple[str | None, str]] = []
-    for number, line in enumerate(_batch_lines(batch), 1):
-        if not line.strip():
-            continue
-        try:
-            event = json.loads(line)
-        except ValueError:
-            event = None
-        if not isinstance(event, dict) or not isinstance(event.get("command"), str):
-            reason = f'line {number}: not a {{"host", "command"}} object; nothing was checked'
-            typer.echo(f"msp: {reason}", err=True)
-            slots.append(_unchecked(event, reason))
-            continue
-        host = event.get("host", default_host)
-        slots.append((host if isinstance(host, str) else None, event["command"]))
+    """Answer the lines of ``batch`` in order, a group at a time as they are read: a file of
+    any size is checked in bounded memory."""
+    with _batch_file(batch) as handle, _runtime() as rt:
+        slots: list[dict[str, Any] | tuple[str | None, str]] = []
+        for number, raw in enumerate(learning.bounded_lines(handle, CHECK_LINE_BYTES), 1):
+            slot = _batch_slot(number, raw, default_host)
+            if slot is not None:
+                slots.append(slot)
+            if len(slots) >= CHECK_GROUP:
+                _answer(rt, slots, as_json)
+                slots = []
+        _answer(rt, slots, as_json)
+
+
+def _batch_slot(
+    number: int, raw: bytes | learning.LongLine, default_host: str | None
+) -> dict[str, Any] | tuple[str | None, str] | None:
+    """A line of a check batch: (host, command) to check, the answer for a line that cannot
+    be checked, or None for a blank line."""
+    if isinstance(raw, learning.LongLine):
+        reason = f"line {number}: longer than {CHECK_LINE_BYTES // 2**20} MiB; nothing was checked"
+        typer.echo(f"msp: {reason}", err=True)
+        return _unchecked(None, reason)
+    line = raw.decode("utf-8", "replace")
+    if not line.strip():
+        return None
+    try:
+        event = json.loads(line)
+    except (ValueError, RecursionError):
+        event = None
+    if not isinstance(event, dict) or not isinstance(event.get("command"), str):
+        reason = f'line {number}: not a {{"host", "command"}} object; nothing was checked'
+        typer.echo(f"msp: {reason}", err=True)
+        return _unchecked(event, reason)
+    host = event.get("host", default_host)
+    return (host if isinstance(host, str) else None, event["command"])
+
+
+def _answer(rt: Runtime, slots: list[dict[str, Any] | tuple[str | None, str]], as_json: bool) -> None:
     asked = [s for s in slots if isinstance(s, tuple)]
-    with _runtime() as rt:
-        answers = iter(learning.check_many(rt, local_actor(), asked) if asked else [])
+    answers = iter(learning.check_many(rt, local_actor(), asked) if asked else [])
     for slot in slots:
         result = slot if isinstance(slot, dict) else next(answers)
         if as_json:

@@ -4,17 +4,18 @@ to remember a session for the next one, and the MCP server over stdio."""
 from __future__ import annotations
 
 import runpy
-import sys
 from pathlib import Path
 
 import typer
 
-from mspmode.cli.app import app, emit_json, open_runtime
+from mspmode.cli.app import app, emit_json, open_runtime, read_stdin
 from mspmode.engine.recall import DEFAULT_BUDGET_TOKENS, DEFAULT_HALF_LIFE_DAYS
 from mspmode.errors import ValidationError
 from mspmode.models.recall import CONTEXT_TYPES
-from mspmode.services import recall
+from mspmode.services import learning, recall
 from mspmode.services.actor import local_actor
+
+MAX_TEXT_BYTES = 16 * 2**20  # a context's text on stdin; it is compressed, never kept whole
 
 context_app = typer.Typer(
     help="Conversation contexts: what later sessions will recall.", no_args_is_help=True
@@ -101,12 +102,19 @@ def context_save(
         actor = local_actor()
         if transcript is not None:
             try:
-                lines = transcript.read_text(encoding="utf-8", errors="replace").splitlines()
+                handle = transcript.open("rb")
             except OSError as exc:
                 raise ValidationError(f"cannot read {transcript}: {exc.strerror}") from None
-            row = recall.save_transcript(rt, actor, lines, title=title, client=client, project=project)
+            with handle:
+                # Streamed: a transcript can be far larger than what is kept of it.
+                lines = (
+                    raw.decode("utf-8", "replace").rstrip("\r\n")
+                    for raw in learning.bounded_lines(handle)
+                    if not isinstance(raw, learning.LongLine)
+                )
+                row = recall.save_transcript(rt, actor, lines, title=title, client=client, project=project)
         else:
-            body = sys.stdin.read() if text in (None, "-") else text
+            body = read_stdin(MAX_TEXT_BYTES, "the text") if text in (None, "-") else text
             ctx = recall.ContextIn(
                 title=title,
                 text=body,

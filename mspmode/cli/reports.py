@@ -70,6 +70,11 @@ def billing(
         f"{len(report.billed_sessions)} billable session(s); "
         f"not billable {report.non_billable_minutes} min{amount}"
     )
+    if report.psa_posted_minutes or report.psa_unposted_minutes:
+        console().print(
+            f"time in the PSA: {report.psa_posted_minutes} min posted, "
+            f"{report.psa_unposted_minutes} min not posted (`msp psa queue` says why)"
+        )
 
 
 @report_app.command("work")

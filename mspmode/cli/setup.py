@@ -27,6 +27,8 @@ def init() -> None:
         return
     if report.created_home:
         typer.echo(f"created {report.home}")
+    if report.tightened_home_from is not None:
+        typer.echo(f"{report.home} was open to other users (mode {report.tightened_home_from:o}): now 700")
     for path in report.created_keys:
         typer.echo(f"created key file {path} (mode 600)")
     if report.revision_before != report.revision_after:
@@ -46,7 +48,7 @@ def serve(
 
     from mspmode.db import schema
     from mspmode.db.session import Database
-    from mspmode.vault.keyfiles import read_key_file
+    from mspmode.vault.keyfiles import KEY_NAMES, read_key_file
 
     settings = load_settings()
     db = Database.from_settings(settings)
@@ -55,7 +57,9 @@ def serve(
         schema.require_head(db)
     finally:
         db.dispose()
-    for name in ("jwt", "audit", "pepper"):
+    # Every key, the vault's too: a server without it fails on the first secret, and one
+    # readable by others is refused here rather than served from.
+    for name in KEY_NAMES:
         read_key_file(name, settings.key_path(name))
     # By import string: the CLI does not import the API layer; uvicorn builds the app (the API
     # with the MCP tools at /mcp) from the same environment.
@@ -65,4 +69,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; the app does it
+        # instead, for MSP_TRUSTED_PROXIES only (api/proxies.py).
+        proxy_headers=False,
     )

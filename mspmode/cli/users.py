@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import sys
 from datetime import UTC, datetime, timedelta
 
 import typer
@@ -9,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mspmode.cli.app import app, emit_json, open_runtime
+from mspmode.errors import ValidationError
 from mspmode.services import auth
 from mspmode.services.actor import local_actor
 
@@ -20,6 +23,10 @@ app.add_typer(user_app, name="user")
 app.add_typer(key_app, name="apikey")
 
 ROLE_HELP = "admin (everything), technician (read/write work and learning data) or readonly."
+SCOPE_HELP = (
+    "Limit the key to this (repeatable): read, check (pre-check commands), record (commands, "
+    "contexts, work), write (change rows), reveal (secrets), admin. Default: what its role allows."
+)
 
 
 @user_app.command("add")
@@ -75,7 +82,8 @@ def user_list(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
 
 @user_app.command("disable")
 def user_disable(username: str) -> None:
-    """Disable a user: their tokens and API keys stop working at once."""
+    """Disable a user: every sign-in of theirs ends and their API keys are revoked, at once.
+    Enabling them again restores sign-in only: issue new keys."""
     with open_runtime() as rt:
         auth.set_user_active(rt, local_actor(), username, False)
     typer.echo(f"disabled {username}")
@@ -83,10 +91,43 @@ def user_disable(username: str) -> None:
 
 @user_app.command("enable")
 def user_enable(username: str) -> None:
-    """Enable a disabled user again."""
+    """Enable a disabled user again (their old tokens and keys stay dead)."""
     with open_runtime() as rt:
         auth.set_user_active(rt, local_actor(), username, True)
     typer.echo(f"enabled {username}")
+
+
+@user_app.command("role")
+def user_role(username: str, role: str = typer.Argument(..., help=ROLE_HELP)) -> None:
+    """Change a user's role: every sign-in of theirs ends, and their API keys above the new
+    role are lowered to it."""
+    with open_runtime() as rt:
+        user = auth.set_user_role(rt, local_actor(), username, role)
+    typer.echo(f"{user.username} is now {user.role}")
+
+
+@user_app.command("password")
+def user_password(
+    username: str,
+    stdin: bool = typer.Option(False, "--stdin", help="Read the password from a line of standard input."),
+    must_change: bool = typer.Option(
+        False, "--must-change", help="Make it a one-time password: it must be changed at first sign-in."
+    ),
+) -> None:
+    """Set a user's password (asked for twice without echo, never taken as an argument). It
+    must have 12 or more characters and not be a common password, contain the user name or be
+    one character repeated. Every sign-in of theirs ends."""
+    if stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("new password: ")
+        if getpass.getpass("again: ") != password:
+            raise ValidationError("the two passwords differ; nothing changed")
+    with open_runtime() as rt:
+        auth.set_password(rt, local_actor(), username, password, must_change=must_change)
+    typer.echo(
+        f"password of {username} set" + (" (one-time: to be changed at first sign-in)" if must_change else "")
+    )
 
 
 @key_app.command("create")
@@ -98,16 +139,25 @@ def key_create(
         None, "--client", help="Limit to this client (repeatable); default: all."
     ),
     days: int = typer.Option(None, "--expires-in-days", min=1, help="Expire after this many days."),
+    scope: list[str] = typer.Option(None, "--scope", help=SCOPE_HELP),
 ) -> None:
     """Create an API key and print it once. Only an HMAC of it is stored: it cannot be shown
-    again, only revoked and replaced."""
+    again, only revoked and replaced. A hook's key needs read, check and record."""
     expires = datetime.now(UTC) + timedelta(days=days) if days else None
     with open_runtime() as rt:
         key, plaintext = auth.create_api_key(
-            rt, local_actor(), name=name, role=role, username=user, clients=client or None, expires_at=expires
+            rt,
+            local_actor(),
+            name=name,
+            role=role,
+            username=user,
+            clients=client or None,
+            scopes=scope or None,
+            expires_at=expires,
         )
     typer.echo(plaintext)
-    typer.echo(f"(API key {key.prefix} for {user}, role {key.role}: shown only now)", err=True)
+    scopes = f", scopes {', '.join(key.scopes)}" if key.scopes is not None else ""
+    typer.echo(f"(API key {key.prefix} for {user}, role {key.role}{scopes}: shown only now)", err=True)
 
 
 @key_app.command("list")
@@ -121,6 +171,7 @@ def key_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) 
             "name": k.name,
             "user": owner,
             "role": k.role,
+            "scopes": k.scopes,
             "clients": k.client_scope,
             "expires_at": k.expires_at.isoformat() if k.expires_at else None,
             "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None,
@@ -131,7 +182,7 @@ def key_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) 
     if as_json:
         emit_json(rows)
         return
-    table = Table("prefix", "name", "user", "role", "clients", "expires", "last used", "revoked")
+    table = Table("prefix", "name", "user", "role", "scopes", "clients", "expires", "last used", "revoked")
     for r in rows:
         clients = "all" if r["clients"] is None else str(len(r["clients"]))
         expires, used = r["expires_at"] or "never", r["last_used_at"] or "never"
@@ -140,6 +191,7 @@ def key_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) 
             r["name"],
             r["user"],
             r["role"],
+            "all" if r["scopes"] is None else ",".join(r["scopes"]),
             clients,
             expires,
             used,

@@ -12,9 +12,10 @@ import typer
 
 from mspmode.cli.app import app, emit_json, load_settings, open_runtime
 from mspmode.cli.entities import JSON_OPT, record, show_fields, show_table
-from mspmode.errors import ValidationError
+from mspmode.cli.psa import describe_link, describe_posts
+from mspmode.errors import MSPError, ValidationError
 from mspmode.models import core
-from mspmode.services import crud, entities
+from mspmode.services import crud, entities, psa
 from mspmode.services import current_session as current
 from mspmode.services.actor import local_actor
 from mspmode.services.resources import SPECS
@@ -32,47 +33,76 @@ def session_start(
     project: str = typer.Option(None, "--project", help="The client's project (name or id)."),
     title: str = typer.Option(None, "--title", help="A title; default: the client and the time."),
     billable: bool = typer.Option(True, "--billable/--no-billable", help="Whether the session is billed."),
+    ticket: str = typer.Option(None, "--ticket", help="The PSA ticket the work is for (see `msp psa`)."),
+    psa_name: str = typer.Option(None, "--psa", help="The PSA integration, when there are several."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Start a session of work for a client on this machine.
 
     Work added with `msp work add`, and what the agent hooks record, goes into it until
-    `msp session stop`. One session runs per machine at a time.
+    `msp session stop`. One session runs per machine at a time. With --ticket, the session is
+    linked to that PSA ticket (checked first: a ticket that does not exist is refused).
     """
     with open_runtime() as rt:
+        actor = local_actor()
         row, _ = entities.start_session(
-            rt, local_actor(), client_ref=client, project_ref=project, title=title, billable=billable
+            rt, actor, client_ref=client, project_ref=project, title=title, billable=billable
         )
+        link = None
+        if ticket:
+            try:
+                link = psa.link_ticket(rt, actor, ticket, session_id=row.id, integration=psa_name)
+            except MSPError:
+                # A ticket that cannot be linked leaves no session behind: start again with the
+                # right number (the error says why).
+                entities.forget_session(rt)
+                crud.delete_row(rt, actor, S["sessions"], row.id)
+                raise
     if as_json:
         emit_json(
             {
                 **record(S["sessions"], row),
                 "current_session_file": str(current.current_session_path(rt.settings)),
+                "tickets": [record(S["ticket-links"], link)] if link else [],
             }
         )
         return
     typer.echo(f"started session {row.id}: {row.session_title}")
+    if link is not None:
+        typer.echo(describe_link(link))
 
 
 @session_app.command("stop")
 def session_stop(
     summary: str = typer.Option(None, "--summary", help="What the session achieved, in a line or two."),
     force: bool = typer.Option(False, "--force", help="Forget the current session without updating it."),
+    post: bool = typer.Option(
+        True, "--post/--no-post", help="Post the note and billable time to the linked PSA tickets."
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Stop the current session: its end, duration and billable hours are recorded."""
+    """Stop the current session: its end, duration and billable hours are recorded.
+
+    When the session is linked to PSA tickets, its summary (work items and commands, redacted)
+    goes to each as an internal note and its billable time to one as a time entry — tried now
+    with short timeouts; what the PSA does not take is queued for `msp psa sync`.
+    """
     if force:
         forgotten = current.clear(load_settings())
         typer.echo("forgot the current session" if forgotten else "no current session to forget")
         return
     with open_runtime() as rt:
-        row = entities.stop_session(rt, local_actor(), summary=summary)
+        actor = local_actor()
+        row = entities.stop_session(rt, actor, summary=summary)
+        queued, delivery = psa.stop_and_post(rt, actor, row.id) if post else ([], psa.Delivery())
     if as_json:
-        emit_json(record(S["sessions"], row))
+        emit_json({**record(S["sessions"], row), "psa": delivery.as_dict() if queued else None})
         return
     typer.echo(
         f"stopped session {row.id} after {row.duration_minutes} min; billable hours {row.billable_hours}"
     )
+    for line in describe_posts(queued, delivery):
+        typer.echo(line)
 
 
 @session_app.command("status")
@@ -82,9 +112,13 @@ def session_status(as_json: bool = JSON_OPT) -> None:
         found = entities.running_session(rt)
         row = crud.get_row(rt, local_actor(), S["sessions"], found.session_uuid) if found else None
         client = entities.names_of(rt, core.Client, [row.client_id] if row else [])
+        links = psa.session_tickets(rt, local_actor(), row.id) if row else []
+    tickets = [record(S["ticket-links"], lk) for lk in links]
     if as_json:
         emit_json(
-            None if row is None else {**record(S["sessions"], row), "client": client.get(row.client_id)}
+            None
+            if row is None
+            else {**record(S["sessions"], row), "client": client.get(row.client_id), "tickets": tickets}
         )
         return
     if row is None:
@@ -97,6 +131,11 @@ def session_status(as_json: bool = JSON_OPT) -> None:
             "client": client.get(row.client_id),
             "started_at": row.started_at,
             "billable_hours": row.billable_hours,
+            **{
+                f"ticket {lk.ticket_number}": f"{lk.ticket_subject or '?'} [{lk.ticket_status or 'unknown'}] "
+                f"({lk.integration_type})"
+                for lk in links
+            },
         }
     )
 

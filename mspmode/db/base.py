@@ -108,14 +108,36 @@ def _now_utc_mysql(element: now_utc, compiler: Any, **kw: Any) -> str:
     return "CURRENT_TIMESTAMP(6)"
 
 
+class JSONObject(JSON):
+    """A JSON column that holds an object: the API refuses a list or a scalar for it, so code
+    reading ``traits.get(...)`` never meets another shape (the DDL is plain JSON)."""
+
+    cache_ok = True
+
+
+class JSONArray(JSON):
+    """A JSON column that holds a list (tags, steps, scopes)."""
+
+    cache_ok = True
+
+
+# Column info: a value no person or agent wrote — a hash, a MAC, an HMAC'd key, a key prefix, a
+# regex built from text redacted already — stored exactly as computed, never redacted by the
+# write path (``db/redaction.py``), which redacts every other text and JSON column.
+VERBATIM: dict[str, Any] = {"verbatim": True}
+# Table info: rows signed by their writer (the audit log), who redacts them before signing
+# (``redaction.redact_object``): redacting after would break the signature.
+SIGNED: dict[str, Any] = {"signed": True}
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {
         datetime: UTCDateTime(),
         uuid.UUID: Uuid(),
-        dict[str, Any]: JSON(),
-        list[Any]: JSON(),
-        list[str]: JSON(),
+        dict[str, Any]: JSONObject(),
+        list[Any]: JSONArray(),
+        list[str]: JSONArray(),
     }
 
     def __repr__(self) -> str:

@@ -16,7 +16,8 @@ rows into multi-row statements and waits on the network anyway.
 
 Call these inside the caller's transaction, on a connection nothing else is using meanwhile
 (they may run on another thread than the one that opened the transaction: the sqlite3
-connections are opened with ``check_same_thread=False``). ``None`` is stored as SQL NULL.
+connections are opened with ``check_same_thread=False``). ``None`` is stored as SQL NULL. Text
+and JSON columns are redacted on the way in, as every write is (``db/redaction.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Column,
     Connection,
     Dialect,
     Integer,
@@ -47,6 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
+from mspmode.db import redaction
 from mspmode.db.base import UTCDateTime
 
 
@@ -91,11 +94,26 @@ def sqlite_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable
     return column_type.dialect_impl(dialect).bind_processor(dialect)
 
 
+def _redacted(
+    clean: redaction.Clean, column: Column[Any], then: Callable[[Any], Any] | None
+) -> Callable[[Any], Any]:
+    if then is None:
+        return lambda value: clean(column, value)
+    return lambda value: then(clean(column, value))
+
+
 def _converter(
     conn: Connection, table: Table, names: Sequence[str]
 ) -> Callable[[Mapping[str, Any]], list[Any]]:
     # dialect_impl: the backend's own type (SQLite's DATETIME text format), as SQLAlchemy uses it.
     processors = [sqlite_processor(table.c[n].type, conn.dialect) for n in names]
+    # These statements bypass SQLAlchemy's events: the write path's redaction is applied here
+    # (before a JSON value is serialised, so its keys are seen).
+    texts = redaction.text_columns(table)
+    clean = redaction.cleaner(conn)
+    processors = [
+        _redacted(clean, texts[n], p) if n in texts else p for n, p in zip(names, processors, strict=True)
+    ]
     # The ids apart: the commonest conversion, made without a call.
     ids = [i for i, p in enumerate(processors) if p is _uuid_hex]
     converters = [(i, p) for i, p in enumerate(processors) if p is not None and p is not _uuid_hex]

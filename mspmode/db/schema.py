@@ -13,11 +13,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import False_, True_
 
 from mspmode.db.base import now_utc
-from mspmode.db.search import is_search_object
+from mspmode.db.search import SEARCH_INDEXES, create_ddl, is_search_object
 from mspmode.db.session import Database
 from mspmode.errors import DatabaseUnreachableError, SchemaError
 from mspmode.settings import display_url
@@ -137,12 +138,126 @@ def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, com
 
 
 def differences(db: Database) -> list[str]:
-    """What differs between the models and the live schema, one readable line each."""
+    """What differs between the models and the live schema, one readable line each: tables,
+    columns, indexes and constraints, then triggers, views, functions, rules and events."""
     with db.reader.connect() as conn:
         opts = migration_options(conn.dialect.name)
         ctx = MigrationContext.configure(conn, opts=opts)
         diffs = compare_metadata(ctx, opts["target_metadata"])
-    return [_describe(d) for d in diffs]
+        objects = _object_differences(conn)
+    return [_describe(d) for d in diffs] + objects
+
+
+MISSING = "missing from the database"
+EXTRA = "in the database only"
+
+
+def object_differences(db: Database) -> list[str]:
+    """The code a database runs by itself — triggers, views, functions and procedures, rules,
+    events — that the migrations did not make, or that they made and is gone or changed.
+
+    Alembic's comparison sees tables, columns, indexes and constraints only, so a trigger
+    planted in a backup (``UPDATE users SET role = 'admin'`` on every insert) would pass it.
+    The only such objects MSP Mode makes are SQLite's full-text triggers; anything else is
+    foreign, whatever its name."""
+    with db.reader.connect() as conn:
+        return _object_differences(conn)
+
+
+def _object_differences(conn: Connection) -> list[str]:
+    expected = _expected_objects(conn.dialect.name)
+    found = _database_objects(conn)
+    lines = []
+    for key in sorted(set(expected) | set(found)):
+        kind, name = key
+        if key not in found:
+            lines.append(f"{kind} {name}: {MISSING}")
+        elif key not in expected:
+            lines.append(f"{kind} {name}: {EXTRA}")
+        elif _squeeze(found[key]) != _squeeze(expected[key]):
+            lines.append(f"{kind} {name}: its definition differs from the one the migrations make")
+    return lines
+
+
+def _squeeze(sql: str) -> str:
+    return " ".join(sql.split())
+
+
+def _expected_objects(dialect: str) -> dict[tuple[str, str], str]:
+    """(kind, name) -> definition of what the migrations make."""
+    if dialect != "sqlite":
+        return {}
+    out = {}
+    for table, columns in SEARCH_INDEXES.items():
+        for statement in create_ddl(dialect, table, columns):
+            if statement.startswith("CREATE TRIGGER "):
+                out[("trigger", statement.split()[2])] = statement
+    return out
+
+
+# Schemas that hold the server's own objects, not a database's (and pg_toast & co.: "pg_").
+_PG_SYSTEM = "('pg_catalog', 'information_schema')"
+
+
+def _database_objects(conn: Connection) -> dict[tuple[str, str], str]:
+    """(kind, name) -> definition (where one is compared) of every trigger, view, routine,
+    rule and event in the database."""
+    dialect = conn.dialect.name
+    rows: list[Any]
+    if dialect == "sqlite":
+        rows = list(
+            conn.exec_driver_sql(
+                "SELECT type, name, coalesce(sql, '') FROM sqlite_master WHERE type IN ('trigger', 'view')"
+            )
+        )
+    elif dialect == "postgresql":
+        rows = [
+            # Constraint triggers the server makes for foreign keys are internal.
+            *conn.exec_driver_sql(
+                "SELECT 'trigger', c.relname || '.' || t.tgname, pg_get_triggerdef(t.oid) "
+                "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal"
+            ),
+            *conn.exec_driver_sql(
+                "SELECT 'view', schemaname || '.' || viewname, '' FROM pg_views "
+                f"WHERE schemaname NOT IN {_PG_SYSTEM}"
+            ),
+            *conn.exec_driver_sql(
+                "SELECT 'materialized view', schemaname || '.' || matviewname, '' FROM pg_matviews"
+            ),
+            # An extension's functions (plpgsql's handler) belong to the extension.
+            *conn.exec_driver_sql(
+                "SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, "
+                "n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', "
+                "'' FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                f"WHERE n.nspname NOT IN {_PG_SYSTEM} AND left(n.nspname, 3) <> 'pg_' "
+                "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass "
+                "AND d.objid = p.oid AND d.deptype = 'e')"
+            ),
+            *conn.exec_driver_sql(
+                "SELECT 'rule', schemaname || '.' || tablename || '.' || rulename, '' FROM pg_rules "
+                f"WHERE schemaname NOT IN {_PG_SYSTEM}"
+            ),
+            *conn.exec_driver_sql("SELECT 'event trigger', evtname, '' FROM pg_event_trigger"),
+        ]
+    else:
+        rows = [
+            *conn.exec_driver_sql(
+                "SELECT 'trigger', CONCAT(EVENT_OBJECT_TABLE, '.', TRIGGER_NAME), '' "
+                "FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()"
+            ),
+            *conn.exec_driver_sql(
+                "SELECT 'view', TABLE_NAME, '' FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()"
+            ),
+            *conn.exec_driver_sql(
+                "SELECT LOWER(ROUTINE_TYPE), ROUTINE_NAME, '' FROM information_schema.ROUTINES "
+                "WHERE ROUTINE_SCHEMA = DATABASE()"
+            ),
+            *conn.exec_driver_sql(
+                "SELECT 'event', EVENT_NAME, '' FROM information_schema.EVENTS "
+                "WHERE EVENT_SCHEMA = DATABASE()"
+            ),
+        ]
+    return {(str(kind), str(name)): str(definition) for kind, name, definition in rows}
 
 
 def _describe(diff: Any) -> str:

@@ -3,29 +3,54 @@
 ``with db.write() as s:`` is one transaction: committed when the block ends, rolled back if it
 raises, so a failed request or command leaves nothing half-written. ``with db.read() as s:``
 never commits. On SQLite writes take the single writer connection (see ``engine.py``).
+
+A write that waited for another writer past the busy timeout, or lost a deadlock, raises
+``DatabaseBusyError`` (nothing of it was kept: the caller may simply try again); a value the
+database refuses as too long or malformed raises ``ValidationError``. Neither carries the
+driver's text, which may quote what was written.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mspmode.db.engine import create_engines, is_sqlite, ping
-from mspmode.errors import ConflictError, DatabaseUnreachableError, MSPError, ValidationError
-from mspmode.settings import Settings, display_url
+from mspmode.db import redaction
+from mspmode.db.engine import create_engines, is_busy, is_sqlite, ping
+from mspmode.errors import (
+    ConflictError,
+    DatabaseBusyError,
+    DatabaseUnreachableError,
+    MSPError,
+    ValidationError,
+)
+from mspmode.settings import DEFAULT_BUSY_TIMEOUT_MS, Settings, display_url
+
+BUSY_MESSAGE = "the database is busy (another msp process is writing); try again"
 
 
 class Database:
-    """One database: its engines and session factories."""
+    """One database: its engines and session factories, and the redactor every text written
+    through them passes (``db/redaction.py``; the runtime gives it the vault's known secrets).
 
-    def __init__(self, url: URL, *, busy_timeout_ms: int = 5000) -> None:
+    ``on_wait``, if set, is called when a write starts waiting for another process's lock
+    (SQLite): the CLI sets it to tell the person why nothing happens yet."""
+
+    def __init__(self, url: URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
         self.url = url
-        self.reader, self.writer = create_engines(url, busy_timeout_ms=busy_timeout_ms)
+        self.busy_timeout_ms = busy_timeout_ms
+        self.on_wait: Callable[[], None] | None = None
+        self.reader, self.writer = create_engines(url, busy_timeout_ms=busy_timeout_ms, on_wait=self._waiting)
+        redaction.install()
+        self.redactor = redaction.Redactor()
+        redaction.attach(self.reader, self.redactor)
+        redaction.attach(self.writer, self.redactor)
         self._read_sessions = sessionmaker(self.reader, expire_on_commit=False, autoflush=False)
         self._write_sessions = sessionmaker(self.writer, expire_on_commit=False)
 
@@ -47,11 +72,22 @@ class Database:
     def ping(self) -> None:
         ping(self.reader)
 
+    def _waiting(self) -> None:
+        if self.on_wait is not None:
+            self.on_wait()
+
+    def busy_error(self) -> DatabaseBusyError:
+        return DatabaseBusyError(BUSY_MESSAGE, retry_after=max(1, self.busy_timeout_ms // 10_000))
+
     @contextmanager
     def read(self) -> Iterator[Session]:
         session = self._read_sessions()
         try:
             yield session
+        except (OperationalError, PoolTimeoutError) as exc:
+            if isinstance(exc, PoolTimeoutError) or is_busy(exc):
+                raise self.busy_error() from exc
+            raise
         finally:
             # close() ends the transaction without expiring what was loaded (rollback() would),
             # so rows read here stay usable after the block.
@@ -66,6 +102,15 @@ class Database:
         except IntegrityError as exc:
             session.rollback()
             raise _constraint_error(exc) from exc
+        except DataError as exc:
+            session.rollback()
+            raise ValidationError(
+                "rejected by the database: a value is too long or malformed for its field"
+            ) from exc
+        except PoolTimeoutError as exc:
+            # This process's other writers kept the single writer connection past the timeout.
+            session.rollback()
+            raise self.busy_error() from exc
         except OperationalError as exc:
             session.rollback()
             if _is_check_violation(exc):
@@ -74,6 +119,8 @@ class Database:
                 raise DatabaseUnreachableError(
                     f"lost the database at {display_url(self.url)} during a write; nothing was saved"
                 ) from exc
+            if is_busy(exc):
+                raise self.busy_error() from exc
             raise
         except BaseException:
             session.rollback()

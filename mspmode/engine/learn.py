@@ -54,6 +54,7 @@ from mspmode.engine.memory import (
     FixObservation,
     Host,
     HostEvidence,
+    HostScope,
     Memory,
     add_host,
     utc,
@@ -119,17 +120,19 @@ class Learned:
 
 def record(
     memory: Memory,
-    host: str | None,
+    host: str | Host | None,
     command: str,
     exit_code: int | None,
     output: str | bytes | None,
     at: datetime | str | None = None,
     session: str | None = None,
     reading: Reading | None = None,
+    scope: HostScope | None = None,
 ) -> Learned:
     """Record one command run on ``host`` (None: the local machine, or the target its wrapper
-    names) and learn from it. Never raises on odd input. ``reading``: what
-    ``reading.read_ahead`` made of this command, exit code and output, if it ran before."""
+    names; a :class:`Host` when the caller knows which) and learn from it. Never raises on odd
+    input. ``reading``: what ``reading.read_ahead`` made of this command, exit code and output,
+    if it ran before. ``scope``: whose hosts the names in it may mean (None: every host's)."""
     command = command if isinstance(command, str) else ("" if command is None else str(command))
     if exit_code is not None and not isinstance(exit_code, int):
         try:
@@ -138,8 +141,8 @@ def record(
             exit_code = None
     session = None if session is None else str(session)
     when = utc(at)
-    given = host_for(memory, host)
-    dialects, key, effective = read_command(memory, given, command, host_for)
+    given = host_for(memory, host, scope)
+    dialects, key, effective = read_command(memory, given, command, host_for, scope)
     assert key is not None
     if reading is not None:
         out, classification = reading.output, reading.classification

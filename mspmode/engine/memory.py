@@ -8,7 +8,10 @@ Nothing here decides anything: :mod:`learn` writes memory, :mod:`precheck` reads
 
 Indexes (all dictionaries):
 
-* ``host_lookup``: every spelling of a host (name, short name, FQDN, IP, alias; lower case) → key
+* ``host_lookup``: every spelling of a host (name, short name, FQDN, IP, alias; as
+  :func:`host_key` makes it) → the key of the first host answering to it
+* ``shared_spellings``: a spelling several hosts answer to → all their keys, oldest first (the
+  same private IP at two clients): :func:`resolve_host` picks among them for a :class:`HostScope`
 * ``by_culprit``: culprit key (``cmd:systemctl``) → pattern ids
 * ``by_fingerprint``: ``error_message_hash`` → pattern ids
 * ``by_group``: grouping key (class + culprit, or class + fingerprint) → pattern id
@@ -42,9 +45,12 @@ __all__ = [
     "FixObservation",
     "Host",
     "HostEvidence",
+    "HostScope",
     "Memory",
     "add_host",
+    "host_candidates",
     "host_key",
+    "host_name",
     "resolve_host",
 ]
 
@@ -56,6 +62,10 @@ HOST_FIELDS = ("hostname", "ip_address", "aliases", "fqdn", "client", "kind")
 
 @struct
 class Host:
+    """A host as the engine knows it. ``name`` is unique in a memory: the hostname, suffixed
+    when another client's host of the same name came first (``hostname`` then keeps the name
+    people use). ``owner`` is the client it belongs to (an opaque id): who may find it."""
+
     name: str
     traits: dict[str, Any] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
@@ -63,10 +73,26 @@ class Host:
     fqdn: str | None = None
     client: str | None = None
     auto_created: bool = False
+    owner: str | None = None
+    hostname: str | None = None
 
     @property
     def key(self) -> str:
         return host_key(self.name)
+
+
+@struct(frozen=True)
+class HostScope:
+    """Whose hosts a name may mean, for one caller: the hosts of ``owners`` (None: every
+    host), those of ``client`` first (the client of the session a command belongs to), and
+    ``client`` is whom a host first met in a command belongs to. A host outside ``owners``
+    does not exist for the caller: names resolve as if it had never been recorded."""
+
+    owners: frozenset[str] | None = None
+    client: str | None = None
+
+    def sees(self, owner: str | None) -> bool:
+        return self.owners is None or owner in self.owners
 
 
 @struct
@@ -219,6 +245,7 @@ class FailurePattern:
 class Memory:
     hosts: dict[str, Host] = field(default_factory=dict)
     host_lookup: dict[str, str] = field(default_factory=dict)
+    shared_spellings: dict[str, list[str]] = field(default_factory=dict)
     commands: list[CommandRecord] = field(default_factory=list)
     patterns: dict[str, FailurePattern] = field(default_factory=dict)
     by_group: dict[str, str] = field(default_factory=dict)
@@ -243,24 +270,47 @@ class Memory:
         if key == LOCAL:
             return None
         h = self.hosts.get(key)
-        return h.name if h else key
+        return (h.hostname or h.name) if h else key
+
+
+def host_name(name: str | None) -> str:
+    """A host name (or FQDN, alias, IP) as it is stored and shown: Unicode NFKC (fullwidth
+    ``ＤＣ０１``, ligatures and other compatibility forms become their plain letters), without
+    format characters (zero-width spaces, soft hyphens), trimmed; its case is kept."""
+    text = (name or "").strip()
+    if text.isascii():
+        return text
+    # Here, not at the top: most names are ASCII, and a pre-check hook pays for imports.
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(c for c in text if unicodedata.category(c) != "Cf").strip()
 
 
 def host_key(name: str | None) -> str:
-    return (name or "").strip().lower()
+    """The one form every host name and every spelling that finds a host is compared in:
+    :func:`host_name`, casefolded (``Straße`` is ``strasse``), without an FQDN's trailing dot."""
+    text = host_name(name).casefold()
+    return text.rstrip(".") or text
+
+
+def _dotted_number(spelling: str) -> bool:
+    return spelling.replace(".", "").isdigit()
 
 
 def _spellings(host: Host) -> list[str]:
-    names = [host.name, host.fqdn, host.ip_address, *host.aliases]
+    names = [host.name, host.hostname, host.fqdn, host.ip_address, *host.aliases]
     out: list[str] = []
     for n in names:
         if not n or not isinstance(n, str):
             continue
-        low = n.strip().lower()
+        low = host_key(n)
+        if not low:
+            continue
         out.append(low)
-        if "." in low and not low.replace(".", "").isdigit():
+        if "." in low and not _dotted_number(low):
             out.append(low.split(".", 1)[0])  # the short name of an FQDN
-    return out
+    return list(dict.fromkeys(out))
 
 
 def add_host(
@@ -273,6 +323,8 @@ def add_host(
     fqdn: str | None = None,
     client: str | None = None,
     auto_created: bool = False,
+    owner: str | None = None,
+    hostname: str | None = None,
 ) -> Host:
     """Add or update a host. Traits are merged (a new value replaces an old one)."""
     key = host_key(name)
@@ -290,29 +342,83 @@ def add_host(
     host.ip_address = ip_address or host.ip_address
     host.fqdn = fqdn or host.fqdn
     host.client = client or host.client
+    host.owner = owner or host.owner
+    host.hostname = hostname or host.hostname
+    lookup, shared = memory.host_lookup, memory.shared_spellings
     for spelling in _spellings(host):
-        # A short name shared by two hosts belongs to the first; exact names always win.
-        if spelling == key or spelling not in memory.host_lookup:
-            memory.host_lookup[spelling] = key
+        first = lookup.get(spelling)
+        if first is None:
+            lookup[spelling] = key
+        elif first != key:
+            keys = shared.setdefault(spelling, [first])
+            if key not in keys:
+                keys.append(key)
+            if spelling == key:  # a host's own name comes before another's alias or short name
+                lookup[spelling] = key
+                keys.remove(key)
+                keys.insert(0, key)
     return host
 
 
-def resolve_host(memory: Memory, name: str | None) -> str | None:
-    """The key of the host ``name`` refers to (case-insensitive; names, FQDNs, short names,
-    IPs, aliases, ``user@host``), or None if it is not known."""
+def host_candidates(memory: Memory, spelling: str) -> list[str]:
+    """Keys of every host answering to ``spelling`` (as :func:`host_key` makes it), oldest
+    first, whoever owns them."""
+    keys = memory.shared_spellings.get(spelling)
+    if keys:
+        return keys
+    key = memory.host_lookup.get(spelling)
+    return [] if key is None else [key]
+
+
+def _pick(memory: Memory, spelling: str, scope: HostScope | None, near: str | None) -> str | None:
+    """The host ``spelling`` means for ``scope``: the one a command runs on (``near``: a replay
+    names the host it ran on), else one of the scope's client's, else one of ``near``'s
+    client's, else the oldest; never one the scope does not see."""
+    keys = memory.shared_spellings.get(spelling) if scope is not None or near is not None else None
+    if not keys:
+        key = memory.host_lookup.get(spelling)  # one host has it: the common case, kept cheap
+        if key is None or scope is None or scope.owners is None:
+            return key
+        host = memory.hosts.get(key)
+        return key if host is not None and host.owner in scope.owners else None
+    hosts = memory.hosts
+    owners = scope.owners if scope is not None else None
+    seen = [k for k in keys if k in hosts and (owners is None or hosts[k].owner in owners)]
+    if len(seen) <= 1:
+        return seen[0] if seen else None
+    if near is not None and near in seen:
+        return near
+    near_host = hosts.get(near) if near else None
+    for owner in (scope.client if scope else None, near_host.owner if near_host else None):
+        if owner is not None:
+            for k in seen:
+                if hosts[k].owner == owner:
+                    return k
+    return seen[0]
+
+
+def resolve_host(
+    memory: Memory, name: str | None, scope: HostScope | None = None, near: str | None = None
+) -> str | None:
+    """The key of the host ``name`` refers to (names, FQDNs, short names, IPs, aliases,
+    ``user@host``, ``[fe80::1]``; compared as :func:`host_key` makes them), or None if it is
+    not known — to ``scope``: a host it does not see is not known. ``near``: the key of the host
+    the command naming ``name`` runs on (see :func:`_pick`)."""
     if not name or not isinstance(name, str):
         return None
-    low = name.strip().lower()
+    low = name.strip()
+    # host_key, inlined with the rest: a pre-check resolves a name or two every time.
+    low = low.lower() if low.isascii() else host_name(low).casefold()
     if "@" in low:
         low = low.rsplit("@", 1)[1]
     low = low.strip("[]\\/")
-    if low in memory.host_lookup:
-        return memory.host_lookup[low]
-    if "." in low and not low.replace(".", "").isdigit():
-        short = low.split(".", 1)[0]
-        if short in memory.host_lookup:
-            return memory.host_lookup[short]
-    return None
+    low = low.rstrip(".") or low
+    if not low:
+        return None
+    key = _pick(memory, low, scope, near)
+    if key is None and "." in low and not _dotted_number(low):
+        key = _pick(memory, low.split(".", 1)[0], scope, near)
+    return key
 
 
 def utc(at: datetime | str | None) -> datetime | None:

@@ -25,6 +25,8 @@ from mspmode.engine.memory import (
     CommandRecord,
     FailurePattern,
     FixObservation,
+    Host,
+    HostScope,
     Memory,
     host_key,
     resolve_host,
@@ -92,20 +94,36 @@ class _Target:
     notes: list[str] = field(default_factory=list)
 
 
-def check(memory: Memory, host: str | None, command: str) -> CheckResult:
+def check(
+    memory: Memory, host: str | Host | None, command: str, scope: HostScope | None = None
+) -> CheckResult:
     """Judge ``command`` for ``host`` (None: found from the command's wrapper, else the local
-    machine). Never raises: an internal error gives ``allow`` with the error as the reason."""
+    machine; a :class:`Host` when the caller knows which), the names in it meaning the hosts
+    ``scope`` sees. Never raises: an internal error gives ``allow`` with the error as the reason."""
     command = command if isinstance(command, str) else ("" if command is None else str(command))
     try:
-        return _check(memory, host, command)
+        return _check(memory, host, command, scope)
     except Exception as exc:  # the hook must answer; the reason carries the bug
         shown = host if isinstance(host, str) else None
         return CheckResult(shown, command, ALLOW, None, f"engine error: {type(exc).__name__}: {exc}")
 
 
-def _check(memory: Memory, host: str | None, command: str) -> CheckResult:
-    given_name = host.strip() if isinstance(host, str) and host.strip() else None
-    given_key = (resolve_host(memory, given_name) or host_key(given_name)) if given_name else LOCAL
+def _unknown_key(memory: Memory, name: str) -> str:
+    """The key a host nobody recorded is judged under: none of a host the scope does not see."""
+    key = host_key(name)
+    return key if key not in memory.hosts else f"\x00{key}"
+
+
+def _check(memory: Memory, host: str | Host | None, command: str, scope: HostScope | None) -> CheckResult:
+    if isinstance(host, Host):
+        given_name: str | None = host.name
+        given_key = host.key
+    else:
+        given_name = host.strip() if isinstance(host, str) and host.strip() else None
+        given_key = LOCAL
+        if given_name:
+            found = resolve_host(memory, given_name, scope)
+            given_key = found if found is not None else _unknown_key(memory, given_name)
     outer = parse_for_host(memory, given_key, command)
     evaluated: list[_Target] = []
     for target_name, script, chain in targets(outer):
@@ -113,8 +131,8 @@ def _check(memory: Memory, host: str | None, command: str) -> CheckResult:
             key = given_key
             display = memory.display_name(key) if key in memory.hosts else given_name
         else:
-            found = resolve_host(memory, target_name)
-            key = found if found is not None else host_key(target_name)
+            found = resolve_host(memory, target_name, scope, given_key)
+            key = found if found is not None else _unknown_key(memory, target_name)
             display = memory.display_name(key) if found is not None else target_name
             if found is not None and script.text and memory.traits(key).get("shell_type"):
                 script = parse_for_host(memory, key, script.text)

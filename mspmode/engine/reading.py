@@ -11,7 +11,7 @@ from collections import namedtuple
 from mspmode.engine.classify import Classification, classify
 from mspmode.engine.culprit import Culprit, find_culprit
 from mspmode.engine.fingerprint import Fingerprint, fingerprint
-from mspmode.engine.memory import LOCAL, Memory, add_host, resolve_host
+from mspmode.engine.memory import LOCAL, Host, HostScope, Memory, add_host, host_key, resolve_host
 from mspmode.engine.normalize import clean_output
 from mspmode.engine.tokenize import Script, dialect_for_shell, parse_cached, targets
 
@@ -55,31 +55,49 @@ def parse_for_host(memory: Memory, key: str | None, command: str) -> Script:
     return parse_cached(command, dialect_of(memory, key))
 
 
-def host_for(memory: Memory, name: str | None) -> str:
-    """The key of the host ``name`` names: LOCAL for none, a new auto-created host if unknown."""
+def host_for(
+    memory: Memory, name: str | Host | None, scope: HostScope | None = None, near: str | None = None
+) -> str:
+    """The key of the host ``name`` names for ``scope`` (``near``: the host the command naming
+    it runs on): LOCAL for none, the host itself when given one, a new auto-created host if
+    it names none the scope sees — the scope's client's (or ``near``'s client's), named apart
+    from any host of the same name the scope does not see."""
+    if isinstance(name, Host):
+        return name.key
     if name is None or not str(name).strip():
         return LOCAL
-    found = resolve_host(memory, str(name))
+    found = resolve_host(memory, str(name), scope, near)
     if found is not None:
         return found
-    return add_host(memory, str(name), auto_created=True).key
+    owner = scope.client if scope is not None else None
+    if owner is None and near:
+        near_host = memory.hosts.get(near)
+        owner = near_host.owner if near_host is not None else None
+    text = str(name).strip() or str(name)
+    if host_key(text) not in memory.hosts:
+        return add_host(memory, text, auto_created=True, owner=owner).key
+    n = 2
+    while host_key(f"{text}~{n}") in memory.hosts:
+        n += 1
+    return add_host(memory, f"{text}~{n}", auto_created=True, owner=owner, hostname=text).key
 
 
 def read_command(
     memory: Memory,
     given: str | None,
     command: str,
-    host_for: Callable[[Memory, str], str | None],
+    host_for: Callable[[Memory, str, HostScope | None, str | None], str | None],
+    scope: HostScope | None = None,
 ) -> tuple[tuple[str | None, str | None], str | None, Script]:
     """``command`` as run on ``given``: the dialects it is read in (the given host's, then the
     target's if a wrapper names one), the key of the host it runs on (``host_for`` of the
-    target's name) and the script that runs there."""
+    target's name, for ``scope``) and the script that runs there."""
     given_dialect = dialect_of(memory, given)
     script = parse_cached(command, given_dialect)
     target_name, effective, _chain = targets(script)[0]
     if not target_name:
         return (given_dialect, None), given, effective
-    key = host_for(memory, target_name)
+    key = host_for(memory, target_name, scope, given)
     target_dialect = dialect_of(memory, key)
     if target_dialect:
         # Read the remote script the way its host's shell does, whoever named the host: a

@@ -184,9 +184,13 @@ def local_check(cfg: HookConfig, host: str | None, command: str) -> dict[str, An
     try:
         if not reader.may_match(command):
             return None
+        from mspmode.engine.memory import HostScope
         from mspmode.engine.precheck import check
 
-        return check(reader.memory(), host, command).to_dict()
+        # The running session's client's host first, as when the command is recorded.
+        client = config.current_session(cfg).get("client_id")
+        scope = HostScope(client=client) if isinstance(client, str) else None
+        return check(reader.memory(), host, command, scope).to_dict()
     finally:
         reader.close()
 
@@ -248,7 +252,8 @@ def pre_tool_use(cfg: HookConfig, payload: dict[str, Any]) -> dict[str, Any] | N
         return None
     command, host = found
     if cfg.team:
-        result = call_server(cfg, "POST", "/api/check", {"host": host, "command": command})
+        body = {"host": host, "command": command, **_session_ref(cfg, payload)}
+        result = call_server(cfg, "POST", "/api/check", body)
     else:
         result = local_check(cfg, host, command)
     if not isinstance(result, dict):

@@ -50,11 +50,12 @@ if TYPE_CHECKING:
 
     StrPath = str | os.PathLike[str]
 
-FORMAT = "msp-hook-index 1"
+FORMAT = "msp-hook-index 2"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS hosts (key TEXT PRIMARY KEY, blob BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS lookup (spelling TEXT PRIMARY KEY, key TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS shared (spelling TEXT PRIMARY KEY, keys TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS culprits (key TEXT PRIMARY KEY, ids TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS patterns (id TEXT PRIMARY KEY, blob BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS exact (host TEXT NOT NULL, norm TEXT NOT NULL, idx INTEGER NOT NULL,
@@ -277,8 +278,12 @@ class Writer:
         mem = self.memory
         conn.execute("DELETE FROM hosts")
         conn.execute("DELETE FROM lookup")
+        conn.execute("DELETE FROM shared")
         conn.executemany("INSERT INTO hosts VALUES (?, ?)", ((k, _dump(h)) for k, h in mem.hosts.items()))
         conn.executemany("INSERT INTO lookup VALUES (?, ?)", mem.host_lookup.items())
+        conn.executemany(
+            "INSERT INTO shared VALUES (?, ?)", ((k, json.dumps(v)) for k, v in mem.shared_spellings.items())
+        )
 
     def _patterns(self, conn: sqlite3.Connection, ids: list[str]) -> None:
         mem = self.memory
@@ -457,6 +462,10 @@ class Reader:
             row = self._one("SELECT key FROM lookup WHERE spelling = ?", key)
             return row if row is _ABSENT else row[0]
 
+        def shared(key: Any) -> Any:
+            row = self._one("SELECT keys FROM shared WHERE spelling = ?", key)
+            return row if row is _ABSENT else json.loads(row[0])
+
         def pattern(pid: Any) -> Any:
             row = self._one("SELECT blob FROM patterns WHERE id = ?", pid)
             return row if row is _ABSENT else _load(row[0])
@@ -476,6 +485,7 @@ class Reader:
 
         mem.hosts = _Lazy(host)
         mem.host_lookup = _Lazy(spelling)
+        mem.shared_spellings = _Lazy(shared)
         mem.patterns = _Lazy(pattern)
         mem.by_culprit = _Lazy(culprit)
         mem.exact = _Lazy(exact)

@@ -4,10 +4,15 @@ reads them (they are the tools' descriptions).
     server = build_server(rt, fixed_actor(local_actor("mcp")))   # msp mcp (stdio)
     server = build_server(rt, bearer_actor(rt))                   # /mcp on msp serve
 
-Every tool call resolves its Actor first — over HTTP from the request's ``Authorization:
-Bearer`` header, exactly as the REST API does — so roles, client scoping, redaction and the
-audit log apply as they do everywhere else. A service error (not found, not allowed, invalid)
-comes back as a tool error whose text says what to do; nothing else leaks.
+Every tool is registered with ``@tool``, which looks up the scope it needs in ``TOOL_SCOPES``
+(a tool without one cannot be registered), resolves the call's Actor — over HTTP
+from the request's ``Authorization: Bearer`` header, exactly as the REST API does — and
+authorizes it as the API's gate does (``services.actor.authorize``: no one-time password, the
+key's scopes, the role the scope needs) before the tool's body runs; the body gets the Actor
+from ``caller()``, which has none outside such a call, so a tool registered any other way
+cannot act for anyone. Roles, client scoping, redaction and the audit log then apply as they do
+everywhere else. A service error (not found, not allowed, invalid) comes back as a tool error
+whose text says what to do; nothing else leaks.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
@@ -23,14 +29,29 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 import mspmode
 from mspmode.errors import AuthenticationError, MSPError, ValidationError
-from mspmode.services import auth, entities, learning, recall, solutions
+from mspmode.services import auth, entities, learning, psa, recall, solutions
 from mspmode.services import insights as insight_service
-from mspmode.services.actor import Actor
+from mspmode.services.actor import Access, Actor, authorize
 from mspmode.services.runtime import Runtime
 
 ActorSource = Callable[[Context[Any, Any] | None], Actor]
 P = ParamSpec("P")
 T = TypeVar("T")
+
+# The scope each tool needs; a tool without a line here cannot be registered.
+TOOL_SCOPES = {
+    "check_command": "check",
+    "record_command": "record",
+    "recall_context": "read",
+    "save_context": "record",
+    "search_solutions": "read",
+    "get_insights": "read",
+    "log_work_item": "record",
+    "find_host": "read",
+    "link_ticket": "record",
+    "log_time": "record",
+}
+_CALLER: ContextVar[Actor] = ContextVar("mcp_caller")
 
 INSTRUCTIONS = """\
 MSP Mode remembers the work done for an MSP's clients: commands run on each host and how they
@@ -54,16 +75,37 @@ def bearer_actor(rt: Runtime) -> ActorSource:
         scheme, _, token = given.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("authentication required: send Authorization: Bearer <API key>")
-        return auth.authenticate(rt, token, None, ctx.request_id if ctx is not None else None)
+        assert ctx is not None  # headers came from it
+        # The HTTP request (its client already what a trusted proxy reported, api/proxies.py).
+        peer = getattr(getattr(ctx.request_context.request, "client", None), "host", None)
+        return auth.authenticate(rt, token, peer, ctx.request_id)
 
     return resolve
 
 
-def _as_tool_error(fn: Callable[P, T]) -> Callable[P, T]:
+def caller() -> Actor:
+    """The authorized Actor of the tool call being served (set by ``@tool``)."""
+    try:
+        return _CALLER.get()
+    except LookupError:
+        raise AuthenticationError("this tool was not registered through @tool: it acts for no one") from None
+
+
+def _guarded(fn: Callable[P, T], actor_of: ActorSource) -> Callable[P, T]:
+    """``fn`` run for its caller, once authenticated and authorized for the tool's scope; an
+    MSPError comes back as a tool error."""
+    needed = Access(TOOL_SCOPES[fn.__name__])
+
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
-            return fn(*args, **kwargs)
+            actor = actor_of(kwargs.get("ctx"))  # type: ignore[arg-type]
+            authorize(actor, needed)
+            token = _CALLER.set(actor)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _CALLER.reset(token)
         except MSPError as exc:
             raise ToolError(f"{type(exc).__name__}: {exc}") from None
 
@@ -80,22 +122,30 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         name="msp-mode", version=mspmode.__version__, instructions=INSTRUCTIONS, log_level="WARNING"
     )
 
-    @server.tool()
-    @_as_tool_error
+    def tool(fn: Callable[P, T]) -> Callable[P, T]:
+        server.tool()(_guarded(fn, actor_of))
+        return fn
+
+    @tool
     def check_command(
-        command: str, host: str | None = None, ctx: Context[Any, Any] | None = None
+        command: str,
+        host: str | None = None,
+        session_id: str | None = None,
+        ctx: Context[Any, Any] | None = None,
     ) -> dict[str, Any]:
         """Check a shell command BEFORE you run it on a client's host.
 
         Give the exact command and the host it will run on (hostname, FQDN, IP or alias; omit it
-        for this machine). Returns a verdict: "allow", "warn" or "block", with the reason — the
-        same mistake failed there before, or the host cannot do it (old PowerShell, no systemd,
-        BusyBox…) — and suggestions: the command that worked instead. On "block", do not run the
-        command; use a suggestion. This only reads: nothing is recorded."""
-        return learning.check(rt, actor_of(ctx), host, command)
+        for this machine), and the session you work in if you have one (the same private IP at
+        two clients is then the session's client's host). Returns a verdict: "allow", "warn" or
+        "block", with the reason — the same mistake failed there before, or the host cannot do
+        it (old PowerShell, no systemd, BusyBox…) — and suggestions: the command that worked
+        instead. On "block", do not run the command; use a suggestion. This only reads: nothing
+        is recorded."""
+        session = uuid.UUID(session_id) if session_id else None
+        return learning.check(rt, caller(), host, command, session_id=session)
 
-    @server.tool()
-    @_as_tool_error
+    @tool
     def record_command(
         command: str,
         exit_code: int,
@@ -110,7 +160,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         and a later success on the same host is learned as its fix. Secrets in the command or
         output are redacted before anything is stored. Returns what was learned; after a
         failure, "hint" says whether to retry (transient) or what worked instead."""
-        actor = actor_of(ctx)
+        actor = caller()
         item = learning.CommandIn(
             command=command,
             exit_code=exit_code,
@@ -133,8 +183,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
             "hint": hint,
         }
 
-    @server.tool()
-    @_as_tool_error
+    @tool
     def recall_context(
         client: str | None = None,
         project: str | None = None,
@@ -153,10 +202,9 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         req = recall.RecallRequest(
             client=client, project=project, query=query, hosts=tuple(hosts or ()), budget_tokens=budget_tokens
         )
-        return recall.recall_context(rt, actor_of(ctx), req).markdown or "Nothing remembered for this yet."
+        return recall.recall_context(rt, caller(), req).markdown or "Nothing remembered for this yet."
 
-    @server.tool()
-    @_as_tool_error
+    @tool
     def save_context(
         title: str,
         text: str,
@@ -187,7 +235,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
             tags=tuple(tags or ()),
         )
         old = uuid.UUID(supersedes) if supersedes else None
-        row = recall.save_context(rt, actor_of(ctx), ctx_in, supersedes=old)
+        row = recall.save_context(rt, caller(), ctx_in, supersedes=old)
         return {
             "id": str(row.id),
             "title": row.title,
@@ -196,8 +244,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
             "compressed_tokens": row.compressed_tokens,
         }
 
-    @server.tool()
-    @_as_tool_error
+    @tool
     def search_solutions(
         query: str, limit: int = 10, ctx: Context[Any, Any] | None = None
     ) -> list[dict[str, Any]]:
@@ -207,10 +254,9 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         paste the most specific part of the error ("ERR_SSL_PROTOCOL_ERROR", "0x80070005").
         Returns the matching problems, best first, each with the solution applied, the host and
         how often it recurred. Empty when nothing matches: try fewer words."""
-        return solutions.search(rt, actor_of(ctx), query, limit=limit)
+        return solutions.search(rt, caller(), query, limit=limit)
 
-    @server.tool()
-    @_as_tool_error
+    @tool
     def get_insights(
         host: str | None = None, client: str | None = None, ctx: Context[Any, Any] | None = None
     ) -> str:
@@ -219,15 +265,14 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         Give a host (hostname, FQDN, IP or alias) to get its traits, its active insights (what
         fails there and what to do instead) and its recurring failure patterns; or a client to
         get that client's insights file. Read it before working on an unfamiliar host."""
-        actor = actor_of(ctx)
+        actor = caller()
         if host:
             return _host_markdown(entities.host_overview(rt, actor, host, client))
         if client:
             return insight_service.insights_markdown(rt, actor, client, refresh_first=False)
         raise ValidationError("give a host or a client")
 
-    @server.tool()
-    @_as_tool_error
+    @tool
     def log_work_item(
         description: str,
         category: str | None = None,
@@ -244,7 +289,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         are inferred when not given; the time is "minutes" or the time since the previous item."""
         row = entities.add_work(
             rt,
-            actor_of(ctx),
+            caller(),
             description,
             category=category,
             minutes=minutes,
@@ -260,8 +305,76 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
             "actual_minutes": row.actual_minutes,
         }
 
-    @server.tool()
-    @_as_tool_error
+    @tool
+    def link_ticket(
+        number: str,
+        integration: str | None = None,
+        session_id: str | None = None,
+        link_type: str = "related",
+        ctx: Context[Any, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Link the session to the client's ticket in the MSP's PSA (SyncroMSP, Autotask,
+        ConnectWise, HaloPSA, ITFlow), so the session's note and time are posted there.
+
+        Give the ticket number as the PSA shows it; "integration" only when the MSP has several
+        PSAs. The ticket is looked up first: a number that does not exist is an error and nothing
+        is linked. link_type: related, resolves (its time goes to this ticket) or documents.
+        Returns the ticket's title and status. Use the running session unless given one."""
+        row = psa.link_ticket(
+            rt,
+            caller(),
+            number,
+            session_id=uuid.UUID(session_id) if session_id else None,
+            integration=integration,
+            link_type=link_type,
+        )
+        return {
+            "ticket": row.ticket_number,
+            "title": row.ticket_subject,
+            "status": row.ticket_status,
+            "system": row.integration_type,
+            "verified": row.ticket_subject is not None,
+            "link_id": str(row.id),
+        }
+
+    @tool
+    def log_time(
+        minutes: int,
+        note: str,
+        ticket: str | None = None,
+        billable: bool | None = None,
+        session_id: str | None = None,
+        ctx: Context[Any, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Log time worked to the client's PSA ticket, as a billable (or not) time entry.
+
+        "note" says what was done (first line a title). The minutes become a work item of the
+        session and a time entry on its ticket ("ticket" links one first). Each call posts once,
+        never twice; when the PSA does not answer in seconds the entry is queued and posted
+        later (status "queued"), so go on working. It will not post time for a session with no
+        linked ticket: the work item is still logged."""
+        actor = caller()
+        item, post = psa.log_time(
+            rt,
+            actor,
+            minutes,
+            note,
+            session_id=uuid.UUID(session_id) if session_id else None,
+            ticket=ticket,
+            billable=billable,
+        )
+        if post is not None:
+            post = psa.post_now(rt, actor, post)
+        return {
+            "work_item_id": str(item.id),
+            "minutes": item.actual_minutes,
+            "billable": item.is_billable,
+            "ticket": post.ticket_number if post else None,
+            "status": post.status if post else "no ticket linked: logged as work only",
+            "error": post.last_error if post else None,
+        }
+
+    @tool
     def find_host(
         host: str, client: str | None = None, ctx: Context[Any, Any] | None = None
     ) -> dict[str, Any]:
@@ -271,7 +384,7 @@ def build_server(rt: Runtime, actor_of: ActorSource) -> MCPServer[Any]:
         manager), services, limitations and notes, active insights and recent failed commands.
         If two clients have a host of that name, give the client. An unknown name is answered
         with the closest known names."""
-        o = entities.host_overview(rt, actor_of(ctx), host, client)
+        o = entities.host_overview(rt, caller(), host, client)
         h = o.host
         return {
             "id": str(h.id),

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mspmode.db.base import Base, CreatedAt, Timestamps, UUIDPrimaryKey, fk, flag, one_of
+from mspmode.db.base import VERBATIM, Base, CreatedAt, Timestamps, UUIDPrimaryKey, fk, flag, one_of
 
 ROLES = ("admin", "technician", "readonly")
 CLIENT_TYPES = ("msp_client", "internal", "project")
@@ -36,7 +36,7 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     username: Mapped[str] = mapped_column(String(100), unique=True)
     email: Mapped[str | None] = mapped_column(String(255), unique=True)
     full_name: Mapped[str | None] = mapped_column(String(255))
-    password_hash: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255), info=VERBATIM)
     role: Mapped[str] = mapped_column(String(20), default="technician", server_default="technician")
     client_scope: Mapped[list[Any] | None] = mapped_column()
     is_active: Mapped[bool] = flag(True, index=True)
@@ -44,6 +44,9 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     failed_login_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column()
     last_login_at: Mapped[datetime | None] = mapped_column()
+    # Every access and refresh token carries the value it was issued under; raising it (password
+    # change, disable, role change, sign out everywhere) ends them all at once.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiKey(UUIDPrimaryKey, Timestamps, Base):
@@ -58,8 +61,8 @@ class ApiKey(UUIDPrimaryKey, Timestamps, Base):
 
     user_id: Mapped[uuid.UUID] = fk("users.id", ondelete="CASCADE", nullable=False)
     name: Mapped[str] = mapped_column(String(100))
-    prefix: Mapped[str] = mapped_column(String(24), unique=True)
-    key_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    prefix: Mapped[str] = mapped_column(String(24), unique=True, info=VERBATIM)
+    key_hash: Mapped[str] = mapped_column(String(128), unique=True, info=VERBATIM)
     role: Mapped[str] = mapped_column(String(20), default="technician", server_default="technician")
     scopes: Mapped[list[Any] | None] = mapped_column()
     client_scope: Mapped[list[Any] | None] = mapped_column()
@@ -67,6 +70,27 @@ class ApiKey(UUIDPrimaryKey, Timestamps, Base):
     last_used_at: Mapped[datetime | None] = mapped_column()
     last_used_from: Mapped[str | None] = mapped_column(String(64))
     revoked_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class AuthSession(UUIDPrimaryKey, CreatedAt, Base):
+    """One sign-in of a user: the family of refresh tokens rotated from one login, and the
+    access tokens issued with them.
+
+    ``generation`` counts the rotations: only the newest refresh token (the one issued at the
+    current generation) is accepted, and presenting an older one again means it was copied, so
+    the whole family is revoked. Sign-out, a password change, disabling the user or changing
+    their role set ``revoked_at``.
+    """
+
+    __tablename__ = "auth_sessions"
+
+    user_id: Mapped[uuid.UUID] = fk("users.id", ondelete="CASCADE", nullable=False)
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    expires_at: Mapped[datetime] = mapped_column()
+    last_refreshed_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_reason: Mapped[str | None] = mapped_column(String(100))
+    client_address: Mapped[str | None] = mapped_column(String(64))
 
 
 class Machine(UUIDPrimaryKey, Timestamps, Base):
@@ -79,7 +103,7 @@ class Machine(UUIDPrimaryKey, Timestamps, Base):
     )
 
     hostname: Mapped[str] = mapped_column(String(255), index=True)
-    machine_fingerprint: Mapped[str | None] = mapped_column(String(128), unique=True)
+    machine_fingerprint: Mapped[str | None] = mapped_column(String(128), unique=True, info=VERBATIM)
     friendly_name: Mapped[str | None] = mapped_column(String(255))
     machine_type: Mapped[str | None] = mapped_column(String(20))
     platform: Mapped[str | None] = mapped_column(String(20))

@@ -1,6 +1,6 @@
-"""Integrations: the MSP's other systems — PSA ticketing (SyncroMSP, Autotask, ConnectWise),
-MSP Backups, Zapier — how to reach them, what was exchanged with them, and which tickets a
-session's work belongs to (seed 003)."""
+"""Integrations: the MSP's other systems — PSA ticketing (SyncroMSP, Autotask, ConnectWise,
+HaloPSA, ITFlow), MSP Backups, Zapier — how to reach them, what was exchanged with them, which
+tickets a session's work belongs to (seed 003), and the notes and time waiting to be posted."""
 
 from __future__ import annotations
 
@@ -13,14 +13,25 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mspmode.db.base import Base, CreatedAt, HasSecrets, Timestamps, UUIDPrimaryKey, fk, flag, one_of
 
-INTEGRATION_TYPES = ("syncro", "autotask", "connectwise", "msp_backups", "zapier", "other")
+INTEGRATION_TYPES = (
+    "syncro",
+    "autotask",
+    "connectwise",
+    "halopsa",
+    "itflow",
+    "msp_backups",
+    "zapier",
+    "other",
+)
 INTEGRATION_ACTIONS = ("created", "updated", "linked", "attached", "synced", "deleted")
 DIRECTIONS = ("inbound", "outbound")
 INTEGRATION_STATUSES = ("pending", "success", "failed")
 INTEGRATION_CREDENTIAL_TYPES = ("oauth", "api_key", "basic_auth")
 TEST_STATUSES = ("success", "failed")
-TICKET_SYSTEMS = ("syncro", "autotask", "connectwise", "other")
+TICKET_SYSTEMS = ("syncro", "autotask", "connectwise", "halopsa", "itflow", "other")
 LINK_TYPES = ("related", "resolves", "documents")
+PSA_POST_KINDS = ("note", "time")
+PSA_POST_STATUSES = ("queued", "posted", "failed")
 
 
 class ExternalIntegration(UUIDPrimaryKey, CreatedAt, Base):
@@ -83,6 +94,9 @@ class IntegrationCredential(HasSecrets, UUIDPrimaryKey, Timestamps, Base):
     last_tested_at: Mapped[datetime | None] = mapped_column()
     last_test_status: Mapped[str | None] = mapped_column(String(20))
     last_test_error: Mapped[str | None] = mapped_column(Text)
+    # What the API needs besides secrets: a HaloPSA tenant, the PSA user time is posted as,
+    # an Autotask zone found by its zone lookup. Never a secret.
+    settings: Mapped[dict[str, Any] | None] = mapped_column()
 
 
 class TicketLink(UUIDPrimaryKey, Timestamps, Base):
@@ -98,6 +112,10 @@ class TicketLink(UUIDPrimaryKey, Timestamps, Base):
 
     session_id: Mapped[uuid.UUID | None] = fk("sessions.id", ondelete="CASCADE")
     client_id: Mapped[uuid.UUID | None] = fk("clients.id", ondelete="CASCADE")
+    # Which of the MSP's PSA accounts the ticket lives in (two Autotask instances are possible).
+    integration_credential_id: Mapped[uuid.UUID | None] = fk(
+        "integration_credentials.id", ondelete="SET NULL"
+    )
     integration_type: Mapped[str] = mapped_column(String(20))
     ticket_id: Mapped[str] = mapped_column(String(100))
     ticket_number: Mapped[str | None] = mapped_column(String(50))
@@ -105,3 +123,43 @@ class TicketLink(UUIDPrimaryKey, Timestamps, Base):
     ticket_url: Mapped[str | None] = mapped_column(String(1000))
     ticket_status: Mapped[str | None] = mapped_column(String(50))
     link_type: Mapped[str] = mapped_column(String(20), default="related", server_default="related")
+
+
+class PsaPost(UUIDPrimaryKey, Timestamps, Base):
+    """A note or a time entry owed to a PSA ticket: posted exactly once, retried until it is.
+
+    ``idempotency_key`` names the post (session or work item + integration + ticket + kind) and
+    travels inside the posted text, so a retry after a crash finds the entry the PSA already
+    has instead of posting it again.
+    """
+
+    __tablename__ = "psa_posts"
+    __table_args__ = (
+        one_of("integration_type", TICKET_SYSTEMS, nullable=False),
+        one_of("kind", PSA_POST_KINDS, nullable=False),
+        one_of("status", PSA_POST_STATUSES, nullable=False),
+    )
+
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    integration_credential_id: Mapped[uuid.UUID | None] = fk(
+        "integration_credentials.id", ondelete="SET NULL"
+    )
+    ticket_link_id: Mapped[uuid.UUID | None] = fk("ticket_links.id", ondelete="SET NULL")
+    session_id: Mapped[uuid.UUID | None] = fk("sessions.id", ondelete="CASCADE")
+    work_item_id: Mapped[uuid.UUID | None] = fk("work_items.id", ondelete="SET NULL")
+    client_id: Mapped[uuid.UUID | None] = fk("clients.id", ondelete="CASCADE")
+    integration_type: Mapped[str] = mapped_column(String(20))
+    ticket_number: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), default="queued", server_default="queued", index=True)
+    minutes: Mapped[int | None] = mapped_column(Integer)
+    is_billable: Mapped[bool] = flag(True)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the next try is due; also the lease a delivering process takes, so two syncs at once
+    # never post the same row.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_http_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    posted_at: Mapped[datetime | None] = mapped_column()

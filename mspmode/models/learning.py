@@ -15,6 +15,7 @@ from sqlalchemy import Boolean, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mspmode.db.base import (
+    VERBATIM,
     Base,
     CreatedAt,
     Timestamps,
@@ -158,8 +159,8 @@ class FailurePattern(UUIDPrimaryKey, Timestamps, Base):
     client_id: Mapped[uuid.UUID | None] = fk("clients.id", ondelete="CASCADE")
     pattern_type: Mapped[str] = mapped_column(String(100), index=True)
     pattern_signature: Mapped[str] = mapped_column(String(500), index=True)
-    error_pattern: Mapped[str | None] = mapped_column(Text)
-    error_message_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    error_pattern: Mapped[str | None] = mapped_column(Text, info=VERBATIM)
+    error_message_hash: Mapped[str | None] = mapped_column(String(64), index=True, info=VERBATIM)
     # No CHECK: the classifier's vocabulary is versioned with the engine and grows without a
     # migration; pattern_type is the stable, human-facing vocabulary.
     failure_class: Mapped[str | None] = mapped_column(String(50), index=True)
@@ -241,7 +242,7 @@ class OperationFailure(UUIDPrimaryKey, CreatedAt, Base):
     failure_category: Mapped[str | None] = mapped_column(String(100), index=True)
     # Null until classified: "not transient" is a finding, not a default.
     is_transient: Mapped[bool | None] = mapped_column(Boolean)
-    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True, info=VERBATIM)
     stack_trace: Mapped[str | None] = mapped_column(Text)
     request_data: Mapped[dict[str, Any] | None] = mapped_column()
     response_data: Mapped[dict[str, Any] | None] = mapped_column()

@@ -10,7 +10,17 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mspmode.db.base import Base, CreatedAt, Timestamps, UUIDPrimaryKey, now_utc, one_of, utcnow
+from mspmode.db.base import (
+    SIGNED,
+    VERBATIM,
+    Base,
+    CreatedAt,
+    Timestamps,
+    UUIDPrimaryKey,
+    now_utc,
+    one_of,
+    utcnow,
+)
 
 ACTOR_TYPES = ("user", "api_key", "system", "cli", "mcp", "hook")
 AUDIT_ACTIONS = ("create", "update", "delete", "login", "logout", "reveal", "rotate", "revoke", "other")
@@ -35,6 +45,7 @@ class AuditLog(UUIDPrimaryKey, CreatedAt, Base):
         one_of("action", AUDIT_ACTIONS, nullable=False),
         # "Everything that happened to this record" reads by both together.
         Index(None, "entity_type", "entity_id"),
+        {"info": SIGNED},
     )
 
     # Assigned by the writer that holds the chain, not an autoincrement (SQLite has none outside
@@ -62,8 +73,9 @@ class AuditChainHead(Base):
     """The end of the audit chain: a single row every audit write locks and advances.
 
     Taking the row lock is what makes concurrent writers on PostgreSQL and MariaDB take turns
-    (SQLite's single writer does so already), and remembering the last sequence and MAC here
-    is what reveals a chain whose newest rows were deleted.
+    (SQLite's single writer does so already). The head remembers the last sequence, the number
+    of rows and the last MAC, and ``head_mac`` signs the three with the audit key: whoever
+    deletes the newest rows cannot make the head agree with what is left.
     """
 
     __tablename__ = "audit_chain_head"
@@ -71,24 +83,30 @@ class AuditChainHead(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     sequence: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    mac: Mapped[str | None] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64), info=VERBATIM)
+    row_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # NULL only before the first row (nothing to protect yet).
+    head_mac: Mapped[str | None] = mapped_column(String(64), info=VERBATIM)
 
 
 class LoginThrottle(Base):
-    """Recent failed sign-ins for one user name or one client address, and how long further
-    attempts are refused (exponential backoff). Kept in the database so every API worker
-    applies the same limit.
+    """Failed sign-ins counted for one account, one source address, or one (account, address)
+    pair within a window, and how long further attempts are refused (exponential backoff).
+    Kept in the database so every API worker applies the same limit (services/throttle.py).
 
-    ``key`` is an HMAC of "user:NAME" or "addr:IP", never the name itself: people type their
-    password into the user-name field.
+    ``key`` is an HMAC of the kind and the name or address, never the name itself: people
+    type their password into the user-name field.
     """
 
     __tablename__ = "login_throttles"
 
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True, info=VERBATIM)
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column()
     last_failure_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=now_utc(), index=True)
+    # Counting starts again this long after the window's first failure, however many came
+    # since: one guess per window can never keep an account locked.
+    window_started_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=now_utc())
 
 
 class BackupLog(UUIDPrimaryKey, Timestamps, Base):
@@ -107,7 +125,7 @@ class BackupLog(UUIDPrimaryKey, Timestamps, Base):
     status: Mapped[str] = mapped_column(String(20), default="running", server_default="running", index=True)
     file_path: Mapped[str] = mapped_column(String(1000))
     file_size_bytes: Mapped[int | None] = mapped_column(BigInteger)
-    checksum_sha256: Mapped[str | None] = mapped_column(String(64))
+    checksum_sha256: Mapped[str | None] = mapped_column(String(64), info=VERBATIM)
     backup_started_at: Mapped[datetime] = mapped_column(index=True)
     backup_completed_at: Mapped[datetime | None] = mapped_column(index=True)
     # Stored rather than generated: a computed column differs on every backend (seed 003).
@@ -121,7 +139,7 @@ class BackupLog(UUIDPrimaryKey, Timestamps, Base):
     database_host: Mapped[str | None] = mapped_column(String(255))
     # "native": the dialect's own tool (SQLite's online backup, pg_dump, mariadb-dump).
     backup_method: Mapped[str] = mapped_column(String(50), default="native", server_default="native")
-    schema_revision: Mapped[str | None] = mapped_column(String(64))
+    schema_revision: Mapped[str | None] = mapped_column(String(64), info=VERBATIM)
     error_message: Mapped[str | None] = mapped_column(Text)
     # Set when rotation deletes the file, so the row no longer promises a restorable backup.
     pruned_at: Mapped[datetime | None] = mapped_column()

@@ -37,7 +37,12 @@ class RecoveryAttempt(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint(
             "failed_command_id IS NOT NULL OR operation_failure_id IS NOT NULL", name="has_failure"
         ),
-        CheckConstraint("attempt_number >= 1", name="attempt_number"),
+        # info: the API's schema reads the range back (a 0 is a 422, not a refused INSERT).
+        CheckConstraint(
+            "attempt_number >= 1",
+            name="attempt_number",
+            info={"column": "attempt_number", "range": (1, 2**31 - 1)},
+        ),
         # Attempts are numbered per failure; two writers numbering the same attempt must collide.
         UniqueConstraint("failed_command_id", "attempt_number"),
         UniqueConstraint("operation_failure_id", "attempt_number"),

@@ -11,6 +11,7 @@ from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mspmode.db.base import (
+    VERBATIM,
     Base,
     CreatedAt,
     Timestamps,
@@ -167,7 +168,7 @@ class CommandRun(UUIDPrimaryKey, CreatedAt, Base):
     # Null until classified; transient failures (timeouts, DNS) never block a later run.
     is_transient: Mapped[bool | None] = mapped_column(Boolean)
     culprit: Mapped[str | None] = mapped_column(String(255))
-    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True, info=VERBATIM)
     resolution: Mapped[str | None] = mapped_column(Text)
     resolved: Mapped[bool] = flag(False)
     execution_order: Mapped[int | None] = mapped_column(Integer)
@@ -175,6 +176,10 @@ class CommandRun(UUIDPrimaryKey, CreatedAt, Base):
     # When it ran, not when it was recorded: imports arrive long after, and the learner orders
     # a failure and its fix by this.
     executed_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=now_utc(), index=True)
+    # Set on rows written by ``msp import``: a hash of the line's host, session, time, command
+    # and exit code (and which repeat of them in its file), so importing a file again adds
+    # nothing. Null for commands recorded otherwise; a null repeats freely in a unique index.
+    import_key: Mapped[str | None] = mapped_column(String(32), index=True, unique=True)
 
 
 class InfrastructureChange(UUIDPrimaryKey, CreatedAt, Base):

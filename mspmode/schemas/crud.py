@@ -3,6 +3,8 @@ become pydantic constraints, so a bad value is a 422 naming the field before any
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,12 +26,21 @@ from sqlalchemy import (
     Uuid,
 )
 
-from mspmode.db.base import UTCDateTime
+from mspmode.db.base import JSONArray, JSONObject, UTCDateTime
 from mspmode.services.crud import ResourceSpec
 
 # Integers are bounded so a huge number is a 422, not a database overflow (500).
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
+
+# Numbers bounded by what they measure, read from the column's last word where its CHECK
+# gives no range, so a new column of the same kind is bounded too: no duration, size, count,
+# amount, rate or score is negative, and a port is 1-65535. (low, high); None keeps the
+# type's own bound.
+QUANTITIES: tuple[tuple[re.Pattern[str], int, int | None], ...] = (
+    (re.compile(r"(?:^|_)(?:minutes|hours|seconds|ms|bytes|count|tokens|rate|affected|score)$"), 0, None),
+    (re.compile(r"^port$"), 1, 65535),
+)
 
 
 class Strict(BaseModel):
@@ -63,6 +74,31 @@ def _storable_text(value: str) -> str:
 StorableText = Annotated[str, AfterValidator(_storable_text)]
 
 
+def _storable_json(value: Any) -> Any:
+    # Python's json reads 1e400 as inf, which no backend's JSON holds; strings inside follow
+    # the text rule. Walked with a stack: a deep document is no recursion error.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("numbers must be finite (no NaN, Infinity or overflow such as 1e400)")
+        if isinstance(item, str):
+            _storable_text(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
+
+
+StorableJson = Annotated[list[Any] | dict[str, Any], AfterValidator(_storable_json)]
+StorableObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
+StorableArray = Annotated[list[Any], AfterValidator(_storable_json)]
+# MariaDB's FLOAT is single precision: a larger magnitude is refused there (out of range).
+FLOAT_MAX = 3.4e38
+
+
 def camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))
 
@@ -88,21 +124,43 @@ def python_type(table: Table, column: Column[Any], *, for_input: bool) -> Any:
     if isinstance(ctype, Boolean):
         return bool
     if isinstance(ctype, (Integer, BigInteger)):
-        low, high = info.get("range", INT64 if isinstance(ctype, BigInteger) else INT32)
-        return Annotated[int, Field(ge=low, le=high)] if for_input else int
+        if not for_input:
+            return int
+        width = INT64 if isinstance(ctype, BigInteger) else INT32
+        low, high = info.get("range") or _quantity(column.name, width)
+        return Annotated[int, Field(ge=low, le=high)]
     if isinstance(ctype, Float):
-        return float
+        if not for_input:
+            return float
+        # NaN, the infinities and what MariaDB's FLOAT cannot hold: a 422, never a 500.
+        low, high = _quantity(column.name, (-FLOAT_MAX, FLOAT_MAX))
+        return Annotated[float, Field(ge=low, le=high, allow_inf_nan=False)]
     if isinstance(ctype, Numeric):
+        if not for_input:
+            return Decimal
         digits = ctype.precision or 18
         places = ctype.scale or 0
-        return Annotated[Decimal, Field(max_digits=digits, decimal_places=places)] if for_input else Decimal
+        low, high = _quantity(column.name, (None, None))
+        return Annotated[Decimal, Field(max_digits=digits, decimal_places=places, ge=low, le=high)]
+    if isinstance(ctype, JSONObject):
+        return StorableObject if for_input else dict[str, Any]
+    if isinstance(ctype, JSONArray):
+        return StorableArray if for_input else list[Any]
     if isinstance(ctype, JSON):
-        return list[Any] | dict[str, Any]
+        return StorableJson if for_input else list[Any] | dict[str, Any]
     if isinstance(ctype, String):
         if not for_input:
             return str
         return Annotated[StorableText, Field(max_length=ctype.length)] if ctype.length else StorableText
     return str
+
+
+def _quantity(name: str, bounds: tuple[float | None, float | None]) -> tuple[float | None, float | None]:
+    low, high = bounds
+    for pattern, at_least, at_most in QUANTITIES:
+        if pattern.search(name):
+            return at_least, at_most if at_most is not None else high
+    return low, high
 
 
 def build(spec: ResourceSpec) -> Schemas:

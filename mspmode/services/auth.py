@@ -1,18 +1,38 @@
-"""Users, sign-in, tokens and API keys: who may call MSP Mode, and as whom.
+"""Users, sign-in, sessions, tokens and API keys: who may call MSP Mode, and as whom.
 
-    login(username, password) ──▶ access JWT (15 min) + refresh JWT (14 days)
+    login(username, password)  ──▶ an auth_sessions row + access JWT (15 min) + refresh JWT
+    refresh(refresh JWT)       ──▶ the same sign-in, one generation on: a new access + refresh JWT
+    logout(actor)              ──▶ the sign-in revoked: its refresh and access tokens stop working
     Authorization: Bearer <access JWT | API key> ──▶ authenticate() ──▶ Actor
 
 JWTs are HS256 with the installation's ``jwt.key``; the algorithm, issuer, audience and the
-presence of exp/iat/sub/typ are all enforced on decode, so ``alg: none`` and tokens signed
-with any other key are refused. The role and client scope are read from the database on every
-request, so disabling or demoting a user takes effect at once.
+presence of exp/iat/sub/typ/sid/ver are all enforced on decode, so ``alg: none`` and tokens
+signed with any other key are refused. Every token names its sign-in (``sid``) and the user's
+token version (``ver``); authenticate reads the user row and the sign-in on every request, so
+the role and client scope are always current and a token stops working the moment its sign-in
+is revoked, its user disabled, or the user's token version raised.
+
+Refresh tokens rotate, as the OAuth 2.0 Security BCP (RFC 9700 §4.14.2) asks: each is accepted
+once, by a conditional UPDATE of its sign-in's ``generation`` (atomic on every backend, so two
+concurrent uses of one token cannot both win); presenting an older one again means a copy is in
+someone else's hands, and the whole sign-in is revoked (its holder signs in again).
+
+What ends what:
+
+| event | access and refresh tokens | API keys |
+| --- | --- | --- |
+| sign-out | that sign-in's | untouched |
+| sign-out everywhere | all the user's | untouched |
+| password change | all the user's; a new sign-in is returned | untouched (not derived from it) |
+| role change | all the user's | a key above the new role is lowered to it, for good |
+| disable | all the user's | revoked: enabling the user again restores sign-in only |
 
 API keys look like ``msp_<prefix>_<secret>``; only an HMAC of the whole key under the server
-pepper is stored, found by its unique prefix and compared in constant time.
+pepper is stored, found by its unique prefix and compared in constant time. A key may be
+limited to some scopes (``services/actor.py``).
 
-Failed sign-ins back off exponentially per user name and per client address, in the database
-(``login_throttles``) so every API worker applies the same limit.
+Failed sign-ins are throttled per account, per address and per both (``services/throttle.py``).
+Sign-in sessions live here, not in the API, so the dashboard's cookie sessions share them.
 """
 
 from __future__ import annotations
@@ -27,7 +47,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.orm import Session
 
 from mspmode.db.base import utcnow
@@ -36,27 +56,28 @@ from mspmode.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
-    RateLimitedError,
     ValidationError,
 )
-from mspmode.models.core import ROLES, ApiKey, Client, User
-from mspmode.models.operations import LoginThrottle
-from mspmode.services import audit
-from mspmode.services.actor import ROLE_RANK, Actor
+from mspmode.models.core import ROLES, ApiKey, AuthSession, Client, User
+from mspmode.services import audit, throttle
+from mspmode.services.actor import ROLE_RANK, Actor, check_scopes
 from mspmode.services.runtime import Runtime
-from mspmode.vault.passwords import generate_password, hash_password, verify_password
+from mspmode.vault.passwords import (
+    MIN_LENGTH,
+    generate_password,
+    hash_password,
+    password_weakness,
+    verify_password,
+)
 
 ALGORITHM = "HS256"
 ISSUER = "mspmode"
 AUDIENCE = "mspmode-api"
 ACCESS_TTL = timedelta(minutes=15)
-REFRESH_TTL = timedelta(days=14)
+REFRESH_TTL = timedelta(days=14)  # a sign-in unused this long ends
+SESSION_TTL = timedelta(days=30)  # and every sign-in ends this long after the password was typed
 API_KEY_PREFIX = "msp_"
-MIN_PASSWORD_LENGTH = 12
-
-FREE_FAILURES = 5  # failures allowed before backoff starts
-MAX_LOCK = timedelta(minutes=15)
-FAILURE_WINDOW = timedelta(minutes=15)  # a quiet period this long forgives earlier failures
+MIN_PASSWORD_LENGTH = MIN_LENGTH
 LAST_USED_EVERY = timedelta(seconds=60)  # API keys' last_used is written at most this often
 
 
@@ -80,9 +101,15 @@ class TokenPair:
 # ---- users ----------------------------------------------------------------------------------
 
 
-def check_password_strength(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+def check_password_strength(password: str, username: str | None = None) -> None:
+    """The one rule for a chosen password, with the same message from the CLI and the API."""
+    reason = password_weakness(password, username)
+    if reason is not None:
+        raise ValidationError(
+            f"password refused: {reason}. Use at least {MIN_PASSWORD_LENGTH} characters that are not a "
+            "common password, do not contain the user name and are not one character repeated "
+            "(a few random words make a good one)"
+        )
 
 
 def check_role(role: str) -> None:
@@ -125,7 +152,8 @@ def create_user(
     generated = None
     if password is None:
         password = generated = generate_password()
-    check_password_strength(password)
+    else:
+        check_password_strength(password, username)
     password_hash = hash_password(password)  # slow: outside the transaction
     with rt.db.write() as session:
         if session.scalars(select(User).where(User.username == username)).first():
@@ -152,6 +180,8 @@ def list_users(rt: Runtime, actor: Actor) -> list[User]:
 
 
 def set_user_active(rt: Runtime, actor: Actor, username: str, active: bool) -> User:
+    """Disable or enable a user. Disabling ends every sign-in of theirs and revokes their API
+    keys; enabling restores sign-in only (what was issued before stays dead: issue new keys)."""
     _require_admin(actor)
     with rt.db.write() as session:
         user = _user_by_name(session, username)
@@ -159,29 +189,81 @@ def set_user_active(rt: Runtime, actor: Actor, username: str, active: bool) -> U
             raise ValidationError("you cannot disable yourself")
         if user.is_active != active:
             user.is_active = active
+            changes: dict[str, Any] = {"is_active": active}
+            if not active:
+                _end_sign_ins(session, user, "user disabled")
+                changes["api_keys_revoked"] = _revoke_keys_of(session, user)
             session.flush()
-            audit.record(session, rt.audit_signer, actor, "update", "users", user.id, {"is_active": active})
+            audit.record(session, rt.audit_signer, actor, "update", "users", user.id, changes)
     return user
 
 
-def change_password(rt: Runtime, actor: Actor, current: str, new: str) -> None:
+def set_user_role(rt: Runtime, actor: Actor, username: str, role: str) -> User:
+    """Change a user's role: every sign-in of theirs ends (their tokens were issued for the old
+    role), and their API keys above the new role are lowered to it for good."""
+    _require_admin(actor)
+    check_role(role)
+    with rt.db.write() as session:
+        user = _user_by_name(session, username)
+        if actor.id == user.id:
+            raise ValidationError("you cannot change your own role")
+        if user.role != role:
+            old, user.role = user.role, role
+            _end_sign_ins(session, user, "role changed")
+            lowered = []
+            for key in session.scalars(select(ApiKey).where(ApiKey.user_id == user.id)):
+                if ROLE_RANK[key.role] > ROLE_RANK[role]:
+                    key.role = role
+                    lowered.append(key.prefix)
+            session.flush()
+            changes = {"role": role, "previous_role": old, "api_keys_lowered": lowered}
+            audit.record(session, rt.audit_signer, actor, "update", "users", user.id, changes)
+    return user
+
+
+def set_password(rt: Runtime, actor: Actor, username: str, new: str, *, must_change: bool = False) -> User:
+    """Set a user's password (an admin, or the person at the server's terminal): the same rule
+    as a change, and every sign-in of theirs ends."""
+    _require_admin(actor)
+    check_password_strength(new, username)
+    new_hash = hash_password(new)
+    with rt.db.write() as session:
+        user = _user_by_name(session, username)
+        user.password_hash = new_hash
+        user.must_change_password = must_change
+        _end_sign_ins(session, user, "password set")
+        session.flush()
+        changes = {"password": "set", "must_change_password": must_change}
+        audit.record(session, rt.audit_signer, actor, "update", "users", user.id, changes)
+    return user
+
+
+def change_password(rt: Runtime, actor: Actor, current: str, new: str) -> TokenPair:
+    """Change your own password: every sign-in of yours ends, and a new one is returned."""
     if actor.type != "user" or actor.id is None:
         raise PermissionDeniedError("only a signed-in user can change their password")
-    check_password_strength(new)
-    if new == current:
-        raise ValidationError("the new password must differ from the current one")
     with rt.db.read() as session:
         user = session.get(User, actor.id)
-    if user is None or not verify_password(user.password_hash, current):
+    if user is None:
+        raise AuthenticationError("the user of this token is gone")
+    # A stolen access token must not be a way to guess the password: the same limits as sign-in.
+    ticket = throttle.admit(rt, user.username, actor.client_address)
+    if not verify_password(user.password_hash, current):
         raise AuthenticationError("current password is wrong")
+    throttle.succeeded(rt, ticket)
+    check_password_strength(new, user.username)
+    if new == current:
+        raise ValidationError("the new password must differ from the current one")
     new_hash = hash_password(new)
     with rt.db.write() as session:
         fresh = session.get(User, actor.id)
         assert fresh is not None
         fresh.password_hash = new_hash
         fresh.must_change_password = False
-        session.flush()
+        _end_sign_ins(session, fresh, "password changed")
+        sign_in = _start_sign_in(session, fresh, actor.client_address)
         audit.record(session, rt.audit_signer, actor, "update", "users", fresh.id, {"password": "changed"})
+    return _issue(rt, fresh, sign_in)
 
 
 def _user_by_name(session: Session, username: str) -> User:
@@ -211,16 +293,8 @@ def _require_admin(actor: Actor) -> None:
 
 
 def login(rt: Runtime, username: str, password: str, client_address: str | None) -> TokenPair:
-    keys = [_throttle_key(rt, "user", username)]
-    if client_address:
-        keys.append(_throttle_key(rt, "addr", client_address))
-    now = utcnow()
+    ticket = throttle.admit(rt, username, client_address)  # counted before the password is checked
     with rt.db.read() as session:
-        for key in keys:
-            throttle = session.get(LoginThrottle, key)
-            if throttle and throttle.locked_until and throttle.locked_until > now:
-                wait = int((throttle.locked_until - now).total_seconds()) + 1
-                raise RateLimitedError(f"too many failed sign-ins: try again in {wait} s", retry_after=wait)
         user = session.scalars(select(User).where(User.username == username)).one_or_none()
     # Outside any transaction: Argon2 takes tens of milliseconds and must not hold the writer.
     ok = verify_password(user.password_hash if user else _dummy_hash(), password)
@@ -232,10 +306,10 @@ def login(rt: Runtime, username: str, password: str, client_address: str | None)
         name=user.username if user else None,
         client_address=client_address,
     )
+    if ok:
+        throttle.succeeded(rt, ticket)
     with rt.db.write() as session:
-        if not ok:
-            for key in keys:
-                _fail(session, key, now)
+        if not ok or user is None:
             audit.record(
                 session,
                 rt.audit_signer,
@@ -245,47 +319,141 @@ def login(rt: Runtime, username: str, password: str, client_address: str | None)
                 user.id if user else None,
                 {"success": False},
             )
+            fresh, sign_in = None, None
         else:
-            assert user is not None
-            throttle = session.get(LoginThrottle, keys[0])
-            if throttle:
-                session.delete(throttle)
             fresh = session.get(User, user.id)
             assert fresh is not None
-            fresh.last_login_at = now
+            fresh.last_login_at = utcnow()
+            sign_in = _start_sign_in(session, fresh, client_address)
             audit.record(session, rt.audit_signer, actor, "login", "users", user.id, {"success": True})
-    if not ok or user is None:
+    if fresh is None or sign_in is None:
         raise AuthenticationError("wrong user name or password")
-    return _issue(rt, user)
+    return _issue(rt, fresh, sign_in)
 
 
-def refresh(rt: Runtime, refresh_token: str) -> TokenPair:
+def refresh(rt: Runtime, refresh_token: str, client_address: str | None = None) -> TokenPair:
+    """A new token pair for the sign-in of ``refresh_token``, which is then spent. A spent one
+    presented again revokes the sign-in: whoever holds either copy must sign in again."""
     claims = _decode(rt, refresh_token, "refresh")
-    with rt.db.read() as session:
-        user = session.get(User, uuid.UUID(claims["sub"]))
-    if user is None or not user.is_active:
-        raise AuthenticationError("the user of this token is disabled or gone")
-    return _issue(rt, user)
+    user_id, sign_in_id, generation = uuid.UUID(claims["sub"]), _sign_in_of(claims), _int_claim(claims, "gen")
+    now = utcnow()
+    reused = False
+    with rt.db.write() as session:
+        moved = session.execute(
+            update(AuthSession)
+            .where(
+                AuthSession.id == sign_in_id,
+                AuthSession.user_id == user_id,
+                AuthSession.generation == generation,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > now,
+            )
+            .values(generation=generation + 1, last_refreshed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            sign_in = session.get(AuthSession, sign_in_id)
+            if sign_in is not None and sign_in.revoked_at is None and sign_in.generation > generation:
+                reused = True
+                sign_in.revoked_at, sign_in.revoked_reason = now, "refresh token reused"
+                owner = session.get(User, user_id)
+                who = Actor(
+                    type="user",
+                    role=owner.role if owner else "readonly",
+                    id=user_id,
+                    name=owner.username if owner else None,
+                    client_address=client_address,
+                )
+                audit.record(
+                    session, rt.audit_signer, who, "revoke", "auth_sessions", sign_in_id, {"reason": "reuse"}
+                )
+            user, sign_in = None, None
+        else:
+            user, sign_in = session.get(User, user_id), session.get(AuthSession, sign_in_id)
+            if user is None or not user.is_active or _int_claim(claims, "ver") != user.token_version:
+                raise AuthenticationError("this sign-in has ended: sign in again")
+    if reused:
+        raise AuthenticationError(
+            "this refresh token was already used: the sign-in is revoked, sign in again"
+        )
+    if user is None or sign_in is None:
+        raise AuthenticationError("this sign-in has ended: sign in again")
+    return _issue(rt, user, sign_in)
 
 
-def _issue(rt: Runtime, user: User) -> TokenPair:
+def logout(rt: Runtime, actor: Actor, *, everywhere: bool = False) -> None:
+    """End the caller's sign-in (its refresh token and every access token issued with it), or
+    with ``everywhere`` every sign-in of the user. API keys are revoked, not signed out."""
+    if actor.type != "user" or actor.id is None or actor.auth_session_id is None:
+        raise ValidationError("only a signed-in user can sign out; an API key is revoked instead")
+    with rt.db.write() as session:
+        if everywhere:
+            user = session.get(User, actor.id)
+            assert user is not None
+            _end_sign_ins(session, user, "signed out everywhere")
+        else:
+            session.execute(
+                update(AuthSession)
+                .where(AuthSession.id == actor.auth_session_id, AuthSession.revoked_at.is_(None))
+                .values(revoked_at=utcnow(), revoked_reason="signed out")
+            )
+        changes = {"everywhere": everywhere}
+        audit.record(
+            session, rt.audit_signer, actor, "logout", "auth_sessions", actor.auth_session_id, changes
+        )
+
+
+def _start_sign_in(session: Session, user: User, client_address: str | None) -> AuthSession:
+    now = utcnow()
+    # A user's ended sign-ins are kept until they would have expired, then dropped here.
+    session.execute(delete(AuthSession).where(AuthSession.user_id == user.id, AuthSession.expires_at < now))
+    sign_in = AuthSession(user_id=user.id, expires_at=now + SESSION_TTL, client_address=client_address)
+    session.add(sign_in)
+    session.flush()
+    return sign_in
+
+
+def _end_sign_ins(session: Session, user: User, reason: str) -> None:
+    """End every token the user holds: raising the version refuses them all on their next use;
+    the sign-ins are marked too, so a list of them tells the truth."""
+    user.token_version += 1
+    session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+
+
+def _revoke_keys_of(session: Session, user: User) -> list[str]:
+    keys = list(session.scalars(select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))))
+    now = utcnow()
+    for key in keys:
+        key.revoked_at = now
+    return sorted(k.prefix for k in keys)
+
+
+def _issue(rt: Runtime, user: User, sign_in: AuthSession) -> TokenPair:
     now = utcnow()
 
-    def token(kind: str, ttl: timedelta) -> str:
+    def token(kind: str, expires: datetime) -> str:
         claims = {
             "iss": ISSUER,
             "aud": AUDIENCE,
             "sub": str(user.id),
             "typ": kind,
             "iat": int(now.timestamp()),
-            "exp": int((now + ttl).timestamp()),
+            "exp": int(expires.timestamp()),
             "jti": secrets.token_hex(8),
+            "sid": str(sign_in.id),
+            "ver": user.token_version,
         }
+        if kind == "refresh":
+            claims["gen"] = sign_in.generation
         return jwt.encode(claims, rt.jwt_key, algorithm=ALGORITHM)
 
     return TokenPair(
-        access_token=token("access", ACCESS_TTL),
-        refresh_token=token("refresh", REFRESH_TTL),
+        access_token=token("access", min(now + ACCESS_TTL, sign_in.expires_at)),
+        refresh_token=token("refresh", min(now + REFRESH_TTL, sign_in.expires_at)),
         expires_in=int(ACCESS_TTL.total_seconds()),
         must_change_password=user.must_change_password,
     )
@@ -299,7 +467,7 @@ def _decode(rt: Runtime, token: str, kind: str) -> dict[str, Any]:
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
             issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "iss", "aud", "typ"]},
+            options={"require": ["exp", "iat", "sub", "iss", "aud", "typ", "sid", "ver"]},
         )
     except jwt.ExpiredSignatureError:
         raise AuthenticationError("token expired: sign in again or refresh") from None
@@ -314,22 +482,18 @@ def _decode(rt: Runtime, token: str, kind: str) -> dict[str, Any]:
     return claims
 
 
-def _throttle_key(rt: Runtime, kind: str, value: str) -> str:
-    return rt.pepper.sign(f"{kind}:{value.lower()}".encode())
+def _sign_in_of(claims: dict[str, Any]) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(claims["sid"]))
+    except ValueError:
+        raise AuthenticationError("invalid token") from None
 
 
-def _fail(session: Session, key: str, now: datetime) -> None:
-    throttle = session.get(LoginThrottle, key)
-    if throttle is None:
-        throttle = LoginThrottle(key=key, failures=0)
-        session.add(throttle)
-    elif throttle.last_failure_at and now - throttle.last_failure_at > FAILURE_WINDOW:
-        throttle.failures = 0
-    throttle.failures += 1
-    throttle.last_failure_at = now
-    if throttle.failures >= FREE_FAILURES:
-        delay = min(timedelta(seconds=2 ** (throttle.failures - FREE_FAILURES)), MAX_LOCK)
-        throttle.locked_until = now + delay
+def _int_claim(claims: dict[str, Any], name: str) -> int:
+    value = claims.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise AuthenticationError("invalid token")
+    return value
 
 
 # ---- authenticating a request -----------------------------------------------------------------
@@ -341,10 +505,25 @@ def authenticate(rt: Runtime, credential: str, client_address: str | None, reque
     if credential.startswith(API_KEY_PREFIX):
         return _authenticate_api_key(rt, credential, client_address, request_id)
     claims = _decode(rt, credential, "access")
+    sign_in_id, version = _sign_in_of(claims), _int_claim(claims, "ver")
     with rt.db.read() as session:
-        user = session.get(User, uuid.UUID(claims["sub"]))
+        found = session.execute(
+            select(User, AuthSession)
+            .outerjoin(AuthSession, and_(AuthSession.id == sign_in_id, AuthSession.user_id == User.id))
+            .where(User.id == uuid.UUID(claims["sub"]))
+        ).one_or_none()
+    user, sign_in = (found[0], found[1]) if found else (None, None)
     if user is None or not user.is_active:
         raise AuthenticationError("the user of this token is disabled or gone")
+    if (
+        sign_in is None
+        or sign_in.revoked_at is not None
+        or sign_in.expires_at <= utcnow()
+        or version != user.token_version
+    ):
+        raise AuthenticationError(
+            "this sign-in has ended (signed out, or the password or role changed): sign in again"
+        )
     return Actor(
         type="user",
         role=user.role,
@@ -354,6 +533,7 @@ def authenticate(rt: Runtime, credential: str, client_address: str | None, reque
         client_address=client_address,
         request_id=request_id,
         must_change_password=user.must_change_password,
+        auth_session_id=sign_in.id,
     )
 
 
@@ -391,6 +571,7 @@ def _authenticate_api_key(rt: Runtime, key: str, client_address: str | None, req
         client_address=client_address,
         request_id=request_id,
         api_key_id=row.id,
+        scopes=frozenset(row.scopes) if row.scopes is not None else None,
     )
 
 
@@ -424,6 +605,7 @@ def create_api_key(
     which is shown once and never stored."""
     _require_admin(actor)
     check_role(role)
+    scopes = check_scopes(scopes, role)
     if expires_at is not None and expires_at <= utcnow():
         raise ValidationError("expiry must be in the future")
     with rt.db.write() as session:
@@ -458,6 +640,7 @@ def create_api_key(
             "role": role,
             "user": owner.username,
             "client_scope": key.client_scope,
+            "scopes": scopes,
         }
         audit.record(session, rt.audit_signer, actor, "create", "api_keys", key.id, fields)
     return key, plaintext

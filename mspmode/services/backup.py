@@ -2,18 +2,32 @@
 
 The dump is made by the backend's own tool (``services/dumps.py``). Beside each dump a
 manifest (``<dump>.manifest.json``) records the schema revision, the dump's size and SHA-256,
-and per table its row count and checksum. A backup is *verified* by restoring the dump into a
-scratch database — a temp file, or a throwaway database on the same server — and comparing
-every table's count and checksum with the manifest. ``plan_restore`` first checks the file
-against the manifest (a truncated or corrupted file is refused), refuses a backup from a
+and per table its row count and checksum, and is signed (HMAC-SHA256) with a key the
+database does not hold. A backup is *verified* by restoring the dump into a scratch database —
+a temp file, or a throwaway database on the same server — and comparing every table's count
+and checksum with the manifest. ``plan_restore`` first checks the manifest's signature and the
+file against it (an altered, truncated or corrupted file is refused), refuses a backup from a
 schema this msp does not know or for another kind of database, restores into a scratch
-database and compares again; only ``apply_restore`` then overwrites the live database.
+database, compares the data again and the schema with the models — tables, columns,
+indexes, and the code a database runs by itself (triggers, views, functions, rules, events),
+so a planted trigger is refused; only ``apply_restore`` then overwrites the live database.
+
+The signing key is derived from the audit key (``audit.key``) for this one purpose rather than
+kept in a fifth key file: every machine that takes or restores backups already needs the audit
+key (both write an audit row, and a restore appends to the restored chain), a team already
+copies it to each server, and whoever holds it can already forge the audit log, which a
+separate backup key would not prevent. The derivation keeps the two uses apart: a manifest MAC
+is never an audit MAC. Manifests written before signing (format 1) are refused unless the
+caller allows unsigned ones (``msp restore --allow-unsigned``), which still get every other
+check, the schema comparison included.
 
 Secrets stay sealed: they are ciphertext in the database, so they are ciphertext in the dump.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -23,13 +37,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 
 from mspmode.db import schema
 from mspmode.db.session import Database
 from mspmode.errors import SchemaError, ValidationError
-from mspmode.models.operations import BACKUP_TYPES, BackupLog
+from mspmode.models.operations import BACKUP_TYPES, AuditChainHead, BackupLog
 from mspmode.services import audit, dumps
 from mspmode.services.actor import Actor
 from mspmode.services.dumps import (
@@ -42,11 +57,15 @@ from mspmode.services.dumps import (
     no_progress,
     table_checksums,
 )
-from mspmode.services.runtime import Runtime
+from mspmode.services.runtime import Runtime, Signer
 from mspmode.settings import Settings, display_url
+from mspmode.vault.keyfiles import read_key_bytes
 
 MANIFEST_SUFFIX = ".manifest.json"
-MANIFEST_FORMAT = 1
+# 2: signed. 1: written before manifests were signed (read, refused unless allowed).
+MANIFEST_FORMAT = 2
+MANIFEST_FORMATS = (1, 2)
+_MANIFEST_PURPOSE = b"msp backup manifest signing key v1"
 # Retention thins out these; a manual or pre-migration backup stays until a person deletes it.
 SCHEDULED_TYPES = ("daily", "weekly", "monthly")
 
@@ -83,9 +102,56 @@ def read_manifest(dump: Path) -> Manifest:
         raise BackupError(f"no manifest {path.name} beside {dump.name}: cannot check the backup") from None
     except ValueError:
         raise BackupError(f"the manifest {path.name} is damaged (not JSON)") from None
-    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT or "tables" not in doc:
+    if not isinstance(doc, dict) or doc.get("format") not in MANIFEST_FORMATS or "tables" not in doc:
         raise BackupError(f"{path.name} is not an msp backup manifest of a format this msp reads")
     return Manifest(doc)
+
+
+def manifest_signer(settings: Settings) -> Signer:
+    """The key that signs manifests: the audit key's, derived for this purpose only."""
+    audit_key = read_key_bytes("audit", settings.key_path("audit"))
+    return Signer(hmac.new(audit_key, _MANIFEST_PURPOSE, hashlib.sha256).digest())
+
+
+def _signed_bytes(doc: dict[str, Any]) -> bytes:
+    body = {k: v for k, v in doc.items() if k != "signature"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sign_manifest(doc: dict[str, Any], key: Signer) -> dict[str, Any]:
+    signature = {"alg": "HMAC-SHA256", "key_id": key.key_id, "mac": key.sign(_signed_bytes(doc))}
+    return {**doc, "signature": signature}
+
+
+def check_signature(
+    dump: Path, manifest: Manifest, settings: Settings, *, allow_unsigned: bool = False
+) -> bool:
+    """The manifest was written by a holder of this installation's audit key and not changed
+    since. Returns False for an unsigned manifest that ``allow_unsigned`` lets through."""
+    name = manifest_path(dump).name
+    signature = manifest.doc.get("signature")
+    if signature is None:
+        if allow_unsigned:
+            return False
+        raise BackupError(
+            f"the manifest {name} is not signed (made before msp signed backups, or its signature was "
+            "removed): nothing was restored; to restore a backup you know is yours, add --allow-unsigned"
+        )
+    if not isinstance(signature, dict) or not isinstance(signature.get("mac"), str):
+        raise BackupError(f"the manifest {name} has a malformed signature: nothing was restored")
+    key = manifest_signer(settings)
+    if signature.get("key_id") != key.key_id:
+        raise BackupError(
+            f"the manifest {name} was signed with another audit key (id {signature.get('key_id')}, this "
+            f"installation's is {key.key_id}): restore it with that installation's audit.key; "
+            "nothing was restored"
+        )
+    if not hmac.compare_digest(key.sign(_signed_bytes(manifest.doc)), signature["mac"]):
+        raise BackupError(
+            f"the manifest {name} does not match its signature: the backup or its manifest was changed "
+            "after the backup was taken; nothing was restored"
+        )
+    return True
 
 
 def check_file(dump: Path, manifest: Manifest) -> None:
@@ -152,6 +218,7 @@ def backup(
     st = schema.status(db)
     if st.empty:
         raise BackupError(f"the database at {display_url(db.url)} has no schema yet: nothing to back up")
+    signer = manifest_signer(settings)  # before the dump: without the key there is no backup
     folder = (directory or default_directory(settings)).expanduser()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     started = now or datetime.now(UTC)
@@ -193,7 +260,7 @@ def backup(
         "schema_revision": st.current,
         "tables": tables,
     }
-    _write_private(result.manifest, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    _write_private(result.manifest, json.dumps(sign_manifest(doc, signer), indent=2, sort_keys=True) + "\n")
     if verify:
         progress("verify", 0, None)
         try:
@@ -372,19 +439,32 @@ class RestorePlan:
     manifest: Manifest
     target: URL
     target_revision: str | None
+    signed: bool = True
+    # The live chain's head just before the overwrite, named in the restore's audit row so
+    # that other machines accept the rollback it is.
+    replaced_head: audit.Checkpoint | None = None
 
     @property
     def rows(self) -> int:
         return sum(t["rows"] for t in self.manifest.tables.values())
 
 
-def plan_restore(db: Database, dump: Path, *, progress: Progress = no_progress) -> RestorePlan:
-    """Every check a restore makes before it touches the live database: the file matches
-    its manifest, its schema is one this msp knows, it is for this kind of database, the live
+def plan_restore(
+    settings: Settings,
+    db: Database,
+    dump: Path,
+    *,
+    allow_unsigned: bool = False,
+    progress: Progress = no_progress,
+) -> RestorePlan:
+    """Every check a restore makes before it touches the live database: the manifest is
+    signed with this installation's key (or unsigned and ``allow_unsigned``), the file
+    matches it, its schema is one this msp knows, it is for this kind of database, the live
     database is not from a newer msp, and the dump restores into a scratch database with
-    every table's rows and checksum as recorded."""
+    every table's rows and checksum as recorded and a schema that is the models' own."""
     dump = dump.expanduser()
     manifest = read_manifest(dump)
+    signed = check_signature(dump, manifest, settings, allow_unsigned=allow_unsigned)
     check_file(dump, manifest)
     kind = family(db.url)
     if manifest.doc.get("dialect") != kind:
@@ -403,11 +483,34 @@ def plan_restore(db: Database, dump: Path, *, progress: Progress = no_progress) 
     with dumps.scratch_database(db.url, dump.parent) as scratch:
         dumps.load(scratch, dump, replace=False, progress=progress)
         problems = compare(manifest.tables, database_checksums(scratch, progress))
+        if problems:
+            raise BackupError(
+                f"{dump.name} does not restore to what was backed up ({problems[0]}); nothing was restored"
+            )
+        problems = _schema_problems(scratch, revision)
     if problems:
         raise BackupError(
-            f"{dump.name} does not restore to what was backed up ({problems[0]}); nothing was restored"
+            f"{dump.name} restores a schema this msp does not make ({problems[0]}); nothing was restored"
         )
-    return RestorePlan(dump=dump, manifest=manifest, target=db.url, target_revision=target.current)
+    return RestorePlan(
+        dump=dump, manifest=manifest, target=db.url, target_revision=target.current, signed=signed
+    )
+
+
+def _schema_problems(scratch: URL, revision: str | None) -> list[str]:
+    """How the restored schema differs from what the migrations and models make. Code the
+    database runs by itself is checked as restored; a backup from an older revision is then
+    upgraded in the scratch database, as `msp db upgrade` will upgrade it, and compared whole."""
+    db = Database(scratch)
+    try:
+        extra = [line for line in schema.object_differences(db) if not line.endswith(schema.MISSING)]
+        if extra:
+            return extra
+        if revision != schema.head_revision():
+            schema.upgrade(db)
+        return schema.differences(db)
+    finally:
+        db.dispose()
 
 
 def _known_revisions() -> set[str]:
@@ -419,20 +522,35 @@ def _known_revisions() -> set[str]:
 def apply_restore(db: Database, plan: RestorePlan, *, progress: Progress = no_progress) -> list[str]:
     """Overwrite the live database with the planned dump; return any difference found
     afterwards (none on success). Close every other use of ``db`` first."""
+    plan.replaced_head = _live_head(db)
     db.dispose()
     dumps.load(plan.target, plan.dump, replace=True, progress=progress)
     return compare(plan.manifest.tables, database_checksums(plan.target, progress))
 
 
+def _live_head(db: Database) -> audit.Checkpoint | None:
+    try:
+        with db.read() as session:
+            found = session.execute(select(AuditChainHead.sequence, AuditChainHead.mac)).first()
+    except SQLAlchemyError:  # no schema, or one from before the chain had a head
+        return None
+    if found is None or not found.mac:
+        return None
+    return audit.Checkpoint(int(found.sequence), str(found.mac))
+
+
 def record_restore(rt: Runtime, actor: Actor, plan: RestorePlan) -> bool:
-    """An audit row for a restore, appended to the restored chain; only when the restored
-    schema is current (an older one is upgraded first, and the row written then would not
-    fit the old tables)."""
-    st = schema.status(rt.db)
-    if not st.at_head:
+    """An audit row for a restore, appended to the restored chain, naming the head it
+    replaced; this machine's anchor then starts from it. Only when the restored schema is
+    current and the audit key is here (an older schema is upgraded first, and the row written
+    then would not fit the old tables); otherwise the anchor is forgotten, and the next
+    verify or audited change starts a new one."""
+    if not schema.status(rt.db).at_head or not rt.settings.key_path("audit").exists():
+        audit.forget_anchor(rt.audit_anchor)
         return False
+    replaced = plan.replaced_head
     with rt.db.write() as session:
-        audit.record(
+        row = audit.record(
             session,
             rt.audit_signer,
             actor,
@@ -443,8 +561,12 @@ def record_restore(rt: Runtime, actor: Actor, plan: RestorePlan) -> bool:
                 "restored_from": plan.dump.name,
                 "sha256": plan.manifest.doc["sha256"],
                 "schema_revision": plan.manifest.revision,
+                "signed": plan.signed,
+                "replaced_head": {"sequence": replaced.sequence, "mac": replaced.mac} if replaced else None,
             },
         )
+        restored_head = audit.Checkpoint(row.sequence, row.mac)
+    audit.reset_anchor(rt.audit_anchor, restored_head, [restored_head.mac])
     return True
 
 
@@ -457,17 +579,20 @@ __all__ = [
     "apply_restore",
     "backup",
     "check_file",
+    "check_signature",
     "compare",
     "cron_line",
     "database_checksums",
     "default_directory",
     "file_sha256",
     "manifest_path",
+    "manifest_signer",
     "plan_restore",
     "prune",
     "read_manifest",
     "record_backup",
     "record_failure",
     "record_restore",
+    "sign_manifest",
     "table_checksums",
 ]

@@ -1,6 +1,7 @@
-"""The one gate for text that comes from an agent or a person and is about to be stored:
-command text, output, error messages, descriptions, contexts. Everything that captures text
-calls ``clean_text`` / ``clean_value`` first, so redaction has a single place to improve."""
+"""The one gate for text that comes from an agent or a person and is used before it is stored —
+learnt from, checked, queued to a file, answered with: command text, output, error messages,
+labels, contexts. What is *stored* is redacted by the write path itself (``db/redaction.py``),
+whatever the caller did; text cleaned here is remembered there, so it is not redacted twice."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ def clean_text(rt: Runtime, text: str | None) -> str | None:
     (``-p[REDACTED:password]``), so learning still works on it."""
     if text is None:
         return None
-    return redact(text, rt.known_secrets)
+    known = rt.known_secrets
+    return rt.db.redactor.remember(text, redact(text, known), known)
 
 
 def clean_value(rt: Runtime, value: Any) -> Any:

@@ -1,6 +1,7 @@
 """Generic create/read/update/delete for every registered model, with the rules every one of
 them shares: role checks, per-client scoping, referenced rows that must exist and be visible,
-one audit row per change, and per-model hooks for derived values (the work rules).
+one audit row per change, and per-model hooks for derived values (the work rules). Every text
+and JSON field is redacted as it is written, by the write path itself (``db/redaction.py``).
 
 Each function is one unit of work. Rows come back detached and fully loaded.
 """
@@ -11,14 +12,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, String, Table, Text, UniqueConstraint, inspect, select
+from sqlalchemy import ColumnElement, Table, UniqueConstraint, func, inspect, select
 from sqlalchemy.orm import Session
 
 from mspmode.db import search
 from mspmode.db.base import Base
 from mspmode.db.repository import MAX_LIMIT, Page, Repository
 from mspmode.errors import NotFoundError, PermissionDeniedError, ValidationError
-from mspmode.services import audit, capture
+from mspmode.services import audit
 from mspmode.services.actor import Actor
 from mspmode.services.runtime import Runtime
 from mspmode.services.scoping import is_scoped, scope_clause, table_of
@@ -43,6 +44,9 @@ class ResourceSpec:
     write_role: str | None = "technician"  # None: read-only
     hidden: frozenset[str] = frozenset()
     read_only: frozenset[str] = frozenset()  # derived by the service, never set by a caller
+    # Who did it (a session's user and technician): set from the actor on create, never by a
+    # caller. A reference to users gets the actor's user id, a text the actor's name.
+    actor_fields: frozenset[str] = frozenset()
     # False when creation has its own route (commands are recorded through the learning engine)
     generic_create: bool = True
     generic_update: bool = True
@@ -66,7 +70,7 @@ class ResourceSpec:
 
     @property
     def writable_fields(self) -> list[str]:
-        blocked = SERVER_MANAGED | self.hidden_fields | self.read_only
+        blocked = SERVER_MANAGED | self.hidden_fields | self.read_only | self.actor_fields
         return [c.name for c in self.table.columns if c.name not in blocked]
 
     @property
@@ -172,7 +176,7 @@ def create_row(
     _require(actor, spec.write_role, spec, "create")
     data = dict(values)
     _check_writable(spec, data)
-    data = _captured(rt, spec, data)
+    data = data | _actor_values(spec, actor)
     with rt.db.write() as session:
         _check_references(session, actor, spec, data)
         if spec.prepare:
@@ -212,7 +216,6 @@ def update_row(
     _require(actor, spec.write_role, spec, "update")
     data = dict(values)
     _check_writable(spec, data)
-    data = _captured(rt, spec, data)
     with rt.db.write() as session:
         row = spec.repository.get(session, id, where=visible_to(actor, spec.table))
         before = _snapshot(spec, row)
@@ -247,6 +250,7 @@ def delete_row(
     _require(actor, spec.write_role, spec, "delete")
     with rt.db.write() as session:
         row = spec.repository.get(session, id, where=visible_to(actor, spec.table))
+        _check_not_shared(session, actor, spec, id)
         before = _snapshot(spec, row)
         if before_delete:
             before_delete(session, row)
@@ -258,26 +262,16 @@ def delete_row(
         audit.record(session, rt.audit_signer, actor, "delete", spec.table.name, shown, before)
 
 
-def _captured(rt: Runtime, spec: ResourceSpec, data: dict[str, Any]) -> dict[str, Any]:
-    """Free text and JSON from a caller pass the redactor before they are stored: a secret
-    pasted into a description, a context or an error message never reaches the database."""
-    out = dict(data)
-    for name, value in data.items():
-        if value is None:
-            continue
-        column = spec.table.c[name]
-        if isinstance(column.type, (Text, JSON)):
-            out[name] = capture.clean_value(rt, value)
-        elif isinstance(column.type, String) and (column.type.length or 0) > 255:
-            out[name] = capture.clean_text(rt, value)
-    return out
-
-
 def _check_writable(spec: ResourceSpec, data: Mapping[str, Any]) -> None:
     allowed = set(spec.writable_fields)
-    for name in data:
+    for name, value in data.items():
         if name not in allowed:
             raise ValidationError(f"{spec.name}: field {name!r} cannot be set")
+        # The API's schemas check lengths; the CLI's and MCP's values arrive here unchecked,
+        # and SQLite would store any length.
+        length = getattr(spec.table.c[name].type, "length", None)
+        if isinstance(value, str) and isinstance(length, int) and len(value) > length:
+            raise ValidationError(f"{name} is longer than {length} characters")
 
 
 def _check_references(session: Session, actor: Actor, spec: ResourceSpec, data: Mapping[str, Any]) -> None:
@@ -292,6 +286,46 @@ def _check_references(session: Session, actor: Actor, spec: ResourceSpec, data: 
         stmt = select(target.c.id).where(target.c.id == value, *visible_to(actor, target))
         if session.execute(stmt).first() is None:
             raise NotFoundError(f"{name}: no {target.name} with id {value}")
+
+
+def _actor_values(spec: ResourceSpec, actor: Actor) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in spec.actor_fields:
+        column = spec.table.c[name]
+        if column.foreign_keys:
+            values[name] = actor.id if actor.type in ("user", "api_key") else None
+        else:
+            length = getattr(column.type, "length", None) or 255
+            values[name] = (actor.name or "")[:length] or None
+    return values
+
+
+def _check_not_shared(session: Session, actor: Actor, spec: ResourceSpec, id: Any) -> None:
+    """A row of no client (a tag, a machine) that rows of clients a scoped actor cannot see
+    refer to is shared: deleting it would cut their links too, so only an unscoped actor may.
+    A scoped actor still unlinks it from its own rows (``DELETE /api/session-tags/…``)."""
+    if actor.client_scope is None or is_scoped(spec.table.name):
+        return
+    for table in spec.table.metadata.tables.values():
+        for fk in table.foreign_keys:
+            if fk.column.table is not spec.table:
+                continue
+            using = [fk.parent == id]
+            total = session.execute(select(func.count()).select_from(table).where(*using)).scalar_one()
+            mine = (
+                session.execute(
+                    select(func.count())
+                    .select_from(table)
+                    .where(*using, scope_clause(table, actor.client_scope))
+                ).scalar_one()
+                if is_scoped(table.name)
+                else 0
+            )
+            if total > mine:
+                raise PermissionDeniedError(
+                    f"this {spec.name} row is also used by {table.name} of other clients: "
+                    "unlink it from your own rows instead, or ask an unscoped user to delete it"
+                )
 
 
 def _check_visible(session: Session, actor: Actor, spec: ResourceSpec, key: Any) -> None:

@@ -33,6 +33,7 @@ from sqlalchemy import Connection, MetaData, create_engine, inspect, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
+from mspmode.db.engine import make_private
 from mspmode.db.search import is_search_object
 from mspmode.errors import MSPError
 
@@ -225,6 +226,7 @@ def _sqlite_copy(source: Path, dest: Path, progress: Progress, stage: str, *, st
     snapshot even while other connections write, page by page so progress can be shown.
     ``standalone``: the copy is one self-contained file (no -wal beside it)."""
     src = sqlite3.connect(source, timeout=30)
+    make_private(dest)  # a copy of client data is the user's alone, like the database
     dst = sqlite3.connect(dest, timeout=30)
     try:
 

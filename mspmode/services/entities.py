@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mspmode.engine.memory import host_key
 from mspmode.errors import NotFoundError, ValidationError
 from mspmode.models import core, infrastructure, learning, work
 from mspmode.services import crud
@@ -114,8 +115,8 @@ def find_host(
         stmt = stmt.where(host_t.client_id == client.id)
     rows = list(session.scalars(stmt))
     ident = _as_uuid(ref)
-    wanted = ref.strip().lower()
-    hits = [r for r in rows if r.id == ident or wanted in (n.lower() for n in host_names(r))]
+    wanted = host_key(ref)
+    hits = [r for r in rows if r.id == ident or wanted in (host_key(n) for n in host_names(r))]
     if len(hits) == 1:
         return hits[0]
     if len(hits) > 1:
@@ -291,7 +292,6 @@ def start_session(
             "status": "active",
             "started_at": started,
             "is_billable": billable,
-            "technician": actor.name,
             "working_directory": working_directory or str(Path.cwd()),
         },
     )

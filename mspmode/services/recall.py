@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from mspmode.db import search
 from mspmode.engine import compress as compressor
+from mspmode.engine.memory import host_key, host_name
 from mspmode.engine.recall import (
     DEFAULT_BUDGET_TOKENS,
     DEFAULT_HALF_LIFE_DAYS,
@@ -159,7 +160,9 @@ def resolve_hosts(
 ) -> list[infrastructure.Infrastructure]:
     """Hosts answering to any of ``names`` (hostname, FQDN, IP or id); unknown names are
     skipped — a prompt may name hosts nobody recorded."""
-    wanted = [n.strip().lower() for n in names if n and n.strip()]
+    given = [n for n in names if n and n.strip()]
+    # As host_key compares them, and as the database's lower() folds a stored NFKC name.
+    wanted = sorted({host_key(n) for n in given} | {host_name(n).lower() for n in given})
     if not wanted:
         return []
     h = infrastructure.Infrastructure

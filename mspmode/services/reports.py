@@ -28,7 +28,7 @@ from sqlalchemy import case, func, select
 
 from mspmode.errors import ValidationError
 from mspmode.models import core, infrastructure, learning, recovery, work
-from mspmode.services import crud
+from mspmode.services import crud, psa
 from mspmode.services.actor import Actor
 from mspmode.services.entities import find_client
 from mspmode.services.runtime import Runtime
@@ -86,6 +86,9 @@ class BillingSession:
     is_billable: bool
     billable_hours: Decimal
     items: list[BillingItem]
+    # Minutes of time entries posted to the PSA, and owed to it (queued or failed).
+    psa_posted_minutes: int = 0
+    psa_unposted_minutes: int = 0
 
     @property
     def billable_minutes(self) -> int:
@@ -119,6 +122,14 @@ class BillingReport:
         return total - self.billable_minutes
 
     @property
+    def psa_posted_minutes(self) -> int:
+        return sum(s.psa_posted_minutes for s in self.sessions)
+
+    @property
+    def psa_unposted_minutes(self) -> int:
+        return sum(s.psa_unposted_minutes for s in self.sessions)
+
+    @property
     def amount(self) -> Decimal | None:
         if self.hourly_rate is None:
             return None
@@ -135,6 +146,8 @@ class BillingReport:
             "billable_minutes": self.billable_minutes,
             "non_billable_minutes": self.non_billable_minutes,
             "amount": _num(self.amount),
+            "psa_posted_minutes": self.psa_posted_minutes,
+            "psa_unposted_minutes": self.psa_unposted_minutes,
             "sessions": [
                 {
                     "id": str(s.id),
@@ -143,6 +156,8 @@ class BillingReport:
                     "ended_at": s.ended_at.isoformat() if s.ended_at else None,
                     "is_billable": s.is_billable,
                     "billable_hours": _num(s.billable_hours),
+                    "psa_posted_minutes": s.psa_posted_minutes,
+                    "psa_unposted_minutes": s.psa_unposted_minutes,
                     "items": [
                         {
                             "id": str(i.id),
@@ -188,6 +203,7 @@ def billing(rt: Runtime, actor: Actor, client_ref: str, start: date, end: date) 
                 items[row.session_id].append(
                     BillingItem(row.id, row.title, row.category, row.is_billable, row.actual_minutes or 0)
                 )
+        posted = psa.time_posting(session, items)
     return BillingReport(
         client=client.name,
         client_type=client.client_type,
@@ -196,7 +212,15 @@ def billing(rt: Runtime, actor: Actor, client_ref: str, start: date, end: date) 
         hourly_rate=client.default_hourly_rate,
         sessions=[
             BillingSession(
-                s.id, s.session_title, s.started_at, s.ended_at, s.is_billable, s.billable_hours, items[s.id]
+                s.id,
+                s.session_title,
+                s.started_at,
+                s.ended_at,
+                s.is_billable,
+                s.billable_hours,
+                items[s.id],
+                posted.get(s.id, psa.PostedTime()).posted,
+                posted.get(s.id, psa.PostedTime()).queued + posted.get(s.id, psa.PostedTime()).failed,
             )
             for s in sessions
         ],

@@ -3,8 +3,8 @@
 Everything else — schemas, routes, filters, scoping, audit — is generated from these lines
 (``api/crud.py``, ``schemas/crud.py``, ``services/crud.py``); the CLI and the other services
 take their specs from here too (``SPECS["sessions"]``), so every way in writes alike. Tables
-without a line here are internal bookkeeping (``audit_chain_head``, ``login_throttles``); a
-test keeps that list exact.
+without a line here are internal bookkeeping (``audit_chain_head``, ``login_throttles``,
+``auth_sessions``); a test keeps that list exact.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from mspmode.models import (
 from mspmode.services import credentials as vault
 from mspmode.services import work as work_rules
 from mspmode.services.crud import ResourceSpec
+from mspmode.services.learning import hosts as learning_hosts
 from mspmode.services.learning import patterns as learning_rules
 
 R = ResourceSpec
@@ -34,6 +35,7 @@ RESOURCES: list[ResourceSpec] = [
         "sessions",
         core.Session,
         read_only=frozenset({"billable_hours", "duration_minutes"}),
+        actor_fields=frozenset({"user_id", "technician"}),
         prepare=work_rules.prepare_session,
     ),
     R("machines", core.Machine),
@@ -44,7 +46,7 @@ RESOURCES: list[ResourceSpec] = [
     R("api-keys", core.ApiKey, read_role="admin", write_role=None),
     # infrastructure
     R("sites", infrastructure.Site),
-    R("infrastructure", infrastructure.Infrastructure),
+    R("infrastructure", infrastructure.Infrastructure, prepare=learning_hosts.prepare_host),
     R("services", infrastructure.Service),
     R("service-relationships", infrastructure.ServiceRelationship),
     R("networks", infrastructure.Network),
@@ -79,9 +81,11 @@ RESOURCES: list[ResourceSpec] = [
     R("credential-audit-log", credentials.CredentialAuditLog, read_role="admin", write_role=None),
     R("security-incidents", credentials.SecurityIncident),
     # integrations
-    R("external-integrations", integrations.ExternalIntegration),
+    R("external-integrations", integrations.ExternalIntegration, actor_fields=frozenset({"user_id"})),
     vault.INTEGRATION_CREDENTIALS,
     R("ticket-links", integrations.TicketLink),
+    # queued and posted through services/psa.py: read here, never written by a caller
+    R("psa-posts", integrations.PsaPost, write_role=None),
     # context recall
     R("conversation-contexts", recall.ConversationContext),
     R("context-snippets", recall.ContextSnippet),
@@ -94,4 +98,4 @@ RESOURCES: list[ResourceSpec] = [
 
 SPECS: dict[str, ResourceSpec] = {spec.name: spec for spec in RESOURCES}
 
-INTERNAL_TABLES = frozenset({"audit_chain_head", "login_throttles"})
+INTERNAL_TABLES = frozenset({"audit_chain_head", "login_throttles", "auth_sessions"})

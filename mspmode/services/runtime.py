@@ -8,12 +8,16 @@ import hmac
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from mspmode.db.session import Database
-from mspmode.settings import Settings
+from mspmode.settings import Settings, display_url
 from mspmode.vault.crypto import Keyring
 from mspmode.vault.keyfiles import read_key_bytes
 from mspmode.vault.known import KNOWN_SECRETS_PURPOSE, KnownSecrets
+
+# In MSP_HOME: the newest audit chain head this machine saw of each database (services/audit.py).
+ANCHOR_FILE = "audit-anchor.json"
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,21 @@ class Signer:
         return hmac.new(self.key, message, hashlib.sha256).hexdigest()
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """Where this machine keeps the newest audit head it has seen of one database."""
+
+    path: Path
+    database: str
+
+
+@dataclass(frozen=True)
+class AuditKey(Signer):
+    """The audit key, and this machine's anchor for the database it writes to."""
+
+    anchor: Anchor | None = None
+
+
 KNOWN_SECRETS_RECHECK_S = 5.0
 
 
@@ -39,13 +58,21 @@ class Runtime:
         self.db = db or Database.from_settings(settings)
         self._known_stamp: tuple[object, ...] = ()
         self._known_checked = 0.0
+        # Every text written to the database is redacted with the vault's secrets too.
+        self.db.redactor.known = lambda: self.known_secrets
 
     def _key(self, name: str) -> bytes:
         return read_key_bytes(name, self.settings.key_path(name))
 
     @cached_property
-    def audit_signer(self) -> Signer:
-        return Signer(self._key("audit"))
+    def audit_signer(self) -> AuditKey:
+        """The audit key, with this machine's anchor of the database's chain."""
+        return AuditKey(self._key("audit"), anchor=self.audit_anchor)
+
+    @cached_property
+    def audit_anchor(self) -> Anchor:
+        """Where this machine keeps the newest audit head it saw of this database (MSP_HOME)."""
+        return Anchor(self.settings.home / ANCHOR_FILE, display_url(self.db.url))
 
     @cached_property
     def jwt_key(self) -> bytes:

@@ -43,6 +43,7 @@ GLOBAL_TABLES = frozenset(
     {
         "users",
         "api_keys",
+        "auth_sessions",
         "machines",
         "tags",
         "audit_log",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,9 +13,9 @@ from mspmode.db.session import Database
 from mspmode.models.core import User
 from mspmode.services import audit
 from mspmode.services.actor import Actor
-from mspmode.services.runtime import Signer
+from mspmode.services.runtime import Runtime
 from mspmode.settings import Settings
-from mspmode.vault.keyfiles import KEY_NAMES, ensure_key_file, read_key_bytes
+from mspmode.vault.keyfiles import KEY_NAMES, ensure_key_file
 from mspmode.vault.passwords import generate_password, hash_password
 
 ADMIN_USERNAME = "admin"
@@ -24,6 +25,8 @@ ADMIN_USERNAME = "admin"
 class InitReport:
     home: Path
     created_home: bool = False
+    # The mode MSP_HOME had when it let group or others in (it is 0700 now).
+    tightened_home_from: int | None = None
     created_keys: list[Path] = field(default_factory=list)
     revision_before: str | None = None
     revision_after: str | None = None
@@ -34,6 +37,7 @@ class InitReport:
     def changed(self) -> bool:
         return bool(
             self.created_home
+            or self.tightened_home_from is not None
             or self.created_keys
             or self.revision_before != self.revision_after
             or self.admin_password
@@ -52,6 +56,7 @@ def initialize(settings: Settings) -> InitReport:
         db.ping()
         schema.status(db)  # refuses a newer schema before we create anything
         settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        report.tightened_home_from = _make_private(settings.home)
         _initialize(settings, db, report)
     finally:
         db.dispose()
@@ -66,7 +71,9 @@ def _initialize(settings: Settings, db: Database, report: InitReport) -> None:
 
     report.revision_before, report.revision_after = schema.upgrade(db)
 
-    signer = Signer(read_key_bytes("audit", settings.key_path("audit")))
+    signer = Runtime(settings, db).audit_signer
+    if report.revision_before in audit.UNSIGNED_HEAD_REVISIONS:
+        audit.sign_legacy_head(db, signer)
     with db.write() as session:
         if session.scalar(select(func.count()).select_from(User)) == 0:
             password = generate_password()
@@ -90,3 +97,13 @@ def _initialize(settings: Settings, db: Database, report: InitReport) -> None:
                 {"username": ADMIN_USERNAME, "role": "admin"},
             )
             report.admin_username, report.admin_password = ADMIN_USERNAME, password
+
+
+def _make_private(home: Path) -> int | None:
+    """Take group and others out of MSP_HOME (keys, the database, caches live there); return
+    the mode it had if it let them in."""
+    mode = stat.S_IMODE(home.stat().st_mode)
+    if not mode & 0o077:
+        return None
+    home.chmod(0o700)
+    return mode

@@ -5,8 +5,11 @@ Two layers:
 
 * ``RULES``, an ordered table of named rules (like Sentry's message parameterisation), each
   one or more verbose regexes with a comment per guard. Specific shapes come first (private
-  keys, URLs with a password, known token formats, program options), generic ``NAME=value``
-  assignments and prose last, so the most telling label wins.
+  keys, URLs with a password, vendors' token formats, URL-encoded forms, programs' password
+  options — mysql, sqlcmd, snmpwalk, ssh-keygen, az, aws, kubectl, rabbitmqctl, installers —,
+  SQL, XML, network devices' configurations), generic ``NAME=value`` assignments and prose
+  last, so the most telling label wins. ``tests/corpora/secrets.jsonl`` holds realistic
+  shapes for every rule, by family, and ``not_secrets.jsonl`` what must stay as it is.
 * ``KnownSecrets`` (``vault/known.py``): every secret stored in the vault, as keyed hashes
   (HMAC-SHA256 under a key derived from the vault keyring) and lengths, never in plain text,
   so a stored password is removed wherever it appears verbatim, even with no rule around it.
@@ -30,6 +33,7 @@ at once and only the patterns they open run. About 15-20 us a command and 8-10 M
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections.abc import Callable, Iterable, Mapping
@@ -224,7 +228,7 @@ def _looks_like_password(value: str) -> bool:
 
 def _label_for_name(name: str) -> str:
     lowered = name.lower()
-    if "token" in lowered or lowered.endswith("auth"):
+    if "token" in lowered or lowered.endswith(("auth", "bearer")) or lowered == "pat":
         return "token"
     if lowered.endswith("key"):
         return "api_key"
@@ -314,6 +318,31 @@ def _accept_prose(match: re.Match[str], value: str, group: str) -> bool:
 
 def _accept_bearer(match: re.Match[str], value: str, group: str) -> bool:
     return any(c.isdigit() for c in value) or (len(value) >= 20 and _looks_random(value))
+
+
+_MASKED_VALUE = re.compile(r"\**|\[(?:REDACTED|redacted):[a-z_]{1,40}\]")
+
+
+def _accept_literal(match: re.Match[str], value: str, group: str) -> bool:
+    """A quoted literal unless it is a word (None, true); an unquoted one only when it looks
+    like a password ("IDENTIFIED BY Welcome1", not "identified by Windows Defender")."""
+    if _is_word(value) or _MASKED_VALUE.fullmatch(value):
+        return False
+    return group != "secret" or _looks_like_password(value)
+
+
+def _accept_config_value(match: re.Match[str], value: str, group: str) -> bool:
+    """A device's configured secret, whatever it looks like, but a word or a mask."""
+    return not _is_word(value) and not _MASKED_VALUE.fullmatch(value)
+
+
+def _accept_markup_value(match: re.Match[str], value: str, group: str) -> bool:
+    stripped = value.strip()
+    return bool(stripped) and _accept_config_value(match, stripped, group)
+
+
+# The rules that take the n-th of several values of one command, by the patterns' order.
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth")
 
 
 # --------------------------------------------------------------------------------------------
@@ -465,6 +494,16 @@ RULES: tuple[Rule, ...] = (
         ),
         _p(
             r"""
+            (?P<secret>LS0tLS1CRUdJTi(?<![A-Za-z0-9+/]LS0tLS1CRUdJTi)  # "-----BEGIN" in base64: a PEM
+              [A-Za-z0-9+/]{0,40}?                  # block encoded whole (Kubernetes secrets, kubeconfig
+              (?:UFJJVkFURSBLRV|BSSVZBVEUgS0VZ|QUklWQVRFIEtFW)  # client-key-data), when its header says
+              [A-Za-z0-9+/=]*)                      # "PRIVATE KEY" (at any of base64's three alignments)
+            """,
+            exact_case=True,
+            gate=("ls0tls1crudjti",),
+        ),
+        _p(
+            r"""
             Private-Lines:[ \t]*\d+[ \t]*\r?\n      # a PuTTY .ppk key: the lines after this header
             (?P<secret>(?:[A-Za-z0-9+/=]{1,200}(?:\r?\n|\Z))+)
             """,
@@ -516,12 +555,27 @@ RULES: tuple[Rule, ...] = (
             for gate, names in (
                 (
                     "key",
-                    "x-api-key|api-key|x-apikey|ocp-apim-subscription-key|x-functions-key|x-goog-api-key",
+                    "x-api-key|api-key|x-apikey|apikey|ocp-apim-subscription-key|x-functions-key|x-goog-api-key",
                 ),
                 ("token", "x-auth-token|x-access-token|private-token|x-vault-token"),
                 ("cookie", "cookie|set-cookie"),
             )
         ),
+    ),
+    _rule(
+        "custom_auth_header",
+        "token",
+        _p(
+            r"""
+            x-(?<![\w-]x-)[a-z0-9\-]{0,40}?       # X-…-Token, X-…-Secret, X-…-Api-Key headers
+            (?:token|secret|api-?key|access-key|auth-key|password)   # (X-Consul-Token, X-Auth-Key)
+            [ \t]*:[ \t]*["']?
+            <<NOT_A_VALUE>>
+            (?P<secret>[^\s"'][^\r\n"']*)
+            """,
+            gate=("x-",),
+        ),
+        accept=_accept_bearer,
     ),
     _rule(
         "bearer_token",
@@ -614,11 +668,20 @@ RULES: tuple[Rule, ...] = (
         "token",
         _p(
             r"""
-            (?P<secret>gl(?<![A-Za-z0-9_\-]gl)
-              (?:pat|dt|ptt|rt|cbt|soat|ft|imt|agent)-[A-Za-z0-9_\-]{20,})
+            (?P<secret>gl(?<![A-Za-z0-9_\-]gl)   # personal, deploy, trigger, runner, job, SCIM, feed,
+              (?:pat|dt|ptt|rt|rtr|cbt|soat|ft|imt|agent|oas|ffct|wt)-   # mail, agent, OAuth app, flags
+              [A-Za-z0-9_\-]{20,}
+              (?:\.[0-9a-z]{2}[0-9a-z]{7})?)       # a routable token's ".<length><crc32>" tail
             """,
             exact_case=True,
             gate=("gl",),
+        ),
+        _p(
+            r"""
+            (?P<secret>GR1348941(?<![A-Za-z0-9_\-]GR1348941)[A-Za-z0-9_\-]{20,})  # runner registration
+            """,
+            exact_case=True,
+            gate=("gr1348941",),
         ),
     ),
     _rule(
@@ -657,10 +720,10 @@ RULES: tuple[Rule, ...] = (
         "token",
         _p(
             r"""
-            (?P<secret>[sr]k_(?<![A-Za-z0-9_][sr]k_)(?:live|test)_[A-Za-z0-9]{16,})  # secret, restricted keys
+            (?P<secret>[sr]k_(?<![A-Za-z0-9_][sr]k_)(?:live|test|prod)_[A-Za-z0-9]{10,})  # secret, restricted
             """,
             exact_case=True,
-            gate=("k_live_", "k_test_"),
+            gate=("k_live_", "k_test_", "k_prod_"),
         ),
         _p(
             r"""
@@ -679,6 +742,28 @@ RULES: tuple[Rule, ...] = (
             """,
             exact_case=True,
             gate=("aiza",),
+        ),
+        _p(
+            r"""
+            (?P<secret>GOCSPX-(?<![A-Za-z0-9_\-]GOCSPX-)   # OAuth client secret
+              [0-9A-Za-z_\-]{28})(?![0-9A-Za-z_\-])
+            """,
+            exact_case=True,
+            gate=("gocspx-",),
+        ),
+        _p(
+            r"""
+            (?P<secret>ya29\.(?<![A-Za-z0-9_\-]ya29\.)[0-9A-Za-z_\-.]{20,})   # OAuth access token
+            """,
+            exact_case=True,
+            gate=("ya29.",),
+        ),
+        _p(
+            r"""
+            (?P<secret>1//0(?<![A-Za-z0-9_\-/]1//0)[0-9A-Za-z_\-]{40,})        # OAuth refresh token
+            """,
+            exact_case=True,
+            gate=("1//0",),
         ),
     ),
     _rule(
@@ -707,13 +792,92 @@ RULES: tuple[Rule, ...] = (
                 ("npm_", "[A-Za-z0-9]{36}"),  # npm access token
                 ("pypi-AgE", "[A-Za-z0-9_\\-]{50,}"),  # PyPI API token (a macaroon)
                 ("SG\\.", "[A-Za-z0-9_\\-]{22}\\.[A-Za-z0-9_\\-]{43}"),  # SendGrid
-                ("dop_v1_", "[a-f0-9]{64}"),  # DigitalOcean
+                ("dop_v1_", "[a-f0-9]{64}"),  # DigitalOcean personal access token
+                ("doo_v1_", "[a-f0-9]{64}"),  # DigitalOcean OAuth token
+                ("dor_v1_", "[a-f0-9]{64}"),  # DigitalOcean refresh token
                 ("hf_", "[A-Za-z0-9]{34}"),  # Hugging Face
+                ("api_org_", "[A-Za-z0-9]{34}"),  # Hugging Face organisation
+                ("shp", "(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"),  # Shopify access tokens, shared secret
+                ("ATATT3", "[A-Za-z0-9_\\-=]{150,}"),  # Atlassian API token
+                ("ATBB", "[A-Za-z0-9_=.\\-]{28,}"),  # Bitbucket app password
+                ("glc_", "[A-Za-z0-9+/]{32,400}={0,3}"),  # Grafana Cloud
+                ("glsa_", "[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"),  # Grafana service account
+                ("eyJrIjoi", "[A-Za-z0-9]{70,400}={0,3}"),  # Grafana API key
+                ("dapi", "[a-f0-9]{32}(?:-\\d)?"),  # Databricks
+                ("dp\\.", "(?:pt|st|ct|sa|scim|audit)\\.[A-Za-z0-9]{40,}"),  # Doppler
+                ("PMAK-", "[a-fA-F0-9]{24}-[a-fA-F0-9]{34}"),  # Postman
+                ("HRKU-", "[A-Za-z0-9_\\-]{60}"),  # Heroku
+                ("lin_api_", "[A-Za-z0-9]{40}"),  # Linear
+                ("ntn_", "[0-9]{11}[A-Za-z0-9]{35}"),  # Notion
+                ("sntry", "[su]_[A-Za-z0-9+/=_]{40,}"),  # Sentry org and user tokens
+                ("NRAK-", "[A-Za-z0-9]{27}"),  # New Relic user key
+                ("NRII-", "[A-Za-z0-9_\\-]{32}"),  # New Relic insert key
+                ("pul-", "[a-f0-9]{40}"),  # Pulumi
+                ("pscale_", "(?:tkn|pw|oauth)_[A-Za-z0-9_=.\\-]{32,64}"),  # PlanetScale
+                ("fo1_", "[A-Za-z0-9_\\-]{43}"),  # Fly.io
+                ("AGE-SECRET-KEY-1", "[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"),  # age
+                ("ops_", "eyJ[A-Za-z0-9+/]{200,}={0,3}"),  # 1Password service account
+                ("sha256~", "[A-Za-z0-9_\\-]{43}"),  # OpenShift
+                ("tskey-", "[a-z]{3,8}-[A-Za-z0-9]{8,}-[A-Za-z0-9]{16,}"),  # Tailscale
+                ("sq0", "(?:atp|csp)-[A-Za-z0-9_\\-]{22,60}"),  # Square
+                ("dt0c01\\.", "[A-Za-z0-9]{24}\\.[A-Za-z0-9]{64}"),  # Dynatrace
+                ("dckr_", "(?:pat|oat)_[A-Za-z0-9_\\-]{27,}"),  # Docker Hub
+                ("nfp_", "[A-Za-z0-9]{36}"),  # Netlify
+                ("sbp_", "[a-f0-9]{40}"),  # Supabase
+                ("pnu_", "[A-Za-z0-9]{36}"),  # Prefect
+                ("rubygems_", "[a-f0-9]{48}"),  # RubyGems
+                ("oy2", "[a-z0-9]{43}"),  # NuGet
+                ("AKCp", "[A-Za-z0-9]{69}"),  # JFrog Artifactory API key
+                ("LTAI", "[A-Za-z0-9]{20}"),  # Alibaba Cloud access key id
+                ("SK", "[0-9a-f]{32}"),  # Twilio API key
+                ("key-", "[a-f0-9]{32}"),  # Mailgun
+                ("xkeysib-", "[a-f0-9]{64}-[A-Za-z0-9]{16}"),  # Brevo (Sendinblue)
+                ("EAA", "[MC][A-Za-z0-9]{100,}"),  # Facebook / Meta access token
                 (
                     "sk-",
                     "(?:ant-[a-z0-9]{2,8}-|proj-|svcacct-|admin-)?[A-Za-z0-9_\\-]{32,}",
                 ),  # Anthropic, OpenAI
             )
+        ),
+    ),
+    _rule(
+        "telegram_bot_token",
+        "token",
+        _p(
+            r"""
+            (?<![0-9])(?P<secret>[0-9]{5,16}:A[A-Za-z0-9_\-]{34})(?![A-Za-z0-9_\-])   # bot id:secret
+            """,
+            exact_case=True,
+            gate=(":a",),
+        ),
+    ),
+    _rule(
+        "vault_token",
+        "token",
+        _p(
+            r"""
+            (?P<secret>hv[sbr]\.(?<![A-Za-z0-9_\-]hv[sbr]\.)   # HashiCorp Vault service, batch and
+              [A-Za-z0-9_\-]{24,})(?![A-Za-z0-9_\-])           # recovery tokens
+            """,
+            exact_case=True,
+            gate=("hvs.", "hvb.", "hvr."),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:vault|bao>>[ \t]+login      # vault login TOKEN (a legacy s.… too); never the
+            (?:[ \t]+-[\w\-]+(?:=\S+)?){0,6}      # key=value pairs of -method=userpass
+            [ \t]+
+            <<NOT_A_VALUE>>(?!-)
+            (?P<secret>[a-z0-9_.\-]{16,})(?![=\w])
+            """,
+            gate=("login",),
+        ),
+        _p(
+            r"""
+            (?<![A-Za-z0-9])(?P<secret>[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_\-=]{60,70})   # Terraform Cloud
+            """,
+            exact_case=True,
+            gate=("atlasv1",),
         ),
     ),
     _rule(
@@ -749,6 +913,38 @@ RULES: tuple[Rule, ...] = (
             (?P<secret>[^&\#\s'"<>]+)
             """,
             gate=("?", "&"),
+        ),
+    ),
+    _rule(
+        "url_encoded_secret",
+        "password",
+        _p(
+            r"""
+            (?:password|passwd|pwd|pass|passphrase|secret|token|api_key|apikey)
+            %3d                                   # "name=value" URL-encoded inside a parameter
+            <<NOT_A_VALUE>>
+            (?P<secret>(?:[^&%\s'"<>\#]|%(?!26|20|22|27|23)[0-9a-f]{2})+)   # to an encoded & " ' # or space
+            """,
+            gate=("%3d",),
+        ),
+        _p(
+            r"""
+            %22(?:password|passwd|pwd|passphrase|secret|client_secret|token|access_token|api_key|apikey)%22
+            (?:%20|\+)*%3a(?:%20|\+)*%22          # '"password": "value"' URL-encoded
+            (?P<secret>(?:[^%\s'"<>&]|%(?!22)[0-9a-f]{2})+)
+            %22
+            """,
+            gate=("%22",),
+        ),
+        _p(
+            r"""
+            %3a%2f%2f                             # "://" encoded: an encoded URL's user:password@
+            [^%\s/@&'"<>]{0,256}
+            %3a
+            (?P<secret>(?:[^%\s/@&'"<>]|%(?!40|2f|3a)[0-9a-f]{2}){1,256})
+            (?:%40|@)
+            """,
+            gate=("%3a%2f%2f",),
         ),
     ),
     _rule(
@@ -841,6 +1037,16 @@ RULES: tuple[Rule, ...] = (
             exact_case=True,
             gate=("mysql", "maria"),
         ),
+        _p(
+            r"""
+            <<PROGRAM:mysqladmin|mariadb-admin>>(?:\.exe)?   # mysqladmin … password NEW: the new one
+            <<ARGS:password\b>>[ \t]+password[ \t]+
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("mysqladmin", "mariadb-admin"),
+        ),
     ),
     _rule(
         "sshpass_password",
@@ -927,6 +1133,44 @@ RULES: tuple[Rule, ...] = (
         ),
         _p(
             r"""
+            <<PROGRAM:certutil>>(?:\.exe)?        # certutil -p password: a PFX's (-importpfx, -exportpfx)
+            <<ARGS:-p[ \t]>>[ \t]+-p[ \t]+
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            gate=("certutil",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:vmrun>>(?:\.exe)?           # vmrun -gp guest password, -vp the VM's encryption password
+            <<ARGS:-[gv]p[ \t]>>[ \t]+-[gv]p[ \t]+
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("vmrun",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:ldifde|csvde>>(?:\.exe)?    # -b user domain password
+            <<ARGS:-b[ \t]>>[ \t]+-b[ \t]+\S+[ \t]+\S+[ \t]+
+            <<NOT_A_VALUE>>(?![-*])
+            <<VALUE>>
+            """,
+            gate=("ldifde", "csvde"),
+        ),
+        _p(
+            r"""
+            <<WORD:runas|runaswait>>[ \t]*\(       # AutoIt RunAs("user", "domain", "password", …)
+            [ \t]*(?:"[^"\r\n]*"|'[^'\r\n]*')[ \t]*,
+            [ \t]*(?:"[^"\r\n]*"|'[^'\r\n]*'|@\w+)[ \t]*,[ \t]*
+            <<NOT_A_VALUE>>
+            <<QUOTED>>
+            """,
+            gate=("runas",),
+        ),
+        _p(
+            r"""
             <<PROGRAM:rdesktop|evil-winrm>>      # -p password (rdesktop's -P is a cache switch)
             <<ARGS:-p[ \t]>>[ \t]+-p[ \t]+
             <<NOT_A_VALUE>>(?!-)
@@ -941,7 +1185,7 @@ RULES: tuple[Rule, ...] = (
         "password",
         _p(
             r"""
-            <<PROGRAM:sqlcmd|bcp|osql|isql|sqlcmd.exe|bcp.exe|osql.exe>>   # SQL Server tools: -P password
+            <<PROGRAM:sqlcmd|bcp|osql|isql|mssql-cli|sqlcmd.exe|bcp.exe|osql.exe>>   # SQL Server: -P password
             <<ARGS:-P>>[ \t]+-P[ \t]*                                      # (-p prints statistics)
             <<NOT_A_VALUE>>(?!-)
             <<VALUE>>
@@ -1022,6 +1266,74 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     _rule(
+        "redis_password",
+        "password",
+        _p(
+            r"""
+            <<WORD:requirepass|masterauth>>        # redis.conf, or CONFIG SET requirepass VALUE
+            ["']?[ \t]+
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            gate=("requirepass", "masterauth"),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:redis-cli>>(?:\.exe)?        # redis-cli … AUTH [user] password
+            <<ARGS:auth\b>>
+            [ \t]+auth(?:[ \t]+[^\s;|&'"]+)?[ \t]+
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            (?=[ \t]*(?:[;|&\r\n]|\Z))             # the last word: after a user name, the second
+            """,
+            gate=("redis-cli",),
+        ),
+        _p(
+            r"""
+            <<WORD:acl>>[ \t]+setuser[ \t]+\S+     # ACL SETUSER name on >password
+            (?:[ \t]+[^\s>'"]\S*){0,20}?
+            [ \t]+['"]?>
+            <<NOT_A_VALUE>>
+            (?P<secret>[^\s'"]+)
+            """,
+            gate=("setuser",),
+        ),
+    ),
+    _rule(
+        "sql_password",
+        "password",
+        _p(
+            r"""
+            <<WORD:identified>>[ \t]+             # MySQL, MariaDB, Oracle: IDENTIFIED [WITH plugin] BY 'x'
+            (?:with[ \t]+["'`]?\w+["'`]?[ \t]+)?
+            by[ \t]+(?:password[ \t]+|values[ \t]+)?+   # (BY PASSWORD / BY VALUES: a hash, secret too)
+            <<NOT_A_VALUE>>
+            <<VALUE:[^\s;'"`,)]+>>
+            """,
+            gate=("identified",),
+        ),
+        _p(
+            r"""
+            <<WORD:password>>                     # PostgreSQL [ENCRYPTED] PASSWORD 'x', T-SQL PASSWORD = 'x',
+            (?:[ \t]*=[ \t]*|[ \t]*\([ \t]*|[ \t]+)   # MySQL PASSWORD('x'): a string literal only, since
+            <<NOT_A_VALUE>>                       # "password is" and "password: x" are prose's
+            <<QUOTED>>
+            """,
+            gate=("pass",),
+        ),
+        _p(
+            r"""
+            <<WORD:set>>[ \t]+password            # SET PASSWORD [FOR 'u'@'h'] = [PASSWORD(]'x'
+            (?:[ \t]+for[ \t]+[^\s=]+)?[ \t]*=[ \t]*
+            (?:(?:old_)?password[ \t]*\([ \t]*)?
+            <<NOT_A_VALUE>>
+            <<QUOTED>>
+            """,
+            gate=("pass",),
+        ),
+        accept=_accept_literal,
+    ),
+    _rule(
         "archive_password",
         "password",
         _p(
@@ -1080,6 +1392,280 @@ RULES: tuple[Rule, ...] = (
             """,
             exact_case=True,
             gate=("login",),
+        ),
+    ),
+    _rule(
+        "secret_store_option",
+        "secret",
+        _p(
+            r"""
+            <<PROGRAM:az>>(?:\.cmd)?[ \t]+keyvault[ \t]+secret[ \t]+set\b   # az keyvault secret set --value X
+            <<ARGS:--value\b>>[ \t]+--value(?:=|[ \t]+)
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            gate=("keyvault",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:aws>>(?:\.exe)?[ \t]+secretsmanager[ \t]+       # --secret-string X of create-secret,
+            (?:create-secret|put-secret-value|update-secret)\b        # put-secret-value, update-secret
+            <<ARGS:--secret-string\b>>[ \t]+--secret-string(?:=|[ \t]+)
+            <<NOT_A_VALUE>>(?!-)(?!file://)       # (file:// names the file it is read from)
+            <<VALUE>>
+            """,
+            gate=("secretsmanager",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:aws>>(?:\.exe)?[ \t]+ssm[ \t]+put-parameter\b   # a SecureString parameter's --value
+            (?=[^\r\n;|&]{0,2000}?securestring)
+            <<ARGS:--value\b>>[ \t]+--value(?:=|[ \t]+)
+            <<NOT_A_VALUE>>(?!-)(?!file://)
+            <<VALUE>>
+            """,
+            gate=("put-parameter",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:security>>[ \t]+add-(?:generic|internet)-password\b   # macOS keychain: -w password
+            <<ARGS:-w\b>>[ \t]+-w[ \t]+
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            gate=("-password",),
+        ),
+    ),
+    _rule(
+        "secret_store_value",
+        "secret",
+        *(
+            _p(
+                rf"""
+                <<PROGRAM:kubectl|oc>>[^\r\n;|&]{{0,300}}?[ \t]create[ \t]+secret\b   # kubectl create
+                (?:<<ARGS:--from-literal>>[ \t]+--from-literal[= ]\S+){{{n}}}     # secret …: the {ordinal}
+                <<ARGS:--from-literal>>[ \t]+--from-literal[= ]['"]?[^\s='"]{{1,253}}=   # KEY=VALUE
+                <<NOT_A_VALUE>>
+                <<VALUE>>
+                """,
+                gate=("--from-literal",),
+            )
+            for n, ordinal in enumerate(_ORDINALS)
+        ),
+        *(
+            _p(
+                rf"""
+                <<PROGRAM:vault|bao>>[ \t]+kv[ \t]+(?:put|patch)\b   # vault kv put [options] PATH KEY=VALUE …
+                (?:[ \t]+-[\w\-]+(?:=\S+)?){{0,6}}
+                [ \t]+[^\s=\-]\S*
+                (?:[ \t]+[\w.\-]+=\S*){{{n}}}
+                [ \t]+[\w.\-]{{1,100}}=                 # the {ordinal} value
+                <<NOT_A_VALUE>>(?!@)                  # (KEY=@file reads it from a file)
+                <<VALUE>>
+                """,
+                gate=("kv",),
+            )
+            for n, ordinal in enumerate(_ORDINALS)
+        ),
+    ),
+    _rule(
+        "account_password",
+        "password",
+        _p(
+            r"""
+            <<PROGRAM:useradd|usermod>>           # -p: the password (a crypt hash, crackable) on the line
+            <<ARGS:-p\b>>[ \t]+-p[ \t]+
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("useradd", "usermod"),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:openssl>>[ \t]+passwd       # openssl passwd [-6] [-salt S] PASSWORD: what is hashed
+            (?:[ \t]+-(?:salt|in)[ \t]+\S+|[ \t]+-(?!salt\b|in\b)[\w\-]+)*+
+            [ \t]+
+            <<NOT_A_VALUE>>(?![-<])
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("openssl",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:mkpasswd>>                  # mkpasswd [-m sha-512] [-S salt] PASSWORD
+            (?:[ \t]+-[mSR][ \t]*\S+|[ \t]+-[a-zA-Z]\b|[ \t]+--[\w\-]+(?:=\S+)?)*+
+            [ \t]+
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("mkpasswd",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:rabbitmqctl|rabbitmqctl.bat>>   # add_user, change_password, authenticate_user U PW
+            (?:[ \t]+-\S+(?:[ \t]+[^\s\-]\S*)?){0,6}?
+            [ \t]+(?:add_user|change_password|authenticate_user)
+            [ \t]+(?:'[^'\r\n]*'|"[^"\r\n]*"|[^\s'"]+)   # the user
+            [ \t]+
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            gate=("rabbitmqctl",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:ssh-keygen>>                # -N new passphrase, -P old passphrase ('' is none)
+            <<ARGS:-[NP]>>[ \t]+-[NP][ \t]*
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("ssh-keygen",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:ssh-keygen>>                # ... and the second of them, when both are given
+            <<ARGS:-[NP]>>[ \t]+-[NP][ \t]*\S+
+            <<ARGS:-[NP]>>[ \t]+-[NP][ \t]*
+            <<NOT_A_VALUE>>(?!-)
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("ssh-keygen",),
+        ),
+    ),
+    _rule(
+        "snmp_secret",
+        "password",
+        *(
+            _p(
+                rf"""
+                <<PROGRAM:snmpwalk|snmpbulkwalk|snmpget|snmpgetnext|snmpbulkget|snmpset|snmptrap|snmpinform|
+                          snmptable|snmpdelta|snmpdf|snmpstatus|snmptest|snmpusm|snmpvacm|snmpnetstat|
+                          snmp-check|onesixtyone|braa>>(?:\.exe)?
+                <<ARGS:-{option}>>[ \t]+-{option}[ \t]*   # {what}
+                <<NOT_A_VALUE>>(?!-){guard}
+                <<VALUE>>
+                """,
+                exact_case=True,
+                gate=("snmp", "onesixtyone", "braa"),
+            )
+            for option, what, guard in (
+                ("A", "-A: the v3 authentication passphrase", ""),
+                ("X", "-X: the v3 privacy passphrase", ""),
+                ("c", "-c: the v1/v2c community, but the default", r"(?!public(?:[\s'\"]|\Z))"),
+            )
+        ),
+        _p(
+            r"""
+            (?:^|[\s;])(?:ro|rw)community6?[ \t]+   # snmpd.conf: rocommunity SECRET [source]
+            <<NOT_A_VALUE>>(?!public\b)
+            <<VALUE>>
+            """,
+            flags=re.MULTILINE,
+            gate=("community",),
+        ),
+        _p(
+            r"""
+            <<WORD:snmp-server>>[ \t]+community[ \t]+   # Cisco IOS: snmp-server community SECRET RO
+            <<NOT_A_VALUE>>(?!public\b)
+            <<VALUE>>
+            """,
+            gate=("snmp-server",),
+        ),
+        _p(
+            r"""
+            <<WORD:createuser>>[ \t]+(?:-e[ \t]+\S+[ \t]+)?\S+   # snmpd.conf, net-snmp-create-v3-user:
+            [ \t]+(?:md5|sha\S*)[ \t]+              # createUser NAME SHA AUTHPASS [AES PRIVPASS]
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            gate=("createuser",),
+        ),
+        _p(
+            r"""
+            <<WORD:createuser>>[ \t]+(?:-e[ \t]+\S+[ \t]+)?\S+
+            [ \t]+(?:md5|sha\S*)[ \t]+\S+           # ... and the privacy passphrase after it
+            [ \t]+(?:des|aes\S*)[ \t]+
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            gate=("createuser",),
+        ),
+    ),
+    _rule(
+        "wifi_secret",
+        "password",
+        _p(
+            r"""
+            <<PROGRAM:netsh|netsh.exe>>[ \t]+wlan\b   # netsh wlan set hostednetwork … key=PASSPHRASE
+            <<ARGS:key=>>[ \t]+key=
+            <<NOT_A_VALUE>>(?!clear\b)            # (show profile … key=clear displays the key: no value)
+            <<VALUE>>
+            """,
+            gate=("wlan",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:wpa_passphrase>>[ \t]+      # wpa_passphrase SSID PASSPHRASE
+            (?:'[^'\r\n]*'|"[^"\r\n]*"|[^\s'"]+)[ \t]+
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            gate=("wpa_passphrase",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:nmcli>>                     # nmcli … wifi connect SSID password X, … wifi-sec.psk X
+            <<ARGS:(?:password|(?:wifi-sec|802-11-wireless-security)\.psk)\b>>
+            [ \t]+(?:password|(?:wifi-sec|802-11-wireless-security)\.psk)[ \t]+
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            gate=("nmcli",),
+        ),
+    ),
+    _rule(
+        "user_password_pair",
+        "password",
+        _p(
+            r"""
+            <<PROGRAM:lftp>>                      # lftp -u 'user,password' (also open -u inside -e "…")
+            <<ARGS:-u\b>>[ \t]+-u[ \t]+
+            (?:'[^',\r\n]*,(?P<secret_sq>[^'\r\n]+)'
+              | "[^",\r\n]*,(?P<secret_dq>[^"\r\n]+)")
+            """,
+            gate=("lftp",),
+        ),
+        _p(
+            r"""
+            <<PROGRAM:lftp>>                      # lftp -u user,password, the password quoted or not
+            <<ARGS:-u\b>>[ \t]+-u[ \t]+
+            [^\s,'"]*,
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            gate=("lftp",),
+        ),
+        _p(
+            r"""
+            --(?<![\w-]--)(?:src-|dest-)?creds(?:=|[ \t]+)   # skopeo, podman: --creds 'user:password'
+            (?:'[^':\r\n]*:(?P<secret_sq>[^'\r\n]+)'
+              | "[^":\r\n]*:(?P<secret_dq>[^"\r\n]+)")
+            """,
+            gate=("creds",),
+        ),
+        _p(
+            r"""
+            --(?<![\w-]--)(?:src-|dest-)?creds(?:=|[ \t]+)   # --creds user:password
+            [^\s:'"]*:
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            gate=("creds",),
         ),
     ),
     _rule(
@@ -1147,12 +1733,27 @@ RULES: tuple[Rule, ...] = (
             <<NOT_A_VALUE>>
             <<VALUE:[^\s|;&'"][^|;&\r\n'"]*?>>
             [ \t]*\|[ \t]*                        # piped into something that reads a password from stdin
-            (?:sudo(?:[ \t]+\S+){0,6}?[ \t]+-\w*S\b|sudo[ \t]+--stdin|passwd[ \t]+--stdin|chpasswd|
-               smbpasswd[ \t]+-s|kinit|cryptsetup|htpasswd[ \t]+-i|sshpass|
+            (?:sudo(?:[ \t]+\S+){0,6}?[ \t]+-\w*S\b|sudo[ \t]+--stdin|
+               (?:sudo(?:[ \t]+-\S+){0,6}[ \t]+)?(?:passwd\b|chpasswd)|
+               smbpasswd[ \t]+-s|kinit|cryptsetup|htpasswd[ \t]+-i|sshpass|(?:tiger)?vncpasswd|
+               gcloud[ \t]+secrets[ \t]+(?:create|versions[ \t]+add)|
+               (?:docker|podman)[ \t]+secret[ \t]+create|
                (?:docker|podman|helm[ \t]+registry|oras|nerdctl)[ \t]+login[^|;&\n]{0,200}--password-stdin)
             """,
             exact_case=True,
             gate=("|",),
+        ),
+        _p(
+            r"""
+            (?:<<PROGRAM:passwd|chpasswd|vncpasswd|tigervncpasswd|smbpasswd|kinit|cryptsetup|htpasswd|
+                          x11vnc>>|<<PROGRAM:sudo>>[ \t]+-\w*S\b)
+            [^\r\n;|&<]{0,200}                      # its arguments, then a here-string feeds it the password
+            <<<[ \t]*
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            exact_case=True,
+            gate=("<<<",),
         ),
     ),
     _rule(
@@ -1203,6 +1804,155 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     _rule(
+        "network_device_secret",
+        "password",
+        _p(
+            r"""
+            (?:<<WORD:enable>>|<<WORD:username>>[ \t]+\S+(?:[ \t]+privilege[ \t]+\d+)?)   # Cisco IOS: enable
+            [ \t]+(?:secret|password)[ \t]+       # secret 9 $9$…, username u password 7 0822…
+            (?:\d{1,2}[ \t]+)?+                   # (the number says how it is encoded: still a secret)
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            gate=("enable", "username"),
+        ),
+        _p(
+            r"""
+            (?:crypto[ \t]+isakmp[ \t]+key        # IOS/ASA: crypto isakmp key X address …, a TACACS/RADIUS
+              | (?:tacacs|radius)-server[ \t]+(?:host[ \t]+\S+[ \t]+)?key   # key, a pre-shared key
+              | pre-shared-key(?:[ \t]+(?:local|remote|ascii-text|hexadecimal))?)
+            [ \t]+(?:\d[ \t]+)?+
+            <<NOT_A_VALUE>>
+            <<VALUE>>
+            """,
+            gate=("key",),
+        ),
+        _p(
+            r"""
+            ^[ \t]*set[ \t]+                      # FortiOS: set password ENC …, set psksecret X
+            (?:password|passwd|psksecret|secret|passphrase)[ \t]+
+            (?:enc[ \t]+)?+
+            <<NOT_A_VALUE>>(?!for\b|=)             # (SQL's SET PASSWORD FOR … = … is not this)
+            <<VALUE>>
+            """,
+            flags=re.MULTILINE,
+            gate=("set",),
+        ),
+        _p(
+            r"""
+            (?:<<WORD:encrypted-password>>|<<WORD:secret>>)[ \t]+   # Junos: secret "$9$…"
+            <<NOT_A_VALUE>>
+            <<QUOTED>>
+            """,
+            gate=("secret", "encrypted-password"),
+        ),
+        _p(
+            r"""
+            :[ \t]*(?:psk|xauth|eap|ntlm)[ \t]+   # strongSwan / Libreswan ipsec.secrets: … : PSK "x"
+            <<NOT_A_VALUE>>
+            <<QUOTED>>
+            """,
+            gate=("psk", "xauth", "eap", "ntlm"),
+        ),
+        accept=_accept_config_value,
+    ),
+    _rule(
+        "credential_file_line",
+        "password",
+        _p(
+            r"""
+            ^(?=[^\s:]{0,253}[a-z.*])             # ~/.pgpass: host:port:database:user:password
+            [^\s:\#][^\s:]{0,253}:(?:\d{1,5}|\*):[^\s:]{1,63}:(?=[^\s:]{0,62}[a-z_*])[^\s:]{1,63}:
+            <<NOT_A_VALUE>>
+            (?P<secret>\S+)(?=[ \t\r]*$)
+            """,
+            flags=re.MULTILINE,
+            gate=(":",),
+        ),
+        _p(
+            r"""
+            (?<![\w$])(?P<secret>                  # a password hash wherever it stands (/etc/shadow,
+              \$(?:1|2[abxy]|5|6|7|y|gy|apr1|md5|sha1)\$   # .htpasswd, chpasswd -e, useradd -p):
+              (?:rounds=\d{1,9}\$)?                # crypt(3)'s $id$[params$]salt$hash
+              (?:[./A-Za-z0-9]{1,64}\$){1,2}[./A-Za-z0-9]{16,}
+            | \$argon2(?:id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]{8,}\$[A-Za-z0-9+/]{16,})
+            """,
+            exact_case=True,
+            gate=("$",),
+        ),
+        _p(
+            r"""
+            ^[a-z_][\w.\-@$]{0,63}:               # an .htpasswd line's {SHA} hash
+            (?P<secret>\{sha\}[A-Za-z0-9+/=]{20,})
+            (?=:|\s|\Z)
+            """,
+            flags=re.MULTILINE,
+            gate=("{sha}",),
+        ),
+    ),
+    _rule(
+        "source_constant",
+        "password",
+        _p(
+            r"""
+            define[ \t]*\([ \t]*                   # PHP define('DB_PASSWORD', 'x'), wp-config.php's keys
+            (?P<q>['"])(?P<name>[a-z0-9_]{0,60}?(?:password|pass|pwd|secret|key|salt|token))(?P=q)
+            [ \t]*,[ \t]*
+            <<NOT_A_VALUE>>
+            <<QUOTED>>
+            """,
+            gate=("define",),
+        ),
+        accept=_accept_literal,
+        label_from_name=True,
+    ),
+    _rule(
+        "xml_secret",
+        "password",
+        _p(
+            r"""
+            <(?P<tag>(?:[\w.\-]{1,40}:)?           # <Password>x</Password>, <db:AdminPassword>, <keyMaterial>
+              (?P<name>[\w.\-]{0,40}?(?:password|passwd|pwd|passphrase|secret|token|apikey|api_key|api-key|
+                 keymaterial|sharedkey|shared-key|psk)))
+            (?:[ \t][^<>]{0,200})?>                # attributes (<Password encrypted="false">)
+            \s*(?:<value>\s*)?                     # unattend.xml wraps it: <Password><Value>x</Value>…
+            (?!<)
+            <<NOT_A_VALUE>>
+            (?P<secret>[^<]{1,2000}?)
+            \s*(?:</value>\s*(?:<plaintext>[^<]{0,10}</plaintext>\s*)?)?
+            </(?P=tag)>
+            """,
+            gate=("<",),
+        ),
+        _p(
+            r"""
+            (?:key|name)[ \t]*=[ \t]*(?P<q>["'])  # <add key="DbPassword" value="x"/>, <property
+            (?P<name>[^"'<>]{0,80}?                # name="db.password" value="x"/>
+              (?:password|passwd|pwd|passphrase|secret|token|apikey|api_key|api-key))
+            (?P=q)
+            (?:[ \t]+[\w:\-]+[ \t]*=[ \t]*(?:"[^"<>]*"|'[^'<>]*')){0,4}?   # attributes between
+            [ \t]+value[ \t]*=[ \t]*
+            <<NOT_A_VALUE>>
+            <<QUOTED>>
+            """,
+            gate=("value",),
+        ),
+        _p(
+            r"""
+            <(?P<tag>setting|entry)[ \t]+(?:name|key)[ \t]*=[ \t]*["']   # .NET settings, Java properties:
+            (?P<name>[^"'<>]{0,80}?(?:password|passwd|pwd|secret|token|apikey|api_key))["']   # <setting
+            [^<>]{0,200}>\s*(?:<value>\s*)?         # name="ApiKey"><value>x</value></setting>
+            (?!<)
+            <<NOT_A_VALUE>>
+            (?P<secret>[^<]{1,2000}?)
+            \s*(?:</value>\s*)?</(?P=tag)>
+            """,
+            gate=("<setting", "<entry"),
+        ),
+        accept=_accept_markup_value,
+        label_from_name=True,
+    ),
+    _rule(
         "cli_secret_option",
         "password",
         _p(
@@ -1210,7 +1960,7 @@ RULES: tuple[Rule, ...] = (
             --(?<![\w-]--)(?!no-)   # --password=x, --db-password x, --api-key x (not --no-password)
             (?:[a-z0-9]+-){0,6}?
             (?P<name>password|passwd|pass|pwd|passphrase|secret|token|api-?key|access-?key|
-                     secret-?key|account-?key|auth-?key|master-?key|sas-?token)
+                     secret-?key|account-?key|auth-?key|master-?key|sas-?token|bearer)
             (?:=|(?P<spaced>[ \t]+)(?![-\s]))     # a spaced value is the next word unless it is an option
             <<NOT_A_VALUE>>
             <<VALUE>>
@@ -1231,8 +1981,9 @@ RULES: tuple[Rule, ...] = (
         ),
         _p(
             r"""
-            /(?<![\w/]/)(?P<name>password|pass|pwd)   # wmic /password:x, cmdkey /pass:x
-            :
+            /(?<![\w/]/)                         # wmic /password:x, cmdkey /pass:x, setup.exe /SAPWD=x,
+            (?P<name>[a-z0-9]{0,30}?(?:password[do]?|passwd|pwd|pass))   # netdom /PasswordD:x,
+            [:=]                                  # sqlpackage /SourcePassword:x
             <<NOT_A_VALUE>>
             <<VALUE>>
             """,
@@ -1299,8 +2050,12 @@ RULES: tuple[Rule, ...] = (
                     |(?<=privatekey)
                     |(?<=accountkey)|(?<=storagekey)|(?<=masterkey)|(?<=signingkey)|(?<=licensekey)
                     |(?<=productkey)|(?<=clientkey)|(?<=appkey)|(?<=authkey)|(?<=subscriptionkey)
-                    |(?<=encryptionkey)|(?<=servicekey)|(?<=webhookkey)|(?<=functionkey)|(?<=adminkey))""",
+                    |(?<=encryptionkey)|(?<=servicekey)|(?<=webhookkey)|(?<=functionkey)|(?<=adminkey)
+                    |(?<=presharedkey))""",
                 ),
+                # wpa_supplicant's psk=, WPA_PSK; a personal access token: AZURE_DEVOPS_PAT, GITHUB_PAT
+                ("psk", r"""(?P<name>psk)(?<![a-z]psk)"""),
+                ("pat", r"""(?P<name>pat)(?<=[_.\-]pat)"""),
                 # REDISCLI_AUTH, "auth" in a docker config.json
                 ("auth", r"""(?P<name>auth)(?<![a-z]auth)"""),
             )
@@ -1344,7 +2099,12 @@ RULES: tuple[Rule, ...] = (
                 """,
                 gate=(gate,),
             )
-            for gate, names in (("pass", "password|passphrase|passwd"), ("pw", "pw"), ("pin", "pin"))
+            for gate, names in (
+                ("pass", "password|passphrase|passwd|passwort|passcode"),
+                ("pw", "pw|pwd"),
+                ("pin", "pin"),
+                ("kennwort", "kennwort"),
+            )
         ),
         accept=_accept_prose,
     ),
@@ -1438,6 +2198,12 @@ def _apply_rules(text: str, *, gated: bool = True) -> str:
     return scan.text
 
 
+# Short texts repeat — host names, labels, trait names, a failure's class — and the rules never
+# change: their redaction by the rules is remembered.
+_SHORT_CACHED = 120
+_short_rules = functools.lru_cache(maxsize=16_384)(_apply_rules)
+
+
 def redact(text: str, known: KnownSecrets | None = None) -> str:
     """``text`` with every secret the rules or ``known`` recognise replaced by a placeholder.
 
@@ -1449,7 +2215,7 @@ def redact(text: str, known: KnownSecrets | None = None) -> str:
             text = text.decode("utf-8", "replace") if isinstance(text, bytes | bytearray) else str(text)
         if not text:
             return text
-        text = _apply_rules(text)
+        text = _short_rules(text) if len(text) <= _SHORT_CACHED else _apply_rules(text)
         if known is not None:
             text = known.redact(text)
         return text
@@ -1464,15 +2230,18 @@ _SECRET_KEY = re.compile(
     (?P<word>password|passwd|pwd|passphrase|secret|client_?secret|token|access_?token|refresh_?token|
        id_?token|api_?key|apikey|access_?key|secret_?key|private_?key|signing_?key|encryption_?key|
        account_?key|connection_?string|conn_?str|credentials?|authorization|auth|cookie|session_?key|
-       totp_?secret|otp_?seed|otp_?secret|pin|dsn)
+       totp_?secret|otp_?seed|otp_?secret|pin|dsn|pass|pw|passcode|psk|pre_?shared_?key|community|
+       recovery_?key|private_?token|sas)
     (?:[_.\-](?:encrypted|enc|hash|hashed|value|plain|plaintext|b64|base64))?
     $
     """,
     re.VERBOSE,
 )
 _MAX_DEPTH = 64
+_MASKED = re.compile(r"\**|\[REDACTED:[a-z_]{1,40}\]")
 
 
+@functools.lru_cache(maxsize=4_096)
 def _secret_key_label(key: str) -> str | None:
     normal = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower().replace(" ", "_")
     m = _SECRET_KEY.search(normal)
@@ -1486,18 +2255,29 @@ def _secret_key_label(key: str) -> str | None:
     return _label_for_name(word.replace("_", ""))
 
 
-def redact_value(obj: Any, known: KnownSecrets | None = None) -> Any:
+def redact_value(
+    obj: Any, known: KnownSecrets | None = None, text: Callable[[str], str] | None = None
+) -> Any:
     """A copy of ``obj`` (a JSON-like value: dicts, lists, strings, numbers) with every string
     redacted and every value under a secret-looking key (password, token, api_key,
-    private_key, connection_string, ...) replaced by its placeholder. Keys are kept as they
-    are; None and booleans stay, so "no password set" is still visible. Never raises."""
+    private_key, connection_string, ...) replaced by its placeholder; a key is redacted like
+    any text (a dictionary keyed by command lines). None and booleans stay, so "no password
+    set" is still visible, and so does a value masked already (``***``, a placeholder).
+    ``text``: what redacts a string value, if not ``redact(…, known)`` (one that remembers
+    what it redacted before). Never raises."""
     try:
-        return _redact_value(obj, known, None, 0)
+        return _redact_value(obj, known, None, 0, text or functools.partial(_redact_text, known=known))
     except Exception:
         return _WITHHELD
 
 
-def _redact_value(obj: Any, known: KnownSecrets | None, mask: str | None, depth: int) -> Any:
+def _redact_text(text: str, known: KnownSecrets | None) -> str:
+    return redact(text, known)
+
+
+def _redact_value(
+    obj: Any, known: KnownSecrets | None, mask: str | None, depth: int, text: Callable[[str], str]
+) -> Any:
     if depth > _MAX_DEPTH:
         return _WITHHELD
     if obj is None or isinstance(obj, bool):
@@ -1505,20 +2285,23 @@ def _redact_value(obj: Any, known: KnownSecrets | None, mask: str | None, depth:
     if isinstance(obj, Mapping):
         out = {}
         for key, value in obj.items():
-            label = _secret_key_label(key) if isinstance(key, str) else None
-            out[key] = _redact_value(value, known, placeholder(label) if label else mask, depth + 1)
+            label = None
+            if isinstance(key, str):
+                label = _secret_key_label(key)
+                key = redact(key, known)
+            out[key] = _redact_value(value, known, placeholder(label) if label else mask, depth + 1, text)
         return out
     if isinstance(obj, list | tuple | set | frozenset):
-        items = [_redact_value(item, known, mask, depth + 1) for item in obj]
+        items = [_redact_value(item, known, mask, depth + 1, text) for item in obj]
         if isinstance(obj, list):
             return items
         return tuple(items) if isinstance(obj, tuple) else type(obj)(items)
     if mask is not None:
-        return obj if obj == "" else mask
+        return obj if obj == "" or (isinstance(obj, str) and _MASKED.fullmatch(obj)) else mask
     if isinstance(obj, str):
-        return redact(obj, known)
+        return text(obj)
     if isinstance(obj, bytes | bytearray):
-        text = bytes(obj).decode("utf-8", "surrogateescape")
-        cleaned = redact(text, known)
-        return obj if cleaned == text else cleaned.encode("utf-8", "surrogateescape")
+        decoded = bytes(obj).decode("utf-8", "surrogateescape")
+        cleaned = redact(decoded, known)
+        return obj if cleaned == decoded else cleaned.encode("utf-8", "surrogateescape")
     return obj

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Boolean, Integer, String, Text, func, select
 
-from mspmode.db.base import Base
+from mspmode.db.base import Base, JSONObject
 from mspmode.services.crud import ResourceSpec
 from mspmode.services.resources import INTERNAL_TABLES, RESOURCES
 from mspmode.services.scoping import is_scoped
@@ -213,6 +213,31 @@ def test_bad_input_is_422_naming_the_field_and_writes_nothing(api: Api, name: st
     assert any(d["field"].endswith(field) for d in wrong.json()["detail"])
 
     assert count(api, spec) == before
+
+
+OBJECT_FIELDS = sorted(
+    (name, field)
+    for name in sorted(set(WRITABLE) - OWN_CREATE)
+    for field in SPECS[name].writable_fields
+    if isinstance(SPECS[name].table.c[field].type, JSONObject)
+)
+
+
+@pytest.mark.parametrize(("name", "field"), OBJECT_FIELDS)
+def test_an_object_column_refuses_a_list_and_writes_nothing(api: Api, name: str, field: str) -> None:
+    # A list in infrastructure.traits made every pre-check, record and explain a 500.
+    spec = SPECS[name]
+    client = api.as_(writer_for(spec))
+    body = payload(api, spec)
+    before = count(api, spec)
+    wrong = client.post(f"/api/{spec.name}", json={**body, field: ["os", "windows"]})
+    assert wrong.status_code == 422, wrong.text
+    assert any(d["field"].endswith(field) for d in wrong.json()["detail"])
+    assert count(api, spec) == before
+
+
+def test_object_fields_include_host_traits() -> None:
+    assert ("infrastructure", "traits") in OBJECT_FIELDS
 
 
 def wrong_typed(spec: ResourceSpec) -> tuple[str, Any]:

@@ -5,6 +5,7 @@ secrets never reach storage (unit, API, CLI, import, hooks).
 line::
 
     {"kind": "command" | "output" | "context",
+     "family": "cli",                  one of FAMILIES: where such a secret is met
      "text": "...",                    the text as an agent or user would send it
      "secrets": ["..."],               substrings that must not survive anywhere it is stored
      "rule": "mysql_password",         the redaction rule it exercises ("vault": KnownSecrets)
@@ -24,11 +25,18 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+# Where secrets are met: a program's password option (mysql -p, snmpwalk -A, az … --value), a
+# configuration format (YAML, INI, .env, XML, connection strings, a router's config), a URL
+# (credentials, query parameters, URL-encoded forms), an HTTP header, a vendor's token shape, a
+# private key, prose, or only the vault (a secret no rule can recognise).
+FAMILIES = ("cli", "config", "url", "header", "token", "private_key", "prose", "vault")
+
 
 @dataclass(frozen=True)
 class SecretCase:
     line: int
     kind: str
+    family: str
     text: str
     secrets: tuple[str, ...]
     rule: str
@@ -71,6 +79,7 @@ def load_secret_cases() -> list[SecretCase]:
             SecretCase(
                 line=number,
                 kind=str(row["kind"]),
+                family=str(row["family"]),
                 text=str(row["text"]),
                 secrets=secrets,
                 rule=str(row["rule"]),

@@ -153,7 +153,7 @@ def test_round_trip_backup_wipe_restore(rt: Runtime, tmp_path: Path) -> None:
 
     rt.db.dispose()
     wipe(rt.db.url)
-    plan = backups.plan_restore(rt.db, result.path)
+    plan = backups.plan_restore(rt.settings, rt.db, result.path)
     assert backups.apply_restore(rt.db, plan) == []
     assert backups.database_checksums(rt.db.url) == before
     # The restored vault still opens: the secret decrypts with the same key.
@@ -162,7 +162,7 @@ def test_round_trip_backup_wipe_restore(rt: Runtime, tmp_path: Path) -> None:
 
     # Restoring over live data (not a wiped database) replaces it with the backup.
     crud.create_row(rt, local_actor(), SPEC["clients"], {"name": "Added after the backup"})
-    assert backups.apply_restore(rt.db, backups.plan_restore(rt.db, result.path)) == []
+    assert backups.apply_restore(rt.db, backups.plan_restore(rt.settings, rt.db, result.path)) == []
     assert backups.database_checksums(rt.db.url) == before
     assert backups.record_restore(rt, local_actor(), plan) is True
 
@@ -183,41 +183,48 @@ def test_bad_backups_are_refused_and_nothing_is_overwritten(rt: Runtime, tmp_pat
     corrupted[len(good) // 2] ^= 0x01
     result.path.write_bytes(bytes(corrupted))
     with pytest.raises(backups.BackupError, match="corrupted; nothing was restored"):
-        backups.plan_restore(rt.db, result.path)
+        backups.plan_restore(rt.settings, rt.db, result.path)
 
     result.path.write_bytes(good[: len(good) // 3])
     with pytest.raises(backups.BackupError, match="truncated or corrupted"):
-        backups.plan_restore(rt.db, result.path)
+        backups.plan_restore(rt.settings, rt.db, result.path)
 
     result.path.write_bytes(good)
     doc = json.loads(result.manifest.read_text())
-    result.manifest.write_text(json.dumps({**doc, "schema_revision": "9999_from_the_future"}))
+    # Each manifest below is signed with the installation's key (as if msp had written it),
+    # so the check after the signature's is the one that refuses it.
+    signer = backups.manifest_signer(rt.settings)
+
+    def rewrite(changed: dict[str, Any]) -> None:
+        result.manifest.write_text(json.dumps(backups.sign_manifest(changed, signer)))
+
+    rewrite({**doc, "schema_revision": "9999_from_the_future"})
     with pytest.raises(SchemaError, match="newer than this msp knows"):
-        backups.plan_restore(rt.db, result.path)
+        backups.plan_restore(rt.settings, rt.db, result.path)
 
     other = "postgresql" if doc["dialect"] != "postgresql" else "sqlite"
-    result.manifest.write_text(json.dumps({**doc, "dialect": other}))
+    rewrite({**doc, "dialect": other})
     with pytest.raises(backups.BackupError, match=f"is a {other} backup"):
-        backups.plan_restore(rt.db, result.path)
+        backups.plan_restore(rt.settings, rt.db, result.path)
 
     # A manifest whose checksums do not describe the file: the scratch restore shows it.
     tables = {**doc["tables"], "clients": {**doc["tables"]["clients"], "rows": 99}}
-    result.manifest.write_text(json.dumps({**doc, "tables": tables}))
+    rewrite({**doc, "tables": tables})
     with pytest.raises(backups.BackupError, match="clients: 1 rows, expected 99"):
-        backups.plan_restore(rt.db, result.path)
+        backups.plan_restore(rt.settings, rt.db, result.path)
 
     # The live database is from a newer msp: nothing is overwritten.
     result.manifest.write_text(json.dumps(doc))
     with rt.db.writer.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
     with pytest.raises(SchemaError, match="9999_from_the_future"):
-        backups.plan_restore(rt.db, result.path)
+        backups.plan_restore(rt.settings, rt.db, result.path)
     with rt.db.writer.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": schema.head_revision()})
 
     result.manifest.unlink()
     with pytest.raises(backups.BackupError, match="no manifest"):
-        backups.plan_restore(rt.db, result.path)
+        backups.plan_restore(rt.settings, rt.db, result.path)
     assert backups.database_checksums(rt.db.url) == live
 
 
@@ -320,12 +327,12 @@ def msp_cmd() -> list[str]:
 def test_db_upgrade_takes_a_pre_migration_backup(msp_env: dict[str, str], tmp_path: Path) -> None:
     url, drop = create_scratch_database("sqlite", tmp_path)
     env = {**msp_env, "MSP_DATABASE_URL": url.render_as_string(hide_password=False)}
-    assert msp(env, "init").returncode == 0
+    # MSP_HOME's keys from `msp init` (on a database of its own), then the database an older
+    # msp left: migrated to revision 0002 and no further.
+    elsewhere = f"sqlite:///{tmp_path / 'init.db'}"
+    assert msp({**env, "MSP_DATABASE_URL": elsewhere}, "init").returncode == 0
     db = Database(url)
-    with db.writer.begin() as conn:
-        # Back to revision 0002 as an older msp left it: its index missing, its revision recorded.
-        conn.execute(text("DROP INDEX IF EXISTS ix_commands_run_created_at"))
-        conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+    schema.upgrade(db, "0002")
     db.dispose()
     upgraded = msp(env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
@@ -340,6 +347,9 @@ def test_db_upgrade_takes_a_pre_migration_backup(msp_env: dict[str, str], tmp_pa
     assert [(r.backup_type, r.verification_status, r.schema_revision) for r in logged] == [
         ("pre-migration", "passed", "0002")
     ]
+    # The head of a chain from before heads were signed is signed by the upgrade.
+    verified = msp(env, "audit", "verify")
+    assert verified.returncode == 0, verified.stderr
     again = msp(env, "db", "upgrade")
     assert "nothing to do" in again.stdout and "pre-migration" not in again.stdout
     settings = Settings(home=Path(env["MSP_HOME"]), database_url=env["MSP_DATABASE_URL"])

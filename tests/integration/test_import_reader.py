@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from mspmode import engine
 from mspmode.db import schema
+from mspmode.db.redaction import Redactor
 from mspmode.db.session import Database
 from mspmode.models.learning import FailurePattern
 from mspmode.models.work import CommandRun
@@ -316,7 +317,8 @@ def test_a_deeply_nested_line_is_read_or_is_a_bad_line_never_a_failed_import(dep
     reader takes is read, one too deep for both is a bad line with its number."""
     nested = "[" * depth + "]" * depth
     raw = f'{{"kind": "command", "command": "uptime", "exit_code": 0, "x": {nested}}}'.encode()
-    capture: Any = SimpleNamespace(known_secrets=None)  # nothing of the vault to redact
+    # Nothing of the vault to redact; the write path's redactor notes what was redacted.
+    capture: Any = SimpleNamespace(known_secrets=None, db=SimpleNamespace(redactor=Redactor()))
     prepared = reader.prepare(capture, {}, 4, raw)
     assert prepared is not None
     if depth <= 500:

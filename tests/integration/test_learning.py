@@ -476,19 +476,26 @@ def test_a_scoped_actor_sees_only_its_clients_learning(rt: Runtime, two_clients:
     )
     mine = learning.check(rt, scoped, two_clients["a_host"], f"Get-Thing{uid}")
     assert mine["verdict"] == "allow" and mine["pattern_ids"] == [] and "b-only" not in json.dumps(mine)
-    with pytest.raises(NotFoundError):
-        learning.check(rt, scoped, two_clients["b_host"], f"Get-Thing{uid}")
+    # B's host is to it a host nobody recorded (issue 15): answered like one, not with an error.
+    invisible = learning.check(rt, scoped, two_clients["b_host"], f"Get-Thing{uid}")
+    assert invisible == {
+        **learning.check(rt, scoped, f"nosuch-{uid}", f"Get-Thing{uid}"),
+        "host": two_clients["b_host"],
+    }
+    assert invisible["verdict"] == "allow"
     with pytest.raises(NotFoundError):
         learning.explain(rt, scoped, pattern_id)
     listed = learning.list_patterns(rt, scoped, limit=500)
     assert pattern_id not in {p.id for p in listed.items}
     assert learning.explain(rt, ADMIN, pattern_id)["id"] == str(pattern_id)
-    # What the scoped actor records is learned for it, and a B host stays invisible.
+    # What the scoped actor records is learned for it, and a B host stays invisible: a command
+    # naming it lands on a host of A's own.
     not_found = f"The term 'Get-Mine{uid}' is not recognized as the name of a cmdlet"
     learning.record_commands(rt, scoped, [cmd(two_clients["a_host"], f"Get-Mine{uid}", 1, not_found)])
     assert learning.check(rt, scoped, two_clients["a_host"], f"Get-Mine{uid} -x")["verdict"] == "block"
-    with pytest.raises(NotFoundError):
-        learning.record_commands(rt, scoped, [cmd(two_clients["b_host"], "hostname", 0)])
+    (recorded,) = learning.record_commands(rt, scoped, [cmd(two_clients["b_host"], "hostname", 0)])
+    (mine_now,) = rows(rt, Infrastructure, Infrastructure.id == recorded.row["infrastructure_id"])
+    assert mine_now.client_id == two_clients["a"] and mine_now.hostname == two_clients["b_host"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -100,8 +100,13 @@ def test_an_upgrade_indexes_the_rows_already_stored_as_queries_read_them(empty_d
         schema.upgrade(db, "0003")
         marker = word()
         with db.writer.begin() as conn:
+            # The row and its parents as revision 0003 stores them.
             row = build_row(
-                conn, "commands_run", command_text="ping SRV-2019", error_message=f"{marker} down"
+                conn,
+                "commands_run",
+                command_text="ping SRV-2019",
+                error_message=f"{marker} down",
+                as_stored=True,
             )
         schema.upgrade(db)
         with db.read() as s:

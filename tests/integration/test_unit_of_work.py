@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from mspmode.db.session import Database
 from mspmode.errors import ConflictError, ValidationError
 from mspmode.models.core import Client, User
+from mspmode.settings import DEFAULT_BUSY_TIMEOUT_MS
 
 
 def _client_count(db: Database, name: str) -> int:
@@ -103,4 +104,4 @@ def test_sqlite_pragmas_are_set(sqlite_db: Database) -> None:
     with sqlite_db.reader.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == DEFAULT_BUSY_TIMEOUT_MS

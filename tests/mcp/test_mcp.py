@@ -33,6 +33,8 @@ TOOLS = {
     "get_insights",
     "log_work_item",
     "find_host",
+    "link_ticket",
+    "log_time",
 }
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from mspmode.api.deps import ActorDep, RuntimeDep
+from mspmode.api.deps import ActorDep, RuntimeDep, access
 from mspmode.schemas.crud import StorableText, build
 from mspmode.services import credentials
 from mspmode.services.crud import ResourceSpec
@@ -65,7 +65,12 @@ def credentials_router(spec: ResourceSpec) -> APIRouter:
         credentials.delete(rt, actor, spec, id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    @router.post("/{id}/reveal", response_model=Revealed, summary="Decrypt one secret field (audited)")
+    @router.post(
+        "/{id}/reveal",
+        response_model=Revealed,
+        summary="Decrypt one secret field (audited)",
+        openapi_extra=access("reveal"),
+    )
     def reveal(id: uuid.UUID, body: RevealBody, rt: RuntimeDep, actor: ActorDep) -> Any:  # type: ignore[valid-type]
         """Returns the plaintext of one field and records who asked, when and from where.
         Read-only users are refused, and the refusal is recorded too."""
@@ -73,7 +78,12 @@ def credentials_router(spec: ResourceSpec) -> APIRouter:
 
     if "totp_secret" in fields:
 
-        @router.get("/{id}/totp", response_model=TotpOut, summary="The current TOTP code (audited)")
+        @router.get(
+            "/{id}/totp",
+            response_model=TotpOut,
+            summary="The current TOTP code (audited)",
+            openapi_extra=access("reveal"),
+        )
         def totp_code(id: uuid.UUID, rt: RuntimeDep, actor: ActorDep) -> Any:
             """The six-digit code for now and how long it stays valid; the seed stays sealed."""
             return credentials.totp_code(rt, actor, spec, id).__dict__

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 import mspmode
+from mspmode.api.deps import access
 from mspmode.db import schema
 from mspmode.errors import DatabaseError, DatabaseUnreachableError
 
@@ -29,7 +30,9 @@ class Health(BaseModel):
     database: DatabaseHealth
 
 
-@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+@router.get(
+    "/health", response_model=Health, responses={503: {"model": Health}}, openapi_extra=access(public=True)
+)
 def get_health(request: Request, response: Response) -> Health:
     """Whether this server can serve: 200 with status ``ok``, or 503 saying what is wrong.
 

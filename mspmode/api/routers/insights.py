@@ -15,8 +15,9 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from mspmode.api.deps import ActorDep, RuntimeDep
+from mspmode.api.deps import ActorDep, RuntimeDep, access
 from mspmode.models.learning import OPERATION_TYPES
+from mspmode.schemas.crud import StorableObject
 from mspmode.services import insights, maintenance, operations, recovery, solutions
 
 router = APIRouter(tags=["insights"])
@@ -87,8 +88,8 @@ class OperationFailureIn(BaseModel):
     infrastructure_id: uuid.UUID | None = None
     session_id: uuid.UUID | None = None
     work_item_id: uuid.UUID | None = None
-    request_data: dict[str, Any] | None = None
-    response_data: dict[str, Any] | None = None
+    request_data: StorableObject | None = None
+    response_data: StorableObject | None = None
 
 
 class CleanupIn(BaseModel):
@@ -150,6 +151,7 @@ def recovery_health(rt: RuntimeDep, actor: ActorDep) -> Any:
     "/operation-failures/record",
     status_code=status.HTTP_201_CREATED,
     summary="Record a failed operation; classify, group and explain it",
+    openapi_extra=access("record"),
 )
 def record_operation_failure(body: OperationFailureIn, rt: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
     """Record an API call, file operation, network request, backup… that failed. It is
@@ -159,7 +161,11 @@ def record_operation_failure(body: OperationFailureIn, rt: RuntimeDep, actor: Ac
     return operations.record_failure(rt, actor, operations.OperationIn(**body.model_dump()))
 
 
-@router.post("/maintenance/cleanup", summary="Retention: remove stale patterns and old attempts")
+@router.post(
+    "/maintenance/cleanup",
+    summary="Retention: remove stale patterns and old attempts",
+    openapi_extra=access("admin"),
+)
 def cleanup(body: CleanupIn, rt: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
     """Remove single-occurrence inactive patterns and successful attempts older than ``days``
     (frequent and confirmed patterns are kept); ``dry_run`` only lists them. Admin only."""

@@ -11,7 +11,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from mspmode.api.deps import ActorDep, RuntimeDep
+from mspmode.api.deps import ActorDep, RuntimeDep, access
+from mspmode.api.middleware import BULK_BODY_BYTES, body_limit
 from mspmode.schemas.crud import build
 from mspmode.services import learning
 from mspmode.services.resources import RESOURCES
@@ -100,6 +101,11 @@ class CheckIn(BaseModel):
         default=None, max_length=1000, description="Where it will run; null: found from the command."
     )
     command: str = Field(min_length=1, max_length=1_000_000)
+    session_id: uuid.UUID | None = Field(
+        default=None,
+        description="The session it runs in: a name hosts of two clients answer to means its client's.",
+    )
+    session: str | None = Field(default=None, max_length=255, description="Or the session's label.")
 
 
 class CheckOut(BaseModel):
@@ -154,6 +160,7 @@ def _out(recorded: learning.Recorded, hint: dict[str, Any] | None) -> dict[str, 
     response_model=RecordedOut,
     status_code=status.HTTP_201_CREATED,
     summary="Record a command that ran, and learn from it",
+    openapi_extra={**access("record"), **body_limit(BULK_BODY_BYTES)},  # an output of many MB
 )
 def record_command(body: CommandIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     """Record one command with its outcome. Learning is done before this returns: a failure
@@ -172,6 +179,7 @@ def record_command(body: CommandIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     response_model=BatchOut,
     status_code=status.HTTP_201_CREATED,
     summary="Record many commands in order, and learn from them",
+    openapi_extra={**access("record"), **body_limit(BULK_BODY_BYTES)},
 )
 def record_batch(body: BatchIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     """Record up to 1,000 commands in the order given, in one transaction: all or none.
@@ -181,14 +189,22 @@ def record_batch(body: BatchIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     return {"count": len(recorded), "results": [_out(r, h) for r, h in zip(recorded, hints, strict=True)]}
 
 
-@router.post("/check", response_model=CheckOut, summary="Pre-check a command before it runs")
+@router.post(
+    "/check",
+    response_model=CheckOut,
+    summary="Pre-check a command before it runs",
+    openapi_extra=access("check"),
+)
 def check(body: CheckIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     """Block, warn or allow ``command`` on ``host``, with the reason, the learned fix first in
     ``suggestions`` and the patterns that decided — the ``msp check --json`` object. Without a
     host the target is found from the command (``ssh user@ip``, ``-ComputerName``) or is the
-    caller's machine. Changes nothing; any role may ask. A host of a client the caller may not
-    see answers 404."""
-    return learning.check(rt, actor, body.host, body.command)
+    caller's machine; a name the same private address or hostname at two clients answers to
+    means the session's client's host. Changes nothing; any role may ask. A host of a client
+    the caller may not see is answered like a host nobody recorded."""
+    return learning.check(
+        rt, actor, body.host, body.command, session_id=body.session_id, session=body.session
+    )
 
 
 @router.get(

@@ -12,7 +12,8 @@ from fastapi import APIRouter, BackgroundTasks, Query, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from mspmode.api.deps import ActorDep, RuntimeDep
+from mspmode.api.deps import ActorDep, RuntimeDep, access
+from mspmode.api.middleware import BULK_BODY_BYTES, body_limit
 from mspmode.engine.recall import DEFAULT_BUDGET_TOKENS, DEFAULT_HALF_LIFE_DAYS
 from mspmode.services import recall
 
@@ -115,6 +116,7 @@ class SavedContextOut(BaseModel):
     response_model=SavedContextOut,
     status_code=status.HTTP_201_CREATED,
     summary="Save a session transcript as a compressed context",
+    openapi_extra={**access("record"), **body_limit(BULK_BODY_BYTES)},
 )
 def save_transcript(body: TranscriptIn, rt: RuntimeDep, actor: ActorDep) -> Any:
     """Compress the transcript without an LLM — every decision, command with its result, error

@@ -31,6 +31,7 @@ from mspmode.services.learning.patterns import (
     relearn,
     resolve_pattern_id,
 )
+from mspmode.services.learning.reader import LongLine, bounded_lines
 from mspmode.services.learning.recorder import Recorded
 
 __all__ = [
@@ -38,7 +39,9 @@ __all__ = [
     "CommandIn",
     "ImportReport",
     "LearnReport",
+    "LongLine",
     "Recorded",
+    "bounded_lines",
     "check",
     "check_many",
     "explain",

@@ -14,6 +14,13 @@ The snapshot (CLI only)
     is unpickled only if the HMAC matches. A snapshot that does not match the database (other
     identity, the mark row gone, a different number of commands up to the mark) is ignored and
     rebuilt. Deleting the file is always safe: the next command rebuilds it.
+
+Warm before writing
+    Building a state replays the whole history, and loading the snapshot counts it: work that
+    grows with the history. A write never does it while it holds the writer (SQLite's single
+    write lock, the audit chain's row lock elsewhere): ``warm`` builds or loads the state and
+    catches it up in a read transaction first, so that the write, once it has the lock, only
+    catches up on the few rows committed in between.
 """
 
 from __future__ import annotations
@@ -108,6 +115,13 @@ def current(rt: Runtime, session: Session, scope: frozenset[uuid.UUID] | None = 
         states[scope] = st
     catch_up(session, st)
     return st
+
+
+def warm(rt: Runtime, scope: frozenset[uuid.UUID] | None = None) -> LearningState:
+    """The state for ``scope``, built, loaded or caught up in a read transaction: call it
+    before taking the writer. The caller holds :func:`lock_for`."""
+    with rt.db.read() as session:
+        return current(rt, session, scope)
 
 
 def replace(rt: Runtime, st: LearningState) -> None:

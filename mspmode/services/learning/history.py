@@ -15,15 +15,32 @@ The import format is one JSON object a line, ``{"kind": …}`` (``shared/scenari
     check    counted and skipped: checks are questions, not history
 
 Other kinds are counted and skipped. A bad line (not JSON, not an object, a field missing or
-of the wrong type) is reported with its number and skipped; everything else is imported. The
-whole file is one transaction with one audit row (``{"count", "source"}``) standing for all it
-wrote: an import that fails half-way leaves nothing behind. The lines are parsed, checked and
-redacted by ``reader`` — for a large file in a second process, while this one learns.
+of the wrong type, longer than ``reader.MAX_LINE_BYTES``) is reported with its number and
+skipped; everything else is imported. The whole file is one transaction with one audit row
+(``{"count", "source"}``) standing for all it wrote: an import that fails half-way leaves
+nothing behind. The lines are parsed, checked and redacted by ``reader`` — for a large file in
+a second process, while this one learns.
+
+Importing again adds nothing
+    A command line's identity is ``import_key``: a hash of its host (as written), session
+    label, time (``at``), command (as stored: redacted and cut) and exit code — and of which
+    repeat of those it is in its file, so that two identical lines are two commands, and the
+    same two lines imported again are none. The key is stored with the row
+    (``commands_run.import_key``, a unique index). A line whose key is already stored is
+    counted (``already_imported``) and skipped before the engine sees it: nothing is learned
+    from it twice (patterns' counts, fixes, drafts). Clients and hosts are matched by name and
+    updated, sessions by label, so they are not duplicated either. The output is not part of
+    the identity: the same run exported twice may carry a differently cut output. A line
+    without ``at`` is identified by its place among its identical lines (its time is the
+    import's): a file imported again is recognised, but the same undated command in two
+    different files is imported from each. Commands imported before this key existed have
+    none, and a file they came from is imported once more.
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
 import time
 import uuid
@@ -32,25 +49,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mspmode import engine
 from mspmode.db import search
+from mspmode.engine.memory import host_key, host_name
 from mspmode.engine.transfer import suggest_fixes
 from mspmode.errors import PermissionDeniedError, ValidationError
 from mspmode.models.core import CLIENT_TYPES, Client
 from mspmode.models.infrastructure import ASSET_TYPES, INFRASTRUCTURE_STATUSES, Infrastructure
+from mspmode.models.work import CommandRun
 from mspmode.services import recovery  # issue 5/7: explanations and attempts of API batches
 from mspmode.services.actor import Actor
 from mspmode.services.learning import cache, reader, state, text
-from mspmode.services.learning.command import CommandIn
+from mspmode.services.learning.command import CommandIn, PreparedCommand
 from mspmode.services.learning.reader import BadLineError
 from mspmode.services.learning.recorder import Recorded, Recorder
 from mspmode.services.learning.state import ClientRef, HostRef, LearningState, NewHost
 from mspmode.services.runtime import Runtime
 
 MAX_BATCH = 1_000  # commands in one API batch
+# A report keeps this many bad lines (and kinds) by name and counts the rest: a file of
+# millions of bad lines must not make a report of millions of entries.
+BAD_LINES_KEPT = 1_000
+UNKNOWN_KINDS_KEPT = 100
 BYTES_PER_LINE = 500  # a command line of a history file, for guessing how many a file holds
+# From this many commands an import reads every labelled session at once; a smaller one looks
+# up the labels it meets (the writer is held for the file's work, not the history's).
+PRELOAD_SESSIONS_FROM = 5_000
 
 # Typed columns of a host line, with their lengths; lists; vocabularies (a value outside one
 # is kept as a trait rather than refused).
@@ -70,6 +98,7 @@ HOST_TEXTS = ("environmental_notes", "notes")
 HOST_LISTS = ("aliases", "limitations")
 HOST_VOCABULARIES = {"asset_type": ASSET_TYPES, "status": INFRASTRUCTURE_STATUSES}
 _NOT_TRAITS = frozenset({"kind", "client", "hostname", "name"})
+_HOST_NAMES = frozenset({"ip_address", "fqdn"})  # stored as host_name makes them, like hostname
 
 
 @dataclass
@@ -88,9 +117,22 @@ class ImportReport:
     patterns_updated: int = 0
     fixes: int = 0
     checks_skipped: int = 0
+    already_imported: int = 0  # command lines skipped: their import_key was stored before
     unknown_kinds: dict[str, int] = field(default_factory=dict)
-    bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)  # the first BAD_LINES_KEPT
+    bad_line_count: int = 0
     seconds: float = 0.0
+
+    def bad(self, number: int, error: str) -> None:
+        self.bad_line_count += 1
+        if len(self.bad_lines) < BAD_LINES_KEPT:
+            self.bad_lines.append((number, error))
+
+    def unknown(self, kind: str) -> None:
+        name = kind[:40]
+        if name not in self.unknown_kinds and len(self.unknown_kinds) >= UNKNOWN_KINDS_KEPT:
+            name = "(other kinds)"
+        self.unknown_kinds[name] = self.unknown_kinds.get(name, 0) + 1
 
     @property
     def per_second(self) -> float:
@@ -110,8 +152,10 @@ class ImportReport:
             "patterns_updated": self.patterns_updated,
             "fixes_learned": self.fixes,
             "checks_skipped": self.checks_skipped,
+            "already_imported": self.already_imported,
             "unknown_kinds": dict(sorted(self.unknown_kinds.items())),
             "bad_lines": [{"line": n, "error": e} for n, e in self.bad_lines],
+            "bad_line_count": self.bad_line_count,
             "seconds": round(self.seconds, 3),
             "commands_per_second": round(self.per_second, 1),
         }
@@ -141,9 +185,10 @@ def record_commands(
         recorder: Recorder | None = None
         learning = False
         try:
+            cache.warm(rt)  # the history's replay, before the writer is taken
             with rt.db.write() as s:
                 state.chain_sequence(s, lock=True)
-                st = cache.current(rt, s)
+                st = cache.current(rt, s)  # only what was written since the warm-up
                 recorder = Recorder(rt, actor, s, st, source=source)
                 for item in items:
                     recorder.validate(item)
@@ -176,8 +221,9 @@ def recovery_hints(rt: Runtime, actor: Actor, recorded: Sequence[Recorded]) -> l
         st = cache.current(rt, s, actor.client_scope)
         for i in failed:
             r = recorded[i]
-            given = r.given if r.given is None or st.candidates(r.given) else None
-            result = engine.check(st.memory, given, r.row["command_text"])
+            key = st.by_id.get(r.given_id) if r.given_id is not None else None
+            given = st.memory.hosts[key] if key is not None else None
+            result = engine.check(st.memory, given, r.row["command_text"], r.scope)
             # The fixes learned for this pattern and for the same failure with other words,
             # transplanted onto this command.
             transferred = suggest_fixes(st.memory, r.learned)
@@ -213,7 +259,7 @@ def import_file(
         return _import(
             rt,
             actor,
-            handle,
+            reader.bounded_lines(handle),
             source=path.name,
             progress=progress,
             expected_commands=size // BYTES_PER_LINE,
@@ -225,7 +271,7 @@ def import_file(
 def import_lines(
     rt: Runtime,
     actor: Actor,
-    lines: Iterable[bytes | str],
+    lines: Iterable[bytes | str | reader.LongLine],
     *,
     source: str,
     progress: Callable[[int], None] | None = None,
@@ -239,7 +285,7 @@ def import_lines(
 def _import(
     rt: Runtime,
     actor: Actor,
-    lines: Iterable[bytes | str],
+    lines: Iterable[bytes | str | reader.LongLine],
     *,
     source: str,
     progress: Callable[[int], None] | None,
@@ -257,9 +303,10 @@ def _import(
         collecting = gc.isenabled()
         gc.disable()
         try:
+            cache.warm(rt)  # the history's replay, before the writer is taken
             with rt.db.write() as s:
                 state.chain_sequence(s, lock=True)
-                st = cache.current(rt, s)
+                st = cache.current(rt, s)  # only what was written since the warm-up
                 # A reading process takes the other core: the inserts then run on this thread
                 # (a second thread would only contend for the interpreter's lock).
                 forking = fork and path is not None and reader.can_fork()
@@ -272,6 +319,7 @@ def _import(
                     bulk_mode=True,
                     session_status="completed",
                     insert_thread=not forking,
+                    preload_sessions=expected_commands >= PRELOAD_SESSIONS_FROM,
                 )
                 importer = _Importer(rt, s, st, recorder, report)
                 with (
@@ -279,8 +327,7 @@ def _import(
                     reader.chunks(recorder.capture, lines, path, fork=forking, memory=st.memory) as chunks,
                 ):
                     for done, items in chunks:
-                        for item in items:
-                            importer.line(item)
+                        importer.chunk(items)
                         if progress is not None:
                             progress(done)
                     recorder.finish(None, {"count": recorder.count, "source": source})
@@ -303,21 +350,67 @@ def _import(
     return report
 
 
+def import_key(line: PreparedCommand, repeat: int = 1) -> str:
+    """The identity of a command line of an import (see the module docstring): ``repeat`` is
+    which of the identical lines of its file this one is, from 1."""
+    command, exit_code, _output, label, at, session, _reading = line
+    fields = [label, session, at.isoformat() if at is not None else None, exit_code, command]
+    digest = hashlib.blake2b(orjson.dumps(fields), digest_size=16)
+    if repeat > 1:
+        digest.update(repeat.to_bytes(8, "big"))
+    return digest.hexdigest()
+
+
 class _Importer:
     def __init__(
         self, rt: Runtime, session: Session, st: LearningState, recorder: Recorder, report: ImportReport
     ) -> None:
         self.rt, self.s, self.st, self.rec, self.report = rt, session, st, recorder, report
+        # How often each line (by a prefix of its key) came so far: its repeat number.
+        self.seen: dict[int, int] = {}
+        # Whether any import key is stored at all: a first import asks nothing more. Nothing
+        # else can store one meanwhile: every import holds the chain's lock (and SQLite's).
+        self.keys_stored = (
+            session.execute(select(CommandRun.id).where(CommandRun.import_key.is_not(None)).limit(1)).first()
+            is not None
+        )
 
-    def line(self, item: reader.Prepared) -> None:
+    def chunk(self, items: list[reader.Prepared]) -> None:
+        """Import a chunk of prepared lines, skipping the command lines imported before."""
+        keys: dict[int, str] = {}
+        for i, (_number, kind, payload) in enumerate(items):
+            if kind == "command":
+                first = import_key(payload)
+                slot = int(first[:16], 16)
+                repeat = self.seen.get(slot, 0) + 1
+                self.seen[slot] = repeat
+                keys[i] = first if repeat == 1 else import_key(payload, repeat)
+        stored = self.stored_keys(list(keys.values())) if keys and self.keys_stored else set()
+        for i, item in enumerate(items):
+            key = keys.get(i)
+            if key is not None and key in stored:
+                self.report.lines += 1
+                self.report.already_imported += 1
+                continue
+            self.line(item, key)
+
+    def stored_keys(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` are stored: read on a connection of its own, so that the insert
+        in flight on the import's (``recorder``) need not be waited for; it sees every key
+        stored before this import, and this import's own are never asked for."""
+        with self.rt.db.read() as r:
+            return set(r.scalars(select(CommandRun.import_key).where(CommandRun.import_key.in_(keys))))
+
+    def line(self, item: reader.Prepared, key: str | None = None) -> None:
         number, kind, payload = item
         self.report.lines += 1
         try:
             if kind == "bad":
                 raise BadLineError(payload)
             if kind == "command":
-                self.rec.add_prepared(payload)
+                self.rec.add_prepared(payload, key)
                 return
+            payload = text.prepare_event(self.rec.capture, payload)
             kind = payload["kind"]
             if kind == "host":
                 self.host(payload)
@@ -326,9 +419,9 @@ class _Importer:
             elif kind == "check":
                 self.report.checks_skipped += 1
             else:
-                self.report.unknown_kinds[kind[:40]] = self.report.unknown_kinds.get(kind[:40], 0) + 1
+                self.report.unknown(kind)
         except BadLineError as exc:
-            self.report.bad_lines.append((number, str(exc)))
+            self.report.bad(number, str(exc))
 
     # ---- clients ----------------------------------------------------------------------------
 
@@ -364,7 +457,9 @@ class _Importer:
         hostname = event.get("hostname", event.get("name"))
         if not isinstance(hostname, str) or not hostname.strip():
             raise BadLineError("lacks the field 'hostname'")
-        hostname = text.prepare_label(hostname, 1000) or ""
+        hostname = host_name(text.prepare_label(hostname, 1000))
+        if not hostname:
+            raise BadLineError("the hostname is empty once cleaned")
         if len(hostname) > 255:
             raise BadLineError("hostname is longer than 255 characters")
         values, traits = _host_values(event)
@@ -394,12 +489,12 @@ class _Importer:
     def _existing_host(self, hostname: str, client_id: uuid.UUID | None) -> Infrastructure | NewHost | None:
         """The host this line describes: the same client's host of that name, or one first met
         in a command (auto-created, no client yet)."""
-        low = hostname.lower()
+        low = host_key(hostname)
         rows: list[Infrastructure | NewHost] = []
         for ref in self.st.candidates(hostname):
             pending = self.rec.new_hosts.get(ref.id)
             found = pending if pending is not None else self.rec.db().get(Infrastructure, ref.id)
-            if found is not None and found.hostname.lower() == low:
+            if found is not None and host_key(found.hostname) == low:
                 rows.append(found)
         for r in rows:
             if r.client_id == client_id:
@@ -422,6 +517,8 @@ def _host_values(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
             if isinstance(value, bool) or not isinstance(value, str | int | float):
                 raise BadLineError(f"{key} must be text")
             clean = text.prepare_label(str(value), 10_000)
+            if key in _HOST_NAMES:
+                clean = host_name(clean) or None
             if clean and len(clean) > HOST_STRINGS[key]:
                 raise BadLineError(f"{key} is longer than {HOST_STRINGS[key]} characters")
             values[key] = clean
@@ -430,7 +527,8 @@ def _host_values(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
                 continue
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise BadLineError(f"{key} must be a list of strings")
-            values[key] = [text.prepare_label(v, 255) for v in value if v.strip()]
+            items = [text.prepare_label(v, 255) for v in value if v.strip()]
+            values[key] = [host_name(v) for v in items if v] if key == "aliases" else items
         elif key in HOST_TEXTS:
             if value is not None and not isinstance(value, str):
                 raise BadLineError(f"{key} must be text")

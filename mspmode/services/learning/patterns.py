@@ -3,8 +3,9 @@ re-run the analysis over the whole history (``msp learn``).
 
 Reads go through the caller's state (``state``, held by ``cache``): an actor limited to some
 clients gets a state built from those clients' hosts and commands only, so another client's
-failures, fixes and hosts never reach its pre-checks or explanations. A host it names that belongs to another
-client answers 404, like every other row it may not see.
+failures, fixes and hosts never reach its pre-checks or explanations. A host of another
+client is, to it, a host nobody recorded: a pre-check naming one answers exactly as for an
+unknown name (``hosts``), so it cannot tell which names and addresses another client uses.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mspmode import engine
@@ -24,16 +25,15 @@ from mspmode.engine.learn import take_touched
 from mspmode.engine.memory import LOCAL
 from mspmode.engine.recovery import is_catastrophic
 from mspmode.errors import NotFoundError, PermissionDeniedError, ValidationError
-from mspmode.models.infrastructure import Infrastructure
 from mspmode.models.learning import FailurePattern as PatternRow
 from mspmode.models.work import CommandRun
 from mspmode.services import audit
 from mspmode.services.actor import Actor
 from mspmode.services.capture import clean_text
-from mspmode.services.learning import cache, persist, state
+from mspmode.services.learning import cache, hosts, persist, state
 from mspmode.services.learning.recorder import derived_values, resolution_text
 from mspmode.services.learning.state import LearningState
-from mspmode.services.learning.text import storable
+from mspmode.services.learning.text import prepare_label, storable
 from mspmode.services.runtime import Runtime
 from mspmode.services.scoping import scope_clause, table_of
 
@@ -47,32 +47,34 @@ def _require_reader(actor: Actor) -> None:
         raise PermissionDeniedError("change your one-time password first (POST /api/auth/password)")
 
 
-def _host_of_another_client(session: Session, name: str) -> bool:
-    low = name.strip().lower().rsplit("@", 1)[-1]
-    stmt = (
-        select(Infrastructure.id)
-        .where(
-            or_(
-                func.lower(Infrastructure.hostname) == low,
-                func.lower(Infrastructure.fqdn) == low,
-                Infrastructure.ip_address == low,
-            )
-        )
-        .limit(1)
-    )
-    return session.execute(stmt).first() is not None
-
-
 # --------------------------------------------------------------------------------------------
 # Pre-check
 
 
-def check(rt: Runtime, actor: Actor, host: str | None, command: str) -> dict[str, Any]:
-    """The ``msp check --json`` contract object for ``command`` on ``host``."""
-    return check_many(rt, actor, [(host, command)])[0]
+def check(
+    rt: Runtime,
+    actor: Actor,
+    host: str | None,
+    command: str,
+    *,
+    session_id: uuid.UUID | None = None,
+    session: str | None = None,
+) -> dict[str, Any]:
+    """The ``msp check --json`` contract object for ``command`` on ``host``; the session it
+    belongs to (``session_id`` or its ``session`` label), if given, says whose host a name
+    several clients use means (a session the actor cannot see says nothing: a check is a
+    question, and a hook whose session was deleted must still get its answer)."""
+    return check_many(rt, actor, [(host, command)], session_id=session_id, session=session)[0]
 
 
-def check_many(rt: Runtime, actor: Actor, items: list[tuple[str | None, str]]) -> list[dict[str, Any]]:
+def check_many(
+    rt: Runtime,
+    actor: Actor,
+    items: list[tuple[str | None, str]],
+    *,
+    session_id: uuid.UUID | None = None,
+    session: str | None = None,
+) -> list[dict[str, Any]]:
     """Pre-check each (host, command) in order. The command is redacted before it is matched,
     as it was before it was stored, and the answer repeats it redacted: a check result is
     pasted into agent transcripts and hook logs, so it must not carry a secret either."""
@@ -80,6 +82,12 @@ def check_many(rt: Runtime, actor: Actor, items: list[tuple[str | None, str]]) -
     if len(items) > MAX_CHECK_BATCH and actor.type != "cli":
         raise ValidationError(f"at most {MAX_CHECK_BATCH} checks in one request")
     out: list[dict[str, Any]] = []
+    client = None
+    label = prepare_label(session, 255)
+    if session_id is not None or label:
+        with rt.db.read() as s:
+            client = hosts.session_client(s, actor, session_id=session_id, label=label)
+    scope = hosts.host_scope(actor.client_scope, client)
     with cache.lock_for(rt):
         st = cache.unchanged(rt, actor.client_scope)
         if st is None:
@@ -87,12 +95,8 @@ def check_many(rt: Runtime, actor: Actor, items: list[tuple[str | None, str]]) -
                 st = cache.current(rt, s, actor.client_scope)
         for host, command in items:
             host = host.strip() if isinstance(host, str) and host.strip() else None
-            if host and actor.client_scope is not None and not st.candidates(host):
-                with rt.db.read() as s:
-                    if _host_of_another_client(s, host):
-                        raise NotFoundError(f"no host {host!r}")
             redacted = clean_text(rt, command) or ""
-            result = engine.check(st.memory, host, storable(redacted)).to_dict()
+            result = engine.check(st.memory, host, storable(redacted), scope).to_dict()
             result["command"] = redacted
             out.append(result)
     cache.save_snapshot(rt)
@@ -190,7 +194,7 @@ def _name(st: LearningState, key: str) -> str:
     if key == LOCAL:
         return "the local machine"
     ref = st.hosts.get(key)
-    return ref.name if ref else key
+    return ref.hostname if ref else key
 
 
 def _explain(st: LearningState, p: engine.FailurePattern) -> dict[str, Any]:
@@ -323,11 +327,65 @@ _COMPARED = (
 )
 
 
+# Replays of ``msp learn`` tried in a read transaction before one is done under the lock.
+RELEARN_TRIES = 3
+
+
+@dataclass
+class _Replay:
+    """What a replay of the whole history concludes, before any of it is written."""
+
+    sequence: int | None  # the audit chain's, when the replay began
+    st: LearningState
+    changes: dict[uuid.UUID, dict[str, Any]]
+    pairs: set[tuple[str, str]]
+    patterns: list[Any]
+
+
+def _replay(s: Session) -> _Replay:
+    # The sequence first: a replay that began after it has seen at least what it counts.
+    sequence = state.chain_sequence(s)
+    st = LearningState(scope=None, identity=state.database_identity(s))
+    state.load_clients(s, st)
+    state.load_hosts(s, st)
+    columns = [*state.REPLAY_COLUMNS, *(_COMMANDS.c[c] for c in _COMPARED)]
+    columns += [_COMMANDS.c.resolved, _COMMANDS.c.resolution]
+    stmt = select(*columns).order_by(_COMMANDS.c.created_at, _COMMANDS.c.id)
+    changes: dict[uuid.UUID, dict[str, Any]] = {}
+    stored: dict[uuid.UUID, Any] = {}
+    for row in s.execute(stmt):
+        learned = state.replay_row(s, st, row)
+        if learned is None:
+            continue
+        stored[row.id] = row
+        fresh = derived_values(learned, row.output_summary or "")
+        diff = {k: v for k, v in fresh.items() if getattr(row, k) != v}
+        if diff:
+            changes[row.id] = diff
+    resolved: dict[uuid.UUID, str] = {}
+    pairs: set[tuple[str, str]] = set()
+    for p in st.memory.patterns.values():
+        for fix in p.fixes:
+            if 0 <= fix.failed_index < len(st.row_ids):
+                resolved[st.row_ids[fix.failed_index]] = resolution_text(fix.fix_command)
+            pairs.add((p.id, fix.host))
+    for row_id, resolution in resolved.items():
+        was = stored.get(row_id)
+        if was is not None and (not was.resolved or was.resolution != resolution):
+            changes.setdefault(row_id, {}).update(resolved=True, resolution=resolution)
+    return _Replay(sequence, st, changes, pairs, take_touched(st.memory))
+
+
 def relearn(rt: Runtime, actor: Actor) -> LearnReport:
     """Replay the whole history through the engine and write back what it concludes: every
     pattern, every command's classification, every draft. Pattern ids are derived from what
     groups a failure, so a replay updates the same rows; what the engine no longer concludes
-    is counted, never deleted (a technician may have entered it)."""
+    is counted, never deleted (a technician may have entered it).
+
+    The replay reads the whole history: it runs in a read transaction, and the writer is
+    taken only to write what it concluded — if nothing was recorded meanwhile (the audit
+    chain's sequence did not move); otherwise it is replayed again, and the last try replays
+    under the lock."""
     _require_reader(actor)
     if not actor.has_role("technician"):
         raise PermissionDeniedError(f"role {actor.role} may not re-run the analysis (needs technician)")
@@ -335,58 +393,39 @@ def relearn(rt: Runtime, actor: Actor) -> LearnReport:
     started = time.perf_counter()
     with cache.lock_for(rt):
         try:
-            with rt.db.write() as s:
-                state.chain_sequence(s, lock=True)
-                st = LearningState(scope=None, identity=state.database_identity(s))
-                state.load_clients(s, st)
-                state.load_hosts(s, st)
-                columns = [*state.REPLAY_COLUMNS, *(_COMMANDS.c[c] for c in _COMPARED)]
-                columns += [_COMMANDS.c.resolved, _COMMANDS.c.resolution]
-                stmt = select(*columns).order_by(_COMMANDS.c.created_at, _COMMANDS.c.id)
-                rows = list(s.execute(stmt))
-                changes: dict[uuid.UUID, dict[str, Any]] = {}
-                stored: dict[uuid.UUID, Any] = {}
-                for row in rows:
-                    learned = state.replay_row(s, st, row)
-                    if learned is None:
-                        continue
-                    stored[row.id] = row
-                    fresh = derived_values(learned, row.output_summary or "")
-                    diff = {k: v for k, v in fresh.items() if getattr(row, k) != v}
-                    if diff:
-                        changes[row.id] = diff
-                resolved: dict[uuid.UUID, str] = {}
-                pairs: set[tuple[str, str]] = set()
-                for p in st.memory.patterns.values():
-                    for fix in p.fixes:
-                        if 0 <= fix.failed_index < len(st.row_ids):
-                            resolved[st.row_ids[fix.failed_index]] = resolution_text(fix.fix_command)
-                        pairs.add((p.id, fix.host))
-                for row_id, resolution in resolved.items():
-                    row = stored.get(row_id)
-                    if row is not None and (not row.resolved or row.resolution != resolution):
-                        changes.setdefault(row_id, {}).update(resolved=True, resolution=resolution)
-                patterns = take_touched(st.memory)
-                report.patterns_new = persist.upsert_patterns(s, st, patterns)
-                report.patterns = len(patterns)
-                report.drafts = persist.upsert_drafts(s, st, pairs)
-                if changes:
-                    s.execute(update(CommandRun), [{"id": k, **v} for k, v in changes.items()])
-                report.commands = len(st.row_ids)
-                report.commands_changed = len(changes)
-                known = {uuid.UUID(pid) for pid in st.memory.patterns}
-                all_ids = set(s.scalars(select(PatternRow.id)))
-                report.patterns_not_learned = len(all_ids - known)
-                entry = audit.record(
-                    s,
-                    rt.audit_signer,
-                    actor,
-                    "update",
-                    "failure_patterns",
-                    None,
-                    {"patterns": report.patterns, "commands": report.commands, "source": "msp learn"},
-                )
-                state.prune(st)
+            for attempt in range(RELEARN_TRIES):
+                plan: _Replay | None = None
+                if attempt < RELEARN_TRIES - 1:
+                    with rt.db.read() as r:
+                        plan = _replay(r)
+                with rt.db.write() as s:
+                    sequence = state.chain_sequence(s, lock=True)
+                    if plan is None:
+                        plan = _replay(s)
+                    elif plan.sequence != sequence:
+                        continue  # recorded meanwhile: what the replay concluded is behind
+                    st = plan.st
+                    report.patterns_new = persist.upsert_patterns(s, st, plan.patterns)
+                    report.patterns = len(plan.patterns)
+                    report.drafts = persist.upsert_drafts(s, st, plan.pairs)
+                    if plan.changes:
+                        s.execute(update(CommandRun), [{"id": k, **v} for k, v in plan.changes.items()])
+                    report.commands = len(st.row_ids)
+                    report.commands_changed = len(plan.changes)
+                    known = {uuid.UUID(pid) for pid in st.memory.patterns}
+                    all_ids = set(s.scalars(select(PatternRow.id)))
+                    report.patterns_not_learned = len(all_ids - known)
+                    entry = audit.record(
+                        s,
+                        rt.audit_signer,
+                        actor,
+                        "update",
+                        "failure_patterns",
+                        None,
+                        {"patterns": report.patterns, "commands": report.commands, "source": "msp learn"},
+                    )
+                    state.prune(st)
+                break
         except BaseException:
             cache.invalidate(rt)
             raise

@@ -92,7 +92,7 @@ def _draft_values(st: LearningState, pattern: FailurePattern, host: str) -> dict
         return None
     fix = fixes[-1]
     ref = st.hosts.get(host)
-    name = ref.name if ref else "this machine"
+    name = ref.hostname if ref else "this machine"
     commands = st.memory.commands
     failed = commands[fix.failed_index] if 0 <= fix.failed_index < len(commands) else None
     evidence = pattern.hosts.get(host)

@@ -31,17 +31,21 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
 from mspmode import engine
-from mspmode.errors import ValidationError
+from mspmode.errors import MSPError, ValidationError
 from mspmode.services.learning import text
 from mspmode.services.learning.command import CommandIn, exit_code_value, host_label, utc_at
 
 CHUNK = 2_000  # lines a message from the reading process holds; progress is reported as often
+CHUNK_BYTES = 32 * 2**20  # or fewer, once their lines add up to this: a chunk's memory is bounded
 PARALLEL_FROM = 4_000_000  # bytes: below this (about 8,000 commands), a fork costs more than it saves
+# A longer line is reported as bad and read past, never held: a command's text and output are
+# cut far below this anyway, and a line is parsed whole.
+MAX_LINE_BYTES = 16 * 2**20
 
 # One line as the learning takes it: its number, its kind and what it carries —
 # "command": a ``command.PreparedCommand``; "event": the parsed line of any other kind;
@@ -54,21 +58,56 @@ class BadLineError(Exception):
     """A line of an import file that cannot be used; the message says why."""
 
 
-class ReaderError(RuntimeError):
-    """The process reading the file failed or ended before the file did."""
+class ReaderError(MSPError):
+    """The process reading the file failed or ended before the file did (out of memory, say):
+    the import is rolled back, and the message names the failure."""
+
+
+class LongLine:
+    """A line longer than the limit it was read with, skipped: only its size is kept."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def bounded_lines(handle: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[bytes | LongLine]:
+    """The lines of ``handle`` (with their newline), each of at most ``limit`` bytes before
+    it; a longer one is read past in pieces and given as a :class:`LongLine`, so memory stays
+    bounded whatever the file holds (one huge line, no newline at all)."""
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        size = len(line)
+        while not line.endswith(b"\n"):
+            line = handle.readline(2**20)
+            if not line:
+                break
+            size += len(line)
+        yield LongLine(size)
 
 
 def prepare(
     capture: text.Capture,
     cleaned: dict[str, str],
     number: int,
-    raw: bytes | str,
+    raw: bytes | str | LongLine,
     memory: engine.Memory | None = None,
 ) -> Prepared | None:
     """Line ``number`` as the learning takes it; None for a blank line. With ``memory`` (the
     learning's, as it was when the reading began), a command is also read ahead
     (``engine.read_ahead``) and a host line added to ``memory``, so that the commands after it
     are read in its shell's dialect."""
+    if isinstance(raw, LongLine):
+        return (number, "bad", f"longer than {MAX_LINE_BYTES // 2**20} MiB ({raw.size:,} bytes): not read")
     if not raw.strip():
         return None
     try:
@@ -134,21 +173,23 @@ def _floats_in(value: Any) -> bool:
 
 
 def read(
-    capture: text.Capture, lines: Iterable[bytes | str], memory: engine.Memory | None = None
+    capture: text.Capture, lines: Iterable[bytes | str | LongLine], memory: engine.Memory | None = None
 ) -> Iterator[Chunk]:
     """The prepared lines of ``lines``, in chunks, in this process (``memory``: see
     ``prepare``)."""
     cleaned: dict[str, str] = {}
     done = 0
+    held = 0  # bytes of the lines in ``items``
     items: list[Prepared] = []
     for number, raw in enumerate(lines, 1):
         done += len(raw)
         item = prepare(capture, cleaned, number, raw, memory)
         if item is not None:
             items.append(item)
-        if number % CHUNK == 0:
+            held += len(raw)
+        if number % CHUNK == 0 or held >= CHUNK_BYTES:
             yield done, items
-            items = []
+            items, held = [], 0
     yield done, items
 
 
@@ -159,7 +200,7 @@ def can_fork() -> bool:
 @contextlib.contextmanager
 def chunks(
     capture: text.Capture,
-    lines: Iterable[bytes | str],
+    lines: Iterable[bytes | str | LongLine],
     path: Path | None = None,
     *,
     fork: bool = False,
@@ -180,7 +221,7 @@ def chunks(
     os.close(send)
     connection = Connection(receive, writable=False)
     try:
-        yield _received(connection)
+        yield _received(connection, capture)
     finally:
         connection.close()  # a child still writing gets a broken pipe
         with contextlib.suppress(ChildProcessError):  # reaped by someone else (SIGCHLD ignored)
@@ -190,13 +231,17 @@ def chunks(
                 os.waitpid(pid, 0)
 
 
-def _received(connection: Connection) -> Iterator[Chunk]:
+def _received(connection: Connection, capture: text.Capture) -> Iterator[Chunk]:
     while True:
         try:
             message = connection.recv()
         except EOFError:
             raise ReaderError("the process reading the file ended before the file did") from None
         if message[0] == "chunk":
+            for _, kind, payload in message[2]:
+                if kind == "command":  # redacted by the child as this process would have
+                    text.settled(capture, payload[0])
+                    text.settled(capture, payload[2])
             yield message[1], message[2]
         elif message[0] == "end":
             return
@@ -208,7 +253,7 @@ def _child(connection: Connection, capture: text.Capture, path: Path, memory: en
     code = 1
     try:
         with path.open("rb") as handle:
-            for done, items in read(capture, handle, memory):
+            for done, items in read(capture, bounded_lines(handle), memory):
                 connection.send(("chunk", done, items))
         connection.send(("end",))
         code = 0

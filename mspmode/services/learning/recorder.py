@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -32,7 +33,7 @@ from mspmode import engine
 from mspmode.db import bulk
 from mspmode.db.base import utcnow
 from mspmode.engine.learn import take_touched
-from mspmode.engine.memory import LOCAL
+from mspmode.engine.memory import LOCAL, HostScope, host_name
 from mspmode.engine.reading import parse_for_host
 from mspmode.engine.tokenize import targets
 from mspmode.errors import NotFoundError, ValidationError
@@ -42,7 +43,7 @@ from mspmode.models.learning import FailurePattern as PatternRow
 from mspmode.models.work import FAILURE_CATEGORIES, CommandRun, WorkItem
 from mspmode.services import audit
 from mspmode.services.actor import Actor
-from mspmode.services.learning import persist, text
+from mspmode.services.learning import hosts, persist, text
 from mspmode.services.learning.command import CommandIn, PreparedCommand, exit_code_value, host_label, utc_at
 from mspmode.services.learning.state import ClientRef, HostRef, LearningState, NewHost, next_stamp, remember
 from mspmode.services.runtime import Runtime
@@ -63,7 +64,9 @@ class Recorded:
 
     row: dict[str, Any]
     learned: engine.Learned
-    given: str | None  # the engine's name of the host the caller named (None: this machine)
+    given: str | None  # the name of the host the caller named (None: this machine)
+    given_id: uuid.UUID | None = None  # … and its id
+    scope: HostScope = field(default_factory=HostScope)  # whose hosts the names in it meant
     new_pattern: bool = False
     fixed: list[str] = field(default_factory=list)
 
@@ -100,6 +103,7 @@ class Recorder:
         bulk_mode: bool = False,
         session_status: str = "active",
         insert_thread: bool | None = None,
+        preload_sessions: bool = False,
     ) -> None:
         self.rt, self.actor, self.s, self.st = rt, actor, session, st
         self.source = source
@@ -124,10 +128,20 @@ class Recorder:
         self.patterns_written = 0
         self.fixes = 0
         self.audit_sequence: int | None = None
+        # An import of many lines reads every labelled session once (``preload_sessions``);
+        # a short recording asks for the few labels it meets: what it reads under the lock
+        # stays the size of what it records, not of the history.
         self._known_sessions: (
             dict[tuple[str, uuid.UUID | None], tuple[uuid.UUID, datetime, datetime]] | None
         ) = None
-        if bulk_mode:
+        self._session_clients: dict[uuid.UUID, uuid.UUID | None] = {}
+        self._label_clients: dict[str, set[uuid.UUID]] = {}
+        self._labels_read = False
+        self._scopes: dict[uuid.UUID | None, HostScope] = {}
+        self.found_sessions: dict[
+            tuple[str, uuid.UUID | None], tuple[uuid.UUID, datetime, datetime] | None
+        ] = {}
+        if preload_sessions:
             self._preload_sessions()
 
     # ---- hosts ------------------------------------------------------------------------------
@@ -136,35 +150,58 @@ class Recorder:
         scope = self.actor.client_scope
         return scope is None or ref.client_id in scope
 
-    def default_client(self) -> uuid.UUID | None:
-        """The client a host first met in a command belongs to: the scoped actor's only
-        client (a scoped actor with several must name the host's client)."""
-        scope = self.actor.client_scope
+    def scope_for(self, item: CommandIn) -> HostScope:
+        """Whose hosts the names in ``item`` may mean (``hosts``): the actor's clients', its
+        session's client's first. ``item.session`` is the cleaned label."""
+        client: uuid.UUID | None = None
+        if item.session_id is not None:
+            if item.session_id not in self._session_clients:
+                with self._reader() as r:
+                    found = hosts.session_client(r, self.actor, session_id=item.session_id)
+                self._session_clients[item.session_id] = found
+            client = self._session_clients[item.session_id]
+        elif item.session:
+            client = self.label_client(item.session)
+        scope = self._scopes.get(client)
         if scope is None:
+            scope = self._scopes[client] = hosts.host_scope(self.actor.client_scope, client)
+        return scope
+
+    def label_client(self, label: str) -> uuid.UUID | None:
+        """The only client whose sessions carry ``label`` (stored, or made by this recording)."""
+        clients = self._label_clients.get(label)
+        if clients is None:
+            if self._known_sessions is not None:  # an import: every stored label, read once
+                if not self._labels_read:
+                    self._labels_read = True
+                    scope = self.actor.client_scope
+                    for lab, c in self._known_sessions:
+                        if c is not None and (scope is None or c in scope):
+                            self._label_clients.setdefault(lab, set()).add(c)
+                clients = self._label_clients.setdefault(label, set())
+            else:
+                with self._reader() as r:
+                    clients = hosts.session_clients(r, self.actor, label=label)
+            self._label_clients[label] = clients
+        return next(iter(clients)) if len(clients) == 1 else None
+
+    def owner_for(self, scope: HostScope) -> uuid.UUID | None:
+        """The client a host first met in a command belongs to: the scope's (the session's, or
+        the actor's only client); none for an actor who sees every client."""
+        if scope.client is not None:
+            return uuid.UUID(scope.client)
+        if self.actor.client_scope is None:
             return None
-        if len(scope) == 1:
-            return next(iter(scope))
         raise ValidationError(
             "this host is not known: create it under one of your clients first "
-            "(POST /api/infrastructure), or name it by infrastructure_id"
+            "(POST /api/infrastructure), name it by infrastructure_id, or record into a session of its client"
         )
-
-    def find_host(self, name: str) -> HostRef | None:
-        """The host ``name`` names (visible to the actor), None if unknown; NotFoundError if
-        it names only hosts of other clients."""
-        candidates = self.st.candidates(name)
-        mine = [c for c in candidates if self.visible(c)]
-        if mine:
-            return mine[0]
-        if candidates:
-            raise NotFoundError(f"no host {name!r}")
-        return None
 
     def new_host(
         self, hostname: str, client_id: uuid.UUID | None, shell_type: str | None, key: str | None = None
     ) -> HostRef:
         """A host first met in a command: recorded (``is_auto_created``) rather than dropped."""
-        hostname = hostname.strip()[:255]
+        hostname = host_name(hostname)[:255]
         row = NewHost(
             id=next(self.ids),
             hostname=hostname,
@@ -183,9 +220,10 @@ class Recorder:
 
     def new_host_key(self, hostname: str, client_id: uuid.UUID | None, key: str) -> HostRef:
         """A host the engine met in a command (ssh root@new-box) under ``key``."""
+        hostname = host_name(hostname)[:255]
         row = NewHost(
             id=next(self.ids),
-            hostname=hostname.strip()[:255],
+            hostname=hostname,
             client_id=client_id,
             ip_address=hostname if _is_ip(hostname) and len(hostname) <= 45 else None,
             is_auto_created=True,
@@ -194,34 +232,32 @@ class Recorder:
         client = self.st.clients.get(client_id) if client_id else None
         return self.st.register_host(row, client.name if client else None, key=key)
 
-    def resolve(self, item: CommandIn, label: str | None) -> HostRef | None:
-        """The host the caller named (None: this machine), created if it is new; ``label``:
-        the ``host_label`` of ``item.host``."""
+    def by_id(self, infrastructure_id: uuid.UUID) -> HostRef:
+        key = self.st.by_id.get(infrastructure_id)
+        ref = self.st.hosts.get(key) if key else None
+        if ref is None or not self.visible(ref):
+            raise NotFoundError(f"infrastructure_id: no infrastructure with id {infrastructure_id}")
+        return ref
+
+    def resolve(self, item: CommandIn, label: str | None, scope: HostScope) -> HostRef | None:
+        """The host the caller named (None: this machine), created if it names none ``scope``
+        sees; ``label``: the ``host_label`` of ``item.host``."""
         if item.infrastructure_id is not None:
-            key = self.st.by_id.get(item.infrastructure_id)
-            ref = self.st.hosts.get(key) if key else None
-            if ref is None or not self.visible(ref):
-                raise NotFoundError(f"infrastructure_id: no infrastructure with id {item.infrastructure_id}")
-            return ref
+            return self.by_id(item.infrastructure_id)
         if not label:
             return None
-        found = self.find_host(label)
+        found = hosts.find(self.st, label, scope)
         if found is not None:
             return found
         bare = label.rsplit("@", 1)[-1].strip("[]") or label
-        return self.new_host(bare, self.default_client(), item.shell_type)
+        return self.new_host(bare, self.owner_for(scope), item.shell_type)
+
+    def target_name(self, command: str) -> str | None:
+        """The host a command with no host given names itself (ssh user@ip, -ComputerName)."""
+        return targets(parse_for_host(self.st.memory, LOCAL, command))[0][0]
 
     def validate(self, item: CommandIn) -> None:
         """Refuse, before anything is learned, what the actor may not name."""
-        if item.infrastructure_id is not None:
-            key = self.st.by_id.get(item.infrastructure_id)
-            ref = self.st.hosts.get(key) if key else None
-            if ref is None or not self.visible(ref):
-                raise NotFoundError(f"infrastructure_id: no infrastructure with id {item.infrastructure_id}")
-        else:
-            label = host_label(item.host)
-            if label and self.find_host(label) is None:
-                self.default_client()  # a new host needs a client the actor may use
         for column, value in (("session_id", item.session_id), ("work_item_id", item.work_item_id)):
             if value is None:
                 continue
@@ -231,6 +267,14 @@ class Recorder:
                 stmt = stmt.where(scope_clause(table_of(model), self.actor.client_scope))
             if self.s.execute(stmt).first() is None:
                 raise NotFoundError(f"{column}: no {model.__tablename__} with id {value}")
+        scope = self.scope_for(replace(item, session=text.prepare_label(item.session, 255)))
+        if item.infrastructure_id is not None:
+            self.by_id(item.infrastructure_id)
+        else:
+            label = host_label(item.host)
+            name = label or (self.target_name(item.command) if isinstance(item.command, str) else None)
+            if name and hosts.find(self.st, name, scope) is None:
+                self.owner_for(scope)  # a new host needs a client the actor may use
         exit_code_value(item.exit_code)
         utc_at(item.at)
         if not isinstance(item.command, str) or not item.command.strip():
@@ -251,11 +295,26 @@ class Recorder:
             known.setdefault((label, client_id), (sid, started, ended or started))
         self._known_sessions = known
 
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[Session]:
+        """Where to read stored sessions mid-recording. An import's own connection may have an
+        insert in flight on the pipeline's thread (MariaDB's driver then loses its place): a
+        connection of its own sees the same sessions (no other writer runs meanwhile, and this
+        import's are in ``self.sessions``)."""
+        if not self.bulk_mode:
+            yield self.s
+            return
+        with self.rt.db.read() as r:
+            yield r
+
     def _find_session(
         self, label: str, client_id: uuid.UUID | None
     ) -> tuple[uuid.UUID, datetime, datetime] | None:
         if self._known_sessions is not None:
             return self._known_sessions.get((label, client_id))
+        found = self.found_sessions.get((label, client_id), False)
+        if found is not False:
+            return found
         stmt = (
             select(WorkSession.id, WorkSession.started_at, WorkSession.ended_at)
             .where(WorkSession.external_session_id == label)
@@ -265,8 +324,11 @@ class Recorder:
             .order_by(WorkSession.created_at)
             .limit(1)
         )
-        row = self.s.execute(stmt).first()
-        return None if row is None else (row[0], row[1], row[2] or row[1])
+        with self._reader() as r:
+            row = r.execute(stmt).first()
+        result = None if row is None else (row[0], row[1], row[2] or row[1])
+        self.found_sessions[(label, client_id)] = result
+        return result
 
     def session_for(self, item: CommandIn, client_id: uuid.UUID | None, at: datetime) -> _SessionSlot:
         """The work session of ``item`` (its ``session`` label already cleaned by
@@ -309,6 +371,9 @@ class Recorder:
                 }
                 self.new_sessions.append(row)
                 slot = _SessionSlot(row["id"], at, at)
+                if client_id is not None and not auto:
+                    self.label_client(label)
+                    self._label_clients[label].add(client_id)
             self.sessions[key] = slot
         if at < slot.started:
             slot.started, slot.moved = at, True
@@ -325,7 +390,9 @@ class Recorder:
     def add(self, item: CommandIn) -> Recorded:
         """Record ``item`` and learn from it."""
         label = host_label(item.host)
-        given = self.resolve(item, label)
+        item = replace(item, session=text.prepare_label(item.session, 255))
+        scope = self.scope_for(item)
+        given = self.resolve(item, label, scope)
         row, learned = self._add(
             given,
             label,
@@ -333,18 +400,29 @@ class Recorder:
             text.prepare_output(self.capture, item.output, self.cleaned),
             exit_code_value(item.exit_code),
             utc_at(item.at) or utcnow(),
-            replace(item, session=text.prepare_label(item.session, 255)),
+            item,
+            scope,
         )
-        return Recorded(row, learned, given.name if given else None, learned.new_pattern, list(learned.fixes))
+        return Recorded(
+            row,
+            learned,
+            given.hostname if given else None,
+            given.id if given else None,
+            scope,
+            learned.new_pattern,
+            list(learned.fixes),
+        )
 
-    def add_prepared(self, line: PreparedCommand) -> None:
+    def add_prepared(self, line: PreparedCommand, import_key: str | None = None) -> None:
         """Record a command line of an import as ``reader.prepare`` made it (with this
         recording's ``capture``): its text redacted and cut, its fields checked, its labels
-        cleaned, and what ``engine.read_ahead`` found in it, if that ran."""
+        cleaned, and what ``engine.read_ahead`` found in it, if that ran. ``import_key``:
+        the line's identity (``history.import_key``), stored with its row."""
         command, exit_code, output, label, at, session, reading = line
         item = CommandIn(command=command, host=label, session=session)
-        given = self.resolve(item, label)
-        self._add(given, label, command, output, exit_code, at or utcnow(), item, reading)
+        scope = self.scope_for(item)
+        given = self.resolve(item, label, scope)
+        self._add(given, label, command, output, exit_code, at or utcnow(), item, scope, reading, import_key)
 
     def _add(
         self,
@@ -355,7 +433,9 @@ class Recorder:
         exit_code: int | None,
         at: datetime,
         item: CommandIn,
+        scope: HostScope,
         reading: engine.Reading | None = None,
+        import_key: str | None = None,
     ) -> tuple[dict[str, Any], engine.Learned]:
         """Learn from one command and queue its row: the row and what was learned."""
         st, mem = self.st, self.st.memory
@@ -364,24 +444,33 @@ class Recorder:
         if given is None:
             # The host the command itself names (ssh user@ip, -ComputerName) is where it ran,
             # and its client is whose session it belongs to.
-            target_name = targets(parse_for_host(mem, LOCAL, command))[0][0]
+            target_name = self.target_name(command)
             if target_name:
-                mine = [c for c in st.candidates(target_name) if self.visible(c)]
-                target = mine[0] if mine else None
-        client_id = target.client_id if target else None
-        if client_id is None and self.actor.client_scope is not None and len(self.actor.client_scope) == 1:
-            client_id = next(iter(self.actor.client_scope))
+                target = hosts.find(st, target_name, scope)
+        client_id = target.client_id if target else (uuid.UUID(scope.client) if scope.client else None)
         session = self.session_for(item, client_id, at)
         session_id = session.id
         learned = engine.record(
-            mem, given.name if given else None, command, exit_code, output, at, session.label, reading
+            mem,
+            mem.hosts[given.key] if given else None,
+            command,
+            exit_code,
+            output,
+            at,
+            session.label,
+            reading,
+            scope,
         )
         rec = learned.record
         ref = st.hosts.get(rec.host) if rec.host != LOCAL else None
         if rec.host != LOCAL and ref is None:
-            # The engine met a new host in the command (ssh root@new-box): record it too.
-            owner = client_id if given is None else given.client_id
-            ref = self.new_host_key(mem.hosts[rec.host].name, owner, rec.host)
+            # The engine met a new host in the command (ssh root@new-box): record it too, as
+            # the client's the engine gave it to (the scope's, or the host it was run from's).
+            met = mem.hosts[rec.host]
+            owner = uuid.UUID(met.owner) if met.owner else None
+            if owner is None and self.actor.client_scope is not None:
+                owner = self.owner_for(scope)
+            ref = self.new_host_key(met.hostname or met.name, owner, rec.host)
         pattern = mem.patterns.get(rec.pattern_id) if rec.pattern_id else None
         row_id = next(self.ids)
         stamp = next_stamp(st)
@@ -403,6 +492,7 @@ class Recorder:
             "duration_ms": item.duration_ms,
             "executed_at": at,
             "created_at": stamp,
+            "import_key": import_key,
         }
         assert rec.index == len(st.row_ids), "engine records and stored rows out of step"
         st.row_ids.append(row_id)

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from mspmode import engine
 from mspmode.db.base import utcnow
 from mspmode.engine.learn import take_touched
-from mspmode.engine.memory import Memory, add_host, host_key
+from mspmode.engine.memory import Memory, add_host, host_candidates, host_key
 from mspmode.models.core import Client
 from mspmode.models.infrastructure import Infrastructure
 from mspmode.models.learning import FailurePattern as PatternRow
@@ -66,6 +66,7 @@ class HostRef:
     client_id: uuid.UUID | None
     key: str  # the engine's host key (unique)
     name: str  # the engine's host name: the hostname, suffixed when another host has it
+    hostname: str  # the name people use
 
 
 @dataclass
@@ -115,7 +116,6 @@ class LearningState:
     memory: Memory = field(default_factory=lambda: Memory(lazy_refresh=True, keep_outputs=False))
     hosts: dict[str, HostRef] = field(default_factory=dict)  # engine key -> row
     by_id: dict[uuid.UUID, str] = field(default_factory=dict)  # infrastructure id -> engine key
-    spellings: dict[str, list[str]] = field(default_factory=dict)  # name, alias, ip, fqdn -> keys
     clients: dict[uuid.UUID, ClientRef] = field(default_factory=dict)
     row_ids: list[uuid.UUID] = field(default_factory=list)  # engine record index -> commands_run id
     mark_at: datetime | None = None
@@ -135,16 +135,14 @@ class LearningState:
         return None
 
     def candidates(self, spelling: str) -> list[HostRef]:
-        """Hosts that ``spelling`` names (hostname, alias, IP, FQDN or its short name;
-        case-insensitive), oldest first."""
+        """Every host that ``spelling`` names (hostname, alias, IP, FQDN or its short name; as
+        ``host_key`` compares them), oldest first, whoever owns it: what a name means for a
+        caller is ``hosts.find``'s to say."""
         low = host_key(spelling)
-        if "@" in low:
-            low = low.rsplit("@", 1)[1]
-        low = low.strip("[]\\/")
-        keys = self.spellings.get(low)
+        keys = host_candidates(self.memory, low)
         if not keys and "." in low and not low.replace(".", "").isdigit():
-            keys = self.spellings.get(low.split(".", 1)[0])
-        return [self.hosts[k] for k in keys or () if k in self.hosts]
+            keys = host_candidates(self.memory, low.split(".", 1)[0])
+        return [self.hosts[k] for k in keys if k in self.hosts]
 
     def register_host(
         self, row: Infrastructure | NewHost, client_name: str | None, key: str | None = None
@@ -154,6 +152,7 @@ class LearningState:
         key = key or self.by_id.get(row.id)
         traits = engine_traits(row)
         aliases = [a for a in (row.aliases or []) if isinstance(a, str) and a.strip()]
+        owner = str(row.client_id) if row.client_id else None
         if key is None:
             name = row.hostname
             if host_key(name) in mem.hosts:  # another client's host of the same name came first
@@ -167,6 +166,8 @@ class LearningState:
                 fqdn=row.fqdn,
                 client=client_name,
                 auto_created=row.is_auto_created,
+                owner=owner,
+                hostname=row.hostname if name != row.hostname else None,
             )
             key = host.key
         else:
@@ -180,6 +181,7 @@ class LearningState:
                 and host.ip_address == row.ip_address
                 and host.fqdn == row.fqdn
                 and host.auto_created == row.is_auto_created
+                and (host.hostname or host.name) == row.hostname
             ):
                 return current  # read again by a catch-up, unchanged
             # Replace, not merge: a trait a technician removed must stop counting.
@@ -196,15 +198,14 @@ class LearningState:
                 fqdn=row.fqdn,
                 client=client_name,
                 auto_created=row.is_auto_created,
+                hostname=row.hostname if host.name != row.hostname else None,
             )
             host.auto_created = row.is_auto_created
-        ref = HostRef(row.id, row.client_id, key, host.name)
+            host.owner = owner  # a host moved to another client, or to none
+            host.hostname = row.hostname if host.name != row.hostname else None
+        ref = HostRef(row.id, row.client_id, key, host.name, row.hostname)
         self.hosts[key] = ref
         self.by_id[row.id] = key
-        for spelling in _spellings(row, host.name):
-            keys = self.spellings.setdefault(spelling, [])
-            if key not in keys:
-                keys.append(key)
         self.changed = True
         return ref
 
@@ -216,19 +217,6 @@ def engine_traits(row: Infrastructure | NewHost) -> dict[str, Any]:
         if value:
             traits[column] = value
     return traits
-
-
-def _spellings(row: Infrastructure | NewHost, name: str) -> list[str]:
-    names = [name, row.hostname, row.fqdn, row.ip_address, *(row.aliases or [])]
-    out: list[str] = []
-    for n in names:
-        if not isinstance(n, str) or not n.strip():
-            continue
-        low = host_key(n)
-        out.append(low)
-        if "." in low and not low.replace(".", "").isdigit():
-            out.append(low.split(".", 1)[0])
-    return list(dict.fromkeys(out))
 
 
 # --------------------------------------------------------------------------------------------
@@ -293,7 +281,7 @@ REPLAY_COLUMNS = (
 def replay_row(session: Session, st: LearningState, row: Any) -> engine.Learned | None:
     """Learn from one stored command, exactly as when it was recorded: the engine is given the
     host it ran on (its target), the stored (redacted, truncated) text and the session's id."""
-    name: str | None = None
+    key: str | None = None
     if row.infrastructure_id is not None:
         key = st.by_id.get(row.infrastructure_id)
         if key is None:
@@ -304,10 +292,9 @@ def replay_row(session: Session, st: LearningState, row: Any) -> engine.Learned 
         if key is None:
             remember(st, row.id, row.created_at)
             return None  # a host out of this scope: what ran there is not this scope's to know
-        name = st.hosts[key].name
     learned = engine.record(
         st.memory,
-        name,
+        st.memory.hosts[key] if key is not None else None,
         row.command_text,
         row.exit_code,
         row.output_summary or "",

@@ -5,13 +5,15 @@ and redacted again when that removed characters, which may have hidden a secret.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 from mspmode.engine import clean_output, truncate
 from mspmode.engine.normalize import looks_binary, summarize_binary
-from mspmode.services.capture import clean_text
+from mspmode.services.capture import clean_text, clean_value
 from mspmode.services.runtime import Runtime
+from mspmode.vault.redact import redact
 
 COMMAND_LIMIT = 16_384  # characters of a command kept (head and tail): pasted scripts can be huge
 MAX_BYTES = 60_000  # MariaDB's TEXT holds 65,535 bytes; four-byte characters make 16K characters more
@@ -71,6 +73,13 @@ def _storable_clean(rt: Runtime | Capture, cleaned: str) -> str:
     return stored if stored == cleaned else clean_text(rt, stored) or ""  # type: ignore[arg-type]
 
 
+def settled(capture: Capture, text: str) -> str:
+    """Note ``text``, prepared by a reading process with this recording's ``capture`` —
+    redacted, then only cut — so the write path, which redacts every text it stores, takes it
+    as it is (the texts this process redacts it knows already); returns it."""
+    return capture.db.redactor.remember(text, text, capture.known_secrets)
+
+
 def prepare_command(rt: Runtime | Capture, command: str, cache: dict[str, str] | None = None) -> str:
     text = _storable_clean(rt, _clean(rt, command, cache))
     if len(text) > COMMAND_LIMIT:
@@ -95,16 +104,42 @@ def prepare_output(
     if len(text) > 2 * PRE_CUT:
         text = text[:PRE_CUT] + f"\n…[{len(text) - 2 * PRE_CUT} characters omitted]…\n" + text[-PRE_CUT:]
     # Storable before the engine's cleaning, so the control characters are gone (redacted
-    # again if that changed it) before it could take them out unseen.
-    return fit(clean_output(_storable_clean(rt, _clean(rt, text, cache))))
+    # again if that changed it) before it could take them out unseen; the engine's cleaning
+    # then only cuts it, or makes its carriage returns line breaks (redacted again: a key at
+    # the start of a line is read as one).
+    cleaned = _storable_clean(rt, _clean(rt, text, cache))
+    out = clean_output(cleaned)
+    if "\r" in cleaned:
+        out = clean_text(rt, out) or ""  # type: ignore[arg-type]
+    return fit(out)
 
 
 def prepare_label(text: str | None, limit: int) -> str | None:
-    """A short name given with a command (a host, a session label): storable and cut."""
+    """A short name given with a command or in a history file (a host, a session label, a
+    host's fact): redacted by the rules, storable and cut. It is what is looked up, too (an
+    import finds its earlier session by its label), so it is redacted the way the write path
+    stores it; the vault's known secrets are added there."""
     if text is None:
         return None
-    cleaned = storable(str(text)).strip()
+    text = str(text)
+    return _repeated_label(text, limit) if len(text) <= 1_000 else _label(text, limit)
+
+
+def _label(text: str, limit: int) -> str | None:
+    cleaned = redact(storable(text)).strip()
     return cleaned[:limit] or None
+
+
+# Labels repeat (every command of a session carries its label), and the rules never change.
+_repeated_label = functools.lru_cache(maxsize=4096)(_label)
+
+
+def prepare_event(rt: Runtime | Capture, event: dict[str, Any]) -> dict[str, Any]:
+    """A history file's line other than a command (a host, a client), every text in it
+    redacted — its keys too, and a fact under a secret's name (``password``, ``api_key``)
+    replaced whole — before any of it is learnt or stored."""
+    cleaned = clean_value(rt, event)  # type: ignore[arg-type]
+    return cleaned if isinstance(cleaned, dict) else {"kind": event.get("kind")}
 
 
 def first_error_line(output: str) -> str | None:

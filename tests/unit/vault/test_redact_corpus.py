@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
+from collections import Counter
 
 import pytest
 
 from mspmode.vault.known import KnownSecrets
 from mspmode.vault.redact import RULES, redact
-from tests.corpora import SecretCase, load_ordinary_cases, load_secret_cases, vault_plaintexts
+from tests.corpora import FAMILIES, SecretCase, load_ordinary_cases, load_secret_cases, vault_plaintexts
 
 SECRET_CASES = load_secret_cases()
+CLI_TOOLS = (
+    "mysql", "psql", "sqlcmd", "mongo", "redis-cli", "net use", "runas", "ConvertTo-SecureString",
+    "-Credential", "-Password", "az", "aws", "gcloud", "kubectl", "docker login", "htpasswd",
+    "openssl", "snmpwalk", "smbclient", "rsync", "sshpass", "curl", "wget", "ldapsearch", "useradd",
+    "chpasswd", "ssh-keygen", "setup.exe", "rabbitmqctl", "netsh",
+)  # fmt: skip
 ORDINARY_CASES = load_ordinary_cases()
 RULE_BY_NAME = {rule.name: rule for rule in RULES}
 
@@ -21,9 +29,16 @@ def known() -> KnownSecrets:
 
 
 def test_the_corpora_are_big_enough_and_cover_every_rule() -> None:
-    assert len(SECRET_CASES) >= 40
-    assert len(ORDINARY_CASES) >= 25
+    assert len(SECRET_CASES) >= 150
+    assert len(ORDINARY_CASES) >= 100
     assert {case.kind for case in SECRET_CASES} == {"command", "output", "context"}
+    families = Counter(case.family for case in SECRET_CASES)
+    assert set(families) == set(FAMILIES), f"families without a line: {set(FAMILIES) - set(families)}"
+    assert all(families[f] >= 4 for f in FAMILIES), families
+    # Every way a password is given on a command line that the issue named, by its tool.
+    tools = " ".join(case.text for case in SECRET_CASES if case.family == "cli")
+    for tool in CLI_TOOLS:
+        assert re.search(rf"(?<![\w-]){re.escape(tool)}", tools, re.IGNORECASE), f"no line of {tool}"
     assert sum(case.vault for case in SECRET_CASES) >= 5
     assert sum(case.expect is not None for case in SECRET_CASES) >= 20
     covered = {case.rule for case in SECRET_CASES if not case.vault}
