@@ -646,6 +646,182 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
             "db_version": "SQL Server 2019 (15.0.4355)",
         },
     ),
+    # added with the second batch of cases: the platforms their sources name
+    "RW-ALP3A": (
+        "Cedar Law",
+        {
+            "shell_type": "sh",
+            "os": "Alpine Linux",
+            "os_version": "3.3",
+            "package_manager": "apk",
+            "busybox": "1.24.1",
+        },
+    ),
+    "RW-ALP3B": (
+        "Birch Logistics",
+        {
+            "shell_type": "sh",
+            "os": "Alpine Linux",
+            "os_version": "3.3",
+            "package_manager": "apk",
+            "busybox": "1.24.1",
+        },
+    ),
+    "RW-ALP2": (
+        "Alder Dental",
+        {
+            "shell_type": "sh",
+            "os": "Alpine Linux",
+            "os_version": "3.2",
+            "package_manager": "apk",
+            "busybox": "1.23.2",
+        },
+    ),
+    "RW-ALP10A": (
+        "Alder Dental",
+        {
+            "shell_type": "sh",
+            "os": "Alpine Linux",
+            "os_version": "3.10",
+            "package_manager": "apk",
+            "busybox": "1.30.1",
+        },
+    ),
+    "RW-ALP10B": (
+        "Cedar Law",
+        {
+            "shell_type": "sh",
+            "os": "Alpine Linux",
+            "os_version": "3.10",
+            "package_manager": "apk",
+            "busybox": "1.30.1",
+        },
+    ),
+    "RW-ALP20A": (
+        "Birch Logistics",
+        {
+            "shell_type": "sh",
+            "os": "Alpine Linux",
+            "os_version": "3.20",
+            "package_manager": "apk",
+            "busybox": "1.36.1",
+        },
+    ),
+    "RW-ALP20B": (
+        "Alder Dental",
+        {
+            "shell_type": "sh",
+            "os": "Alpine Linux",
+            "os_version": "3.20",
+            "package_manager": "apk",
+            "busybox": "1.36.1",
+        },
+    ),
+    "RW-C5A": (
+        "Cedar Law",
+        {**_YUM, "os": "CentOS", "os_version": "5.4", "init_system": "sysvinit", "coreutils": "5.97"},
+    ),
+    "RW-C5B": (
+        "Alder Dental",
+        {**_YUM, "os": "CentOS", "os_version": "5.4", "init_system": "sysvinit", "coreutils": "5.97"},
+    ),
+    "RW-MACK8S": (
+        "Cedar Law",
+        {
+            "shell_type": "zsh",
+            "os": "macOS",
+            "os_version": "11.5",
+            "package_manager": "brew",
+            "kubectl_version": "1.22.0",
+        },
+    ),
+    "RW-MACK8SB": (
+        "Birch Logistics",
+        {
+            "shell_type": "zsh",
+            "os": "macOS",
+            "os_version": "11.5",
+            "package_manager": "brew",
+            "kubectl_version": "1.22.0",
+        },
+    ),
+    "RW-DKC25": (
+        "Alder Dental",
+        {
+            **_APT,
+            "os": "Ubuntu",
+            "os_version": "22.04",
+            "docker_version": "27.5.1",
+            "docker_compose_version": "2.5.0",
+        },
+    ),
+    "RW-DKC25B": (
+        "Birch Logistics",
+        {
+            **_APT,
+            "os": "Ubuntu",
+            "os_version": "22.04",
+            "docker_version": "27.5.1",
+            "docker_compose_version": "2.5.0",
+        },
+    ),
+    "RW-U16DC": (
+        "Cedar Law",
+        {
+            **_APT,
+            "os": "Ubuntu",
+            "os_version": "16.04",
+            "docker_version": "1.12.6",
+            "docker_compose_version": "1.8.0",
+        },
+    ),
+    "RW-U16DCB": (
+        "Birch Logistics",
+        {
+            **_APT,
+            "os": "Ubuntu",
+            "os_version": "16.04",
+            "docker_version": "1.12.6",
+            "docker_compose_version": "1.8.0",
+        },
+    ),
+    "RW-PG84": (
+        "Birch Logistics",
+        {
+            "shell_type": "psql",
+            "os": "CentOS",
+            "os_version": "6.10",
+            "database": "postgresql",
+            "db_version": "8.4.20",
+        },
+    ),
+    "RW-PG84B": (
+        "Cedar Law",
+        {
+            "shell_type": "psql",
+            "os": "CentOS",
+            "os_version": "6.10",
+            "database": "postgresql",
+            "db_version": "8.4.20",
+        },
+    ),
+    "RW-IOS12A": (
+        "Birch Logistics",
+        {"shell_type": "ios-cli", "os": "Cisco IOS", "os_version": "12.2(58)SE2", "role": "switch"},
+    ),
+    "RW-IOS12B": (
+        "Cedar Law",
+        {"shell_type": "ios-cli", "os": "Cisco IOS", "os_version": "12.2(58)SE2", "role": "switch"},
+    ),
+    "RW-MAC1011": ("Alder Dental", {"shell_type": "bash", "os": "macOS", "os_version": "10.11.6"}),
+    "RW-W22A": (
+        "Cedar Law",
+        {**_PS, "os": "Windows Server", "os_version": "2022", "powershell_version": "5.1"},
+    ),
+    "RW-W22B": (
+        "Birch Logistics",
+        {**_PS, "os": "Windows Server", "os_version": "2022", "powershell_version": "5.1"},
+    ),
 }
 
 # What each platform answers to the baseline commands every host first runs (successes).
