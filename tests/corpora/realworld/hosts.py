@@ -822,6 +822,14 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
         "Birch Logistics",
         {**_PS, "os": "Windows Server", "os_version": "2022", "powershell_version": "5.1"},
     ),
+    "RW-JUN17": (
+        "Alder Dental",
+        {"shell_type": "junos-cli", "os": "Junos", "os_version": "17.2R1.13", "role": "router"},
+    ),
+    "RW-JUN17B": (
+        "Cedar Law",
+        {"shell_type": "junos-cli", "os": "Junos", "os_version": "17.2R1.13", "role": "router"},
+    ),
 }
 
 # What each platform answers to the baseline commands every host first runs (successes).
