@@ -175,6 +175,8 @@ def record(
     else:
         _learn_from_failure(memory, rec, effective, classification, out, learned, ahead)
     memory.exact[(key, rec.normalized)] = rec.index
+    if classification is not None and not rec.is_transient:
+        memory.failed_commands.setdefault(rec.normalized, []).append(rec.index)
     return learned
 
 

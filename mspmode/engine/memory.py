@@ -16,6 +16,8 @@ Indexes (all dictionaries):
 * ``by_fingerprint``: ``error_message_hash`` → pattern ids
 * ``by_group``: grouping key (class + culprit, or class + fingerprint) → pattern id
 * ``exact``: (host key, normalised command) → index of the last record of that exact command
+* ``failed_commands``: normalised command → indexes of the records where it failed for a
+  reason that is no one moment's (not transient): the same command on a host alike
 * ``successes``: culprit key → {host key: index of the last success containing it}
 * ``pending``: host key → recent deterministic failures still waiting for their fix
 
@@ -252,6 +254,7 @@ class Memory:
     by_culprit: dict[str, list[str]] = field(default_factory=dict)
     by_fingerprint: dict[str, set[str]] = field(default_factory=dict)
     exact: dict[tuple[str, str], int] = field(default_factory=dict)
+    failed_commands: dict[str, list[int]] = field(default_factory=dict)
     successes: dict[str, dict[str, int]] = field(default_factory=dict)
     pending: dict[str, list[int]] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)

@@ -208,6 +208,31 @@ def _evaluate(memory: Memory, target: _Target) -> None:
                 names = [memory.display_name(h) or "local" for h in match.hosts]
                 reason = explain.warn_reason(p, name, match, names)
                 target.findings.append(_Finding(WARN, p, match.confidence, reason, match=match))
+    if exact_success_after < 0:
+        _same_command_alike(memory, target, norm, key, name, seen)
+
+
+def _same_command_alike(
+    memory: Memory, target: _Target, norm: str, key: str, name: str, seen: set[str]
+) -> None:
+    """The very command failed on a host alike for what the platform cannot do (a capability
+    class): warn, as for a culprit, when its culprit is none the command shows (a parameter
+    inside the script it runs, a statement shape, an option order) and so finds no key."""
+    for index in memory.failed_commands.get(norm, ()):
+        rec = memory.commands[index]
+        p = memory.patterns.get(rec.pattern_id or "")
+        if rec.host == key or p is None or p.id in seen:
+            continue
+        seen.add(p.id)
+        if not p.is_active or p.is_transient or p.failure_class not in CAPABILITY_CLASSES:
+            continue
+        if key in p.success_hosts or key in p.hosts:
+            continue
+        match = match_traits(p, key, memory.traits(key), memory.traits)
+        if match is not None:
+            names = [memory.display_name(h) or "local" for h in match.hosts]
+            reason = explain.warn_reason(p, name, match, names)
+            target.findings.append(_Finding(WARN, p, match.confidence, reason, match=match))
 
 
 def exact_blocks(memory: Memory, rec: CommandRecord) -> bool:

@@ -288,3 +288,32 @@ def test_a_package_missing_because_the_index_could_not_be_fetched_is_transient()
     missing = "ERROR: unable to select packages:\n  yarn (no such package):\n    required by: world[yarn]"
     got = classify(1, missing)
     assert got is not None and not got.is_transient
+
+
+def test_the_same_command_failing_for_a_capability_warns_on_a_host_alike() -> None:
+    """PowerShell 5.1 refuses a parameter of a script the command downloads (catppuccin's
+    install.ps1): the culprit is inside the script, so no key of the command finds it; the very
+    command on a host of the same platform is warned about, not on a PowerShell 7 host."""
+    memory = Memory()
+    _hosts(
+        memory,
+        ("W10A", "W10B"),
+        shell_type="powershell",
+        os="Windows",
+        os_version="10 22H2",
+        powershell_version="5.1",
+    )
+    _hosts(
+        memory, ("P7",), shell_type="powershell", os="Windows", os_version="11 23H2", powershell_version="7.4"
+    )
+    command = "irm https://example.org/install.ps1 | iex"
+    refused = (
+        "iex : A parameter cannot be found that matches parameter name 'AsHashtable'.\n"
+        "    + FullyQualifiedErrorId : NamedParameterNotFound,Microsoft.PowerShell.Commands.InvokeExpressionCommand"
+    )
+    _run(memory, "W10B", command, 1, refused, 0, "a")
+    assert check(memory, "W10B", command).verdict == "block"
+    assert check(memory, "W10A", command).verdict == "warn"
+    assert check(memory, "P7", command).verdict == "allow"
+    _run(memory, "W10A", command, 0, "installed", 5, "b")
+    assert check(memory, "W10A", command).verdict == "allow"
