@@ -830,6 +830,7 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
         "Cedar Law",
         {"shell_type": "junos-cli", "os": "Junos", "os_version": "17.2R1.13", "role": "router"},
     ),
+    "RW-DKT": ("Dachs Bau", {**_APT, "os": "Ubuntu", "os_version": "22.04", "docker_version": "24.0.7"}),
 }
 
 # What each platform answers to the baseline commands every host first runs (successes).
