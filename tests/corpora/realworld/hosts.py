@@ -831,6 +831,20 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
         {"shell_type": "junos-cli", "os": "Junos", "os_version": "17.2R1.13", "role": "router"},
     ),
     "RW-DKT": ("Dachs Bau", {**_APT, "os": "Ubuntu", "os_version": "22.04", "docker_version": "24.0.7"}),
+    "RW-ALP22": (
+        "Erable Conseil",
+        {
+            "shell_type": "sh",
+            "os": "Alpine Linux",
+            "os_version": "3.22",
+            "package_manager": "apk",
+            "busybox": "1.37.0",
+        },
+    ),
+    "RW-P7FR": (
+        "Erable Conseil",
+        {**_PS, "os": "Windows", "os_version": "10 22H2", "powershell_version": "7.3", "locale": "fr-FR"},
+    ),
 }
 
 # What each platform answers to the baseline commands every host first runs (successes).
