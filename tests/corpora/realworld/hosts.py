@@ -845,6 +845,40 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
         "Erable Conseil",
         {**_PS, "os": "Windows", "os_version": "10 22H2", "powershell_version": "7.3", "locale": "fr-FR"},
     ),
+    "RW-W7P3": (
+        "Birch Logistics",
+        {**_PS, "os": "Windows", "os_version": "7 SP1", "powershell_version": "3.0"},
+    ),
+    "RW-W7P4": ("Cedar Law", {**_PS, "os": "Windows", "os_version": "7 SP1", "powershell_version": "4.0"}),
+    "RW-W7ZH": (
+        "Ginkgo Trading",
+        {**_PS, "os": "Windows", "os_version": "7 SP1", "powershell_version": "2.0", "locale": "zh-CN"},
+    ),
+    "RW-W7FR": (
+        "Erable Conseil",
+        {**_PS, "os": "Windows", "os_version": "7 SP1", "powershell_version": "2.0", "locale": "fr-FR"},
+    ),
+    "RW-W81": ("Alder Dental", {**_PS, "os": "Windows", "os_version": "8.1", "powershell_version": "4.0"}),
+    "RW-ARU1": (
+        "Birch Logistics",
+        {
+            "shell_type": "arubaos-cli",
+            "os": "ArubaOS-Switch",
+            "os_version": "WC.16.10",
+            "model": "2930F",
+            "role": "switch",
+        },
+    ),
+    "RW-ARU2": (
+        "Cedar Law",
+        {
+            "shell_type": "arubaos-cli",
+            "os": "ArubaOS-Switch",
+            "os_version": "WC.16.10",
+            "model": "2930F",
+            "role": "switch",
+        },
+    ),
 }
 
 # What each platform answers to the baseline commands every host first runs (successes).
