@@ -183,6 +183,7 @@ RULES: tuple[Rule, ...] = (
         | ist\ entweder\ falsch\ geschrieben\ oder                               # de
         | n'est\ pas\ reconnu\ en\ tant\ que\ commande\ interne                 # fr
         | no\ se\ reconoce\ como\ un\ comando\ interno\ o\ externo               # es
+        | 不是内部或外部命令                                                    # zh-CN
         """,
         "cmd.exe ('X' is not recognized as an internal or external command) and COMMAND.COM",
     ),

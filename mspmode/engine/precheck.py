@@ -256,7 +256,7 @@ def culprit_blocks(p: FailurePattern) -> bool:
     return p.failure_class in CAPABILITY_CLASSES or p.failure_class in STATE_CLASSES
 
 
-_WORDS = lazy(r"[A-Za-z]{3}")
+_WORDS = lazy(r"[^\W\d_]{3}")  # three letters of any script: localized messages have words too
 
 
 def _cap(text: str) -> str:

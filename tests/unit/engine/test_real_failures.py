@@ -41,6 +41,15 @@ def test_an_unclassified_failure_that_printed_words_blocks_its_exact_repeat() ->
     assert check(memory, "ASA1", "show vpn-sessiondb l2l").verdict == "allow"
 
 
+def test_an_unclassified_failure_in_another_script_blocks_its_exact_repeat_too() -> None:
+    memory = Memory()
+    _hosts(memory, ("W7ZH",), shell_type="powershell", os="Windows", os_version="7 SP1", locale="zh-CN")
+    odd = "无法连接到远程服务器。请检查网络设置后重试。"  # no ASCII word at all
+    learned = _run(memory, "W7ZH", "Send-Report -To ops", 1, odd, 0, "a")
+    assert learned.record.failure_class == "unknown"
+    assert check(memory, "W7ZH", "Send-Report -To ops").verdict == "block"
+
+
 def test_a_silent_failure_is_not_blocked_a_search_that_found_nothing_exits_1_too() -> None:
     memory = Memory()
     _hosts(memory, ("U1",), shell_type="bash", os="Ubuntu", os_version="22.04")
@@ -75,7 +84,8 @@ def test_localised_powershell_and_cmd_messages_are_classified() -> None:
         "    + CategoryInfo : ObjectNotFound: (touch:String) [], CommandNotFoundException"
     )
     de = 'Der Befehl "grep" ist entweder falsch geschrieben oder\nkonnte nicht gefunden werden.'
-    for text in (zh, de):
+    zh_cmd = "'export' 不是内部或外部命令，也不是可运行的程序或批处理文件。"  # npm's exit status 1
+    for text in (zh, de, zh_cmd):
         found = classify(1, text)
         assert found is not None and found.failure_class == "command_not_found", text
 
