@@ -879,6 +879,26 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
             "role": "switch",
         },
     ),
+    "RW-DEBDK": (
+        "Dachs Bau",
+        {
+            **_APT,
+            "os": "Debian",
+            "os_version": "11",
+            "docker_version": "20.10.8",
+            "docker_compose_version": "1.29.2",
+        },
+    ),
+    "RW-DEBDKB": (
+        "Cedar Law",
+        {
+            **_APT,
+            "os": "Debian",
+            "os_version": "11",
+            "docker_version": "20.10.8",
+            "docker_compose_version": "1.29.2",
+        },
+    ),
 }
 
 # What each platform answers to the baseline commands every host first runs (successes).
