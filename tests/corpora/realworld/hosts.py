@@ -899,6 +899,11 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
             "docker_compose_version": "1.29.2",
         },
     ),
+    "RW-D9": ("Birch Logistics", {**_APT, "os": "Debian", "os_version": "9"}),
+    "RW-WDK": (
+        "Alder Dental",
+        {**_CMD, "os": "Windows Server", "os_version": "2019", "docker_version": "18.09.2"},
+    ),
 }
 
 # What each platform answers to the baseline commands every host first runs (successes).
