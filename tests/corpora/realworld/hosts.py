@@ -904,6 +904,31 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
         "Alder Dental",
         {**_CMD, "os": "Windows Server", "os_version": "2019", "docker_version": "18.09.2"},
     ),
+    "RW-SQL08ZH": (
+        "Ginkgo Trading",
+        {
+            "shell_type": "sqlcmd",
+            "os": "Windows Server",
+            "os_version": "2008 R2 SP1",
+            "database": "mssql",
+            "db_version": "SQL Server 2008 R2 (10.50.2500)",
+            "locale": "zh-CN",
+        },
+    ),
+    "RW-SQL14": (
+        "Cedar Law",
+        {
+            "shell_type": "sqlcmd",
+            "os": "Windows Server",
+            "os_version": "2012 R2",
+            "database": "mssql",
+            "db_version": "SQL Server 2014 (12.0.6024)",
+        },
+    ),
+    "RW-ASA916": (
+        "Dachs Bau",
+        {"shell_type": "asa-cli", "os": "Cisco ASA", "os_version": "9.16(2)", "role": "firewall"},
+    ),
 }
 
 # What each platform answers to the baseline commands every host first runs (successes).
