@@ -929,6 +929,9 @@ HOSTS: dict[str, tuple[str, dict[str, Any]]] = {
         "Dachs Bau",
         {"shell_type": "asa-cli", "os": "Cisco ASA", "os_version": "9.16(2)", "role": "firewall"},
     ),
+    "RW-MAC1014": ("Birch Logistics", {"shell_type": "bash", "os": "macOS", "os_version": "10.14.0"}),
+    "RW-U1904": ("Alder Dental", {**_APT, "os": "Ubuntu", "os_version": "19.04"}),
+    "RW-U2304ZH": ("Ginkgo Trading", {**_APT, "os": "Ubuntu", "os_version": "23.04", "locale": "zh-CN"}),
 }
 
 # What each platform answers to the baseline commands every host first runs (successes).
