@@ -297,6 +297,8 @@ RULES: tuple[Rule, ...] = (
         | \bSyntax\ error:\ [^\n]{0,60}unexpected\b        # dash, BusyBox ash
         | \bparse\ error\ near\b                           # zsh
         | \bBad\ substitution\b                            # dash/ash on bash-only expansions
+        | ^Illegal\ variable\ name\.$                        # tcsh/csh on $( ) and ${x:-y}
+        | \bBad\ :\ modifier\ in\ \$                          # tcsh reads $VAR:/… as a modifier
         | \bis\ not\ a\ valid\ statement\ separator\b      # Windows PowerShell 5.1 and && / ||
         | \bUnexpected\ token\ '[^'\n]+'\ in\ expression\ or\ statement   # PowerShell parser
         | \bParserError\b | \bMissing\ closing\ '[)}\]]'   # PowerShell parser
@@ -359,6 +361,7 @@ RULES: tuple[Rule, ...] = (
         | \bversion\ `?GLIBC_[\d.]+'?\ not\ found\b | \bminimum\ (?:required\ )?version\b
         | \bunsupported\ (?:protocol\ )?version\b | \bversion\ mismatch\b | \bincompatible\ version\b
         | \bclient\ version\ [\d.]+\ is\ too\ (?:new|old)\b | \bnewer\ version\ of\ \S+\ is\ required\b
+        | \brequires\ \S{1,40}\ version\ [\d.]+\ or\ (?:above|later|newer)\b   # libpq 10 for SCRAM
         | \bdoes\ not\ contain\ a\ method\ named\b          # PowerShell on an older .NET
         | \bUnknown\ (?:collation|character\ set):         # MySQL 8 dump into MariaDB / MySQL 5.7
         | \bUnknown\ system\ variable\b
@@ -426,6 +429,7 @@ RULES: tuple[Rule, ...] = (
         | \bcommand\ denied\ to\ user\b | \bpermission\ denied\ for\ (?:table|relation|schema|database)\b
         | \bnot\ in\ the\ sudoers\ file\b | \b403\ Forbidden\b
         | \bInteractive\ authentication\ required\b          # polkit: systemctl without sudo
+        | \bname\ org\.freedesktop\.PolicyKit1\ was\ not\ provided\b   # the same, with no polkit to ask
         | \bare\ you\ root\b | \bneeds?\ to\ be\ run\ as\ root\b | \bonly\ root\ can\b
         | \bZugriff\ verweigert\b | \bAccès\ refusé\b | \bAcceso\ denegado\b   # de, fr, es
         """,

@@ -22,6 +22,7 @@ from mspmode.engine.culprit import COMMAND, NONE, OPERATOR, OPTION, SUBCOMMAND, 
 from mspmode.engine.keys import family, is_option, option_keys, positionals, scripts_of
 from mspmode.engine.memory import FailurePattern
 from mspmode.engine.tokenize import OP, POSIX, POWERSHELL, WORD, Nested, Script, Token, parse_cached
+from mspmode.engine.tokens import CMD
 
 __all__ = [
     "adapt",
@@ -511,7 +512,13 @@ def _derive(
     made = results.pop()
     if dialect == POSIX:
         return shlex.quote(made)
-    return _quote(made, "'", dialect) if any(c.isspace() for c in made) else made
+    quote = _WORD_QUOTE.get(dialect, "'")
+    return _quote(made, quote, dialect) if any(c.isspace() for c in made) else made
+
+
+# The quote that keeps a word with spaces one argument, per dialect: cmd.exe knows only double
+# quotes (a single quote is a character of the word: taskkill /fi 'USERNAME eq x' is four words).
+_WORD_QUOTE = {CMD: '"'}
 
 
 def _wordish(ch: str) -> bool:

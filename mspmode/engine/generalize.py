@@ -120,6 +120,14 @@ FLAVOURS = frozenset({"busybox"})
 # words (init_system systemd vs none, package_manager apt vs apk) says they are not alike.
 _NO_VETO = frozenset({"os", "os_version"})
 
+# Versioned traits whose versions fall into editions that differ in kind, not in degree: two
+# hosts on either side of the line are not alike, whatever else they share. Windows PowerShell
+# (5.1 and before, .NET Framework) and PowerShell 6+ (Core, .NET) load different modules and
+# take different parameters.
+_EDITIONS: dict[str, Callable[[tuple[int, ...]], str]] = {
+    "powershell_version": lambda v: "core" if v[0] >= 6 else "desktop",
+}
+
 Feature = tuple[str, str]
 
 
@@ -304,6 +312,10 @@ def _set_apart(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
         if other is None or isinstance(other, bool | list | dict):
             continue
         a, b = _norm(value), _norm(other)
+        edition = _EDITIONS.get(k)
+        va, vb = version_of(a), version_of(b)
+        if edition is not None and va and vb and edition(va) != edition(vb):
+            return True
         if a != b and not (_VERSIONED.match(a) and _VERSIONED.match(b)):
             return True  # (two versions of one thing are a range, not a difference in kind)
     return False

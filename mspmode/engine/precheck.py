@@ -14,7 +14,7 @@ last run in ``Memory.exact``; each candidate is then judged for the target host:
 from __future__ import annotations
 
 from mspmode.engine import explain
-from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES, TRANSIENT_CLASSES
+from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES, TRANSIENT_CLASSES, UNKNOWN
 from mspmode.engine.culprit import contains_culprit
 from mspmode.engine.edits import adapt, already_fixed, rewrap
 from mspmode.engine.generalize import TraitMatch, block_confidence, match_traits
@@ -224,7 +224,7 @@ def _same_command_alike(
         if rec.host == key or p is None or p.id in seen:
             continue
         seen.add(p.id)
-        if not p.is_active or p.is_transient or p.failure_class not in CAPABILITY_CLASSES:
+        if not p.is_active or p.is_transient or p.failure_class not in _ALIKE_CLASSES:
             continue
         if key in p.success_hosts or key in p.hosts:
             continue
@@ -255,6 +255,10 @@ def culprit_blocks(p: FailurePattern) -> bool:
         return False
     return p.failure_class in CAPABILITY_CLASSES or p.failure_class in STATE_CLASSES
 
+
+# What the very command failing on a host alike warns about: what the platform cannot do, and
+# a failure no rule could read (the rule: an unknown class is evidence for caution).
+_ALIKE_CLASSES = CAPABILITY_CLASSES | {UNKNOWN}
 
 _WORDS = lazy(r"[^\W\d_]{3}")  # three letters of any script: localized messages have words too
 

@@ -319,7 +319,8 @@ def test_the_same_command_failing_for_a_capability_warns_on_a_host_alike() -> No
     command = "irm https://example.org/install.ps1 | iex"
     refused = (
         "iex : A parameter cannot be found that matches parameter name 'AsHashtable'.\n"
-        "    + FullyQualifiedErrorId : NamedParameterNotFound,Microsoft.PowerShell.Commands.InvokeExpressionCommand"
+        "    + FullyQualifiedErrorId : NamedParameterNotFound,"
+        "Microsoft.PowerShell.Commands.InvokeExpressionCommand"
     )
     _run(memory, "W10B", command, 1, refused, 0, "a")
     assert check(memory, "W10B", command).verdict == "block"
@@ -327,3 +328,76 @@ def test_the_same_command_failing_for_a_capability_warns_on_a_host_alike() -> No
     assert check(memory, "P7", command).verdict == "allow"
     _run(memory, "W10A", command, 0, "installed", 5, "b")
     assert check(memory, "W10A", command).verdict == "allow"
+
+
+def test_windows_powershell_and_powershell_7_are_editions_not_versions() -> None:
+    """A module PowerShell 7 cannot load (PS2EXE) is no warning for Windows PowerShell 5.1 on
+    the same Windows release, nor the reverse: the editions differ in kind."""
+    memory = Memory()
+    _hosts(
+        memory, ("P7",), shell_type="powershell", os="Windows", os_version="10 22H2", powershell_version="7.3"
+    )
+    _hosts(
+        memory,
+        ("P7B",),
+        shell_type="powershell",
+        os="Windows",
+        os_version="10 22H2",
+        powershell_version="7.4",
+    )
+    _hosts(
+        memory,
+        ("W51",),
+        shell_type="powershell",
+        os="Windows",
+        os_version="10 22H2",
+        powershell_version="5.1",
+    )
+    missing = (
+        "Invoke-ps2exe : The term 'Invoke-ps2exe' is not recognized as the name of a cmdlet, function, "
+        "script file, or operable program."
+    )
+    _run(memory, "P7", "Invoke-ps2exe .\\upgrade.ps1", 1, missing, 0, "a")
+    assert check(memory, "P7B", "Invoke-ps2exe .\\upgrade.ps1").verdict == "warn"
+    assert check(memory, "W51", "Invoke-ps2exe .\\upgrade.ps1").verdict == "allow"
+
+
+def test_an_unclassified_failure_of_the_very_command_warns_on_a_host_alike() -> None:
+    memory = Memory()
+    _hosts(
+        memory,
+        ("A1", "A2"),
+        shell_type="aruba-cli",
+        os="ArubaOS-Switch",
+        os_version="WC.16.10",
+        model="2930F",
+    )
+    _hosts(memory, ("C1",), shell_type="ios-cli", os="Cisco IOS", os_version="15.2(4)E")
+    odd = "The switch refused that request for reasons it did not print"
+    learned = _run(memory, "A1", "show lldp info remote-device", 1, odd, 0, "a")
+    assert learned.record.failure_class == "unknown"
+    assert check(memory, "A2", "show lldp info remote-device").verdict == "warn"
+    assert check(memory, "C1", "show lldp info remote-device").verdict == "allow"
+
+
+def test_a_cmd_suggestion_quotes_with_double_quotes() -> None:
+    memory = Memory()
+    _hosts(memory, ("C16",), shell_type="cmd", os="Windows Server", os_version="2016")
+    refused = "ERROR: Invalid argument/option - 'eq'.\nType \"TASKKILL /?\" for usage."
+    _run(memory, "C16", "taskkill /f /fi USERNAME eq corp\\ann /im notepad.exe", 1, refused, 0, "a")
+    _run(memory, "C16", 'taskkill /f /fi "USERNAME eq corp\\ann" /im notepad.exe', 0, "SUCCESS", 1, "a")
+    result = check(memory, "C16", "taskkill /f /fi USERNAME eq corp\\ann /im notepad.exe")
+    assert result.suggestions and '/fi "USERNAME eq corp\\ann"' in result.suggestions[0], result
+
+
+def test_tcsh_polkit_and_client_library_messages_are_classified() -> None:
+    cases = {
+        "Illegal variable name.": "unsupported_syntax",  # tcsh on $( )
+        "Bad : modifier in $ '/'.": "unsupported_syntax",  # tcsh on $PATH:/x
+        "Failed to restart apache2.service: The name org.freedesktop.PolicyKit1 was not provided by any "
+        ".service files": "permission_denied",
+        "psql: SCRAM authentication requires libpq version 10 or above": "version_mismatch",
+    }
+    for text, expected in cases.items():
+        found = classify(1, text)
+        assert found is not None and found.failure_class == expected, (text, found)
