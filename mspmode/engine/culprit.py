@@ -177,13 +177,15 @@ CULPRIT_RULES: tuple[CulpritRule, ...] = (
     ),
     # Ubuntu's handler: Command 'pip' not found, but there are 18 similar ones. / did you mean:
     _c("ubuntu_not_found", "command", r"^Command\ '(?P<word>[^'\n]{1,100})'\ not\ found"),
-    # cmd.exe localised: de Der Befehl "grep" ist entweder …, fr 'grep' n'est pas reconnu en tant …
+    # cmd.exe localised: de Der Befehl "grep" ist entweder …, fr 'grep' n'est pas reconnu en tant …,
+    # zh-CN 'grep' 不是内部或外部命令 (a quote inside the word doubles the closing one)
     _c(
         "cmd_term_localized",
         "command",
         r"""Der\ Befehl\ "(?P<word>[^"\n]{1,200})"\ ist\ entweder
         | ^'(?P<word2>[^'\n]{1,200})'\ n'est\ pas\ reconnu\ en\ tant
-        | ^'(?P<word3>[^'\n]{1,200})'\ no\ se\ reconoce\ como\ un\ comando""",
+        | ^'(?P<word3>[^'\n]{1,200})'\ no\ se\ reconoce\ como\ un\ comando
+        | ^'(?P<word4>[^'\n]{1,200}?)'{1,2}\ 不是内部或外部命令""",  # zh-CN
     ),
     # cmd.exe: 'foo' is not recognized as an internal or external command
     _c(
@@ -493,7 +495,7 @@ def find_culprit(classification: Classification, output: str, script: Script) ->
         if not m:
             continue
         groups = m.groupdict()
-        word = (groups.get("word") or groups.get("word2") or groups.get("word3") or "").strip()
+        word = next((v for k, v in groups.items() if k.startswith("word") and v), "").strip()
         prog_hint = (groups.get("prog") or "").strip() or None
         found = _resolve(rule, word, prog_hint, text, script, groups)
         if found is not None:

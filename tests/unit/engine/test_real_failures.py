@@ -401,3 +401,11 @@ def test_tcsh_polkit_and_client_library_messages_are_classified() -> None:
     for text, expected in cases.items():
         found = classify(1, text)
         assert found is not None and found.failure_class == expected, (text, found)
+
+
+def test_a_chinese_cmd_not_recognized_names_the_program_it_could_not_find() -> None:
+    memory = Memory()
+    _hosts(memory, ("C10ZH",), shell_type="cmd", os="Windows", os_version="10 22H2", locale="zh-CN")
+    zh = "'rm' 不是内部或外部命令，也不是可运行的程序\n或批处理文件。"
+    _run(memory, "C10ZH", "rm -rf dist", 1, zh, 0, "a")
+    assert check(memory, "C10ZH", "rm -rf node_modules\\.cache").verdict == "block"
