@@ -1,16 +1,23 @@
-"""How well the learning works on a scenario, through the real ``msp`` CLI: import the history
-into a fresh database, pre-check every ``check`` line, and score the answers.
+"""How well the learning works on the dev sets, through the real ``msp`` CLI: import each
+history into a fresh database, pre-check every ``check`` line, and score the answers.
 
-    python bench/learning.py [SCENARIO.jsonl]
+    python bench/learning.py [SCENARIO.jsonl ...] [--engine] [--misses]
 
-Default scenario: ``<repo>/../shared/scenarios/dev-learning.jsonl``. Each run gets its own
-temporary MSP_HOME (SQLite), runs ``msp init``, ``msp import`` and ``msp check --json --batch``
-as subprocesses, and prints (scoring of shared/scenarios/README.md):
+Default sets, side by side: ``dev-learning.jsonl`` and ``realworld-dev.jsonl`` from the
+``shared/scenarios`` folder beside the repository (or above it), and the project's own real-world
+corpus, ``tests/corpora/realworld/tune.jsonl`` (tuned on) and ``heldout.jsonl`` (looked at only
+to measure: the honest estimate on cases nobody tuned for). Each run gets its own temporary
+MSP_HOME (SQLite), runs ``msp init``, ``msp import`` and ``msp check --json --batch`` as
+subprocesses, and prints (scoring of shared/scenarios/README.md):
 
     stopped        block checks answered block, warn_or_block checks answered warn or block
     false blocks   allow checks answered block (must be 0)
     false warnings allow checks answered warn
     fix found      checks with expect_suggestion whose first suggestion contains it
+
+``--engine`` replays the sets through the engine in this process instead (as the service holds
+it: lazy refresh, outputs not kept): quicker, without the database, the redaction or the CLI.
+``--misses`` lists every check answered wrongly.
 """
 
 from __future__ import annotations
@@ -25,7 +32,27 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT.parent / "shared" / "scenarios" / "dev-learning.jsonl"
+sys.path.insert(0, str(ROOT))
+
+from mspmode.engine import Memory, check, ingest  # noqa: E402
+
+
+def shared_dir() -> Path:
+    """The ``shared`` folder beside the checkout (``../shared``), or beside a folder above it
+    (a worktree under ``wt/``)."""
+    for parent in ROOT.parents:
+        if (parent / "shared" / "scenarios").is_dir():
+            return parent / "shared"
+    return ROOT.parent / "shared"
+
+
+CORPUS = ROOT / "tests" / "corpora" / "realworld"
+DEFAULTS = (
+    ("dev-learning", shared_dir() / "scenarios" / "dev-learning.jsonl"),
+    ("realworld-dev", shared_dir() / "scenarios" / "realworld-dev.jsonl"),
+    ("corpus tune", CORPUS / "tune.jsonl"),
+    ("corpus held-out", CORPUS / "heldout.jsonl"),
+)
 
 
 def msp_command() -> list[str]:
@@ -41,15 +68,17 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def pct(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.1f} % ({part}/{whole})" if whole else "n/a (0 checks)"
+    return f"{100 * part / whole:.1f} % ({part}/{whole})" if whole else "n/a"
 
 
 def score(checks: list[dict[str, Any]], answers: list[dict[str, Any]]) -> tuple[dict[str, str], list[str]]:
     stopped = to_stop = false_blocks = false_warnings = allows = fixes = with_fix = 0
     misses: list[str] = []
-    for check, answer in zip(checks, answers, strict=True):
-        verdict, expect = answer["verdict"], check["expect"]
-        where = f"{check.get('host')!r} {check['command']!r} ({check.get('why', '')}): {verdict}"
+    for check_line, answer in zip(checks, answers, strict=True):
+        verdict, expect = answer["verdict"], check_line["expect"]
+        where = (
+            f"{check_line.get('host')!r} {check_line['command']!r} ({check_line.get('why', '')}): {verdict}"
+        )
         if expect == "allow":
             allows += 1
             false_blocks += verdict == "block"
@@ -62,7 +91,7 @@ def score(checks: list[dict[str, Any]], answers: list[dict[str, Any]]) -> tuple[
             stopped += ok
             if not ok:
                 misses.append(f"not stopped: {where} — {answer['reason']}")
-        wanted = check.get("expect_suggestion")
+        wanted = check_line.get("expect_suggestion")
         if wanted:
             with_fix += 1
             first = answer["suggestions"][0] if answer["suggestions"] else ""
@@ -79,16 +108,12 @@ def score(checks: list[dict[str, Any]], answers: list[dict[str, Any]]) -> tuple[
     return figures, misses
 
 
-def main() -> None:
-    scenario = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
-    if not scenario.exists():
-        sys.exit(f"scenario not found: {scenario} (give its path as the argument)")
-    checks = []
-    for line in scenario.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            event = json.loads(line)
-            if event.get("kind") == "check":
-                checks.append(event)
+def read(scenario: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    events = [json.loads(x) for x in scenario.read_text(encoding="utf-8").splitlines() if x.strip()]
+    return events, [e for e in events if e.get("kind") == "check"]
+
+
+def through_cli(scenario: Path, checks: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
     with tempfile.TemporaryDirectory(prefix="msp-bench-learning-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MSP_")}
         env["MSP_HOME"] = str(Path(tmp) / "home")
@@ -102,13 +127,46 @@ def main() -> None:
         answered = run(env, "check", "--json", "--batch", str(batch))
         check_s = time.perf_counter() - started
     answers = [json.loads(line) for line in answered.stdout.splitlines()]
-    figures, misses = score(checks, answers)
-    print(f"scenario        {scenario.name}: {imported['commands']} commands, {len(checks)} checks")
-    print(f"msp import      {import_s:.2f} s (process)   msp check --batch {check_s:.2f} s (process)")
-    for name, value in figures.items():
-        print(f"{name:<15} {value}")
-    for miss in misses:
-        print(f"  {miss}")
+    return answers, f"{imported['commands']} commands; import {import_s:.2f} s, check {check_s:.2f} s"
+
+
+def through_engine(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    memory = Memory(lazy_refresh=True, keep_outputs=False)
+    commands = 0
+    for event in events:  # the whole history first, then every check: as import + check do
+        if event.get("kind") != "check":
+            commands += event.get("kind") == "command"
+            ingest(memory, event)
+    answers = [
+        check(memory, e.get("host"), e["command"]).to_dict() for e in events if e.get("kind") == "check"
+    ]
+    return answers, f"{commands} commands (engine in process)"
+
+
+def main() -> None:
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    in_process = "--engine" in sys.argv
+    sets = [(Path(a).stem, Path(a)) for a in args] if args else list(DEFAULTS)
+    columns: list[tuple[str, dict[str, str]]] = []
+    for name, scenario in sets:
+        if not scenario.exists():
+            print(f"{name:<16} not found: {scenario}")
+            continue
+        events, checks = read(scenario)
+        answers, how = through_engine(events) if in_process else through_cli(scenario, checks)
+        figures, misses = score(checks, answers)
+        columns.append((name, figures))
+        print(f"{name:<16} {scenario.name}: {len(checks)} checks, {how}")
+        if "--misses" in sys.argv:
+            for miss in misses:
+                print(f"  {miss}")
+    if not columns:
+        sys.exit("no scenario found")
+    width = max(22, *(len(n) + 2 for n, _ in columns))
+    print()
+    print(f"{'':<15}" + "".join(f"{n:>{width}}" for n, _ in columns))
+    for row in ("stopped", "false blocks", "false warnings", "fix found"):
+        print(f"{row:<15}" + "".join(f"{f[row]:>{width}}" for _, f in columns))
 
 
 if __name__ == "__main__":

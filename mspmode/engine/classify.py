@@ -111,32 +111,91 @@ class Classification:
         return PATTERN_TYPE[self.failure_class]
 
 
+def wrap_tolerant(pattern: str) -> str:
+    """``pattern`` with each escaped blank (``\\ ``) outside a character class made to match a
+    line break too: consoles wrap long messages at their width (PowerShell at 80 or 120
+    columns, "… the name of a⏎cmdlet"), and a rule must read the message, not the window."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            pair = pattern[i : i + 2]
+            quantified = pattern[i + 2 : i + 3] in ("{", "*", "+", "?")
+            out.append(r"\s+" if pair == "\\ " and not in_class and not quantified else pair)
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+        elif c == "]" and in_class:
+            in_class = False
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def _rule(name: str, failure_class: str, pattern: str, comment: str) -> Rule:
-    return Rule(name, failure_class, lazy(pattern, re.VERBOSE | re.IGNORECASE | re.MULTILINE), comment)
+    flags = re.VERBOSE | re.IGNORECASE | re.MULTILINE
+    return Rule(name, failure_class, lazy(wrap_tolerant(pattern), flags), comment)
 
 
 RULES: tuple[Rule, ...] = (
+    # ---- host policy (before permission: its error id says UnauthorizedAccess) -----------------
+    _rule(
+        "ps_execution_policy",
+        CONFIGURATION_ERROR,
+        r"""
+        running\ scripts\ is\ disabled\ on\ this\ system | \bis\ not\ digitally\ signed\b
+        | \bPSSecurityException\b
+        | Ausführung\ von\ Skripts\ auf\ diesem\ System\ deaktiviert      # de
+        | l'exécution\ de\ scripts\ est\ désactivée                        # fr
+        | la\ ejecución\ de\ scripts\ está\ deshabilitada                 # es
+        """,
+        "PowerShell's execution policy refuses the script (any language: the error id is not localised)",
+    ),
     # ---- command not found ------------------------------------------------------------------
     _rule(
         "ps_not_recognized",
         COMMAND_NOT_FOUND,
-        r"""is\ not\ recognized\ as\ (?:the|a)\ name\ of\ a\ cmdlet | CommandNotFoundException""",
+        r"""
+        is\ not\ recognized\ as\ (?:the|a)\ name\ of\ a\ cmdlet | CommandNotFoundException
+        | \bcommand\ was\ found\ in\ the\ module\ '[^'\n]{1,200}',\ but\ the\ module\ could\ not\ be\ loaded
+        | wurde\ nicht\ als\ Name\ eines\ Cmdlet                             # de
+        | n'est\ pas\ reconnu\ comme\ nom\ d'applet\ de\ commande             # fr
+        | no\ se\ reconoce\ como\ nombre\ de\ un\ cmdlet                       # es
+        """,
         "PowerShell: The term 'X' is not recognized as the name of a cmdlet, function, …",
+    ),
+    _rule(
+        "ps_current_location",
+        COMMAND_NOT_FOUND,
+        r"""
+        \bwas\ not\ found,\ but\ does\ exist\ in\ the\ current\ location
+        | 找不到命令\ ?\S{1,200}?，但它确实存在于当前位置                           # zh
+        """,
+        "PowerShell's suggestion: The command X was not found, but does exist in the current location",
     ),
     _rule(
         "cmd_not_recognized",
         COMMAND_NOT_FOUND,
-        r"""is\ not\ recognized\ as\ an\ internal\ or\ external\ command | ^Bad\ command\ or\ file\ name""",
+        r"""
+        is\ not\ recognized\ as\ an\ internal\ or\ external\ command | ^Bad\ command\ or\ file\ name
+        | ist\ entweder\ falsch\ geschrieben\ oder                               # de
+        | n'est\ pas\ reconnu\ en\ tant\ que\ commande\ interne                 # fr
+        | no\ se\ reconoce\ como\ un\ comando\ interno\ o\ externo               # es
+        | 不是内部或外部命令                                                    # zh-CN
+        """,
         "cmd.exe ('X' is not recognized as an internal or external command) and COMMAND.COM",
     ),
     _rule(
         "posix_not_found",
         COMMAND_NOT_FOUND,
         r"""
-        ^\S*:\ (?:line\ \d+:\ |\d+:\ )?[^\s:]+:\ (?:command\ )?not\ found\s*$   # bash/ash/dash: X: not found
+        ^\S*:\ (?:line\ \d+:\ |\d+:\ (?:\S{1,80}:\ )?)?[^\s:]+:\ (?:command\ )?not\ found\s*$  # bash/ash/dash
         | command\ not\ found:\ \S                                              # zsh: command not found: X
         | ^fish:\ Unknown\ command                                              # fish
-        | ^[^\s:]+:\ command\ not\ found\s*$                                    # X: command not found
+        | ^[^\s:]+:\ command\ not\ found\.?\s*$          # X: command not found (tcsh ends with .)
+        | ^Command\ '[^'\n]{1,100}'\ not\ found\b                               # Ubuntu's command-not-found
         """,
         "POSIX shells: bash `X: command not found`, BusyBox/dash `X: not found`, zsh, fish",
     ),
@@ -148,6 +207,27 @@ RULES: tuple[Rule, ...] = (
         | executable\ file\ not\ found\ in\ \$?PATH
         """,
         "exec failures reported by wrappers and runtimes (env, xargs, docker exec, Go)",
+    ),
+    # ---- network devices ---------------------------------------------------------------------
+    _rule(
+        "device_cli",
+        UNKNOWN_SUBCOMMAND,
+        r"""
+        %\ Invalid\ input\ detected\ at                 # Cisco IOS, ASA, NX-OS: … at '^' marker.
+        | ^%\ Unknown\ command\b                         # IOS, Arista
+        | \bbad\ command\ name\ \S{1,100}\ \(line\ \d   # RouterOS
+        | \bexpected\ end\ of\ command\ \(line\ \d     # RouterOS
+        | ^syntax\ error,\ expecting\ <                  # Junos
+        | ^Invalid\ input:\ \S                           # ArubaOS-Switch / ProCurve
+        | ^Unknown\ action\ 0$                            # FortiOS
+        """,
+        "a network device's CLI does not have the command or keyword on this model or release",
+    ),
+    _rule(
+        "device_cli_usage",
+        USAGE_ERROR,
+        r"""^%\ (?:Incomplete|Ambiguous)\ command\b | ^Command\ fail\.\ Return\ code\ -\d""",
+        "a network device's CLI needs more or other words",
     ),
     # ---- unknown subcommand -----------------------------------------------------------------
     _rule(
@@ -175,6 +255,7 @@ RULES: tuple[Rule, ...] = (
         | \bTask\ ['"][^'"\n]{1,80}['"]\ (?:is\ not\ in|not\ found)    # gulp, grunt
         | \binvalid\ choice:\ '                            # argparse sub-parsers
         | \bambiguous\ command\b                           # tmux
+        | \b(?:command|Task)\ '[^'\n]{1,80}'\ is\ ambiguous\b   # hg, gradle: several start so
         | \bUnknown\ lifecycle\ phase\b                    # maven
         """,
         "tools that name an unknown subcommand or verb",
@@ -192,13 +273,17 @@ RULES: tuple[Rule, ...] = (
         | \bunknown\ (?:shorthand\ )?flag\b                # cobra (docker, kubectl)
         | \bOption\ "-[^"\n]+"\ is\ unknown                # iproute2
         | \bA\ parameter\ cannot\ be\ found\ that\ matches\ parameter\ name\b   # PowerShell
-        | \bNamedParameterNotFound\b                       # PowerShell error id
+        | \bNamedParameterNotFound\b                       # PowerShell error id (any language)
+        | Es\ wurde\ kein\ Parameter\ gefunden,\ der\ dem\ Parameternamen   # PowerShell de
+        | Impossible\ de\ trouver\ un\ paramètre\ correspondant\ au\ nom   # PowerShell fr
+        | No\ se\ encuentra\ ningún\ parámetro\ que\ coincida               # PowerShell es
         | ^Invalid\ switch\ -\ | \bInvalid\ switch\b       # cmd.exe / COMMAND.COM
         | ^Invalid\ parameter\ -\ | ^Parameter\ format\ not\ correct\ -   # xcopy and friends
+        | \bInvalid\ Parameter\ \#\d{1,3}\ :\ "/                   # robocopy
         | \bNo\ such\ option:?\ -                          # click
         | \bunrecognized\ arguments?:\ -                   # argparse
         | \bFound\ argument\ '-[^'\n]*'\ which\ wasn't\ expected | \bunexpected\ argument\ '-  # clap
-        | \bbad\ flag\ '-                                  # git
+        | \boption\ -[^\s:]{1,100}:\ is\ unknown              # curl
         | \bdid\ you\ mean\ `--                            # git one dash for two
         """,
         "an option or parameter the program does not know",
@@ -212,9 +297,13 @@ RULES: tuple[Rule, ...] = (
         | \bSyntax\ error:\ [^\n]{0,60}unexpected\b        # dash, BusyBox ash
         | \bparse\ error\ near\b                           # zsh
         | \bBad\ substitution\b                            # dash/ash on bash-only expansions
+        | ^Illegal\ variable\ name\.$                        # tcsh/csh on $( ) and ${x:-y}
+        | \bBad\ :\ modifier\ in\ \$                          # tcsh reads $VAR:/… as a modifier
         | \bis\ not\ a\ valid\ statement\ separator\b      # Windows PowerShell 5.1 and && / ||
         | \bUnexpected\ token\ '[^'\n]+'\ in\ expression\ or\ statement   # PowerShell parser
         | \bParserError\b | \bMissing\ closing\ '[)}\]]'   # PowerShell parser
+        | \bYou\ must\ provide\ a\ value\ expression\b     # PowerShell 2.0 parser (… '-' operator)
+        | \bExpectedValueExpression\b | \bUnexpectedToken\b    # PowerShell parser error ids
         | \bunexpected\ EOF\ while\ looking\ for\ matching\b   # bash
         | \bsyntax\ error:\ unexpected\b | \bsyntax\ error\ in\ expression\b
         """,
@@ -239,15 +328,30 @@ RULES: tuple[Rule, ...] = (
         \boption\ requires\ an\ argument\b | \brequires\ an\ argument\b | \bflag\ needs\ an\ argument\b
         | \bmissing\ (?:operand|argument|required\ (?:argument|parameter|option))\b
         | \bThe\ syntax\ of\ the\ command\ is\ incorrect\b     # cmd.exe
+        | \bthe\ input\ device\ is\ not\ a\ TTY\b             # docker / compose exec -t without one
+        | \bInput\ redirection\ is\ not\ supported\b         # timeout.exe without a console
         | \bRequired\ parameter\ missing\b | \bToo\ many\ parameters\b   # COMMAND.COM
         | \bCannot\ bind\ parameter\b | \bMissing\ an\ argument\ for\ parameter\b   # PowerShell
         | \bParameterBindingException\b | \bpositional\ parameter\ cannot\ be\ found\b
+        | \bCannot\ validate\ argument\ on\ parameter\b | \bdoes\ not\ belong\ to\ the\ set\b   # ValidateSet
+        | \bParameterArgumentValidationError\b | \bPositionalParameterNotFound\b   # error ids
+        | Es\ wurde\ kein\ Positionsparameter\ gefunden | paramètre\ positionnel   # de, fr
         | \bunterminated\ `s'\ command\b | \binvalid\ command\ code\b | \bunknown\ command:\ `   # sed
-        | \btoo\ many\ arguments\b | \bextra\ operand\b | \bmust\ come\ before\ non-option\ arguments\b
+        | \btoo\ many\ arguments\b | \bextra\ operand\b
+        | \bmust\ come\ before\ non-option\ arguments\b   # git: an option after the operands
+        | \bbad\ flag\ '-[^'\n]{1,100}'\ used\ after\ filename\b  # (older git's wording)
         """,
         "the program was called the wrong way",
     ),
     # ---- version ----------------------------------------------------------------------------
+    _rule(
+        "index_unreachable",
+        SERVICE_UNAVAILABLE,
+        r"""
+        \bupdating\ and\ opening\ [^\n]{1,300}:\ temporary\ error\b   # apk: the index fetch failed
+        """,
+        "a package manager that could not fetch its index says the package does not exist: transient",
+    ),
     _rule(
         "version",
         VERSION_MISMATCH,
@@ -257,9 +361,46 @@ RULES: tuple[Rule, ...] = (
         | \bversion\ `?GLIBC_[\d.]+'?\ not\ found\b | \bminimum\ (?:required\ )?version\b
         | \bunsupported\ (?:protocol\ )?version\b | \bversion\ mismatch\b | \bincompatible\ version\b
         | \bclient\ version\ [\d.]+\ is\ too\ (?:new|old)\b | \bnewer\ version\ of\ \S+\ is\ required\b
+        | \brequires\ \S{1,40}\ version\ [\d.]+\ or\ (?:above|later|newer)\b   # libpq 10 for SCRAM
         | \bdoes\ not\ contain\ a\ method\ named\b          # PowerShell on an older .NET
+        | \bUnknown\ (?:collation|character\ set):         # MySQL 8 dump into MariaDB / MySQL 5.7
+        | \bUnknown\ system\ variable\b
+        | Couldn't\ execute\ '[^\n]{0,2000}':\ Unknown\ (?:table|column)   # client newer than the server
+        | \bexternally-managed-environment\b              # PEP 668: the distribution's pip is off limits
+        | \bhas\ not\ been\ booted\ with\ systemd\b | \bRunning\ in\ chroot,\ ignoring\ request\b
+        | \bis\ not\ available,\ but\ is\ referred\ to\ by\ another\ package\b   # apt: dropped
+        | \bhas\ no\ installation\ candidate\b | ^No\ package\ \S{1,200}\ available\.   # apt, yum
+        | \bNo\ match\ for\ argument:\ | \bunable\ to\ select\ packages:           # dnf, apk
         """,
-        "the program or host is too old (or too new) for what was asked",
+        "the program or host lacks what was asked: too old, too new, or built or packaged without it",
+    ),
+    _rule(
+        "tls_protocol",
+        VERSION_MISMATCH,
+        r"""
+        \bCould\ not\ create\ SSL/TLS\ secure\ channel\b   # .NET's default protocols (PowerShell 5.1)
+        | \bAn\ unexpected\ error\ occurred\ on\ a\ send\b
+        | \bunsupported\ protocol\b | \balert\ protocol\ version\b | \bno\ protocols\ available\b
+        | \bSSL\ routines[^\n]{0,80}(?:version\ too\ low|unsupported)
+        """,
+        "the client and the server share no TLS protocol version: the same every time",
+    ),
+    _rule(
+        "tls_certificate",
+        CONFIGURATION_ERROR,
+        r"""
+        \bcertificate\ verify\ failed\b | \bunable\ to\ get\ local\ issuer\ certificate\b
+        | \bself[-\ ]signed\ certificate\b | \bcertificate\ has\ expired\b
+        | \bx509:\ certificate\b | \bremote\ certificate\ is\ invalid\b | \bSEC_E_UNTRUSTED_ROOT\b
+        | \bcould\ not\ establish\ trust\ relationship\b
+        """,
+        "the server's certificate is not trusted here",
+    ),
+    _rule(
+        "ps_ie_engine",
+        CONFIGURATION_ERROR,
+        r"""\bInternet\ Explorer\ engine\ is\ not\ available\b""",
+        "Windows PowerShell's Invoke-WebRequest parses with Internet Explorer, never started on this host",
     ),
     # ---- authentication and permission (auth first: ssh says "Permission denied (publickey)") --
     _rule(
@@ -287,6 +428,10 @@ RULES: tuple[Rule, ...] = (
         | \bAdministrator\ privilege\ required\b | \bRead-only\ file\ system\b
         | \bcommand\ denied\ to\ user\b | \bpermission\ denied\ for\ (?:table|relation|schema|database)\b
         | \bnot\ in\ the\ sudoers\ file\b | \b403\ Forbidden\b
+        | \bInteractive\ authentication\ required\b          # polkit: systemctl without sudo
+        | \bname\ org\.freedesktop\.PolicyKit1\ was\ not\ provided\b   # the same, with no polkit to ask
+        | \bare\ you\ root\b | \bneeds?\ to\ be\ run\ as\ root\b | \bonly\ root\ can\b
+        | \bZugriff\ verweigert\b | \bAccès\ refusé\b | \bAcceso\ denegado\b   # de, fr, es
         """,
         "the account may not do this",
     ),
@@ -299,7 +444,7 @@ RULES: tuple[Rule, ...] = (
         | \bTemporary\ failure\ in\ name\ resolution\b | \bnodename\ nor\ servname\b
         | \bgetaddrinfo\ (?:ENOTFOUND|EAI_AGAIN)\b | \bNo\ such\ host\ is\ known\b
         | \bUnknown\ host\b | \bcould\ not\ find\ host\b | \bNXDOMAIN\b | \bserver\ can't\ find\b
-        | \bcould\ not\ resolve\b
+        | \bcould\ not\ resolve\b | \bTemporary\ failure\ resolving\b | \bunable\ to\ resolve\ host\ address\b
         """,
         "a name did not resolve",
     ),
@@ -309,6 +454,7 @@ RULES: tuple[Rule, ...] = (
         r"""
         \btimed?[\ -]?out\b | \bETIMEDOUT\b | \bdeadline\ exceeded\b
         | \btimeout\ (?:expired|exceeded|occurred|reached|was\ reached)\b | \bOperation\ timeout\b
+        | \bLock\ wait\ timeout\b | \bi/o\ timeout\b
         """,
         "something did not answer in time",
     ),
@@ -323,6 +469,10 @@ RULES: tuple[Rule, ...] = (
         | \bCan't\ connect\ to\ (?:local\ )?MySQL\ server\b | \bserver\ is\ (?:busy|starting\ up)\b
         | \bdatabase\ system\ is\ starting\ up\b | \bFailed\ to\ connect\ to\ bus\b
         | \bUnable\ to\ contact\ the\ server\b
+        | \b50[234]\ (?:Bad\ Gateway|Gateway\ Time-?out|Service)\b | \brate\ limit(?:ed|\ exceeded)?\b
+        | \btemporarily\ unavailable\b | \bis\ currently\ unavailable\b | \bMySQL\ server\ has\ gone\ away\b
+        | \bDeadlock\ found\b | \bholding\ the\ yum\ lock\b | \bWaiting\ for\ cache\ lock\b
+        | \bdpkg\ frontend\ lock\b[^\n]{0,80}\bheld\ by\b | \bis\ not\ ready\b | \bnot\ ready\ yet\b
         """,
         "a service the command needs is down or busy",
     ),
@@ -336,6 +486,9 @@ RULES: tuple[Rule, ...] = (
         | \bkex_exchange_identification\b | \bBroken\ pipe\b | \bSSL_ERROR_SYSCALL\b
         | \bRPC\ server\ is\ unavailable\b | \bHost\ is\ down\b | \bconnection\ (?:closed|lost)\b
         | \bcannot\ connect\ to\b | \bnetwork\ path\ was\ not\ found\b
+        | \bconnection\ to\ the\ server\ \S{1,200}\ was\ refused\b | \bNetwork\ is\ down\b
+        | \b100%\ packet\ loss\b | \bDestination\ Host\ Unreachable\b | \bunexpected\ EOF\b
+        | ^Error\ response\ from\ daemon:\ [^\n]{0,300}:\ EOF\s*$    # a registry dropped the connection
         """,
         "the network between here and there failed",
     ),

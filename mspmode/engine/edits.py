@@ -14,15 +14,25 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from difflib import SequenceMatcher
 
-from mspmode.engine.culprit import COMMAND, NONE, OPERATOR, OPTION, Culprit
-from mspmode.engine.keys import option_keys, scripts_of
+from mspmode.engine.culprit import COMMAND, NONE, OPERATOR, OPTION, SUBCOMMAND, SYNTAX, Culprit, has_words
+from mspmode.engine.keys import family, is_option, option_keys, positionals, scripts_of
 from mspmode.engine.memory import FailurePattern
-from mspmode.engine.tokenize import OP, POSIX, POWERSHELL, WORD, Nested, Script, Token
+from mspmode.engine.tokenize import OP, POSIX, POWERSHELL, WORD, Nested, Script, Token, parse_cached
+from mspmode.engine.tokens import CMD
 
-__all__ = ["adapt", "already_fixed", "culprit_from_edit", "inserts_after", "rewrap"]
+__all__ = [
+    "adapt",
+    "added_words",
+    "already_fixed",
+    "culprit_from_edit",
+    "derivation",
+    "inserts_after",
+    "rewrap",
+]
 
 
 def _flat(script: Script) -> list[Token]:
@@ -42,19 +52,34 @@ def _roles(script: Script) -> dict[tuple[int, int], tuple[str, str | None]]:
                 continue
             if i == seg.program_at:
                 roles[span] = ("program", seg.program)
-            elif i > seg.program_at and w.text.startswith(("-", "/")) and not w.quoted and len(w.text) > 1:
+            elif i > seg.program_at and w.text.startswith(("-", "/")) and len(w.text) > 1:
                 roles[span] = ("option", seg.program)
             elif i > seg.program_at:
-                roles.setdefault(span, ("arg", seg.program))
+                ordinal = next((n for n, p in enumerate(positionals(seg)) if p is w), 9)
+                roles.setdefault(span, (f"arg{ordinal}", seg.program))
     return roles
 
 
 def culprit_from_edit(failed: Script, fix: Script) -> Culprit | None:
     """The culprit a fix reveals when the error named none: the option it removed, replaced or
-    added a value after, the operator it replaced, or the program it swapped."""
+    added a value after, the operator it replaced, the program it swapped, the verb or the
+    object it replaced — or, when it only added words (``-UseBasicParsing``, ``exec -T``, a
+    statement before the command), the program or verb *without* them."""
     f, x = _flat(failed), _flat(fix)
     roles = _roles(failed)
     ops = SequenceMatcher(None, [t.text for t in f], [t.text for t in x], autojunk=False).get_opcodes()
+    found = _edited(failed, f, ops, roles)
+    if found is None and all(tag in ("equal", "insert") for tag, *_ in ops):
+        return _without(failed, fix, ops, f)
+    return found
+
+
+def _edited(
+    failed: Script,
+    f: list[Token],
+    ops: Sequence[tuple[str, int, int, int, int]],
+    roles: dict[tuple[int, int], tuple[str, str | None]],
+) -> Culprit | None:
     for tag, i1, i2, _j1, _j2 in ops:
         if tag == "equal":
             continue
@@ -67,7 +92,96 @@ def culprit_from_edit(failed: Script, fix: Script) -> Culprit | None:
                 spelled = option_keys(tok, failed.dialect)[0]
                 return Culprit(OPTION, tok.text, f"opt:{prog}:{spelled}", prog, rule="fix_edit")
             if role == "program" and prog and tag != "insert":
-                return Culprit(COMMAND, tok.value, "cmd:" + prog, prog, rule="fix_edit")
+                return Culprit(COMMAND, tok.value, "use:" + prog, prog, rule="fix_edit")
+            if role.startswith("arg") and prog and tag in ("replace", "delete") and _object_like(tok.value):
+                ordinal = int(role[3:] or 9)
+                if ordinal == 0:
+                    key = f"sub:{family(prog)}:0:{tok.value.lower()}"
+                    return Culprit(SUBCOMMAND, tok.value, key, prog, rule="fix_edit")
+                if tag == "replace" and _named(tok.value):
+                    # the thing acted on (a package, a collation): wherever a command names it
+                    low = tok.value.lower()
+                    return Culprit(SYNTAX, tok.value, "syn:" + low, sequence=(low,), rule="fix_edit")
+                path = _keyword_path(failed, tok)
+                if path:
+                    # a device's command path (ip ipsec policy get): the words up to the one refused
+                    return Culprit(SYNTAX, " ".join(path), "syn:" + path[0], sequence=path, rule="fix_edit")
+    return None
+
+
+def _object_like(value: str) -> bool:
+    """A word that names something (a verb, a package, a keyword), not a path, URL or number."""
+    return (
+        2 <= len(value) <= 60
+        and value[0].isalpha()
+        and not any(c in value for c in "/\\:=$@*?")
+        and any(c.isalpha() for c in value)
+    )
+
+
+def _keyword_path(script: Script, tok: Token) -> tuple[str, ...]:
+    """The words from the program to ``tok`` when every one is a plain keyword; else ()."""
+    for seg in script.segments:
+        if seg.program is None or tok not in seg.words:
+            continue
+        words = seg.words[seg.program_at : seg.words.index(tok) + 1]
+        if 3 <= len(words) <= 6 and all(w.value.isalpha() for w in words[1:]):
+            return tuple(w.value.lower().lstrip("/") for w in words)
+    return ()
+
+
+def _named(value: str) -> bool:
+    """A name of a thing (python-pip, utf8mb4_0900_ai_ci, libssl1.1), not a plain word (get)."""
+    return any(c.isdigit() or c in "-_." for c in value)
+
+
+def added_words(failed: Script, fix: Script) -> tuple[str, ...]:
+    """The words the fix has that the failed command had not (lower case where the shell
+    ignores case: ``-E`` is not ``-e`` to sed)."""
+    fold = str.lower if fix.dialect != POSIX else str
+    before = {fold(t.value) for sub in scripts_of(failed) for t in sub.tokens if t.kind == WORD}
+    before |= {fold(t.text) for sub in scripts_of(failed) for t in sub.tokens if t.kind == WORD}
+    out: list[str] = []
+    for t in _flat(fix):
+        text = fold(t.text)
+        if t.kind == WORD and text not in before and fold(t.value) not in before and not _punct(text):
+            out.append(text)
+    return tuple(dict.fromkeys(out))
+
+
+def _punct(text: str) -> bool:
+    """Punctuation that is no word of the fix (``=``, ``;``); ``--`` ends options and counts."""
+    return not any(c.isalnum() for c in text) and text != "--"
+
+
+def _without(
+    failed: Script, fix: Script, ops: Sequence[tuple[str, int, int, int, int]], f: list[Token]
+) -> Culprit | None:
+    """The fix only added words: the culprit is the program (or its verb, or the wrapper the
+    words went into) called without them."""
+    added = added_words(failed, fix)
+    if not added:
+        return None
+    inserted_at = next(i1 for tag, i1, *_ in ops if tag == "insert")
+    for seg in failed.segments:
+        if seg.program is None or seg.where:
+            continue
+        for name, words in seg.wrapper_words:
+            if words[-1].text == "-m":
+                continue  # python3 -m MODULE: the module is what ran
+            if (
+                words
+                and words[0].start <= (f[inserted_at - 1].start if inserted_at else -1) < words[-1].end + 1
+            ):
+                return Culprit(COMMAND, name, "cmd:" + name, name, rule="fix_edit", absent=added)
+        args = [w for w in seg.args if w.kind == WORD]
+        first = args[0] if args else None
+        prog = seg.program
+        if first is not None and not is_option(first, seg.dialect) and _object_like(first.value):
+            key = f"sub:{family(prog)}:0:{first.value.lower()}"
+            return Culprit(SUBCOMMAND, first.value, key, prog, rule="fix_edit", absent=added)
+        shown = seg.words[seg.program_at].value
+        return Culprit(COMMAND, shown, "use:" + family(prog), prog, rule="fix_edit", absent=added)
     return None
 
 
@@ -87,9 +201,15 @@ def inserts_after(
 
 
 def already_fixed(pattern: FailurePattern, script: Script) -> bool:
-    """Whether the command already has the fix's edit (its culprit followed by what the fix
-    inserted after it), so the culprit's presence is no longer a repeat of the failure."""
+    """Whether the command already has a fix's edit — every word the fix added (the option, the
+    statement before it), or the culprit followed by what the fix inserted after it — so the
+    culprit's presence is no longer a repeat of the failure."""
     for fix in pattern.fixes:
+        # (sudo and friends change the account, which the culprit's keys already tell apart;
+        # the word alone — a package named sudo — is no sign of the fix)
+        words = tuple(w for w in fix.added if w not in _ACCOUNT_WRAPPERS) if fix.kept else ()
+        if words and has_words(script, words):
+            return True
         for anchor, inserted in fix.inserts:
             n = len(inserted)
             for sub in scripts_of(script):
@@ -98,6 +218,9 @@ def already_fixed(pattern: FailurePattern, script: Script) -> bool:
                     if t == anchor and tuple(toks[i + 1 : i + 1 + n]) == inserted:
                         return True
     return False
+
+
+_ACCOUNT_WRAPPERS = frozenset({"sudo", "doas", "su", "runuser"})
 
 
 def _pre(tokens: list[Token], j: int, text: str) -> str:
@@ -113,6 +236,9 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
     f, x, n = _flat(failed), _flat(fix), _flat(new)
     if not f or not x or not n:
         return None
+    done_first = _before_the_retry(failed, fix, new, x, f)
+    if done_first is not None:
+        return done_first
     xt, nt = [t.text for t in x], [t.text for t in n]
     # Compare as the shell does: PowerShell, cmd and SQL ignore case.
     fold = new.dialect != POSIX
@@ -129,6 +255,27 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
             for k in range(i2 - i1):
                 image[i1 + k].append(j1 + k)
         elif tag == "replace":
+            # Words of one kind in the same order pair up (git am / git commit -m x: the verb is
+            # the verb); what the new command has more after them is its own, kept after them.
+            k = 0
+            longer = j2 - j1 > i2 - i1
+            while longer and k < i2 - i1 and _kind(f[i1 + k]) == _kind(n[j1 + k]):
+                image[i1 + k].append(j1 + k)
+                k += 1
+            if longer and k == i2 - i1:
+                gap[i2].extend(range(j1 + k, j2))
+                continue
+            if longer:
+                # … and from the end (grep test.py test / grep -lir . test: the options before)
+                back = 0
+                while back < i2 - i1 - k and _kind(f[i2 - 1 - back]) == _kind(n[j2 - 1 - back]):
+                    back += 1
+                if k + back == i2 - i1:
+                    for b in range(back):
+                        image[i2 - 1 - b].append(j2 - 1 - b)
+                    gap[i1 + k].extend(range(j1 + k, j2 - back))
+                    continue
+            i1, j1 = i1 + k, j1 + k
             # The ends match up (tar xvf foo.tar / tar --extract -f "foo bar.tar": the archive is
             # the last word of both); what the new command has more goes with the first word.
             extra = max(0, (j2 - j1) - (i2 - i1))
@@ -149,6 +296,15 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
                 if cands and len(cands) == 1 and cands[0] not in moved.values():
                     moved[j] = cands[0]
     moved_from = set(moved.values())
+    reorder = bool(moved) and sorted(ft) == sorted(xc)
+    if reorder:
+        # The fix put the words in another order: where the new command's own words go among
+        # them is not known — but those before the reordered words stay before them, and
+        # operands added at the end stay at the end.
+        span = [i for tag, i1, i2, _j1, _j2 in fx if tag != "equal" for i in (i1, i2)]
+        lo, hi = min(span), max(span)
+        if any(gap[lo + 1 : hi]) or any(_kind(n[j]) != "word" for j in gap[hi]):
+            return None
 
     pieces: list[tuple[str, str]] = []
 
@@ -184,6 +340,10 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
             if not same:
                 return None
             continue
+        if reorder and tag == "insert":
+            for j in gap[i1]:
+                emit_n(j)
+            gap[i1] = []
         for i in range(i1, i2):
             for j in gap[i]:
                 emit_n(j)
@@ -207,11 +367,19 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
             else:
                 if x[j].kind == WORD and xc[j] in nc and xc[j] not in ft:
                     return None  # the new command has that part of the fix already
+                if tag == "insert" and gap[i1] and _kind(x[j1]) == "word":
+                    # words (no option and its values) put where the new command has words of its
+                    # own: which of them stands for what is not known (man read → man 3 read / man 2 read)
+                    return None
                 pieces.append((_pre(x, j, fix.text), xt[j]))
     for j in gap[len(f)]:
         emit_n(j)
     if not pieces:
         return None
+    removed_words = Counter(ft[i] for tag, i1, i2, _j1, _j2 in fx if tag == "delete" for i in range(i1, i2))
+    made = Counter(text.lower() if fold else text for _pre_text, text in pieces)
+    if any(made[w] > xc.count(w) for w in removed_words):
+        return None  # what the fix took out is still there (a word the new command repeats)
     out = pieces[0][1]
     for pre, text in pieces[1:]:
         # A literal that started the fix now follows a token of the new command (sudo …), or a
@@ -223,6 +391,36 @@ def adapt(failed: Script, fix: Script, new: Script) -> str | None:
     if " ".join(out.split()) == " ".join(new.text.split()):
         return None
     return out
+
+
+def _kind(tok: Token) -> str:
+    """What a token is to alignment: an option, a word, or the operator it is."""
+    if tok.kind != WORD:
+        return tok.text
+    return "option" if tok.text.startswith("-") and len(tok.text) > 1 else "word"
+
+
+def _before_the_retry(failed: Script, fix: Script, new: Script, x: list[Token], f: list[Token]) -> str | None:
+    """A fix that runs something first and then the failed command as it was (``vagrant up
+    && vagrant ssh``, ``git pull && git push``): the first part made from the new command the
+    way it was made from the failed one, then the new command (``vagrant up devbox &&
+    vagrant ssh devbox``)."""
+    ands = [i for i, t in enumerate(x) if t.kind == OP and t.text == "&&"]
+    if len(ands) != 1 or [t.text for t in x[ands[0] + 1 :]] != [t.text for t in f]:
+        return None
+    head_text = fix.text[: x[ands[0]].start].strip()
+    if not head_text:
+        return None
+    if len(x[: ands[0]]) == len(f) >= 2:
+        made = adapt(failed, parse_cached(head_text, fix.dialect), new)
+        if made is not None:
+            return f"{made} && {new.text.strip()}"
+    # The first part as it was, when the new command has every word of the failed one (vim →
+    # pacman -S gvim && vim; sudo vim → pacman -S gvim && sudo vim): the same command, wrapped.
+    failed_words = {t.text for t in f if t.kind == WORD}
+    if failed_words and failed_words <= {t.text for t in _flat(new) if t.kind == WORD}:
+        return f"{head_text} && {new.text.strip()}"
+    return None
 
 
 def _copy_of(token: str, failed: list[str], image: list[list[int]]) -> int | None:
@@ -238,11 +436,14 @@ def _copy_of(token: str, failed: list[str], image: list[list[int]]) -> int | Non
 _SEPARATORS = ".-_/:"
 
 
-def _derivation(x: str, y: str) -> Callable[[str], str | None] | None:
+def derivation(x: str, y: str) -> Callable[[str], str | None] | None:
     """How ``y`` was made from ``x``, as a function to make the same from another word: the same
     word, a suffix or a prefix added, or cut at a separator (foo.tar → foo). None: no relation."""
     if y == x:
         return lambda v: v
+    host = _url_host(x)
+    if host is not None and y == host:
+        return _url_host  # whois https://example.org/wiki → whois example.org
     # An affix joins at punctuation (foo → foo.java, foo.io → http://foo.io); letters added to a
     # word (base → rebase, log → login) are a different word, not a derivation.
     if len(x) >= 3 and len(y) > len(x) and y.startswith(x) and not y[len(x)].isalnum():
@@ -251,10 +452,37 @@ def _derivation(x: str, y: str) -> Callable[[str], str | None] | None:
     if len(x) >= 3 and len(y) > len(x) and y.endswith(x) and not y[-len(x) - 1].isalnum():
         prefix = y[: -len(x)]
         return lambda v: prefix + v
+    if len(x) == len(y) >= 2 and x[1:] == y[1:] and not x[0].isalpha() and not y[0].isalnum():
+        head = y[0]
+        return lambda v: head + v[1:] if len(v) >= 2 else None  # 0a → -a: its first sign replaced
     if len(y) >= 2 and len(x) > len(y) and x.startswith(y) and x[len(y)] in _SEPARATORS:
         sep = x[len(y)]
+        if len(y) == x.rindex(sep) != x.index(sep, 1):  # at the last of several (/a/b/c → /a/b)
+            return lambda v: v[: v.rindex(sep)] if sep in v[1:] else None
         return lambda v: v[: v.index(sep, 1)] if sep in v[1:] else None
+    if len(x) == len(y) >= 2 and x != y and x.lower() == y.lower():
+        # Letters put in the other case (pacman -sv → -Sv): the same places of the other word.
+        flips = [i for i in range(len(x)) if x[i] != y[i]]
+        upper = [y[i].isupper() for i in flips]
+
+        def recase(v: str) -> str | None:
+            if len(v) <= flips[-1] or not all(v[i].isalpha() for i in flips):
+                return None
+            chars = list(v)
+            for i, up in zip(flips, upper, strict=True):
+                chars[i] = chars[i].upper() if up else chars[i].lower()
+            return "".join(chars)
+
+        return recase
     return None
+
+
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://(?:[^@/\s]*@)?(?P<host>[^/:?#\s]+)", re.I)
+
+
+def _url_host(value: str) -> str | None:
+    m = _URL.match(value)
+    return m.group("host") if m else None
 
 
 def _derive(
@@ -266,11 +494,15 @@ def _derive(
         return None
     results: set[str] = set()
     for i, tok in enumerate(failed):
-        if tok.kind != WORD or len(image[i]) != 1 or tok.text.startswith("-"):
+        if tok.kind != WORD or len(image[i]) != 1:
             continue
-        how = _derivation(tok.value, token.value)
+        if tok.text.startswith("-") and tok.value.lower() != token.value.lower():
+            continue  # an option is a word of its own, made again only in the other case (-s → -S)
+        how = derivation(tok.value, token.value)
         if how is None:
             continue
+        if _kind(new[image[i][0]]) != _kind(tok):
+            return None  # in its place the new command has another kind of word (an option)
         made = how(new[image[i][0]].value)
         if not made:
             return None
@@ -280,7 +512,13 @@ def _derive(
     made = results.pop()
     if dialect == POSIX:
         return shlex.quote(made)
-    return _quote(made, "'", dialect) if any(c.isspace() for c in made) else made
+    quote = _WORD_QUOTE.get(dialect, "'")
+    return _quote(made, quote, dialect) if any(c.isspace() for c in made) else made
+
+
+# The quote that keeps a word with spaces one argument, per dialect: cmd.exe knows only double
+# quotes (a single quote is a character of the word: taskkill /fi 'USERNAME eq x' is four words).
+_WORD_QUOTE = {CMD: '"'}
 
 
 def _wordish(ch: str) -> bool:

@@ -23,7 +23,7 @@ from mspmode.engine.struct import struct
 
 __all__ = ["STRATEGY", "Component", "Fingerprint", "error_pattern", "fingerprint"]
 
-STRATEGY = "2026-01-01"
+STRATEGY = "2026-03-01"
 _PLACEHOLDER = lazy(r"'<q>'|<(?:culprit|uuid|url|email|ts|mac|ip|hex|hash|path|host|q|n)>")
 _GAP = ".{0,200}?"
 

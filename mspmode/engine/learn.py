@@ -13,23 +13,39 @@ edit when the error named none, and transplants the edit onto new commands.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from mspmode.engine import explain
-from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES, UNKNOWN, Classification, classify
-from mspmode.engine.culprit import COMMAND, SUBCOMMAND, Culprit, contains_culprit, find_culprit
-from mspmode.engine.edits import already_fixed, culprit_from_edit, inserts_after
+from mspmode.engine.classify import (
+    CAPABILITY_CLASSES,
+    CONFIGURATION_ERROR,
+    PERMISSION_DENIED,
+    STATE_CLASSES,
+    UNKNOWN,
+    Classification,
+    classify,
+)
+from mspmode.engine.culprit import (
+    COMMAND,
+    SUBCOMMAND,
+    Culprit,
+    contains_culprit,
+    find_culprit,
+    has_words,
+)
+from mspmode.engine.edits import added_words, already_fixed, culprit_from_edit, inserts_after
 from mspmode.engine.fingerprint import Fingerprint, error_pattern, fingerprint
 from mspmode.engine.generalize import (
     add_failing_host,
     add_success_host,
     distinguishing_traits,
     pattern_confidence,
+    platform,
     remove_failing_host,
     trait_features,
 )
-from mspmode.engine.keys import command_keys, positionals, proven_keys, scripts_of
+from mspmode.engine.keys import SHORTCUTS, command_keys, positionals, proven_keys, scripts_of
 from mspmode.engine.lazyre import lazy
 from mspmode.engine.memory import (
     LOCAL,
@@ -149,14 +165,18 @@ def record(
         normalized=normalize_command(effective),
         failure_class=classification.failure_class if classification else None,
         is_transient=classification.is_transient if classification else False,
+        previous_on_host=memory.last_on_host.get(key, -1),
     )
     memory.commands.append(rec)
+    memory.last_on_host[key] = rec.index
     learned = Learned(record=rec, classification=classification)
     if classification is None:
         _learn_from_success(memory, rec, effective, learned)
     else:
         _learn_from_failure(memory, rec, effective, classification, out, learned, ahead)
     memory.exact[(key, rec.normalized)] = rec.index
+    if classification is not None and not rec.is_transient:
+        memory.failed_commands.setdefault(rec.normalized, []).append(rec.index)
     return learned
 
 
@@ -212,11 +232,12 @@ def _learn_from_failure(
         fp = ahead.fingerprint
     else:
         fp = fingerprint(cls, culprit, output)
-    group = f"{cls}|{culprit.key}" if culprit else f"{cls}|{fp.message_hash}"
+    group = _group(cls, culprit, fp, memory.traits(rec.host))
     if culprit is None and not _HAS_WORD.search(fp.normalized_message):
         # A failure that printed nothing (or no word) is told apart only by what ran: one
         # pattern per program, not one for every silent failure of any command.
-        group += "|" + "+".join(sorted({seg.program for seg in script.segments if seg.program}))
+        programs = {SHORTCUTS.get(seg.program, seg.program) for seg in script.segments if seg.program}
+        group += "|" + "+".join(sorted(programs))
     if pattern is None:
         pid = memory.by_group.get(group)
         pattern = memory.patterns.get(pid) if pid else None
@@ -286,6 +307,17 @@ def _learn_from_failure(
     refresh_pattern(memory, pattern)
 
 
+def _group(cls: str, culprit: Culprit | None, fp: Fingerprint, traits: Mapping[str, Any]) -> str:
+    """What makes failures one pattern: the class and the culprit (its token run too) on one
+    platform — ``grep -P`` refused by BusyBox and by macOS are two failures, each with its own
+    fix — or, without a culprit, the class and the normalised message."""
+    if culprit is None:
+        return f"{cls}|{fp.message_hash}"
+    what = culprit.key + ("|" + " ".join(culprit.sequence) if culprit.kind == "syntax" else "")
+    where = culprit.where or platform(traits)
+    return f"{cls}|{what}" + (f"|{where}" if where else "")
+
+
 def _explained_by_known_culprit(memory: Memory, script: Script, cls: str) -> FailurePattern | None:
     """A failure whose message names nothing may still be one we know: a pattern of the same
     class whose culprit (learned from an earlier fix) this command contains."""
@@ -316,6 +348,23 @@ def _seed_evidence(memory: Memory, pattern: FailurePattern, failing_host: str) -
 def _learn_from_success(memory: Memory, rec: CommandRecord, script: Script, learned: Learned) -> None:
     keys = proven_keys(script)
     all_keys = command_keys(script)
+    if any(grants_access(seg) for seg in script.segments):
+        _release(memory, rec, learned, lambda p: p.failure_class == PERMISSION_DENIED)
+    if any(_changes_policy(seg) for seg in script.segments):
+        # the setting that refused scripts was changed for good (not for this process only)
+        _release(
+            memory,
+            rec,
+            learned,
+            lambda p: (
+                p.failure_class == CONFIGURATION_ERROR
+                and p.culprit is not None
+                and p.culprit.rule in POLICY_RULES
+            ),
+        )
+    # A fix first: a success that is the failed command with something added has the culprit
+    # and is no sign the failure went away.
+    _learn_fixes(memory, rec, script, all_keys, learned)
     for key in keys:
         memory.successes.setdefault(key, {})[rec.host] = rec.index
         for pid in memory.by_culprit.get(key, ()):
@@ -336,7 +385,58 @@ def _learn_from_success(memory: Memory, rec: CommandRecord, script: Script, lear
             elif rec.host not in p.success_hosts:
                 add_success_host(p, rec.host, memory.traits(rec.host))
                 refresh_pattern(memory, p)
-    _learn_fixes(memory, rec, script, all_keys, learned)
+
+
+# Commands that give an account access it lacked: after one succeeds, a permission failure
+# of that account on the host is no longer known to repeat. (program, words one of which it needs)
+GRANTS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("usermod", frozenset({"-ag", "-g", "-a", "--append", "--groups"})),  # usermod -aG docker me
+    ("gpasswd", frozenset({"-a", "--add"})),  # gpasswd -a me docker
+    ("adduser", frozenset()),  # adduser me docker (Debian)
+    ("addgroup", frozenset()),  # addgroup me docker (BusyBox)
+    ("newgrp", frozenset()),  # newgrp docker: the group in this shell
+    ("setfacl", frozenset({"-m", "--modify"})),
+    ("chmod", frozenset()),
+    ("chown", frozenset()),
+    ("chgrp", frozenset()),
+    ("icacls", frozenset({"/grant"})),
+    ("takeown", frozenset()),
+    ("add-localgroupmember", frozenset()),
+)
+_GRANT_PROGRAMS = {name: needs for name, needs in GRANTS}
+
+
+def grants_access(seg: Any) -> bool:
+    needs = _GRANT_PROGRAMS.get(seg.program or "")
+    if needs is None:
+        return False
+    return not needs or any(w.text.lower() in needs for w in seg.args)
+
+
+# A host setting changed by a command that succeeded: the refusals it caused are no longer known
+# to repeat there. (program → the culprit rules of the refusals it lifts)
+POLICY_CHANGES = frozenset({"set-executionpolicy"})
+POLICY_RULES = frozenset({"ps_script_refused"})
+
+
+def _changes_policy(seg: Any) -> bool:
+    words = [w.value.lower() for w in seg.args]
+    return seg.program in POLICY_CHANGES and "process" not in words
+
+
+def _release(
+    memory: Memory, rec: CommandRecord, learned: Learned, which: Callable[[FailurePattern], bool]
+) -> None:
+    for p in memory.patterns.values():
+        ev = p.hosts.get(rec.host)
+        if ev is None or ev.resolved_at is not None or not which(p):
+            continue
+        ev.resolved_at = rec.at or ev.last_seen
+        ev.resolved_by = rec.command
+        p.host_count -= 1
+        remove_failing_host(p, rec.host)
+        learned.resolved.append(p.id)
+        refresh_pattern(memory, p)
 
 
 # --------------------------------------------------------------------------------------------
@@ -373,16 +473,24 @@ def _learn_fixes(
         if failed.normalized == rec.normalized:
             continue  # the same command worked this time: not a fix, and nothing left to wait for
         culprit = pattern.culprit
+        failed_script = parse_for_host(memory, rec.host, failed.effective)
         if (
             culprit is not None
             and contains_culprit(culprit, keys, script)
             and not already_fixed(pattern, script)
+            and not (
+                # the very next try in the session kept the culprit and added something to it
+                # (a module imported first, the program's full path, --user): a fix, not a sign
+                # that it works now as it was
+                added_words(failed_script, script) and _next_in_session(memory, failed, rec)
+            )
+            and not _reordered(failed_script, script)
         ):
-            keep.append(idx)
+            keep.append(idx)  # the culprit ran again as it was: no fix (and it worked, or not)
             continue
-        failed_script = parse_for_host(memory, rec.host, failed.effective)
         sim = similarity(failed_script, script)
-        if sim < FIX_SIMILARITY or not _same_job(failed_script, script, pattern):
+        alike = sim >= FIX_SIMILARITY and _same_job(failed_script, script, pattern)
+        if not alike and not _next_in_session(memory, failed, rec):
             keep.append(idx)
             continue
         inserts = inserts_after(failed_script, script, pattern.culprit)
@@ -398,19 +506,73 @@ def _learn_fixes(
                 inserts,
                 failed_index=failed.index,
                 fix_index=rec.index,
+                added=added_words(failed_script, script),
             )
         )
         pattern.fix_observed = True
         pattern.last_fix_at = rec.at
         learned.fixes.append(pattern.id)
-        if pattern.culprit is None and pattern.failure_class in CAPABILITY_CLASSES:
+        if pattern.culprit is None and pattern.failure_class in _REFINED_CLASSES:
             refined = culprit_from_edit(failed_script, script)
-            if refined is not None:
+            if refined is not None and _adoptable(memory, pattern, refined, failed):
                 _rekey(memory, pattern, refined)
                 pattern.fixes[-1].inserts = inserts_after(failed_script, script, refined)
                 learned.refined.append(pattern.id)
+        if pattern.culprit is not None:
+            pattern.fixes[-1].kept = contains_culprit(pattern.culprit, keys, script) or bool(
+                pattern.culprit.absent
+            )
         refresh_pattern(memory, pattern)
     memory.pending[rec.host] = keep
+
+
+# Classes whose culprit a fix may reveal: what the host can do, and a setting of the host that
+# a fix only had to add something to get past (Invoke-WebRequest … -UseBasicParsing).
+_REFINED_CLASSES = CAPABILITY_CLASSES | {CONFIGURATION_ERROR}
+
+
+def _adoptable(memory: Memory, pattern: FailurePattern, culprit: Culprit, failed: CommandRecord) -> bool:
+    """Whether a culprit read off a fix may stand for the failure: never a whole program that
+    worked on the host before it failed (then only the exact command is known to fail), and
+    for a setting of the host only "the command without what the fix added"."""
+    if pattern.failure_class == CONFIGURATION_ERROR and not culprit.absent:
+        return False
+    if culprit.kind == COMMAND and culprit.key.startswith("use:"):
+        before = memory.successes.get(culprit.key, {}).get(failed.host)
+        if before is not None and before < failed.index:
+            worked = parse_for_host(memory, failed.host, memory.commands[before].effective)
+            if not (culprit.absent and contains_absent(worked, culprit.absent)):
+                return False
+    return True
+
+
+def contains_absent(script: Script, words: tuple[str, ...]) -> bool:
+    return has_words(script, words)
+
+
+def _reordered(failed: Script, fix: Script) -> bool:
+    """The fix has the failed command's very words in another order (a flag moved before the
+    file name, ln's source and target swapped): the order was what failed."""
+    a = [t.text for t in failed.tokens]
+    b = [t.text for t in fix.tokens]
+    return a != b and sorted(a) == sorted(b)
+
+
+# Bare commands that change what the session may do: a network device's privileged mode, a
+# root shell. Run right after a failure they are the next try at the job, not a look around.
+MODE_STEPS: frozenset[str] = frozenset({"enable", "en", "su", "sudo", "doas"})
+
+
+def _next_in_session(memory: Memory, failed: CommandRecord, fix: CommandRecord) -> bool:
+    """Whether ``fix`` is what was run next on that host in the failure's session: the order of
+    the work says it was the next try at the same job, however different its words."""
+    if failed.session is None or failed.session != fix.session:
+        return False
+    words = fix.effective.split()
+    mode_step = len(words) == 1 and words[0].lower() in MODE_STEPS
+    if not words[1:] and not mode_step and failed.effective.split()[1:]:
+        return False  # a bare command after a call with arguments (uptime) is a look around
+    return fix.previous_on_host == failed.index
 
 
 def _programs(script: Script) -> set[str]:
@@ -495,7 +657,10 @@ def _first_error_line(output: str) -> str:
 def _rekey(memory: Memory, pattern: FailurePattern, culprit: Culprit) -> None:
     pattern.culprit = culprit
     memory.by_culprit.setdefault(culprit.key, []).append(pattern.id)
-    memory.by_group.setdefault(f"{pattern.failure_class}|{culprit.key}", pattern.id)
+    traits = memory.traits(next(iter(pattern.hosts), LOCAL))
+    memory.by_group.setdefault(
+        _group(pattern.failure_class, culprit, pattern.fingerprint, traits), pattern.id
+    )
     _seed_evidence(memory, pattern, next(iter(pattern.hosts), LOCAL))
 
 

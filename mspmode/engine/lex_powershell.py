@@ -78,6 +78,11 @@ def lex_powershell(text: str) -> Lexer:
         if op:
             i += len(op)
             continue
+        if c == "=" and not s.startswith("==", i):
+            # An assignment operator glued to what follows ($A =New-Object …): its own token.
+            lx.emit("=", "=", WORD, i, i + 1)
+            i += 1
+            continue
         if c == "&":
             # The call operator (& 'C:\x.exe') or, at the end of a pipeline, a background job.
             lx.emit("&", "&", WORD if _ps_call_position(lx) else OP, i, i + 1)

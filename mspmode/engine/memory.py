@@ -16,6 +16,8 @@ Indexes (all dictionaries):
 * ``by_fingerprint``: ``error_message_hash`` → pattern ids
 * ``by_group``: grouping key (class + culprit, or class + fingerprint) → pattern id
 * ``exact``: (host key, normalised command) → index of the last record of that exact command
+* ``failed_commands``: normalised command → indexes of the records where it failed for a
+  reason that is no one moment's (not transient): the same command on a host alike
 * ``successes``: culprit key → {host key: index of the last success containing it}
 * ``pending``: host key → recent deterministic failures still waiting for their fix
 
@@ -113,6 +115,7 @@ class CommandRecord:
     is_transient: bool = False
     culprit: Culprit | None = None
     pattern_id: str | None = None
+    previous_on_host: int = -1  # the record run on the same host just before this one
 
     @property
     def succeeded(self) -> bool:
@@ -147,6 +150,8 @@ class FixObservation:
     inserts: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (anchor token, tokens the fix put after it)
     failed_index: int = -1  # the record of the failure it fixed
     fix_index: int = -1  # the record of the fixing command
+    added: tuple[str, ...] = ()  # words the fix has that the failed command had not
+    kept: bool = False  # the fix still has the culprit: its added words mark the fixed form
 
 
 @struct
@@ -249,9 +254,11 @@ class Memory:
     by_culprit: dict[str, list[str]] = field(default_factory=dict)
     by_fingerprint: dict[str, set[str]] = field(default_factory=dict)
     exact: dict[tuple[str, str], int] = field(default_factory=dict)
+    failed_commands: dict[str, list[int]] = field(default_factory=dict)
     successes: dict[str, dict[str, int]] = field(default_factory=dict)
     pending: dict[str, list[int]] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
+    last_on_host: dict[str, int] = field(default_factory=dict)  # host key -> its latest record
     lazy_refresh: bool = False
     keep_outputs: bool = True
 

@@ -14,13 +14,15 @@ last run in ``Memory.exact``; each candidate is then judged for the target host:
 from __future__ import annotations
 
 from mspmode.engine import explain
-from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES, TRANSIENT_CLASSES
+from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES, TRANSIENT_CLASSES, UNKNOWN
 from mspmode.engine.culprit import contains_culprit
 from mspmode.engine.edits import adapt, already_fixed, rewrap
 from mspmode.engine.generalize import TraitMatch, block_confidence, match_traits
 from mspmode.engine.keys import command_keys
+from mspmode.engine.lazyre import lazy
 from mspmode.engine.memory import (
     LOCAL,
+    CommandRecord,
     FailurePattern,
     FixObservation,
     Host,
@@ -38,7 +40,7 @@ TYPE_CHECKING = False  # typing costs a pre-check hook 5 ms of imports
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["ALLOW", "BLOCK", "VERDICTS", "WARN", "CheckResult", "check"]
+__all__ = ["ALLOW", "BLOCK", "VERDICTS", "WARN", "CheckResult", "check", "culprit_blocks", "exact_blocks"]
 
 BLOCK = "block"
 WARN = "warn"
@@ -164,7 +166,7 @@ def _evaluate(memory: Memory, target: _Target) -> None:
         elif last.is_transient or (last.failure_class in TRANSIENT_CLASSES):
             p = memory.patterns.get(last.pattern_id or "")
             target.notes.append(explain.transient_reason(p, name, last.failure_class or "transient"))
-        elif last.failure_class in CAPABILITY_CLASSES or last.failure_class in STATE_CLASSES:
+        elif exact_blocks(memory, last):
             p = memory.patterns.get(last.pattern_id or "")
             if p is not None and p.is_active:
                 ev = p.hosts.get(key)
@@ -184,10 +186,9 @@ def _evaluate(memory: Memory, target: _Target) -> None:
                 continue
             seen.add(pid)
             p = memory.patterns[pid]
-            if not p.is_active or p.is_transient or p.culprit is None:
+            if not culprit_blocks(p):
                 continue
-            if p.failure_class not in CAPABILITY_CLASSES:
-                continue
+            assert p.culprit is not None
             if not contains_culprit(p.culprit, keys, script) or already_fixed(p, script):
                 continue
             ev = p.hosts.get(key)
@@ -200,11 +201,66 @@ def _evaluate(memory: Memory, target: _Target) -> None:
             if key in p.success_hosts or ev is not None:
                 target.notes.append(f"{_cap(p.culprit.describe())} failed elsewhere but worked on {name}.")
                 continue
-            match = match_traits(p, key, memory.traits(key))
+            if p.failure_class not in CAPABILITY_CLASSES:
+                continue  # the state of another host (its files, accounts, settings) is its own
+            match = match_traits(p, key, memory.traits(key), memory.traits)
             if match is not None:
                 names = [memory.display_name(h) or "local" for h in match.hosts]
                 reason = explain.warn_reason(p, name, match, names)
                 target.findings.append(_Finding(WARN, p, match.confidence, reason, match=match))
+    if exact_success_after < 0:
+        _same_command_alike(memory, target, norm, key, name, seen)
+
+
+def _same_command_alike(
+    memory: Memory, target: _Target, norm: str, key: str, name: str, seen: set[str]
+) -> None:
+    """The very command failed on a host alike for what the platform cannot do (a capability
+    class): warn, as for a culprit, when its culprit is none the command shows (a parameter
+    inside the script it runs, a statement shape, an option order) and so finds no key."""
+    for index in memory.failed_commands.get(norm, ()):
+        rec = memory.commands[index]
+        p = memory.patterns.get(rec.pattern_id or "")
+        if rec.host == key or p is None or p.id in seen:
+            continue
+        seen.add(p.id)
+        if not p.is_active or p.is_transient or p.failure_class not in _ALIKE_CLASSES:
+            continue
+        if key in p.success_hosts or key in p.hosts:
+            continue
+        match = match_traits(p, key, memory.traits(key), memory.traits)
+        if match is not None:
+            names = [memory.display_name(h) or "local" for h in match.hosts]
+            reason = explain.warn_reason(p, name, match, names)
+            target.findings.append(_Finding(WARN, p, match.confidence, reason, match=match))
+
+
+def exact_blocks(memory: Memory, rec: CommandRecord) -> bool:
+    """Whether the exact repeat of a failed record is stopped on its host: every failure that
+    is not transient — an unclassified one too, when it printed words to go by (a silent
+    non-zero exit is a search that found nothing as often as a failure)."""
+    if rec.succeeded or rec.is_transient or rec.failure_class in TRANSIENT_CLASSES:
+        return False
+    if rec.failure_class in CAPABILITY_CLASSES or rec.failure_class in STATE_CLASSES:
+        return True
+    p = memory.patterns.get(rec.pattern_id or "")
+    return p is not None and _WORDS.search(p.fingerprint.normalized_message) is not None
+
+
+def culprit_blocks(p: FailurePattern) -> bool:
+    """Whether a pattern's culprit stops other commands that contain it (on the hosts it failed
+    on; capability classes also warn on hosts alike): what the host cannot do, and a refusal
+    or a setting of the host that named what it refused (the account's program, the script)."""
+    if not p.is_active or p.is_transient or p.culprit is None:
+        return False
+    return p.failure_class in CAPABILITY_CLASSES or p.failure_class in STATE_CLASSES
+
+
+# What the very command failing on a host alike warns about: what the platform cannot do, and
+# a failure no rule could read (the issue's rule: an unknown class is evidence for caution).
+_ALIKE_CLASSES = CAPABILITY_CLASSES | {UNKNOWN}
+
+_WORDS = lazy(r"[^\W\d_]{3}")  # three letters of any script: localized messages have words too
 
 
 def _cap(text: str) -> str:
@@ -247,10 +303,24 @@ def _result(memory: Memory, target: _Target, outer: Script, command: str) -> Che
     )
 
 
-def _ordered_fixes(finding: _Finding, key: str) -> list[FixObservation]:
+def _ordered_fixes(finding: _Finding, key: str, script: Script) -> list[FixObservation]:
+    """The pattern's fixes, the one whose failed command did the most like this one first (the
+    same verb: systemctl enable → chkconfig, systemctl restart → service), then those seen on
+    this host, then on hosts alike, newest first."""
     fixes = list(reversed(finding.pattern.fixes))
     near = set(finding.match.hosts) if finding.match else set()
-    return sorted(fixes, key=lambda fx: 0 if fx.host == key else (1 if fx.host in near else 2))
+    words = _words_of(script.text)
+    return sorted(
+        fixes,
+        key=lambda fx: (
+            -len(words & _words_of(fx.failed_command)),
+            0 if fx.host == key else (1 if fx.host in near else 2),
+        ),
+    )
+
+
+def _words_of(text: str) -> set[str]:
+    return {w for w in text.lower().split() if len(w) >= 2}
 
 
 def _adapt_nested(failed: Script, fixed: Script, script: Script, pattern: FailurePattern) -> str | None:
@@ -269,7 +339,7 @@ def _adapt_nested(failed: Script, fixed: Script, script: Script, pattern: Failur
 
 def _suggestions(memory: Memory, finding: _Finding, target: _Target, outer: Script) -> list[str]:
     out: list[str] = []
-    for fix in _ordered_fixes(finding, target.key):
+    for fix in _ordered_fixes(finding, target.key, target.script):
         failed = parse_cached(fix.failed_command, fix.dialect)
         fixed = parse_cached(fix.fix_command, fix.dialect)
         adapted = adapt(failed, fixed, target.script)

@@ -76,6 +76,8 @@ _PS_KEYWORDS = frozenset(
         "dynamicparam",
     }
 )
+_PYTHON = lazy(r"^(?:python|py)[\d.]*$")
+_PS_ASSIGN = frozenset({"=", "+=", "-=", "*=", "/=", "??="})
 _ASSIGNMENT = lazy(r"^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
 _NUMBERISH = lazy(r"^[-+]?\d[\d.,]*$")
 
@@ -213,6 +215,12 @@ def _make_segment(words: list[Token], dialect: str, after: str, depth: int) -> S
     if at >= 0 and dialect in (POSIX, CMD, POWERSHELL):
         while True:
             name = normalize_program(words[at].value)
+            if _PYTHON.match(name) and at + 2 < len(words) and words[at + 1].text == "-m":
+                # python3 -m pip install …: the module is the program that runs
+                wrappers.append(name)
+                wrapper_words.append((name, tuple(words[at : at + 2])))
+                at += 2
+                break
             spec = _SAME_HOST_WRAPPERS.get(name) if dialect == POSIX or name == "sudo" else None
             if spec is None or (name in ("command", "builtin") and _is_lookup(words, at)):
                 break
@@ -290,15 +298,21 @@ def _program_index(words: list[Token], dialect: str) -> int:
             return -1
         first = words[0]
         low = first.text.lower()
+        if len(words) > 2 and words[1].text in _PS_ASSIGN and low.startswith("$"):
+            # $x = Get-Thing …: the pipeline on the right runs a command.
+            rest = _program_index(words[2:], dialect)
+            return rest + 2 if rest >= 0 else -1
         if first.kind != WORD or low in _PS_KEYWORDS:
             return -1
         if low in ("&", ".") and len(words) > 1:
             return 1
         if first.quoted or first.text.startswith(("$", "@", "[", "'", '"')) or _NUMBERISH.match(first.text):
             return -1
+        if first.text.startswith(".") and not first.text.startswith((".\\", "./", "..\\", "../")):
+            return -1  # (…).Member: a property of what the group gave, not a command
         if ".." in first.text and first.text.replace(".", "").lstrip("-").isdigit():
             return -1
-        if len(words) > 1 and words[1].text in ("=", "+=", "-=", "*=", "/="):
+        if len(words) > 1 and words[1].text in _PS_ASSIGN:
             return -1
         return 0
     if dialect == CMD:

@@ -80,6 +80,7 @@ class Segment:
     after: str = ""  # control operator that follows it ("" at the end)
     depth: int = 0
     dialect: str = POSIX
+    where: str = ""  # the container it runs in (docker exec NAME, kubectl exec POD), "" on the host
 
     @property
     def args(self) -> tuple[Token, ...]:
@@ -98,6 +99,7 @@ class Nested:
     end: int
     quote: str
     host: str | None = None
+    where: str = ""  # a container on the same host the script runs in (its segments carry it)
 
 
 @struct(frozen=True)
@@ -159,6 +161,8 @@ def dialect_for_shell(shell_type: object) -> str | None:
     key = shell_type.strip().lower()
     if key in _SHELL_DIALECT:
         return _SHELL_DIALECT[key]
+    if key.endswith("-cli"):
+        return POSIX  # a network device's CLI (ios-cli, asa-cli, routeros-cli): words and | pipes
     for name, dialect in _SHELL_DIALECT.items():
         if len(name) > 2 and name in key:
             return dialect

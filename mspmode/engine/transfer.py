@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections import Counter
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from mspmode.engine.edits import adapt
+from mspmode.engine.edits import adapt, derivation
 from mspmode.engine.learn import Learned
 from mspmode.engine.memory import FailurePattern, FixObservation, Memory
 from mspmode.engine.normalize import normalize, normalize_command
@@ -50,7 +51,12 @@ def related_patterns(memory: Memory, learned: Learned) -> list[FailurePattern]:
     shape: str | None = None
     for pid in sorted(memory.patterns):
         p = memory.patterns[pid]
-        if p is own or p.failure_class != own.failure_class:
+        if p is own:
+            continue
+        if any(_same_command(fx, rec.normalized) for fx in p.fixes[-3:]):
+            patterns.append(p)  # this very command failed before (in other words) and was fixed
+            continue
+        if p.failure_class != own.failure_class:
             continue
         if pid not in same_hash and not _same_culprit_kind(own, p):
             if shape is None:
@@ -60,9 +66,34 @@ def related_patterns(memory: Memory, learned: Learned) -> list[FailurePattern]:
             if p.typical_error_messages and p.triggering_commands:
                 seen.append((p.typical_error_messages[-1], p.triggering_commands[-1], rec.dialect))
             if not _WORD.search(shape) or not any(_echo_shape(m, c, d) == shape for m, c, d in seen):
-                continue
+                message = rec.output or "\n".join(own.typical_error_messages[-1:])
+                if not _same_advice(message, p, memory):
+                    continue
         patterns.append(p)
     return patterns
+
+
+# A command an error tells you to run, quoted: ``Run `vagrant up` first``, ``(e.g. 'git pull
+# ...')``. Two errors that give the same advice, which the fix followed, are one failure.
+_ADVICE = re.compile(r"[`'\"‘“»„«](?P<run>[A-Za-z][\w.-]*(?: [^\s`'\"’”«»“]+)+)[`'\"’”«»“]")
+
+
+def _advice(message: str) -> set[str]:
+    return {" ".join(w for w in m.group("run").split() if w != "...") for m in _ADVICE.finditer(message)}
+
+
+def _same_advice(message: str, pattern: FailurePattern, memory: Memory) -> bool:
+    """Whether ``message`` and the error a fix of ``pattern`` fixed quote the same command to
+    run, and the fix ran it."""
+    advice = _advice(message)
+    if not advice:
+        return False
+    for fx in pattern.fixes[-3:]:
+        fixed = " ".join(fx.fix_command.split())
+        for run in advice & _advice(_failure_text(memory, fx, pattern)):
+            if len(run.split()) >= 2 and run in fixed:
+                return True
+    return False
 
 
 def suggest_fixes(memory: Memory, learned: Learned, limit: int = 5) -> list[str]:
@@ -99,7 +130,14 @@ def suggest_fixes(memory: Memory, learned: Learned, limit: int = 5) -> list[str]
                 if adapted is not None and adapted not in out and adapted.strip() != rec.effective.strip():
                     out.append(adapted)
                     continue
-            if pattern is not own and _read_off_message(fix, old_output):
+            head = _printed_first_step(fix, old_output, new_output)
+            if head is not None:
+                # the error printed what to run first (… run: bin/rails db:migrate RAILS_ENV=test)
+                adapted = f"{head} && {rec.effective.strip()}"
+                if adapted not in out:
+                    out.append(adapted)
+                continue
+            if pattern is not own and _read_off_message(fix, old_output, new_output):
                 continue
             failed = parse_cached(fix.failed_command, fix.dialect)
             adapted = adapt(failed, parse_cached(fix.fix_command, fix.dialect), script)
@@ -139,10 +177,32 @@ def printed_fix(fix_command: str, old_output: str, new_output: str) -> str | Non
         else:
             found = []
         for candidate in found:
-            if candidate.split(" ", 1)[0] == program:
-                return candidate
+            if _basename(candidate.split(" ", 1)[0]) == _basename(program):
+                return candidate  # the same program (bin/rails is rails)
         return None
     return None
+
+
+def _basename(program: str) -> str:
+    return re.split(r"[\\/]", program)[-1]
+
+
+def _printed_first_step(fix: FixObservation, old_output: str, new_output: str) -> str | None:
+    """For a fix that ran something first and then the failed command again (``X && cmd``),
+    when the old error printed that first step: what the new error prints in its place."""
+    failed = " ".join(fix.failed_command.split())
+    fixed = " ".join(fix.fix_command.split())
+    if not fixed.endswith(" && " + failed):
+        return None
+    head = fixed[: -len(" && " + failed)]
+    if "&&" in head or head not in " ".join(old_output.split()):
+        return None
+    printed = printed_fix(head, old_output, new_output)
+    return None if printed == head else printed  # the same step for every failure: adapted instead
+
+
+def _same_command(fix: FixObservation, normalized: str) -> bool:
+    return normalize_command(parse_cached(fix.failed_command, fix.dialect)) == normalized
 
 
 def _same_culprit_kind(a: FailurePattern, b: FailurePattern) -> bool:
@@ -162,26 +222,35 @@ def _failure_text(memory: Memory, fix: FixObservation, pattern: FailurePattern) 
     return "\n".join(pattern.typical_error_messages[-1:])
 
 
-def _read_off_message(fix: FixObservation, message: str) -> bool:
+def _read_off_message(fix: FixObservation, message: str, new_message: str = "") -> bool:
     """Whether the fix uses a value its error printed (``No module named 'x'`` → ``pip install
-    x``): such a fix answers that message, not another failure of the same shape."""
+    x``) that the new error does not print: such a fix answers that message, not another
+    failure of the same shape."""
     before = {t.value for t in parse_cached(fix.failed_command, fix.dialect).tokens}
     added = {
         t.value
         for t in parse_cached(fix.fix_command, fix.dialect).tokens
         if t.kind == WORD and len(t.value) >= 3 and t.value not in before
     }
-    return any(value in message for value in added)
+    # (a word made from one of the command's own — /a/b of /a/b/c — was not read off the error)
+    return any(
+        value in message and value not in new_message and not any(derivation(b, value) for b in before)
+        for value in added
+    )
 
 
 @lru_cache(maxsize=65_536)
 def _echo_shape(message: str, command: str, dialect: str) -> str:
-    """The normalised message with the words of the command that failed masked in it.
+    """The normalised message with the words of the command that failed, and the choices it
+    offers, masked in it.
     Remembered: every failure compares its shape with those of the other patterns, whose
     messages and commands do not change."""
     words = {t.value for t in parse_cached(command, dialect).tokens if t.kind == WORD and len(t.value) >= 2}
     for word in sorted(words, key=len, reverse=True):
         message = _mask_standalone(message, word)
+    for _name, shape in CHOICE_SHAPES:
+        # the choices offered differ with the word that failed (did you mean gist / git, gitg)
+        message = shape.sub(lambda m: m.group(0)[: m.start("choices") - m.start()] + "<choices>", message)
     return normalize(message)
 
 
@@ -212,18 +281,49 @@ def _out_tokens(text: str) -> list[str]:
 
 def _read_again(value: str, old: list[str], new: list[str]) -> str | None:
     """The word at ``value``'s place in ``new``: after the words that come before it in ``old``
-    (two or three of them, or the first word of the message when it is the second)."""
+    (two or three of them, or the first word of the message when it is the second), or before
+    the words that follow it (a word that starts the message: ``ls: Unknown command``). Where
+    ``old`` prints the word more than once (in a list of choices, then as its pick), the place
+    where the words on both sides agree wins, else the word most places read."""
+    reads: list[str] = []
     for i, t in enumerate(old):
-        if t != value or i == 0:
+        if t != value:
             continue
-        for c in range(min(_CONTEXT, i), 0, -1):
-            context = old[i - c : i]
-            if value in context or (c == 1 and i != 1):
-                continue
-            starts = [0] if c == i == 1 else range(len(new) - c)
-            for j in starts:
-                if new[j : j + c] == context and j + c < len(new):
-                    return new[j + c]
+        after, before = _place_after(i, value, old, new), _place_before(i, value, old, new)
+        at_end = after is not None and i + 1 == len(old) and after + 1 == len(new)
+        if after is not None and (after == before or at_end):
+            return new[after]  # the words on both sides agree on the place
+        reads.extend(new[j] for j in (after, before) if j is not None)
+    counts = Counter(reads).most_common(2)
+    if not counts or (len(counts) == 2 and counts[0][1] == counts[1][1]):
+        return None  # read nowhere, or places that disagree as much as they agree
+    return counts[0][0]
+
+
+def _place_after(i: int, value: str, old: list[str], new: list[str]) -> int | None:
+    if i == 0:
+        return None
+    for c in range(min(_CONTEXT, i), 0, -1):
+        context = old[i - c : i]
+        if value in context or (c == 1 and i != 1):
+            continue
+        if any(old[k : k + c] == context for k in range(i - c)):
+            continue  # the same words come before another word earlier: no place of its own
+        starts = [0] if c == i == 1 else range(len(new) - c)
+        for j in starts:
+            if new[j : j + c] == context and j + c < len(new):
+                return j + c
+    return None
+
+
+def _place_before(i: int, value: str, old: list[str], new: list[str]) -> int | None:
+    for c in range(min(_CONTEXT, len(old) - i - 1), 1, -1):
+        context = old[i + 1 : i + 1 + c]
+        if value in context or any(old[k : k + c] == context for k in range(i + 2, len(old) - c + 1)):
+            continue
+        for j in range(1, len(new) - c + 1):
+            if new[j : j + c] == context:
+                return j - 1
     return None
 
 
@@ -241,7 +341,8 @@ def reread(
     failed = parse_cached(fix.failed_command, fix.dialect)
     fixed = parse_cached(fix.fix_command, fix.dialect)
     old, new = _out_tokens(old_output), _out_tokens(new_output)
-    seen = set(old)
+    old_choices, new_choices = _candidates(old_output), _candidates(new_output)
+    seen = set(old) | set(old_choices)
     before = {t.value for t in failed.tokens if t.kind == WORD}
     added = {t.value for t in fixed.tokens if t.kind == WORD and len(t.value) >= 2} - before
     replaced = _replacements(failed, fixed)
@@ -254,9 +355,7 @@ def reread(
         again = _read_again(v, old, new)
         if (again is None or again == v) and v in replaced:
             # not found again, or printed unchanged (a fixed list): was it the likest choice?
-            again = _closest_again(
-                replaced[v], v, _candidates(old_output), _candidates(new_output), subst, failed, new_script
-            )
+            again = _closest_again(replaced[v], v, old_choices, new_choices, subst, failed, new_script)
             if again is not None:
                 chosen.add(v)
                 was = replaced[v]
@@ -267,12 +366,19 @@ def reread(
             continue
         if again != v:
             subst[v] = again
+            taken = replaced.get(v)
+            if taken is not None and taken not in seen and taken not in subst:
+                # The fix put the printed word in place of the failed one (-patch → --patch, the
+                # error said "did you mean --patch"): the new command's word in that place goes.
+                now = _aligned(taken, failed, new_script)
+                if now is not None:
+                    subst[taken] = now
     removed = before - {t.value for t in fixed.tokens if t.kind == WORD}
-    if not subst or any(subst.get(v, v) == v for v in (added & seen) - chosen):
+    if not subst or any(subst.get(v, v) == v for v in (added & seen & set(replaced)) - chosen):
         # Nothing to read again, or the fix took a word the new error prints unchanged (a list
         # of all commands): it was not chosen by the failure, so it does not carry over.
         return None
-    if any(v in subst for v in removed) and not any(v in subst for v in added):
+    if any(v in subst for v in removed) and not any(v in subst or v in chosen for v in added):
         return None  # the word the fix replaced is another one now, its replacement is not known
     return (
         parse_cached(_rewrite(failed, subst), fix.dialect),
@@ -328,6 +434,8 @@ def _closest_again(
     like ``was`` in the old error (else None: the fix did not choose that way)."""
     if _closest(was, old)[0] != put:
         return None
+    if len(set(old) - {was}) < 2 <= len(set(new)):
+        return None  # one choice offered: how the fix would choose among several is not known
     now = subst.get(was) or _aligned(was, failed, new_script)
     if now is None or now == was:
         return None
@@ -335,9 +443,39 @@ def _closest_again(
     return best if best is not None and score >= _MIN_LIKENESS else None
 
 
+# Where an error offers its choices, besides one per line and comma lists: (name, regex whose
+# ``choices`` group holds them). Rules per shape of message, not per program.
+CHOICE_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    # "Did you mean gist?", "(did you mean one of revert?)", "Did you mean `build`?",
+    # "Did you mean git, gitg or gist?", "maybe you meant: * scan"
+    (
+        "did_you_mean",
+        re.compile(
+            r"""(?ix) \b(?:did\ you\ mean|maybe\ you\ meant|perhaps\ you\ meant)
+            (?:\ one\ of(?:\ these)?|\ this)?   # the list's own words
+            [\s:?*]*
+            (?P<choices>[^?\n]+)                  # up to the question mark or the line's end
+            """
+        ),
+    ),
+    # "usage: git bisect [help|start|bad|good|…]": the alternatives of a usage line
+    (
+        "usage_alternatives",
+        re.compile(r"(?i)\busage:[^\n]*?[\[(](?P<choices>[\w-]+(?:\s*\|\s*[\w-]+)+)[\])]"),
+    ),
+    # "command 're' is ambiguous:" then "    rebase recover remove": words under a heading
+    (
+        "listed_under_heading",
+        re.compile(r":[ \t]*\n[ \t]+(?P<choices>[a-z][\w-]*(?:[ \t]+[a-z][\w-]*)+)[ \t]*$", re.M),
+    ),
+)
+_CHOICE_SPLIT = re.compile(r"\s*(?:,|\||\bor\b|\*|\s)\s*")
+
+
 def _candidates(output: str) -> list[str]:
-    """The words an error offers as choices: alone on a line (a list, one per line) or in a
-    comma-separated list (``did you mean one of blame, phase, rebase?``)."""
+    """The words an error offers as choices: alone on a line (a list, one per line), in a
+    comma-separated list (``did you mean one of blame, phase, rebase?``), or in one of the
+    :data:`CHOICE_SHAPES`."""
     out: list[str] = []
     for line in output.splitlines():
         words = _out_tokens(line)
@@ -351,6 +489,12 @@ def _candidates(output: str) -> list[str]:
             ws = _out_tokens(part)
             if ws:
                 out.append(ws[-1] if k == 0 else ws[0])
+    for _name, shape in CHOICE_SHAPES:
+        for m in shape.finditer(output):
+            for word in _CHOICE_SPLIT.split(m.group("choices")):
+                word = word.strip("`'\"‘’“”.:()")
+                if word and word not in out:
+                    out.append(word)
     return out
 
 
@@ -358,9 +502,11 @@ def _aligned(word: str, failed: Script, new_script: Script | None) -> str | None
     """The word of the new command in the place of ``word`` in the failed one."""
     if new_script is None:
         return None
-    # Options aside (npm urgrade / npm -g isntall gulp): the words in their order.
-    f = [t.value for t in failed.tokens if not t.value.startswith("-")]
-    n = [t.value for t in new_script.tokens if not t.value.startswith("-")]
+    # Options aside (npm urgrade / npm -g isntall gulp): the words in their order; an option
+    # among the options.
+    option = word.startswith("-")
+    f = [t.value for t in failed.tokens if t.value.startswith("-") == option]
+    n = [t.value for t in new_script.tokens if t.value.startswith("-") == option]
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, f, n, autojunk=False).get_opcodes():
         if tag == "replace" and word in f[i1:i2] and f[i1:i2].index(word) < j2 - j1:
             return n[j1 + f[i1:i2].index(word)]
@@ -375,7 +521,7 @@ def _rewrite(script: Script, subst: dict[str, str]) -> str:
         value = subst.get(tok.value)
         if value is None:
             # a word made from a printed one (foo.io → http://foo.io) is made from the new one
-            inside = [v for v in subst if len(v) >= 3 and v in tok.value]
+            inside = [v for v in subst if len(v) >= 3 and v in tok.value and derivation(v, tok.value)]
             if len(inside) != 1:
                 continue
             value = tok.value.replace(inside[0], subst[inside[0]])

@@ -51,9 +51,31 @@ def _wrapped(
     found = _find_nested(segment, dialect, text, ctx)
     for item in found:
         nested.append(item)
-        if item.host is None:
+        if item.host is None and item.where:
+            # The client's own words end where the container's command begins.
+            if segments and segments[-1] is segment:
+                inner = item.script.segments[0].words[0].start if item.script.segments else -1
+                cut = tuple(w for w in segment.words if w.end <= item.start) if inner >= 0 else segment.words
+                segments[-1] = _with(segment, words=cut)
+            segments.extend(_with(s, where=item.where) for s in item.script.segments)
+            nested.extend(item.script.nested)
+        elif item.host is None:
             segments.extend(item.script.segments)
             nested.extend(item.script.nested)
+
+
+def _with(seg: Segment, *, words: tuple[Token, ...] | None = None, where: str | None = None) -> Segment:
+    return Segment(
+        words=seg.words if words is None else words,
+        program=seg.program,
+        program_at=seg.program_at,
+        wrappers=seg.wrappers,
+        wrapper_words=seg.wrapper_words,
+        after=seg.after,
+        depth=seg.depth,
+        dialect=seg.dialect,
+        where=seg.where if where is None else where,
+    )
 
 
 def _find_nested(segment: Segment, dialect: str, text: str, ctx: _Ctx) -> list[Nested]:
@@ -116,6 +138,9 @@ def _find_nested(segment: Segment, dialect: str, text: str, ctx: _Ctx) -> list[N
     if dialect == POWERSHELL and prog in ("enter-pssession", "etsn"):
         hosts = _ps_param_values(args, ("-computername", "-cn", "-hostname"), positional=True)
         return [Nested(sub("", POWERSHELL), prog, 0, 0, "", h) for h in hosts[:1]]
+    if prog in _CONTAINER_CLIENTS:
+        item = _container(prog, args, text, sub)
+        return [item] if item else []
     if prog in ("psexec", "psexec64", "paexec"):
         return _psexec(args, from_tokens, ctx)
     if prog == "winrs":
@@ -146,6 +171,66 @@ def _host_dialect(ctx: _Ctx, host: str) -> str | None:
 
 
 _SSH_VALUE_OPTS = frozenset("bcDEeFIiJLlmOopQRSWw")
+
+# Container clients: the verbs that run a command inside a container, and the options of each
+# that take a value (the word after them is not the container). ``-it`` and friends take none.
+_CONTAINER_CLIENTS = frozenset(
+    {"docker", "podman", "docker-compose", "podman-compose", "kubectl", "oc", "nerdctl"}
+)
+_RUN_VERBS = {"exec": "ctr", "run": "img"}
+_CLIENT_GLOBALS = frozenset(
+    {"-f", "--file", "-p", "--project-name", "--env-file", "-H", "--host", "--context", "-c", "--config",
+     "--project-directory", "--profile", "-n", "--namespace", "--kubeconfig", "--cluster", "--log-level"}
+)  # fmt: skip
+_VALUE_OPTIONS = frozenset(
+    {"-e", "--env", "--env-file", "-u", "--user", "-w", "--workdir", "--detach-keys", "-v", "--volume",
+     "-p", "--publish", "--name", "--network", "--net", "--entrypoint", "-m", "--memory", "--cpus",
+     "--mount", "-l", "--label", "-h", "--hostname", "--add-host", "--device", "--gpus", "--runtime",
+     "--restart", "--log-driver", "--platform", "--shm-size", "--ulimit", "--cap-add", "--cap-drop",
+     "--security-opt", "--tmpfs", "--dns", "--pull", "--ipc", "--pid", "--cidfile", "--stop-signal",
+     "-c", "--container", "-n", "--namespace", "-f", "--filename", "--context", "--kubeconfig",
+     "--pod-running-timeout", "--index", "--link", "--expose", "--group-add", "--ip", "--mac-address"}
+)  # fmt: skip
+
+
+def _container(
+    prog: str, args: list[Token], text: str, sub: Callable[[str, str | None], Script]
+) -> Nested | None:
+    """``docker exec [opts] NAME cmd…``, ``docker run [opts] IMAGE cmd…``, ``docker compose
+    exec|run [opts] SERVICE cmd…`` and ``kubectl exec [opts] POD [--] cmd…``: the command run
+    inside, with where it runs (``ctr:NAME``, ``img:IMAGE``, ``svc:SERVICE``, ``pod:POD``)."""
+    i = 0
+    words = [a.value for a in args]
+    compose = prog.endswith("-compose")
+    while i < len(words) and words[i].startswith("-"):  # global options
+        i += 2 if words[i] in _CLIENT_GLOBALS else 1
+    if i < len(words) and words[i] == "compose" and not compose:
+        compose = True
+        i += 1
+        while i < len(words) and words[i].startswith("-"):
+            i += 2 if words[i] in _CLIENT_GLOBALS else 1
+    if i < len(words) and words[i] == "container" and not compose:
+        i += 1  # docker container exec
+    verb = words[i] if i < len(words) else ""
+    if verb not in _RUN_VERBS or (prog in ("kubectl", "oc") and verb != "exec"):
+        return None
+    kind = "svc" if compose else ("pod" if prog in ("kubectl", "oc") else _RUN_VERBS[verb])
+    i += 1
+    while i < len(words) and words[i].startswith("-") and words[i] != "--":
+        i += 2 if words[i] in _VALUE_OPTIONS else 1
+    if i >= len(words) or words[i] == "--":
+        return None
+    name = words[i]
+    i += 1
+    if i < len(words) and words[i] == "--":
+        i += 1
+    if i >= len(args):
+        return None
+    # The client hands the words over as they are (no shell reads them again): the raw text.
+    start, end = args[i].start, args[-1].end
+    if not 0 <= start < end <= len(text):
+        return None
+    return Nested(sub(text[start:end], POSIX), f"{prog} {verb}", start, end, "", None, f"{kind}:{name}")
 
 
 def _ssh(args: list[Token], from_tokens: Callable[..., Nested | None], ctx: _Ctx) -> list[Nested]:

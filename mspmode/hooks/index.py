@@ -77,9 +77,9 @@ def index_path(home: StrPath, label: str) -> str:
     return os.path.join(home, "cache", f"hook-index-{zlib.crc32(label.encode()):08x}.sqlite")
 
 
-# The engine modules whose classes the index pickles, or whose keys it stores: another version
-# of them is another format.
-PICKLED_MODULES = ("memory.py", "culprit.py", "keys.py", "fingerprint.py", "struct.py")
+# The engine modules whose classes the index pickles, whose keys it stores, or whose rules pick
+# its triggers (precheck: what blocks): another version of them is another format.
+PICKLED_MODULES = ("memory.py", "culprit.py", "keys.py", "fingerprint.py", "struct.py", "precheck.py")
 
 
 def code_stamp() -> str:
@@ -171,6 +171,10 @@ def key_trigger(key: str) -> tuple[str, str]:
         if rest.startswith("$"):
             return "literal", "${"  # an expansion's shape (``${,,}``), not its text
         subject = rest
+    elif kind in ("use", "perm"):
+        # use:PROGRAM[@where] and perm:PROGRAM[:VERB][@user][@where]: the program, by its family
+        # name (pip for pip3), is part of the command's text
+        return "literal", rest.split("@", 1)[0].split(":", 1)[0].lower()
     else:
         return "literal", ""  # an unknown kind of key: every command may carry it
     word = _longest_word(subject)
@@ -299,7 +303,7 @@ class Writer:
         conn.executemany("INSERT OR IGNORE INTO host_patterns VALUES (?, ?)", links)
 
     def _culprits(self, conn: sqlite3.Connection, keys: list[str]) -> None:
-        from mspmode.engine.classify import CAPABILITY_CLASSES
+        from mspmode.engine.precheck import culprit_blocks
 
         mem = self.memory
         words: set[str] = set()
@@ -313,13 +317,7 @@ class Writer:
             rows.append((key, json.dumps(ids)))
             for pid in ids:
                 p = mem.patterns.get(pid)
-                if (
-                    p is not None
-                    and p.is_active
-                    and not p.is_transient
-                    and p.culprit is not None
-                    and p.failure_class in CAPABILITY_CLASSES
-                ):
+                if p is not None and culprit_blocks(p):
                     kind, value = key_trigger(key)
                     (words if kind == "word" else literals).add(value)
                     break
@@ -327,8 +325,8 @@ class Writer:
         self._triggers(conn, words, literals)
 
     def _exact(self, conn: sqlite3.Connection, items: list[tuple[tuple[str, str], int]]) -> None:
-        from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES
         from mspmode.engine.keys import command_keys
+        from mspmode.engine.precheck import exact_blocks
         from mspmode.engine.tokenize import parse_cached
 
         mem = self.memory
@@ -338,7 +336,7 @@ class Writer:
         for (host, norm), idx in items:
             rec = mem.commands[idx]
             rows.append((host, norm, idx, _dump(rec)))
-            if rec.failure_class not in CAPABILITY_CLASSES | STATE_CLASSES or rec.is_transient:
+            if not exact_blocks(mem, rec):
                 continue  # a success or a transient failure only adds a note: allow
             # An exact repeat normalises to the same text: a word the normalised text kept from
             # the command as written is in every command that does. The rarest is wanted; a word

@@ -36,7 +36,11 @@ from mspmode.settings import Settings
 from mspmode.vault.keyfiles import KEY_NAMES, ensure_key_file
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV_SET = ROOT.parent / "shared" / "scenarios" / "dev-learning.jsonl"
+# ../shared beside the checkout, or beside a folder above it (a worktree under wt/)
+SHARED = next(
+    (p / "shared" for p in ROOT.parents if (p / "shared" / "scenarios").is_dir()), ROOT.parent / "shared"
+)
+DEV_SET = SHARED / "scenarios" / "dev-learning.jsonl"
 ADMIN = local_actor()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from mspmode.engine import Memory, record
 from mspmode.engine.transfer import printed_fix, suggest_fixes
 
@@ -111,3 +113,121 @@ def test_printed_fix_between_the_same_words() -> None:
     assert printed_fix("yarn add redux", old, new) == "yarn add moment"
     assert printed_fix("yarn add redux", old, "something else") is None
     assert printed_fix("npm i", old, new) is None
+
+
+# ---- what the error prints: choices, picks, advice ------------------------------------------
+
+
+def test_a_printed_spelling_replaces_the_new_commands_word_in_its_place() -> None:
+    def out(option: str) -> str:
+        return f"error: did you mean `-{option}` (with two dashes ?)"
+
+    memory = _taught("git add -patch", out("-patch"), "git add --patch")
+    # the error printed --bare; the command's word in the place of -patch is -bare
+    assert _after(memory, "git init -bare", out("-bare"))[0] == "git init --bare"
+
+
+def test_a_word_printed_twice_is_read_where_both_sides_agree() -> None:
+    def out(word: str, listing: str, pick: str) -> str:
+        return (
+            "tool: error: argument command: Invalid choice, valid choices are:\n\n"
+            f"{listing}\n\nInvalid choice: '{word}', maybe you meant:\n\n  * {pick}\n"
+        )
+
+    memory = _taught("tool dynamdb scan", out("dynamdb", "dynamodb | ec2", "dynamodb"), "tool dynamodb scan")
+    # the pick, not the first word of the new listing
+    got = _after(memory, "tool dynamodb scn", out("scn", "query | scan", "scan"))
+    assert got[0] == "tool dynamodb scan"
+
+
+def test_a_word_that_starts_the_message_is_read_by_the_words_after_it() -> None:
+    def out(word: str) -> str:
+        return f"{word}: Unknown command\nDid you mean -{word}?  This command begins with a dash."
+
+    memory = _taught("hdfs dfs ls", out("ls"), "hdfs dfs -ls")
+    assert _after(memory, "hdfs dfs rm /tmp/x", out("rm"))[0] == "hdfs dfs -rm /tmp/x"
+
+
+@pytest.mark.parametrize(
+    ("teach", "new", "expected"),
+    [
+        # a list of one: "(did you mean one of revert?)"
+        (
+            (
+                "hg base",
+                "hg: unknown command 'base'\n(did you mean one of blame, phase, rebase?)",
+                "hg rebase",
+            ),
+            ("hg vert", "hg: unknown command 'vert'\n(did you mean one of revert?)"),
+            "hg revert",
+        ),
+        # the alternatives of a usage line
+        (
+            ("git bisect goood", "usage: git bisect [help|start|bad|good|reset|log]", "git bisect good"),
+            ("git bisect rset", "usage: git bisect [help|start|bad|good|reset|log]"),
+            "git bisect reset",
+        ),
+        # words under a heading; an ambiguous word is an unknown one
+        (
+            (
+                "hg base",
+                "hg: unknown command 'base'\n(did you mean one of blame, phase, rebase?)",
+                "hg rebase",
+            ),
+            ("hg re", "hg: command 're' is ambiguous:\n    rebase recover remove rename"),
+            "hg rebase",
+        ),
+    ],
+)
+def test_a_choice_the_error_offers_is_taken_by_likeness(
+    teach: tuple[str, str, str], new: tuple[str, str], expected: str
+) -> None:
+    memory = _taught(*teach)
+    assert _after(memory, *new)[0] == expected
+
+
+def test_one_choice_taught_says_nothing_about_choosing_among_several() -> None:
+    def out(word: str, choices: list[str]) -> str:
+        head = "The most similar command is" if len(choices) == 1 else "The most similar commands are"
+        return f"git: '{word}' is not a git command. See 'git --help'.\n\n{head}\n" + "\n".join(choices)
+
+    memory = _taught("git brnch", out("brnch", ["branch"]), "git branch")
+    assert _after(memory, "git st", out("st", ["status", "stage", "stash"])) == []
+
+
+def test_errors_that_offer_other_choices_are_one_failure() -> None:
+    def out(word: str, hint: str) -> str:
+        return f'Warning: No available formula with the name "{word}". Did you mean {hint}?'
+
+    memory = _taught("brew install giss", out("giss", "gist"), "brew install gist")
+    assert _after(memory, "brew install gitt", out("gitt", "git, gitg or gist"))[0] == "brew install git"
+
+
+def test_errors_that_give_the_same_advice_are_one_failure() -> None:
+    memory = _taught(
+        "vagrant ssh",
+        "VM must be running to open SSH connection. Run `vagrant up`\nto start the virtual machine.",
+        "vagrant up && vagrant ssh",
+    )
+    got = _after(
+        memory, "vagrant rdp", "VM must be created before running this command. Run `vagrant up` first."
+    )
+    assert got[0] == "vagrant up && vagrant rdp"
+
+
+def test_a_first_step_the_error_printed_is_read_from_the_new_error() -> None:
+    def out(env: str, rails: str) -> str:
+        head = "\nMigrations are pending. To resolve this issue, run:\n\n        "
+        return f"{head}{rails} db:migrate RAILS_ENV={env}\n"
+
+    memory = _taught(
+        "bin/rspec", out("development", "rails"), "rails db:migrate RAILS_ENV=development && bin/rspec"
+    )
+    # the same command, the step printed for it now: not the learned one as it was
+    got = _after(memory, "bin/rspec", out("test", "bin/rails"))
+    assert got[0] == "bin/rails db:migrate RAILS_ENV=test && bin/rspec"
+
+
+def test_a_shortcut_program_fails_as_the_program_it_runs() -> None:
+    memory = _taught("choco install logstitcher", "", "choco install logstitcher.install")
+    assert _after(memory, "cinst logstitcher -y", "")[0] == "cinst logstitcher.install -y"

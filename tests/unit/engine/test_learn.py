@@ -85,6 +85,12 @@ def at(minute: int) -> str:
             "Get-WmiObject win32_bios",
         ),
         ("useradd -m bob", "adduser -D bob", "sudo useradd -m alice", POSIX, "sudo adduser -D alice"),
+        # letters put in the other case are put so in the new option
+        ("pacman -sy vim", "pacman -Sy vim", "pacman -ss emacs", POSIX, "pacman -Ss emacs"),
+        # a URL's host taken from it
+        ("whois https://a.org/wiki/Main", "whois a.org", "whois https://b.com/s?q=x", POSIX, "whois b.com"),
+        # words put in another order; the options before them stay before them
+        ("grep test.py test", "grep test test.py", "grep -lir . test", POSIX, "grep -lir test ."),
     ],
 )
 def test_adapt_transplants_the_edit(failed: str, fix: str, new: str, dialect: str, expected: str) -> None:
@@ -285,6 +291,7 @@ def test_pattern_maps_onto_the_failure_patterns_table() -> None:
     assert row["affected_systems"] == ["AD1"] and row["affected_os_versions"] == ["Windows Server 2008 R2"]
     assert row["distinguishing_traits"] == {
         "os": "windows server",
+        "os_major": "windows server 2008 r2",
         "os_release": "windows server 2008 r2",
         "powershell_version": "2.0",
     }
@@ -305,14 +312,20 @@ def test_ingest_reads_import_lines() -> None:
 
 
 def test_weak_traits_need_the_os_and_two_more() -> None:
+    """Plain words (the OS name, init system, package manager) link hosts only when a release is
+    not known to tell them apart: Ubuntu 20.04 and 22.04 are other releases, not alike."""
     memory = Memory()
     base = {"shell_type": "bash", "init_system": "systemd"}
     add_host(memory, "u20", {**base, "os": "Ubuntu", "os_version": "20.04", "package_manager": "apt"})
+    add_host(memory, "u20b", {**base, "os": "Ubuntu", "os_version": "20.04", "package_manager": "apt"})
     add_host(memory, "u22", {**base, "os": "Ubuntu", "os_version": "22.04", "package_manager": "apt"})
+    add_host(memory, "ubu", {**base, "os": "Ubuntu", "package_manager": "apt"})
     add_host(memory, "c7", {**base, "os": "CentOS", "os_version": "7", "package_manager": "yum"})
     add_host(memory, "c8", {**base, "os": "CentOS", "os_version": "8", "package_manager": "dnf"})
     record(memory, "u20", "docker compose up -d", 1, "docker: 'compose' is not a docker command.", at(0), "a")
     record(memory, "c7", "ip -br addr", 255, 'Option "-br" is unknown, try "ip -help".', at(1), "b")
-    assert check(memory, "u22", "docker compose ps").verdict == "warn"
+    assert check(memory, "u20b", "docker compose ps").verdict == "warn"
+    assert check(memory, "ubu", "docker compose ps").verdict == "warn"
+    assert check(memory, "u22", "docker compose ps").verdict == "allow"
     assert check(memory, "c8", "ip -br link").verdict == "allow"
     assert check(memory, "u22", "ip -br link").verdict == "allow"

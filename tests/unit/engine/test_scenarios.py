@@ -20,7 +20,11 @@ import pytest
 from mspmode.engine import Memory, check, ingest
 
 ROOT = Path(__file__).resolve().parents[3]
-DEV_SET = ROOT.parent / "shared" / "scenarios" / "dev-learning.jsonl"
+# ../shared beside the checkout, or beside a folder above it (a worktree under wt/)
+SHARED = next(
+    (p / "shared" for p in ROOT.parents if (p / "shared" / "scenarios").is_dir()), ROOT.parent / "shared"
+)
+DEV_SET = SHARED / "scenarios" / "dev-learning.jsonl"
 OWN_SET = ROOT / "tests" / "corpora" / "engine-scenarios.jsonl"
 
 

@@ -12,7 +12,12 @@ import pytest
 
 from mspmode.engine import classify, find_culprit, parse
 
-DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "thefuck-pairs.jsonl"
+ROOT = Path(__file__).resolve().parents[3]
+# ../shared beside the checkout, or beside a folder above it (a worktree under wt/)
+SHARED = next(
+    (p / "shared" for p in ROOT.parents if (p / "shared" / "data").is_dir()), ROOT.parent / "shared"
+)
+DATA = SHARED / "data" / "thefuck-pairs.jsonl"
 
 FAMILIES = {
     "unknown_subcommand": {
