@@ -59,7 +59,16 @@ print("\\n" + json.dumps(sorted(sys.modules)), file=sys.stderr)
 def test_a_hook_process_never_loads_the_heavy_stack(
     msp_env: dict[str, str], tmp_path: Path, event: str, payload: dict[str, object]
 ) -> None:
+    # The steady state of a hook whose service cannot answer: the session was told already
+    # (telling it logs, redacted, once: the redactor is the heavy part), and the service failed
+    # a moment ago, so it is not started again. The database file is there, never opened.
+    home = Path(msp_env["MSP_HOME"])
+    (home / "hook-sessions").mkdir(parents=True)
+    (home / "service.failed").touch()
+    (home / "hook-sessions" / "s1.degraded").touch()
+    (home / "msp.db").touch()
     env = {**msp_env}
+    payload = {"session_id": "s1", **payload}
     code = PROBE.format(payload=repr(payload), event=event, root=ROOT)
     proc = subprocess.run(
         [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, timeout=60

@@ -85,7 +85,10 @@ def test_install_merges_idempotently_and_uninstall_removes_only_ours(home_env: d
         argv, input=json.dumps({"tool_name": "Bash", "tool_input": {"command": "ls"}}),
         capture_output=True, text=True, timeout=60, env=home_env, check=False,
     )  # fmt: skip
-    assert proc.returncode == 0 and proc.stdout == ""
+    # No `msp init` ran here: the hook says the database is missing rather than create one.
+    assert proc.returncode == 0, proc.stderr
+    told = json.loads(proc.stdout)["hookSpecificOutput"]["additionalContext"]
+    assert "does not exist" in told and not (Path(home_env["MSP_HOME"]) / "msp.db").exists()
 
     gone = msp(home_env, "hooks", "uninstall")
     assert gone.returncode == 0, gone.stderr
