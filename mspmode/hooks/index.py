@@ -187,6 +187,27 @@ def _dump(obj: Any) -> bytes:
     return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+class Ops:
+    """Statements noted with their rows (``execute``/``executemany`` as on a connection) and
+    run on one later: what a writer read from the engine's memory, kept apart from it."""
+
+    def __init__(self) -> None:
+        self.ops: list[tuple[str, list[Any], bool]] = []
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> None:
+        self.ops.append((sql, [tuple(params)], False))
+
+    def executemany(self, sql: str, rows: Iterable[Any]) -> None:
+        self.ops.append((sql, list(rows), True))
+
+    def run(self, conn: sqlite3.Connection) -> None:
+        for sql, rows, many in self.ops:
+            if many:
+                conn.executemany(sql, rows)
+            else:
+                conn.execute(sql, rows[0])
+
+
 class Writer:
     """Writes ``memory`` (an engine ``Memory``) into the index at ``path``."""
 
@@ -218,9 +239,18 @@ class Writer:
     def delta(self, fresh: str, records: Iterable[Any], pattern_ids: Iterable[str]) -> None:
         """Bring an index up to date after ``records`` were learned (and ``pattern_ids``
         changed); writes the whole index when there is none or it is of another engine."""
-        if not self._usable():
+        ops = self.delta_ops(fresh, records, pattern_ids)
+        if ops is None:
             self.full(fresh)
-            return
+        else:
+            self.apply(ops)
+
+    def delta_ops(self, fresh: str, records: Iterable[Any], pattern_ids: Iterable[str]) -> Ops | None:
+        """What :meth:`delta` writes, read from the memory now and written by :meth:`apply`
+        later: the memory is read under the learning lock, the file is written without it (a
+        hook's request does not wait for the disk). None when the index must be written whole."""
+        if not self._usable():
+            return None
         from mspmode.engine.keys import command_keys
         from mspmode.engine.tokenize import parse_cached
 
@@ -241,14 +271,20 @@ class Writer:
             p = mem.patterns.get(pid)
             if p is not None and p.culprit is not None:
                 keys.add(p.culprit.key)
+        ops = Ops()
+        self._hosts(ops)
+        self._patterns(ops, sorted(ids))
+        self._culprits(ops, sorted(keys))
+        self._exact(ops, exact)
+        self._meta(ops, fresh)
+        return ops
+
+    def apply(self, ops: Ops) -> None:
+        """Write ``ops`` (from :meth:`delta_ops`) in one transaction."""
         conn = sqlite3.connect(self.path, timeout=10.0)
         try:
             conn.execute("BEGIN IMMEDIATE")
-            self._hosts(conn)
-            self._patterns(conn, sorted(ids))
-            self._culprits(conn, sorted(keys))
-            self._exact(conn, exact)
-            self._meta(conn, fresh)
+            ops.run(conn)
             conn.commit()
         finally:
             conn.close()
@@ -266,11 +302,11 @@ class Writer:
             return False
         return meta.get("format") == FORMAT and meta.get("code") == code_stamp()
 
-    def _meta(self, conn: sqlite3.Connection, fresh: str) -> None:
+    def _meta(self, conn: sqlite3.Connection | Ops, fresh: str) -> None:
         values = {"format": FORMAT, "code": code_stamp(), "freshness": fresh, "written_at": str(time.time())}
         conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
 
-    def _hosts(self, conn: sqlite3.Connection) -> None:
+    def _hosts(self, conn: sqlite3.Connection | Ops) -> None:
         mem = self.memory
         conn.execute("DELETE FROM hosts")
         conn.execute("DELETE FROM lookup")
@@ -281,7 +317,7 @@ class Writer:
             "INSERT INTO shared VALUES (?, ?)", ((k, json.dumps(v)) for k, v in mem.shared_spellings.items())
         )
 
-    def _patterns(self, conn: sqlite3.Connection, ids: list[str]) -> None:
+    def _patterns(self, conn: sqlite3.Connection | Ops, ids: list[str]) -> None:
         mem = self.memory
         rows: list[tuple[str, bytes]] = []
         links: list[tuple[str, str]] = []
@@ -298,7 +334,7 @@ class Writer:
         conn.executemany("INSERT OR REPLACE INTO patterns VALUES (?, ?)", rows)
         conn.executemany("INSERT OR IGNORE INTO host_patterns VALUES (?, ?)", links)
 
-    def _culprits(self, conn: sqlite3.Connection, keys: list[str]) -> None:
+    def _culprits(self, conn: sqlite3.Connection | Ops, keys: list[str]) -> None:
         from mspmode.engine.classify import CAPABILITY_CLASSES
 
         mem = self.memory
@@ -326,7 +362,7 @@ class Writer:
         conn.executemany("INSERT OR REPLACE INTO culprits VALUES (?, ?)", rows)
         self._triggers(conn, words, literals)
 
-    def _exact(self, conn: sqlite3.Connection, items: list[tuple[tuple[str, str], int]]) -> None:
+    def _exact(self, conn: sqlite3.Connection | Ops, items: list[tuple[tuple[str, str], int]]) -> None:
         from mspmode.engine.classify import CAPABILITY_CLASSES, STATE_CLASSES
         from mspmode.engine.keys import command_keys
         from mspmode.engine.tokenize import parse_cached
@@ -359,7 +395,7 @@ class Writer:
         self._triggers(conn, words, literals)
 
     @staticmethod
-    def _triggers(conn: sqlite3.Connection, words: set[str], literals: set[str]) -> None:
+    def _triggers(conn: sqlite3.Connection | Ops, words: set[str], literals: set[str]) -> None:
         conn.executemany("INSERT OR IGNORE INTO triggers VALUES (?)", ((w,) for w in words))
         conn.executemany("INSERT OR IGNORE INTO literals VALUES (?)", ((s,) for s in literals))
 
