@@ -170,7 +170,8 @@ class LearningState:
     row_ids: RowIds = field(default_factory=RowIds)  # engine record index -> commands_run id
     mark_at: datetime | None = None
     mark_id: uuid.UUID | None = None
-    recent: dict[uuid.UUID, datetime] = field(default_factory=dict)
+    # commands_run id (its 16 bytes: cheap to unpickle, unlike 100k UUIDs) -> created_at
+    recent: dict[bytes, datetime] = field(default_factory=dict)
     host_mark: datetime | None = None
     audit_seq: int | None = None
     stored: set[str] = field(default_factory=set)  # pattern ids known to have a row
@@ -364,7 +365,7 @@ def remember(st: LearningState, row_id: uuid.UUID, created_at: datetime) -> None
         or (created_at == mark and row_id.hex > (st.mark_id.hex if st.mark_id else ""))
     ):
         st.mark_at, st.mark_id = created_at, row_id
-    st.recent[row_id] = created_at
+    st.recent[row_id.bytes] = created_at
     st.changed = True
 
 
@@ -414,14 +415,14 @@ def catch_up(session: Session, st: LearningState, *, force: bool = False) -> int
             # A row committed late, stamped before the mark: apply the ones not seen yet.
             late = base.where(_COMMANDS.c.created_at >= low, _COMMANDS.c.created_at <= st.mark_at)
             for row in session.execute(late.order_by(*order)):
-                if row.id not in st.recent:
+                if row.id.bytes not in st.recent:
                     replay_row(session, st, row)
                     applied += 1
         newer = base.where(_COMMANDS.c.created_at > st.mark_at)
     else:
         newer = base
     for row in session.execute(newer.order_by(*order), execution_options={"yield_per": 2000}):
-        if row.id not in st.recent:
+        if row.id.bytes not in st.recent:
             replay_row(session, st, row)
             applied += 1
     st.audit_seq = seq
