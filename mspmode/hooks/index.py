@@ -192,20 +192,33 @@ class Ops:
     run on one later: what a writer read from the engine's memory, kept apart from it."""
 
     def __init__(self) -> None:
-        self.ops: list[tuple[str, list[Any], bool]] = []
+        self.ops: list[tuple[str, str, list[Any]]] = []
 
     def execute(self, sql: str, params: Iterable[Any] = ()) -> None:
-        self.ops.append((sql, [tuple(params)], False))
+        self.ops.append(("one", sql, [tuple(params)]))
 
     def executemany(self, sql: str, rows: Iterable[Any]) -> None:
-        self.ops.append((sql, list(rows), True))
+        self.ops.append(("many", sql, list(rows)))
+
+    def mirror(self, table: str, key: str, rows: Iterable[tuple[str, Any]]) -> None:
+        """Make the two-column ``table`` (keyed by ``key``) hold exactly ``rows``, writing only
+        the rows that differ from what it holds when run."""
+        self.ops.append(("mirror", f"{table} {key}", list(rows)))
 
     def run(self, conn: sqlite3.Connection) -> None:
-        for sql, rows, many in self.ops:
-            if many:
+        for kind, sql, rows in self.ops:
+            if kind == "many":
                 conn.executemany(sql, rows)
-            else:
+            elif kind == "one":
                 conn.execute(sql, rows[0])
+            else:
+                table, key = sql.split()
+                have = dict(conn.execute(f"SELECT * FROM {table}"))
+                want = dict(rows)
+                gone = [(k,) for k in have.keys() - want.keys()]
+                conn.executemany(f"DELETE FROM {table} WHERE {key} = ?", gone)
+                changed = [(k, v) for k, v in want.items() if have.get(k) != v]
+                conn.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)", changed)
 
 
 class Writer:
@@ -306,16 +319,27 @@ class Writer:
         values = {"format": FORMAT, "code": code_stamp(), "freshness": fresh, "written_at": str(time.time())}
         conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
 
-    def _hosts(self, conn: sqlite3.Connection | Ops) -> None:
+    def _host_rows(self) -> tuple[list[tuple[str, bytes]], list[tuple[str, str]], list[tuple[str, str]]]:
         mem = self.memory
+        return (
+            [(k, _dump(h)) for k, h in mem.hosts.items()],
+            list(mem.host_lookup.items()),
+            [(k, json.dumps(v)) for k, v in mem.shared_spellings.items()],
+        )
+
+    def _hosts(self, conn: sqlite3.Connection | Ops) -> None:
+        hosts, lookup, shared = self._host_rows()
+        if isinstance(conn, Ops):  # a delta: only the hosts that changed are written
+            conn.mirror("hosts", "key", hosts)
+            conn.mirror("lookup", "spelling", lookup)
+            conn.mirror("shared", "spelling", shared)
+            return
         conn.execute("DELETE FROM hosts")
         conn.execute("DELETE FROM lookup")
         conn.execute("DELETE FROM shared")
-        conn.executemany("INSERT INTO hosts VALUES (?, ?)", ((k, _dump(h)) for k, h in mem.hosts.items()))
-        conn.executemany("INSERT INTO lookup VALUES (?, ?)", mem.host_lookup.items())
-        conn.executemany(
-            "INSERT INTO shared VALUES (?, ?)", ((k, json.dumps(v)) for k, v in mem.shared_spellings.items())
-        )
+        conn.executemany("INSERT INTO hosts VALUES (?, ?)", hosts)
+        conn.executemany("INSERT INTO lookup VALUES (?, ?)", lookup)
+        conn.executemany("INSERT INTO shared VALUES (?, ?)", shared)
 
     def _patterns(self, conn: sqlite3.Connection | Ops, ids: list[str]) -> None:
         mem = self.memory
