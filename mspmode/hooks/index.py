@@ -191,6 +191,40 @@ def _dump(obj: Any) -> bytes:
     return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+class Ops:
+    """Statements noted with their rows (``execute``/``executemany`` as on a connection) and
+    run on one later: what a writer read from the engine's memory, kept apart from it."""
+
+    def __init__(self) -> None:
+        self.ops: list[tuple[str, str, list[Any]]] = []
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> None:
+        self.ops.append(("one", sql, [tuple(params)]))
+
+    def executemany(self, sql: str, rows: Iterable[Any]) -> None:
+        self.ops.append(("many", sql, list(rows)))
+
+    def mirror(self, table: str, key: str, rows: Iterable[tuple[str, Any]]) -> None:
+        """Make the two-column ``table`` (keyed by ``key``) hold exactly ``rows``, writing only
+        the rows that differ from what it holds when run."""
+        self.ops.append(("mirror", f"{table} {key}", list(rows)))
+
+    def run(self, conn: sqlite3.Connection) -> None:
+        for kind, sql, rows in self.ops:
+            if kind == "many":
+                conn.executemany(sql, rows)
+            elif kind == "one":
+                conn.execute(sql, rows[0])
+            else:
+                table, key = sql.split()
+                have = dict(conn.execute(f"SELECT * FROM {table}"))
+                want = dict(rows)
+                gone = [(k,) for k in have.keys() - want.keys()]
+                conn.executemany(f"DELETE FROM {table} WHERE {key} = ?", gone)
+                changed = [(k, v) for k, v in want.items() if have.get(k) != v]
+                conn.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)", changed)
+
+
 class Writer:
     """Writes ``memory`` (an engine ``Memory``) into the index at ``path``."""
 
@@ -222,9 +256,18 @@ class Writer:
     def delta(self, fresh: str, records: Iterable[Any], pattern_ids: Iterable[str]) -> None:
         """Bring an index up to date after ``records`` were learned (and ``pattern_ids``
         changed); writes the whole index when there is none or it is of another engine."""
-        if not self._usable():
+        ops = self.delta_ops(fresh, records, pattern_ids)
+        if ops is None:
             self.full(fresh)
-            return
+        else:
+            self.apply(ops)
+
+    def delta_ops(self, fresh: str, records: Iterable[Any], pattern_ids: Iterable[str]) -> Ops | None:
+        """What :meth:`delta` writes, read from the memory now and written by :meth:`apply`
+        later: the memory is read under the learning lock, the file is written without it (a
+        hook's request does not wait for the disk). None when the index must be written whole."""
+        if not self._usable():
+            return None
         from mspmode.engine.keys import command_keys
         from mspmode.engine.tokenize import parse_cached
 
@@ -245,14 +288,20 @@ class Writer:
             p = mem.patterns.get(pid)
             if p is not None and p.culprit is not None:
                 keys.add(p.culprit.key)
+        ops = Ops()
+        self._hosts(ops)
+        self._patterns(ops, sorted(ids))
+        self._culprits(ops, sorted(keys))
+        self._exact(ops, exact)
+        self._meta(ops, fresh)
+        return ops
+
+    def apply(self, ops: Ops) -> None:
+        """Write ``ops`` (from :meth:`delta_ops`) in one transaction."""
         conn = sqlite3.connect(self.path, timeout=10.0)
         try:
             conn.execute("BEGIN IMMEDIATE")
-            self._hosts(conn)
-            self._patterns(conn, sorted(ids))
-            self._culprits(conn, sorted(keys))
-            self._exact(conn, exact)
-            self._meta(conn, fresh)
+            ops.run(conn)
             conn.commit()
         finally:
             conn.close()
@@ -270,22 +319,33 @@ class Writer:
             return False
         return meta.get("format") == FORMAT and meta.get("code") == code_stamp()
 
-    def _meta(self, conn: sqlite3.Connection, fresh: str) -> None:
+    def _meta(self, conn: sqlite3.Connection | Ops, fresh: str) -> None:
         values = {"format": FORMAT, "code": code_stamp(), "freshness": fresh, "written_at": str(time.time())}
         conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
 
-    def _hosts(self, conn: sqlite3.Connection) -> None:
+    def _host_rows(self) -> tuple[list[tuple[str, bytes]], list[tuple[str, str]], list[tuple[str, str]]]:
         mem = self.memory
+        return (
+            [(k, _dump(h)) for k, h in mem.hosts.items()],
+            list(mem.host_lookup.items()),
+            [(k, json.dumps(v)) for k, v in mem.shared_spellings.items()],
+        )
+
+    def _hosts(self, conn: sqlite3.Connection | Ops) -> None:
+        hosts, lookup, shared = self._host_rows()
+        if isinstance(conn, Ops):  # a delta: only the hosts that changed are written
+            conn.mirror("hosts", "key", hosts)
+            conn.mirror("lookup", "spelling", lookup)
+            conn.mirror("shared", "spelling", shared)
+            return
         conn.execute("DELETE FROM hosts")
         conn.execute("DELETE FROM lookup")
         conn.execute("DELETE FROM shared")
-        conn.executemany("INSERT INTO hosts VALUES (?, ?)", ((k, _dump(h)) for k, h in mem.hosts.items()))
-        conn.executemany("INSERT INTO lookup VALUES (?, ?)", mem.host_lookup.items())
-        conn.executemany(
-            "INSERT INTO shared VALUES (?, ?)", ((k, json.dumps(v)) for k, v in mem.shared_spellings.items())
-        )
+        conn.executemany("INSERT INTO hosts VALUES (?, ?)", hosts)
+        conn.executemany("INSERT INTO lookup VALUES (?, ?)", lookup)
+        conn.executemany("INSERT INTO shared VALUES (?, ?)", shared)
 
-    def _patterns(self, conn: sqlite3.Connection, ids: list[str]) -> None:
+    def _patterns(self, conn: sqlite3.Connection | Ops, ids: list[str]) -> None:
         mem = self.memory
         rows: list[tuple[str, bytes]] = []
         links: list[tuple[str, str]] = []
@@ -302,7 +362,7 @@ class Writer:
         conn.executemany("INSERT OR REPLACE INTO patterns VALUES (?, ?)", rows)
         conn.executemany("INSERT OR IGNORE INTO host_patterns VALUES (?, ?)", links)
 
-    def _culprits(self, conn: sqlite3.Connection, keys: list[str]) -> None:
+    def _culprits(self, conn: sqlite3.Connection | Ops, keys: list[str]) -> None:
         from mspmode.engine.precheck import culprit_blocks
 
         mem = self.memory
@@ -324,7 +384,7 @@ class Writer:
         conn.executemany("INSERT OR REPLACE INTO culprits VALUES (?, ?)", rows)
         self._triggers(conn, words, literals)
 
-    def _exact(self, conn: sqlite3.Connection, items: list[tuple[tuple[str, str], int]]) -> None:
+    def _exact(self, conn: sqlite3.Connection | Ops, items: list[tuple[tuple[str, str], int]]) -> None:
         from mspmode.engine.keys import command_keys
         from mspmode.engine.precheck import exact_blocks
         from mspmode.engine.tokenize import parse_cached
@@ -357,7 +417,7 @@ class Writer:
         self._triggers(conn, words, literals)
 
     @staticmethod
-    def _triggers(conn: sqlite3.Connection, words: set[str], literals: set[str]) -> None:
+    def _triggers(conn: sqlite3.Connection | Ops, words: set[str], literals: set[str]) -> None:
         conn.executemany("INSERT OR IGNORE INTO triggers VALUES (?)", ((w,) for w in words))
         conn.executemany("INSERT OR IGNORE INTO literals VALUES (?)", ((s,) for s in literals))
 

@@ -141,15 +141,19 @@ def index_after(rt: Runtime, recorded: list[learning.Recorded], *, full: bool) -
         before = len(mine.row_ids) if mine is not None else -1
         st = cache.current(rt, s)
         writer = index.Writer(path, st.memory)
-        if full or len(st.row_ids) != before:
+        ops = None
+        if not full and len(st.row_ids) == before:
+            ids: set[str] = set()
+            for r in recorded:
+                ids.update(r.learned.fixes)
+                ids.update(r.learned.resolved)
+                ids.update(r.learned.refined)
+            ops = writer.delta_ops(fresh, [r.learned.record for r in recorded], ids)
+        if ops is None:
             writer.full(fresh)
             return
-        ids: set[str] = set()
-        for r in recorded:
-            ids.update(r.learned.fixes)
-            ids.update(r.learned.resolved)
-            ids.update(r.learned.refined)
-        writer.delta(fresh, [r.learned.record for r in recorded], ids)
+    # Written without the learning lock: the next hook's request does not wait for the disk.
+    writer.apply(ops)
 
 
 def scope_for(

@@ -151,3 +151,34 @@ def test_the_index_opens_read_only_wherever_msp_home_is(tmp_path: Path, name: st
     finally:
         reader.close()
     assert index.file_uri(path) == Path(path).absolute().as_uri()
+
+
+def test_a_delta_writes_exactly_the_hosts_that_changed(tmp_path: Path) -> None:
+    """A delta writes only the host rows that differ from the file's, and leaves the tables
+    as a full write would: a new host, its spellings, a host whose traits changed."""
+    mem, _ = build()
+    path = tmp_path / "i.sqlite"
+    index.Writer(path, mem).full("a")
+    add_host(mem, "delta-new", {"shell_type": "powershell", "os": "windows"})
+    engine.add_host(mem, "corpus-5", {"shell_type": "zsh", "os": "macos"})
+    learned = [
+        engine.record(mem, "delta-new", "Get-LocalUser", 1, "Get-LocalUser : The term ... not recognized")
+    ]
+    index.Writer(path, mem).delta("b", [item.record for item in learned], set())
+    other = tmp_path / "full.sqlite"
+    index.Writer(other, mem).full("b")
+
+    def tables(p: Path) -> dict[str, set[tuple[Any, ...]]]:
+        conn = sqlite3.connect(p)
+        try:
+            return {t: set(conn.execute(f"SELECT * FROM {t}")) for t in ("hosts", "lookup", "shared")}
+        finally:
+            conn.close()
+
+    assert tables(path) == tables(other)
+    conn = sqlite3.connect(path)
+    try:
+        keys = {k for (k,) in conn.execute("SELECT key FROM hosts")}
+    finally:
+        conn.close()
+    assert "delta-new" in keys and "corpus-5" in keys
