@@ -56,6 +56,7 @@ from tests.api.conftest import Api, api, jsonable  # noqa: F401  (api: a server 
 from tests.cli.test_setup import MSP
 from tests.conftest import BACKENDS, create_scratch_database
 from tests.corpora import SecretCase, load_secret_cases
+from tests.hooks.test_hooks_e2e import stop_service
 from tests.rows import build_row, serial, value_for, vocabularies
 from tests.servers import serve_in_thread
 
@@ -498,6 +499,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             rt.dispose()
         yield w
     finally:
+        stop_service(env)  # the local service the hooks started: not left for 30 idle minutes
         drop()  # type: ignore[operator]
 
 
