@@ -16,7 +16,6 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from mspmode.cli.app import app, load_settings
 from mspmode.errors import MSPError
 
 CRASH_LOG = "cli-errors.log"
@@ -25,6 +24,14 @@ CRASH_LOG_MAX_BYTES = 1_000_000  # then it is moved to cli-errors.log.1
 
 def main() -> None:
     """Console-script entry point."""
+    if sys.argv[1:2] == ["check"]:
+        from mspmode.cli import quickcheck
+
+        code = quickcheck.run(sys.argv[2:])
+        if code is not None:
+            sys.exit(code)
+    from mspmode.cli.app import app
+
     try:
         # Without standalone mode Click returns a typer.Exit's code instead of exiting with it.
         code = app(standalone_mode=False)
@@ -93,6 +100,7 @@ def _log_crash(exc: BaseException) -> Path | None:
     """Append the redacted traceback to ``MSP_HOME/cli-errors.log`` (0600); its path, or None
     if it could not be written. The command's arguments are not logged: they may hold secrets."""
     try:
+        from mspmode.cli.app import load_settings
         from mspmode.vault.redact import redact
 
         home = load_settings().home
@@ -111,6 +119,14 @@ def _log_crash(exc: BaseException) -> Path | None:
         return path
     except Exception:
         return None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # imported when asked for: ``msp check`` may answer without Typer
+        from mspmode.cli.app import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["app", "main"]

@@ -43,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "import": ("learning", "Import a history of commands and learn from it."),
     "check": (
-        "learning",
+        "check",
         "Pre-check a command before it runs: block, warn or allow, with the reason and what worked instead.",
     ),
     "learn": ("learning", "Re-run the analysis over the whole recorded history."),

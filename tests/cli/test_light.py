@@ -12,11 +12,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.main import get_group
 
 from mspmode.cli.app import COMMANDS, app, load_command
+from tests.cli.test_setup import msp
+from tests.hooks.test_hooks_e2e import stop_service
 
 HEAVY = ("fastapi", "sqlalchemy", "pydantic", "pydantic_settings", "mcp", "starlette", "alembic")
 
@@ -41,10 +44,10 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _probe(tmp_path: Path, *args: str) -> tuple[str, int, set[str]]:
+def _probe(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[str, int, set[str]]:
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
-        env=_env(tmp_path),
+        env=env or _env(tmp_path),
         capture_output=True,
         text=True,
         timeout=120,
@@ -116,3 +119,68 @@ def test_a_usage_error_is_one_line(tmp_path: Path, args: list[str], message: str
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith(message), lines[0]
     assert "--help`" in lines[0]
+
+
+FAILING = "Get-LocalUser -Name jdoe"
+HISTORY = [
+    {"kind": "client", "name": "Contoso"},
+    {"kind": "host", "client": "Contoso", "hostname": "DC2", "os": "Windows Server"},
+    *(
+        {
+            "kind": "command",
+            "host": "DC2",
+            "command": FAILING,
+            "exit_code": 1,
+            "output": "Get-LocalUser : The term 'Get-LocalUser' is not recognized as the name of a cmdlet",
+            "at": f"2026-01-0{day}T10:00:00Z",
+            "session": f"s{day}",
+        }
+        for day in (1, 2)
+    ),
+]
+
+
+@pytest.fixture
+def learned_home(msp_env: dict[str, str], tmp_path: Path) -> Any:
+    """An SQLite MSP_HOME that learned a failure on DC2; its local service stopped after."""
+    assert msp(msp_env, "init").returncode == 0
+    history = tmp_path / "history.jsonl"
+    history.write_text("".join(json.dumps(line) + "\n" for line in HISTORY))
+    assert msp(msp_env, "import", str(history)).returncode == 0
+    yield msp_env
+    stop_service(msp_env)
+
+
+def test_check_asks_the_running_local_service(learned_home: dict[str, str], tmp_path: Path) -> None:
+    """With the local service running, ``msp check`` gets its answer from it and loads neither
+    Typer nor the database layer; the answer is the one the command gives by itself."""
+    args = ("check", "--json", "--host", "DC2", "--", FAILING)
+    alone = msp(learned_home, *args)
+    assert alone.returncode == 2, alone.stderr
+    assert json.loads(alone.stdout)["verdict"] == "block"
+
+    assert msp(learned_home, "local-service", "start", timeout=600).returncode == 0
+    out, code, modules = _probe(tmp_path, *args, env=learned_home)
+    assert code == 2
+    assert json.loads(out) == json.loads(alone.stdout)
+    assert not {m for m in modules if m.split(".")[0] in ("typer", "sqlalchemy", "pydantic")}
+
+    text, code, _modules = _probe(tmp_path, "check", "-H", "DC2", FAILING, env=learned_home)
+    assert code == 2
+    assert text == msp(learned_home, "check", "-H", "DC2", FAILING).stdout
+    assert text.startswith("BLOCK (confirmed) on DC2: ")
+
+
+def test_check_of_another_database_does_not_ask_the_service(
+    learned_home: dict[str, str], tmp_path: Path
+) -> None:
+    assert msp(learned_home, "local-service", "start", timeout=600).returncode == 0
+    other = dict(learned_home, MSP_HOME=str(tmp_path / "other"))
+    other["MSP_DATABASE_URL"] = f"sqlite:///{tmp_path / 'other.db'}"
+    assert msp(other, "init").returncode == 0
+    # The same MSP_HOME, but this command is pointed at a database the service does not serve.
+    elsewhere = dict(learned_home, MSP_DATABASE_URL=other["MSP_DATABASE_URL"])
+    out, code, modules = _probe(tmp_path, "check", "--json", "--host", "DC2", "--", FAILING, env=elsewhere)
+    assert "sqlalchemy" in modules  # checked in this process, against its own database
+    assert json.loads(out)["verdict"] == "allow"
+    assert code in (0, None)
