@@ -121,12 +121,4 @@ def _log_crash(exc: BaseException) -> Path | None:
         return None
 
 
-def __getattr__(name: str) -> Any:
-    if name == "app":  # imported when asked for: ``msp check`` may answer without Typer
-        from mspmode.cli.app import app
-
-        return app
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["app", "main"]
+__all__ = ["main"]
