@@ -1,7 +1,8 @@
 """The ``msp`` command: one Typer app, one module per noun.
 
 Errors are one line on stderr and exit status 1; nothing below this layer prints. A usage
-error is Click's own message (exit 2); an error nobody meant to raise (a bug, memory run out)
+error (an unknown command or option, a bad value) is one line too, with Click's message and
+where to find the command's help (exit 2); an error nobody meant to raise (a bug, memory run out)
 is one line too, pointing at ``MSP_HOME/cli-errors.log``, where its traceback is kept,
 redacted: never a traceback on the terminal.
 """
@@ -13,10 +14,8 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
-from mspmode.cli.app import app, load_settings
-from mspmode.db.engine import is_busy
-from mspmode.db.session import BUSY_MESSAGE
 from mspmode.errors import MSPError
 
 CRASH_LOG = "cli-errors.log"
@@ -25,6 +24,14 @@ CRASH_LOG_MAX_BYTES = 1_000_000  # then it is moved to cli-errors.log.1
 
 def main() -> None:
     """Console-script entry point."""
+    if sys.argv[1:2] == ["check"]:
+        from mspmode.cli import quickcheck
+
+        code = quickcheck.run(sys.argv[2:])
+        if code is not None:
+            sys.exit(code)
+    from mspmode.cli.app import app
+
     try:
         # Without standalone mode Click returns a typer.Exit's code instead of exiting with it.
         code = app(standalone_mode=False)
@@ -39,13 +46,21 @@ def main() -> None:
         # Typer ships its own copy of Click, whose classes are not the click package's.
         if _is_click(exc, "Exit"):
             sys.exit(getattr(exc, "exit_code", 0))
-        if _is_click(exc, "ClickException"):
+        if _is_click(exc, "NoArgsIsHelpError"):
             exc.show()  # type: ignore[attr-defined]
-            sys.exit(getattr(exc, "exit_code", 1))
+            sys.exit(getattr(exc, "exit_code", 2))
+        if _is_click(exc, "UsageError"):
+            _usage(exc)
+        if _is_click(exc, "ClickException"):
+            _fail(exc.format_message(), getattr(exc, "exit_code", 1))  # type: ignore[attr-defined]
         if _is_click(exc, "Abort"):
             _fail("aborted")
-        if is_busy(exc):
-            _fail(BUSY_MESSAGE)
+        if "sqlalchemy" in sys.modules:
+            from mspmode.db.engine import is_busy
+            from mspmode.db.session import BUSY_MESSAGE
+
+            if is_busy(exc):
+                _fail(BUSY_MESSAGE)
         _crash(exc)
 
 
@@ -56,10 +71,17 @@ def _is_click(exc: BaseException, name: str) -> bool:
     )
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 1) -> None:
     first = message.strip().splitlines()[0] if message.strip() else "failed"
     print(f"msp: error: {first}", file=sys.stderr)
-    sys.exit(1)
+    sys.exit(code)
+
+
+def _usage(exc: Any) -> None:
+    """A usage error in one line: Click's message, and the help of the command it is about."""
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None and ctx.command_path else ""
+    _fail(exc.format_message().rstrip() + where, getattr(exc, "exit_code", 2))
 
 
 def _crash(exc: BaseException) -> None:
@@ -78,6 +100,7 @@ def _log_crash(exc: BaseException) -> Path | None:
     """Append the redacted traceback to ``MSP_HOME/cli-errors.log`` (0600); its path, or None
     if it could not be written. The command's arguments are not logged: they may hold secrets."""
     try:
+        from mspmode.cli.app import load_settings
         from mspmode.vault.redact import redact
 
         home = load_settings().home
@@ -98,4 +121,4 @@ def _log_crash(exc: BaseException) -> Path | None:
         return None
 
 
-__all__ = ["app", "main"]
+__all__ = ["main"]

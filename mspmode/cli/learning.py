@@ -1,5 +1,5 @@
-"""``msp import``, ``msp check``, ``msp patterns`` and ``msp learn``: the daily loop of learning
-from what ran and stopping what is known to fail."""
+"""``msp import``, ``msp patterns`` and ``msp learn``: learning from what ran (``msp check``,
+which asks what was learned, is in :mod:`mspmode.cli.check`)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from mspmode.cli.app import app, emit_json, open_runtime
-from mspmode.errors import ValidationError
 from mspmode.services import learning
 from mspmode.services.actor import local_actor
 from mspmode.services.runtime import Runtime
@@ -26,13 +25,9 @@ patterns_app = typer.Typer(
 )
 app.add_typer(patterns_app, name="patterns")
 
-EXIT_BLOCK = 2  # what agent hooks read as "do not run this"
-CHECK_LINE_BYTES = 2**20  # a longer line of a check batch is answered unchecked, never read whole
-CHECK_GROUP = 1_000  # lines of a check batch answered at a time
-
 
 @contextmanager
-def _runtime() -> Iterator[Runtime]:
+def learning_runtime() -> Iterator[Runtime]:
     with open_runtime() as rt:
         # One process per command: load the learned state from the snapshot, not the history.
         learning.use_snapshots(rt)
@@ -67,7 +62,7 @@ def import_(
     twice: a command line already imported (same host, session, time,
     command and exit code) is counted as "already imported" and skipped.
     """
-    with _runtime() as rt:
+    with learning_runtime() as rt:
         size = file.stat().st_size if file.is_file() else 0
         if sys.stdout.isatty() and not as_json and size:
             report = _import_with_progress(rt, file, size)
@@ -111,153 +106,6 @@ def _import_with_progress(rt: Runtime, file: Path, size: int) -> learning.Import
 
 
 # --------------------------------------------------------------------------------------------
-# msp check
-
-
-@app.command("check")
-def check(
-    command: list[str] = typer.Argument(None, help="The command, after `--` (quote it as one argument)."),
-    host: str = typer.Option(
-        None, "--host", "-H", help="Where it will run: a host's name, IP, alias or FQDN."
-    ),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print exactly one JSON object (one per line with --batch)."
-    ),
-    batch: Path = typer.Option(
-        None, "--batch", help='A JSONL file of {"host", "command"} lines to check in order ("-": stdin).'
-    ),
-) -> None:
-    """Pre-check a command before it runs: block, warn or allow, with the
-    reason and what worked instead.
-
-    msp check --host AD1 -- 'Get-LocalUser -Name jdoe'
-
-    Without --host the target is found from the command itself (ssh user@ip,
-    an alias, Invoke-Command -ComputerName) or is this machine. A command
-    that failed on that host before (or uses what failed there: the same
-    program, option, operator) is blocked; one that failed on hosts sharing
-    its distinguishing traits (same OS release, PowerShell version…) gets a
-    warning; transient failures are never blocked. It never runs the command
-    and changes nothing.
-
-    --json prints {"host", "command", "verdict", "confidence", "reason",
-    "suggestions", "pattern_ids"}. Exit status: 0 for allow or warn, 2 for
-    block (what agent hooks treat as "do not run"), 1 for an error. With
-    --batch every line gets one answer, in order, and the exit status is 0;
-    a line that is not {"command": …} is answered "allow" with the reason.
-    """
-    if batch is not None:
-        if command:
-            raise ValidationError("give either --batch FILE or a command, not both")
-        _check_batch(batch, host, as_json)
-        return
-    text = " ".join(command or []).strip()
-    if not text:
-        raise ValidationError("nothing to check: msp check [--host H] -- COMMAND")
-    with _runtime() as rt:
-        result = learning.check(rt, local_actor(), host, text)
-    if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False))
-    else:
-        _print_verdict(result)
-    if result["verdict"] == "block":
-        raise typer.Exit(EXIT_BLOCK)
-
-
-@contextmanager
-def _batch_file(batch: Path) -> Iterator[BinaryIO]:
-    if str(batch) == "-":
-        yield sys.stdin.buffer
-        return
-    try:
-        handle = batch.open("rb")
-    except OSError as exc:
-        raise ValidationError(f"cannot read {batch}: {exc.strerror or exc}") from None
-    with handle:
-        yield handle
-
-
-def _check_batch(batch: Path, default_host: str | None, as_json: bool) -> None:
-    """Answer the lines of ``batch`` in order, a group at a time as they are read: a file of
-    any size is checked in bounded memory."""
-    with _batch_file(batch) as handle, _runtime() as rt:
-        slots: list[dict[str, Any] | tuple[str | None, str]] = []
-        for number, raw in enumerate(learning.bounded_lines(handle, CHECK_LINE_BYTES), 1):
-            slot = _batch_slot(number, raw, default_host)
-            if slot is not None:
-                slots.append(slot)
-            if len(slots) >= CHECK_GROUP:
-                _answer(rt, slots, as_json)
-                slots = []
-        _answer(rt, slots, as_json)
-
-
-def _batch_slot(
-    number: int, raw: bytes | learning.LongLine, default_host: str | None
-) -> dict[str, Any] | tuple[str | None, str] | None:
-    """A line of a check batch: (host, command) to check, the answer for a line that cannot
-    be checked, or None for a blank line."""
-    if isinstance(raw, learning.LongLine):
-        reason = f"line {number}: longer than {CHECK_LINE_BYTES // 2**20} MiB; nothing was checked"
-        typer.echo(f"msp: {reason}", err=True)
-        return _unchecked(None, reason)
-    line = raw.decode("utf-8", "replace")
-    if not line.strip():
-        return None
-    try:
-        event = json.loads(line)
-    except (ValueError, RecursionError):
-        event = None
-    if not isinstance(event, dict) or not isinstance(event.get("command"), str):
-        reason = f'line {number}: not a {{"host", "command"}} object; nothing was checked'
-        typer.echo(f"msp: {reason}", err=True)
-        return _unchecked(event, reason)
-    host = event.get("host", default_host)
-    return (host if isinstance(host, str) else None, event["command"])
-
-
-def _answer(rt: Runtime, slots: list[dict[str, Any] | tuple[str | None, str]], as_json: bool) -> None:
-    asked = [s for s in slots if isinstance(s, tuple)]
-    answers = iter(learning.check_many(rt, local_actor(), asked) if asked else [])
-    for slot in slots:
-        result = slot if isinstance(slot, dict) else next(answers)
-        if as_json:
-            typer.echo(json.dumps(result, ensure_ascii=False))
-        else:
-            _print_verdict(result, short=True)
-
-
-def _unchecked(event: Any, reason: str) -> dict[str, Any]:
-    host = event.get("host") if isinstance(event, dict) else None
-    command = event.get("command") if isinstance(event, dict) else None
-    return {
-        "host": host if isinstance(host, str) else None,
-        "command": command if isinstance(command, str) else "",
-        "verdict": "allow",
-        "confidence": None,
-        "reason": reason,
-        "suggestions": [],
-        "pattern_ids": [],
-    }
-
-
-def _print_verdict(result: dict[str, Any], *, short: bool = False) -> None:
-    where = result["host"] or "this machine"
-    confidence = f" ({result['confidence']})" if result["confidence"] else ""
-    head = f"{result['verdict'].upper()}{confidence} on {where}"
-    if short:
-        typer.echo(f"{head}: {result['command']} — {result['reason']}")
-        for s in result["suggestions"][:1]:
-            typer.echo(f"    instead: {s}")
-        return
-    typer.echo(f"{head}: {result['reason']}")
-    for i, s in enumerate(result["suggestions"]):
-        typer.echo(f"  {'instead:' if i == 0 else '        '} {s}")
-    if result["pattern_ids"]:
-        typer.echo(f"  patterns: {', '.join(p[:8] for p in result['pattern_ids'])} (msp patterns explain ID)")
-
-
-# --------------------------------------------------------------------------------------------
 # msp patterns
 
 
@@ -272,7 +120,7 @@ def patterns_list(
     """List failure patterns, the most recently seen first: id, class, culprit,
     confidence, hosts, occurrences, whether a fix was seen.
     """
-    with _runtime() as rt:
+    with learning_runtime() as rt:
         page = learning.list_patterns(
             rt,
             local_actor(),
@@ -324,7 +172,7 @@ def patterns_show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show every column of one failure pattern."""
-    with _runtime() as rt:
+    with learning_runtime() as rt:
         row = learning.get_pattern(
             rt, local_actor(), learning.resolve_pattern_id(rt, local_actor(), pattern_id)
         )
@@ -349,7 +197,7 @@ def patterns_explain(
     failed where, what worked instead, and why a pre-check blocks, warns or
     allows because of it.
     """
-    with _runtime() as rt:
+    with learning_runtime() as rt:
         actor = local_actor()
         result = learning.explain(rt, actor, learning.resolve_pattern_id(rt, actor, pattern_id))
     if as_json:
@@ -374,7 +222,7 @@ def learn(as_json: bool = typer.Option(False, "--json", help="Print the report a
     """
     from mspmode.services import recovery
 
-    with _runtime() as rt:
+    with learning_runtime() as rt:
         actor = local_actor()
         report = learning.relearn(rt, actor)
         # Failures not explained yet (imports are explained lazily) get their explanations.

@@ -1,9 +1,8 @@
-"""``msp recall``, ``msp context save`` and ``msp mcp``: what an agent should be told now, how
-to remember a session for the next one, and the MCP server over stdio."""
+"""``msp recall`` and ``msp context save``: what an agent should be told now, and how to
+remember a session for the next one."""
 
 from __future__ import annotations
 
-import runpy
 from pathlib import Path
 
 import typer
@@ -135,17 +134,3 @@ def context_save(
     else:
         saved = f" ({row.source_tokens} → {row.compressed_tokens} tokens)" if row.compressed_tokens else ""
         typer.echo(f"saved context {row.id}{saved}")
-
-
-@app.command("mcp")
-def mcp() -> None:
-    """Run the MCP server over stdio, for an agent that speaks MCP.
-
-    Tools: check_command, record_command, recall_context, save_context,
-    search_solutions, get_insights, log_work_item, find_host. They act as
-    you, with this installation's rights. The same tools are served over
-    streamable HTTP at /mcp by `msp serve`, behind an API key.
-    Add to Claude Code with: claude mcp add msp -- msp mcp
-    """
-    # By module name: the CLI does not import the MCP layer (as `msp serve` starts the API).
-    runpy.run_module("mspmode.mcp", run_name="__main__", alter_sys=True)

@@ -275,8 +275,8 @@ def test_project_add_ties_a_folder_to_its_client_for_the_hooks(cli: Msp, tmp_pat
     rt = cli.runtime()
     try:
         for cwd in (folder, folder / "scripts"):
-            assert hooks.scope_for(rt, local_actor(), str(cwd)) == (row["client_id"], row["id"])
-        assert hooks.scope_for(rt, local_actor(), str(tmp_path / "work")) == (None, None)
+            assert hooks.scope_for(rt, local_actor(), str(cwd), None) == (row["client_id"], row["id"])
+        assert hooks.scope_for(rt, local_actor(), str(tmp_path / "work"), None) == (None, None)
     finally:
         rt.dispose()
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
-from mspmode.cli import app
+from mspmode.cli.app import app
 from mspmode.integrations.psa import units
 from mspmode.models.integrations import ExternalIntegration
 from tests.cli.test_entities import Msp, cli  # noqa: F401  (fixture)
