@@ -54,6 +54,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "setup",
         "Run the REST API (docs at /api/docs). The database must be at this version's schema.",
     ),
+    "dashboard": (
+        "setup",
+        "Open the web dashboard already signed in, through a one-time link (valid 2 minutes, for "
+        "one browser). The server must be running (`msp serve`); nothing to type or remember.",
+    ),
     "audit": ("audit", "The tamper-evident audit log."),
     "cred": ("credentials", "Client credentials: secrets are sealed by the vault and shown only on request."),
     "vault": ("credentials", "The vault's keys."),
