@@ -2024,7 +2024,8 @@ RULES: tuple[Rule, ...] = (
                 {name}
                 (?![a-z0-9])                      # the name ends here: PASSWORD_FILE, tokens are not secrets
                 ["']?
-                [ \t]*(?:=>|:=|=|:)[ \t]*         # env, dotenv, YAML, JSON, PHP/Ruby hashes, PowerShell $env:
+                [ \t]*(?:=>|:=|=(?!>)|:)[ \t]*    # env, dotenv, YAML, JSON, PHP/Ruby hashes, PowerShell $env:
+                                                  # (=> is one separator, never = and a value ">")
                 (?!=)                             # == compares
                 <<NOT_A_VALUE>>
                 <<VALUE>>

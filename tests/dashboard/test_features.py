@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from mspmode.cli import app as cli
+from mspmode.cli.app import app as cli
 from mspmode.models.credentials import CredentialAuditLog
 from mspmode.models.learning import CheckVerdict
 from mspmode.models.operations import AuditLog, BackupLog

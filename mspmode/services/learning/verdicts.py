@@ -35,7 +35,10 @@ from mspmode.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-IDLE_SECONDS = 30.0  # a writer thread with nothing to write for this long ends
+# A writer thread with nothing to write for this long ends: enough to take a burst of checks
+# in one batch, short enough that a process is soon single-threaded again (an import forks its
+# reader only then: services/learning/reader.can_fork).
+IDLE_SECONDS = 0.5
 MAX_BATCH = 500
 MAX_PENDING = 10_000
 EXIT_FLUSH_SECONDS = 2.0
