@@ -7,7 +7,7 @@ import contextlib
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mspmode.errors import ConfigError
@@ -45,12 +45,21 @@ secretish = st.text(
 
 
 @given(scheme=st.text(max_size=20), password=secretish, rest=st.text(max_size=40))
+@example(scheme="", password="MSP_DA", rest="")  # hypothesis found it in the message's own words
 def test_any_url_is_parsed_or_refused_without_leaking(scheme: str, password: str, rest: str) -> None:
     raw = f"{scheme}://user:{password}@{rest}"
     try:
         parse_database_url(raw)
     except ConfigError as exc:
-        assert password not in str(exc) or password in f"{scheme}{rest}user"
+        # A "password" that is a piece of the message's own words (MSP_DA…) is not a leak.
+        fixed = str(ConfigError(_REFUSED))
+        assert password not in str(exc) or password in f"{scheme}{rest}user" or password in fixed
+
+
+_REFUSED = (
+    "MSP_DATABASE_URL is not a database URL (scheme ''); expected sqlite:///PATH, "
+    "postgresql+psycopg://USER:PASS@HOST/DB, mysql+pymysql://… or mariadb+pymysql://…"
+)
 
 
 @given(st.text(max_size=200))
