@@ -187,17 +187,7 @@ def deny(reason: str) -> dict[str, Any]:
 
 def index_usable(cfg: HookConfig) -> bool:
     """Whether the service's index is there for a pre-check without it, and of this code."""
-    path = index.index_path(cfg.home, config.database_label(cfg.database_url, cfg.home))
-    if not os.path.exists(path):
-        return False
-    try:
-        reader = index.Reader(path)
-    except Exception:
-        return False
-    try:
-        return reader.usable()
-    finally:
-        reader.close()
+    return index.usable_at(index.index_path(cfg.home, config.database_label(cfg.database_url, cfg.home)))
 
 
 def local_check(cfg: HookConfig, host: str | None, command: str, client: Any = None) -> dict[str, Any] | None:

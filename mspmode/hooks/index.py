@@ -475,6 +475,20 @@ class _Lazy(dict):  # type: ignore[type-arg]
         return dict.__getitem__(self, key) if self._has(key) else default
 
 
+def usable_at(path: str) -> bool:
+    """Whether an index of this code can be read at ``path``."""
+    if not os.path.exists(path):
+        return False
+    try:
+        reader = Reader(path)
+    except Exception:  # a damaged index is as good as none
+        return False
+    try:
+        return reader.usable()
+    finally:
+        reader.close()
+
+
 class Reader:
     """The index of one database, opened read-only."""
 

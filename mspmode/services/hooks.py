@@ -646,17 +646,7 @@ class IndexKeeper:
 
 def index_usable(rt: Runtime) -> bool:
     """Whether there is an index of this engine to add to (else it is written whole)."""
-    path = index_path(rt)
-    if not path.exists():
-        return False
-    try:
-        reader = index.Reader(path)
-    except Exception:
-        return False
-    try:
-        return reader.usable()
-    finally:
-        reader.close()
+    return index.usable_at(str(index_path(rt)))
 
 
 def warm(rt: Runtime, actor: Actor, keeper: IndexKeeper) -> None:
