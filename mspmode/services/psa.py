@@ -408,6 +408,12 @@ def session_tickets(
     return links
 
 
+def refresh_tickets(rt: Runtime, actor: Actor, session_id: uuid.UUID) -> list[TicketLink]:
+    """A person asking for the tickets' state now: a technician's call to the PSA, recorded."""
+    _require_technician(actor, "read tickets from the PSA")
+    return session_tickets(rt, actor, session_id, refresh=True)
+
+
 def _apply_ticket(link: TicketLink, ticket: psa_api.Ticket) -> None:
     link.ticket_id = ticket.id
     link.ticket_subject = ticket.title[:500] if ticket.title else None
@@ -969,16 +975,44 @@ def _finish(
             setattr(post, name, getattr(row, name))
 
 
-def retry_failed(rt: Runtime, actor: Actor) -> int:
-    """Put failed posts back in the queue (after relinking a ticket or fixing an integration)."""
+def retry_failed(rt: Runtime, actor: Actor, *, session_id: uuid.UUID | None = None) -> int:
+    """Put failed posts (of one session, or all) back in the queue (after relinking a ticket or
+    fixing an integration)."""
     _require_technician(actor, "requeue PSA posts")
+    t = PsaPost
     with rt.db.write() as session:
-        done = session.execute(
-            update(PsaPost)
-            .where(PsaPost.status == "failed", *crud.visible_to(actor, PsaPost.__table__))  # type: ignore[arg-type]
-            .values(status="queued", next_attempt_at=_now())
-        )
+        stmt = update(t).where(t.status == "failed", *crud.visible_to(actor, t.__table__))  # type: ignore[arg-type]
+        if session_id is not None:
+            stmt = stmt.where(t.session_id == session_id)
+        done = session.execute(stmt.values(status="queued", next_attempt_at=_now()))
         return int(getattr(done, "rowcount", 0) or 0)
+
+
+def session_posts(rt: Runtime, actor: Actor, session_id: uuid.UUID) -> list[PsaPost]:
+    """The notes and time entries a session posted or still owes to the PSA, with their state."""
+    ws = crud.get_row(rt, actor, SPECS["sessions"], session_id)
+    t = PsaPost
+    with rt.db.read() as session:
+        return list(session.scalars(select(t).where(t.session_id == ws.id).order_by(t.created_at, t.kind)))
+
+
+def post_session_now(
+    rt: Runtime, actor: Actor, session_id: uuid.UUID, *, deadline_s: float = 15.0
+) -> Delivery:
+    """Post what an ended session owes its tickets now, with short timeouts: its note and time
+    are queued if they were not (a session stopped with ``--no-post``), failed posts are put
+    back in the queue. Exactly once still holds: a post the PSA already has is found, not
+    posted again."""
+    _require_technician(actor, "post to the PSA")
+    ws = crud.get_row(rt, actor, SPECS["sessions"], session_id)
+    if ws.ended_at is None:
+        raise ValidationError("the session is still running: stop it first (msp session stop)")
+    queue_session(rt, actor, ws.id)
+    retry_failed(rt, actor, session_id=ws.id)
+    owed = [p.id for p in session_posts(rt, actor, ws.id) if p.status == "queued"]
+    if not owed:
+        return Delivery()
+    return deliver(rt, actor, owed, timeout=INTERACTIVE_TIMEOUT, deadline_s=deadline_s)
 
 
 def pending(rt: Runtime, actor: Actor, *, status: str | None = None, limit: int = 200) -> list[PsaPost]:

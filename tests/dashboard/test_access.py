@@ -112,6 +112,12 @@ CASES: dict[str, Case] = {
     ),
     "GET /sessions": Case(_fixed("/sessions")),
     "GET /sessions/{session_id}": Case(_row("session", "globex_session", "/sessions/{}"), scoped_row=True),
+    "POST /sessions/{session_id}/tickets": Case(
+        _row("session", "globex_session", "/sessions/{}/tickets"), writes=True, scoped_row=True
+    ),
+    "POST /sessions/{session_id}/post": Case(
+        _row("session", "globex_session", "/sessions/{}/post"), writes=True, scoped_row=True
+    ),
     "POST /work-items/{item_id}": Case(
         _row("work_item", "globex_work_item", "/work-items/{}", actual_minutes=999, category="security"),
         writes=True,
@@ -308,7 +314,7 @@ def test_readonly_is_refused_every_write_and_sees_no_form(site: Site, server_log
                 wrong.append(f"{key}: {status}")
             if not refused and method_of(key) == "GET":
                 # The pages it may read offer it no form that writes (sign-out and filters aside).
-                for action in ("/patterns/", "/work-items/", "/reveal", "/totp", "/admin/"):
+                for action in ("/patterns/", "/work-items/", "/sessions/", "/reveal", "/totp", "/admin/"):
                     if f'method="post" action="{action}' in text or f'action="{action}' in text:
                         wrong.append(f"{key}: offers a form to {action}")
             no_secret(text)

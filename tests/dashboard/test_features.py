@@ -1,14 +1,16 @@
 """What a technician expects beyond the first pages, in Debian's Chromium against a real server
 on each backend: what pre-checks stopped or warned about today (Home and the live feed), work
 by category and failures with their recovery rate (Reports), each recalled fact's score (the
-recall preview), a TOTP code shown like a revealed password, and a verified backup run from
-the admin page."""
+recall preview), a TOTP code shown like a revealed password, a verified backup run from the
+admin page, and a session's PSA tickets with what it posted or still owes them (against a fake
+SyncroMSP on loopback)."""
 
 from __future__ import annotations
 
 import re
 import time
-from datetime import date
+import uuid
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -17,15 +19,18 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from mspmode.cli.app import app as cli
+from mspmode.db.base import utcnow
 from mspmode.models.credentials import CredentialAuditLog
 from mspmode.models.learning import CheckVerdict
 from mspmode.models.operations import AuditLog, BackupLog
-from mspmode.services import auth, hooks, reports
+from mspmode.services import auth, crud, entities, hooks, psa, reports
 from mspmode.services import backup as backups
 from mspmode.services.actor import local_actor
+from mspmode.services.resources import SPECS
 from mspmode.vault import totp
 from tests.dashboard.conftest import Site, sign_in
 from tests.dashboard.seed import PASSWORD, TOTP_SEED
+from tests.fakes.psa import VENDORS
 
 
 def verdicts(site: Site, command: str) -> list[CheckVerdict]:
@@ -266,3 +271,64 @@ def test_msp_check_has_written_its_verdict_when_it_returns(site: Site) -> None:
     assert '"block"' in result.output, result.output
     rows = verdicts(site, command)  # no waiting
     assert [(r.verdict, r.actor_type) for r in rows] == [("block", "cli")]
+
+
+def test_a_sessions_psa_tickets_and_what_it_owes_them(page: Page, site: Site) -> None:
+    rt, actor, vendor = site.rt, local_actor(), VENDORS["syncro"]
+    fake = vendor.make()
+    with fake.serve():
+        row = psa.add_integration(
+            rt,
+            actor,
+            vendor.kind,
+            name=f"syncro-{uuid.uuid4().hex[:8]}",
+            url=fake.base_url + vendor.path,
+            secrets=psa.parse_secrets(vendor.kind, vendor.secrets),
+        )
+        ticket = fake.add_ticket(4711, "Printers offline at the front desk", "New")
+        # A client of its own, so the other tests' reports of Acme stay as they are.
+        client = crud.create_row(rt, actor, SPECS["clients"], {"name": f"Initech {uuid.uuid4().hex[:6]}"})
+        started = (utcnow() - timedelta(hours=3)).replace(microsecond=0)
+        ws = crud.create_row(
+            rt,
+            actor,
+            SPECS["sessions"],
+            {"client_id": client.id, "session_title": "Printer fleet", "started_at": started},
+        )
+        entities.add_work(rt, actor, "Fixed the print spooler", minutes=47, session_id=ws.id)
+        psa.link_ticket(rt, actor, "4711", session_id=ws.id, integration=row.integration_name)
+        crud.update_row(rt, actor, SPECS["sessions"], ws.id, {"ended_at": started + timedelta(hours=1)})
+
+        sign_in(page, "tech")
+        page.goto(f"/sessions/{ws.id}")
+        tickets = page.locator("#tickets")
+        expect(tickets).to_contain_text("4711")
+        expect(tickets).to_contain_text("Printers offline at the front desk")
+        expect(tickets).to_contain_text("New")
+        expect(page.get_by_text("Nothing posted to the PSA for this session.")).to_be_visible()
+
+        ticket["status"] = "Resolved"  # changed in the PSA since the link
+        page.get_by_role("button", name="Read from the PSA again").click()
+        expect(tickets).to_contain_text("Resolved")
+
+        # The PSA refuses the key: the posts wait in the queue, with the reason naming it.
+        fake.fail_next(401, times=4)
+        page.get_by_role("button", name="Post the note and time now").click()
+        posts = page.locator("#psa-posts")
+        expect(posts.locator(".badge-queued").first).to_be_visible()
+        expect(posts).to_contain_text(row.integration_name)
+        assert fake.posts() == 0
+        fake.script.clear()
+
+        page.get_by_role("button", name="Post the note and time now").click()
+        expect(posts.locator(".badge-posted")).to_have_count(2)
+        expect(page.get_by_role("button", name="Post the note and time now")).to_have_count(0)
+        assert len(fake.notes) == 1 and len(fake.times) == 1
+        assert fake.times[0]["active_duration"] == 47 * 60  # SyncroMSP counts seconds
+        # Asked again, nothing reaches the PSA twice.
+        assert psa.post_session_now(rt, actor, ws.id).done == 0
+        assert fake.posts() == 2
+
+    page.goto(f"/reports?client={client.id}&from={started.date()}&to={utcnow().date()}")
+    expect(page.locator("#psa-time")).to_contain_text("0.78 h posted")
+    expect(page.locator("#psa-time")).to_contain_text("0.00 h not posted yet")
