@@ -191,7 +191,7 @@ def serve(home: str, on_ready: Any = None) -> int:
         uv.run(sockets=[sock])
     finally:
         _remove_if_ours(info_file, state.pid)
-        keeper.flush(30.0)
+        keeper.close(30.0)
         try:
             hook_service.save_state(rt)
         except Exception as exc:  # the next start replays from the database instead

@@ -606,9 +606,19 @@ class IndexKeeper:
         self._pending: list[learning.Recorded] = []
         self._full = False
         self._busy = False
+        self._closed = False
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="msp-index", daemon=True)
         self._thread.start()
+
+    def close(self, timeout: float = 60.0) -> bool:
+        """Write what is noted, then end the thread (it holds the runtime while it lives);
+        False if that took longer than ``timeout``."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def note(self, recorded: Sequence[learning.Recorded] = (), *, full: bool = False) -> None:
         with self._cond:
@@ -626,7 +636,9 @@ class IndexKeeper:
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: bool(self._pending) or self._full)
+                self._cond.wait_for(lambda: bool(self._pending) or self._full or self._closed)
+                if not (self._pending or self._full):
+                    return  # closed, with nothing left to write
                 batch, full = self._pending, self._full
                 self._pending, self._full, self._busy = [], False, True
             try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import pickle
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -130,7 +131,8 @@ def test_a_pre_check_is_answered_while_the_index_write_waits(
     finally:
         blocker.rollback()
         blocker.close()
-    assert keeper.flush(60)
+    assert keeper.close(60)  # what was noted is written, and its thread has ended
+    assert "msp-index" not in [t.name for t in threading.enumerate()]
     after = index.Reader(path)
     try:
         assert after.meta["freshness"] != old  # the write waited, then went through

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -176,7 +177,10 @@ def single_threaded(deadline_s: float = 30.0) -> bool:
 def test_a_file_read_by_a_second_process_is_imported_as_one_process_imports_it(
     runtimes: Callable[[str], Runtime], tmp_path: Path, forks: list[int]
 ) -> None:
-    assert single_threaded(), "the fork path is what this test is about: run it on Linux"
+    assert single_threaded(), (
+        "the fork path is what this test is about: run it on Linux; threads left: "
+        f"{[t.name for t in threading.enumerate()]}"
+    )
     path = history(tmp_path / "history.jsonl", 5 * reader.CHUNK + 37)  # several chunks and a rest
     one, two = runtimes("one"), runtimes("two")
     seen: list[int] = []
