@@ -53,6 +53,10 @@ class Database:
         redaction.attach(self.writer, self.redactor)
         self._read_sessions = sessionmaker(self.reader, expire_on_commit=False, autoflush=False)
         self._write_sessions = sessionmaker(self.writer, expire_on_commit=False)
+        # Run first by ``dispose``: work handed to a thread (services/learning/verdicts.py) is
+        # finished while the database is open. A connection such a thread held while the pool
+        # was disposed would stay open until garbage-collected, on a database maybe dropped.
+        self._before_dispose: list[Callable[[], object]] = []
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -128,10 +132,17 @@ class Database:
         finally:
             session.close()
 
+    def before_dispose(self, finish: Callable[[], object]) -> None:
+        self._before_dispose.append(finish)
+
     def dispose(self) -> None:
-        self.reader.dispose()
-        if self.writer is not self.reader:
-            self.writer.dispose()
+        try:
+            for finish in list(self._before_dispose):
+                finish()
+        finally:
+            self.reader.dispose()
+            if self.writer is not self.reader:
+                self.writer.dispose()
 
 
 _CONSTRAINT_NAME = re.compile(r"\b((?:ck|uq|fk|pk)_[A-Za-z0-9_]+)")

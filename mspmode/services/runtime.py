@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -59,9 +58,6 @@ class Runtime:
         self.db = db or Database.from_settings(settings)
         self._known_stamp: tuple[object, ...] = ()
         self._known_checked = 0.0
-        # Run by ``dispose`` first: work a service handed to a thread of this runtime
-        # (services/learning/verdicts.py) is finished while the database is still open.
-        self._before_dispose: list[Callable[[], object]] = []
         # Every text written to the database is redacted with the vault's secrets too.
         self.db.redactor.known = lambda: self.known_secrets
         # Set by the local service (mspmode/localservice.py): its token file's secret, taken
@@ -130,12 +126,5 @@ class Runtime:
         if "_known" in self.__dict__:
             self._known.add(plaintext)
 
-    def before_dispose(self, finish: Callable[[], object]) -> None:
-        self._before_dispose.append(finish)
-
     def dispose(self) -> None:
-        try:
-            for finish in self._before_dispose:
-                finish()
-        finally:
-            self.db.dispose()
+        self.db.dispose()

@@ -24,12 +24,12 @@ from mspmode.errors import NotFoundError, PermissionDeniedError, ValidationError
 from mspmode.models.core import Client
 from mspmode.models.core import Session as WorkSession
 from mspmode.models.infrastructure import Infrastructure
-from mspmode.models.learning import FailurePattern, ProblemSolution
+from mspmode.models.learning import CheckVerdict, FailurePattern, ProblemSolution
 from mspmode.models.operations import AuditLog
 from mspmode.models.work import CommandRun
 from mspmode.services import audit, learning
 from mspmode.services.actor import Actor, local_actor
-from mspmode.services.learning import cache
+from mspmode.services.learning import cache, verdicts
 from mspmode.services.learning.text import COMMAND_LIMIT
 from mspmode.services.runtime import Runtime
 from mspmode.settings import Settings
@@ -528,3 +528,27 @@ def test_the_snapshot_is_private_checked_and_safe_to_delete(rt: Runtime, uid: st
     learning.use_snapshots(gone)
     assert learning.check(gone, ADMIN, host, f"qux{uid} stop")["verdict"] == "block"
     assert path.exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Verdicts kept after a check
+
+
+def test_disposing_the_database_first_writes_the_verdicts_handed_over(
+    migrated_db: Database, uid: str, tmp_path: Path
+) -> None:
+    """Whoever disposes a database (a runtime, or a caller that owns it) waits for the verdict
+    thread: no row is lost and no connection outlives the pool, on a database maybe dropped next."""
+    host, command = f"verdict-{uid}", f"blorp{uid} --now"
+    db = Database(migrated_db.url)
+    rt = make_rt(db, tmp_path / "home")
+    try:
+        learning.record_commands(rt, ADMIN, [cmd(host, command, 127, f"sh: blorp{uid}: not found")])
+        assert learning.check(rt, ADMIN, host, command)["verdict"] == "block"
+    finally:
+        db.dispose()  # the database's own dispose, not the runtime's
+    assert verdicts.flush(rt, 0)  # nothing left to write, nothing being written
+    assert db.writer.pool.checkedout() == 0 and db.reader.pool.checkedout() == 0
+    with migrated_db.read() as s:
+        kept = s.scalars(select(CheckVerdict).where(CheckVerdict.command == command)).all()
+    assert [v.verdict for v in kept] == ["block"]

@@ -153,8 +153,9 @@ def _writer(rt: Runtime) -> _Writer:
         found = _writers.get(rt)
         if found is None:
             found = _writers[rt] = _Writer(rt)
-            # Written before the runtime closes its database (the CLI's ends with the command).
-            rt.before_dispose(lambda: found.flush(EXIT_FLUSH_SECONDS))
+            # Written before the database is disposed (the CLI's ends with the command), by
+            # whoever disposes it: the runtime, or a caller that owns the database itself.
+            rt.db.before_dispose(lambda: found.flush(EXIT_FLUSH_SECONDS))
         return found
 
 
