@@ -37,7 +37,7 @@ import secrets
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,8 +45,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, event, func, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from mspmode.db import redaction
 from mspmode.db.base import utcnow
@@ -117,6 +117,7 @@ UNSIGNED_HEAD_REVISIONS = frozenset({"0001", "0002", "0003", "0004", "0005", "00
 UNVERIFIED_HEAD = "unverified-head:"
 # session.info key: rows this transaction appended, for the anchor once it commits.
 _WRITTEN = "msp_audit_rows_written"
+_COMMITTED = "msp_audit_rows_committed"
 
 
 def _head_message(sequence: int, count: int, mac: str | None) -> bytes:
@@ -207,17 +208,63 @@ def record(
     session.flush()
     anchor = signer.anchor if isinstance(signer, AuditKey) else None
     if anchor is not None:
-        session.info.setdefault(_WRITTEN, []).append((anchor, row.sequence, prev_mac, row.mac))
+        session.info.setdefault(_WRITTEN, []).append((anchor, signer, row.sequence, prev_mac, row.mac))
     return row
 
 
 @event.listens_for(Session, "after_commit")
-def _advance_after_commit(session: Session) -> None:
+def _stage_after_commit(session: Session) -> None:
     # After the commit, never before: an anchor must only ever name rows that exist.
     written = session.info.pop(_WRITTEN, None)
     if written:
+        session.info[_COMMITTED] = written
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _advance_once_released(session: Session, transaction: SessionTransaction) -> None:
+    # Once the transaction's connection is back in its pool (SQLite's writer pool holds one):
+    # carrying the anchor past other processes' rows may read them.
+    written = session.info.pop(_COMMITTED, None) if transaction.parent is None else None
+    if written:
+        bind = session.get_bind()
+        engine = bind.engine if isinstance(bind, Connection) else bind
         for anchor in {w[0] for w in written}:
-            _advance(anchor, [w[1:] for w in written if w[0] == anchor])
+            mine = [w for w in written if w[0] == anchor]
+            signer = mine[0][1]
+            _advance(
+                anchor,
+                [w[2:] for w in mine],
+                lambda at, upto, signer=signer: _chained(engine, signer, at, upto),
+            )
+
+
+def _chained(engine: Engine, signer: Signer, at: Checkpoint, upto: int) -> Checkpoint:
+    """How far the stored chain continues ``at`` towards row ``upto``, each row linked to the
+    one before and signed: the rows other processes wrote between this machine's anchor and a
+    row of this process (their after-commit steps ran in another order)."""
+    if upto - at.sequence > _CATCH_UP_ROWS:
+        return at  # left to verify
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(AuditLog)
+            .where(AuditLog.sequence >= at.sequence, AuditLog.sequence <= upto)
+            .order_by(AuditLog.sequence)
+        )
+        reached: Checkpoint | None = None
+        for row in rows:
+            if reached is None:
+                if row.sequence != at.sequence or row.mac != at.mac:
+                    return at  # the anchored row is not there: verify's business
+                reached = at
+                continue
+            if (
+                row.sequence != reached.sequence + 1
+                or row.prev_mac != reached.mac
+                or not hmac.compare_digest(signer.sign(_payload(row)), row.mac)
+            ):
+                break
+            reached = Checkpoint(row.sequence, row.mac)
+    return reached or at
 
 
 @event.listens_for(Session, "after_rollback")
@@ -516,6 +563,8 @@ _MAX_DATABASES = 100
 _MAX_RESTORES = 100
 # Journal lines before a writer folds them into the checkpoint.
 _JOURNAL_LINES = 32
+# Rows of other processes a writer reads to carry the anchor past them (more: verify does it).
+_CATCH_UP_ROWS = 1000
 _lock = threading.Lock()
 # Rows this process committed, per anchor: (sequence -> (prev_mac, mac)), so an anchor still
 # advances when threads' after-commit steps run out of order.
@@ -727,9 +776,14 @@ def _store(
         log.warning("could not update the audit anchor %s: %s", anchor.path, exc)
 
 
-def _advance(anchor: Anchor, rows: list[tuple[int, str | None, str]]) -> None:
+def _advance(
+    anchor: Anchor,
+    rows: list[tuple[int, str | None, str]],
+    chained: Callable[[Checkpoint, int], Checkpoint] | None = None,
+) -> None:
     """After a commit: move the anchor along the rows this process wrote, as far as they
-    continue it one by one (a row that does not is someone else's business: verify's)."""
+    continue it one by one, and through rows other processes wrote in between as far as the
+    stored chain proves (``chained``); a row that does not continue it is verify's business."""
     try:
         with _locked(anchor):
             recent = _recent.setdefault(anchor, OrderedDict())
@@ -747,6 +801,12 @@ def _advance(anchor: Anchor, rows: list[tuple[int, str | None, str]]) -> None:
                 at = Checkpoint(entry.sequence, entry.mac)
                 while (nxt := recent.get(at.sequence + 1)) is not None and nxt[0] == at.mac:
                     at = Checkpoint(at.sequence + 1, nxt[1])
+                newest = max(r[0] for r in rows)
+                if at.sequence < newest and chained is not None:
+                    # Another process's rows lie between: read them, then go on along ours.
+                    at = chained(at, newest)
+                    while (nxt := recent.get(at.sequence + 1)) is not None and nxt[0] == at.mac:
+                        at = Checkpoint(at.sequence + 1, nxt[1])
                 if at.sequence == entry.sequence:
                     return
             if len(lines) < _JOURNAL_LINES:

@@ -285,6 +285,29 @@ for _ in range(int(sys.argv[1])):
 """
 
 
+def test_a_writer_carries_its_anchor_past_rows_another_machine_wrote(a: Machine, b: Machine) -> None:
+    """Rows written elsewhere never advance this machine's anchor by themselves (another
+    process's after-commit step, another machine); this machine's next row carries its anchor
+    through them as far as the stored chain proves them: linked, and signed with the key."""
+    start = audit.read_anchor(a.rt.audit_anchor)
+    assert start is not None
+    b.write(3)
+    assert audit.read_anchor(a.rt.audit_anchor) == start
+    a.write()
+    entry = audit.read_anchor(a.rt.audit_anchor)
+    last = rows(a.rt.db)[-1]
+    assert entry is not None and (entry.sequence, entry.mac) == (last["sequence"], last["mac"])
+
+    # One of B's next rows altered by someone without the key: A's anchor stops before it.
+    b.write(3)
+    altered = entry.sequence + 2
+    with a.rt.db.writer.begin() as conn:
+        conn.execute(update(LOG).where(LOG.c.sequence == altered).values(actor_name="someone else"))
+    a.write()
+    stopped = audit.read_anchor(a.rt.audit_anchor)
+    assert stopped is not None and stopped.sequence == altered - 1
+
+
 def test_concurrent_writers_keep_the_anchor_on_the_chain(a: Machine) -> None:
     """Threads of this process and two other processes of the same machine write at once: the
     anchor stays a row of the chain (the processes' after-commit steps interleave), this
