@@ -402,6 +402,8 @@ _SQL_KINDS = (WORD, PUNCT, OPEN, CLOSE)
 
 
 GAP = "…"  # in a syntax sequence: any tokens of the same statement
+NAME = "<name>"  # in a syntax sequence: one name or value (not a keyword, bracket or comma)
+_NOT_NAMES = frozenset("()[]{},")
 WRAPPER_ARGUMENT = "wrapper_argument"  # rule of a culprit that is a wrapper which ran its own argument
 # Verbs that read without privileges: a permission failure of another verb says nothing of them
 # (``systemctl stop`` refused, ``systemctl status`` works). The failing verb itself always counts.
@@ -453,7 +455,13 @@ def _match_from(words: list[str], i: int, seq: tuple[str, ...], j: int) -> bool:
         return any(_match_from(words, k, seq, j + 1) for k in range(i, len(words) + 1))
     if j == 0:
         return any(words[k] == seq[0] and _match_from(words, k + 1, seq, 1) for k in range(len(words)))
-    return i < len(words) and words[i] == seq[j] and _match_from(words, i + 1, seq, j + 1)
+    return i < len(words) and _word_is(words[i], seq[j]) and _match_from(words, i + 1, seq, j + 1)
+
+
+def _word_is(word: str, wanted: str) -> bool:
+    if wanted == NAME:
+        return bool(word) and word not in SQL_KEYWORDS and word not in _NOT_NAMES
+    return word == wanted
 
 
 def has_words(script: Script, wanted: tuple[str, ...]) -> bool:
@@ -995,14 +1003,20 @@ def _as_sql_fragment(fragment: str, script: Script, rule: str) -> Culprit | None
 
 
 def _construct(toks: list[Token], i: int) -> tuple[str, ...]:
+    named: tuple[str, ...] = ()
     if not _sql_keyword(toks[i]) and i > 0 and _sql_keyword(toks[i - 1]):
         i -= 1  # the parser stopped just after the construct it does not know (WITH cte …)
+    elif _sql_keyword(toks[i]) and i > 1 and toks[i - 1].kind == WORD and not _sql_keyword(toks[i - 1]):
+        # It stopped at a keyword right after a name (DROP FUNCTION f CASCADE: f needs its
+        # argument list): the construct is "a name then the keyword", the name masked, so that
+        # the fixed form (f() CASCADE) is not the same construct and another name is.
+        named = (NAME,)
     run = [i]
     while (
         run[-1] + 1 < len(toks) and _sql_keyword(toks[run[-1] + 1]) and len(run) < 4 and _sql_keyword(toks[i])
     ):
         run.append(run[-1] + 1)
-    words = tuple(toks[k].value.lower() for k in run)
+    words = (*named, *(toks[k].value.lower() for k in run))
     if i > 0 and _sql_keyword(toks[0]):
         return (toks[0].value.lower(), GAP, *words)
     return words

@@ -208,6 +208,21 @@ def test_a_sql_construct_is_matched_with_its_names_and_values_left_out() -> None
     assert check(memory, "MY8", "grant select on crm.* to bob@localhost;").verdict == "allow"
 
 
+def test_a_keyword_the_parser_stopped_at_after_a_name_is_that_construct_not_the_statement() -> None:
+    # PostgreSQL before 10 wants a function's argument list: it stops at the keyword after the
+    # bare name. The construct is "a name then RESTRICT"; the fixed form (name() RESTRICT) is
+    # another construct, so its success neither resolves the failure nor hides the fix.
+    memory = Memory()
+    _hosts(memory, ("PG9",), shell_type="psql", os="CentOS", os_version="7.9", db_version="9.5.25")
+    near = 'ERROR:  syntax error at or near "RESTRICT"\nLINE 1: DROP FUNCTION billing.recalc RESTRICT'
+    _run(memory, "PG9", "DROP FUNCTION billing.recalc RESTRICT", 1, near, 0, "a")
+    _run(memory, "PG9", "DROP FUNCTION billing.recalc() RESTRICT", 0, "DROP FUNCTION", 1, "a")
+    again = check(memory, "PG9", "DROP FUNCTION billing.recalc RESTRICT")
+    assert again.verdict == "block" and again.suggestions[0] == "DROP FUNCTION billing.recalc() RESTRICT"
+    assert check(memory, "PG9", "DROP FUNCTION billing.close_month RESTRICT").verdict == "block"
+    assert check(memory, "PG9", "DROP FUNCTION billing.close_month(integer) RESTRICT").verdict == "allow"
+
+
 # ---- traits ----------------------------------------------------------------------------------
 
 
