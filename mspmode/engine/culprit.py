@@ -113,7 +113,10 @@ class Culprit:
             )
             return f"'{self.program}{verb}' {who}"
         if self.kind == OPTION and self.program:
-            return f"option {self.text} of {self.program}"
+            ate = (
+                " before its last word (taken as its value)" if self.sequence[-1:] == (OPERAND_EATEN,) else ""
+            )
+            return f"option {self.text} of {self.program}{ate}"
         if self.kind == SUBCOMMAND and self.program:
             return f"subcommand '{self.program} {self.text}'"
         if self.kind == COMMAND:
@@ -322,6 +325,13 @@ CULPRIT_RULES: tuple[CulpritRule, ...] = (
     _c("clap_argument", "option", r"\b(?:Found\ argument|unexpected\ argument)\ '(?P<word>-[^'\n]{1,100})'"),
     # git: an option after the operands (two wordings across versions)
     _c("bad_flag", "option", r"\bbad\ flag\ '(?P<word>-[^'\n]{1,100})'"),
+    # BSD sed: -I or -i may not be used with stdin (-i took the file operand as its suffix)
+    _c(
+        "option_ate_operand",
+        "option_last",
+        r"""(?P<word>-\w)\ or\ (?P<word2>-\w)\ may\ not\ be\ used\ with\ stdin
+        | (?P<word3>-\w)\ may\ not\ be\ used\ with\ stdin""",
+    ),
     _c(
         "option_order",
         "option",
@@ -402,6 +412,7 @@ _SQL_KINDS = (WORD, PUNCT, OPEN, CLOSE)
 
 
 GAP = "…"  # in a syntax sequence: any tokens of the same statement
+OPERAND_EATEN = "<last operand>"  # an option's sequence: it is followed by the last word alone
 NAME = "<name>"  # in a syntax sequence: one name or value (not a keyword, bracket or comma)
 _NOT_NAMES = frozenset("()[]{},")
 WRAPPER_ARGUMENT = "wrapper_argument"  # rule of a culprit that is a wrapper which ran its own argument
@@ -430,6 +441,8 @@ def contains_culprit(culprit: Culprit, keys: frozenset[str], script: Script) -> 
         # the package as what a command acts on, not the verb (yum install update / yum update)
         word = culprit.sequence[0] if culprit.sequence else ""
         return any(w.value.lower() == word for seg in script.segments for w in positionals(seg)[1:])
+    if culprit.kind == OPTION and culprit.sequence[-1:] == (OPERAND_EATEN,) and culprit.program:
+        return _eats_last(script, culprit.program, culprit.sequence[0])
     if culprit.kind != SYNTAX or len(culprit.sequence) < 2:
         return True
     return any(_has_sequence(sub, culprit.sequence) for sub in scripts_of(script))
@@ -529,7 +542,7 @@ def find_culprit(classification: Classification, output: str, script: Script) ->
 # State classes whose error names what failed (the script a policy refuses): culprit kept.
 _NAMING_STATE_RULES = frozenset({"ps_execution_policy"})
 # Usage errors whose error names what was wrong with the call.
-_USAGE_HINTS = frozenset({"positional", "option_value"})
+_USAGE_HINTS = frozenset({"positional", "option_value", "option_last"})
 _USAGE_RULES = frozenset({"bad_flag", "option_order"})  # an option in the wrong place
 _SCRIPT_EXTENSIONS = (".ps1", ".psm1", ".sh", ".bash", ".py", ".pl", ".rb", ".bat", ".cmd", ".php", ".js")
 _INTERPRETERS = frozenset(
@@ -651,6 +664,8 @@ def _resolve(
         return None
     if hint == "option":
         return _as_option(word, prog_hint, text, script, rule.name)
+    if hint == "option_last":
+        return _as_option_eating(groups, prog_hint, text, script, rule.name)
     if hint == "subcommand":
         return _as_subcommand(word, prog_hint, script, rule.name)
     if hint == "operator":
@@ -867,6 +882,40 @@ def _as_option(word: str, prog_hint: str | None, text: str, script: Script, rule
             key = _k(f"opt:{seg.program}:{c}", seg)
             return Culprit(OPTION, candidates[0], key, seg.program, rule=rule, where=seg.where)
     return None
+
+
+def _as_option_eating(
+    groups: dict[str, str], prog_hint: str | None, text: str, script: Script, rule: str
+) -> Culprit | None:
+    """An option named by the error that took the command's last operand as its value: the
+    culprit is that option *followed by the last word alone*, so the same call with the option
+    moved (sed -i -e … file) or its value attached (sed -i.bak … file) is not the failure."""
+    for name in ("word", "word2", "word3"):
+        found = (
+            _as_option(groups.get(name) or "", prog_hint, text, script, rule) if groups.get(name) else None
+        )
+        if found is None or found.program is None:
+            continue
+        option = found.key.rsplit(":", 1)[1]
+        if _eats_last(script, found.program, option):
+            return Culprit(
+                OPTION, found.text, found.key, found.program, (option, OPERAND_EATEN), rule, where=found.where
+            )
+    return None
+
+
+def _eats_last(script: Script, program: str, option: str) -> bool:
+    """Whether ``program`` is given ``option`` (as a word of its own) followed by one word only,
+    an operand: the option takes it as its value and the program has no operand left."""
+    for sub in scripts_of(script):
+        for seg in sub.segments:
+            if seg.program != program:
+                continue
+            args = seg.args
+            for k, w in enumerate(args):
+                if w.text == option and len(args) == k + 2 and not is_option(args[k + 1], seg.dialect):
+                    return True
+    return False
 
 
 def _first_long_option(prog_hint: str | None, text: str, script: Script, rule: str) -> Culprit | None:

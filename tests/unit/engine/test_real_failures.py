@@ -208,6 +208,25 @@ def test_a_sql_construct_is_matched_with_its_names_and_values_left_out() -> None
     assert check(memory, "MY8", "grant select on crm.* to bob@localhost;").verdict == "allow"
 
 
+def test_an_option_that_took_the_last_operand_as_its_value_is_that_order_not_the_option() -> None:
+    # BSD sed's -i takes the next word as the backup suffix: last before the file, it eats the
+    # file and sed reads stdin. The culprit is -i followed by the last word alone; the same
+    # call with -i first (or its suffix attached) is the fixed form and must not match.
+    memory = Memory()
+    _hosts(memory, ("BSD1",), shell_type="sh", os="FreeBSD", os_version="13.2")
+    _hosts(memory, ("DEB1",), shell_type="bash", os="Debian", os_version="12")
+    stdin = "sed: -I or -i may not be used with stdin"
+    learned = _run(memory, "BSD1", "sed -e 's/^ifconfig_em0=.*//' -i /etc/rc.conf.local", 1, stdin, 0, "a")
+    assert learned.culprit is not None and learned.culprit.key == "opt:sed:-i"
+    _run(memory, "BSD1", "sed -i '' -e 's/^ifconfig_em0=.*//' /etc/rc.conf.local", 0, "", 1, "a")
+    again = check(memory, "BSD1", "sed -e 's/^ifconfig_em0=.*//' -i /etc/rc.conf.local")
+    assert again.verdict == "block" and again.suggestions[0].startswith("sed -i '' -e")
+    assert check(memory, "BSD1", "sed -e 's/^#//' -i notes.txt").verdict == "block"
+    assert check(memory, "BSD1", "sed -i '' -e 's/^#//' notes.txt").verdict == "allow"
+    assert check(memory, "BSD1", "sed -e 's/^#//' -i.bak notes.txt").verdict == "allow"
+    assert check(memory, "DEB1", "sed -e 's/^#//' -i notes.txt").verdict == "allow"  # GNU sed
+
+
 def test_a_keyword_the_parser_stopped_at_after_a_name_is_that_construct_not_the_statement() -> None:
     # PostgreSQL before 10 wants a function's argument list: it stops at the keyword after the
     # bare name. The construct is "a name then RESTRICT"; the fixed form (name() RESTRICT) is
