@@ -315,6 +315,14 @@ CULPRIT_RULES: tuple[CulpritRule, ...] = (
     ),
     # iproute2: Option "-br" is unknown, try "ip -help".
     _c("iproute_option", "option", r"""\bOption\ "(?P<word>-[^"\n]{1,100})"\ is\ unknown"""),
+    # Windows' own tools (taskkill, schtasks, tasklist): ERROR: Invalid argument/option - 'eq'.
+    # A bare word (a filter's words left unquoted) is an argument where none belongs; a switch
+    # is left to the exact repeat (schtasks /RU is valid for /Create, not for /Delete).
+    _c(
+        "windows_invalid_argument",
+        "bare_argument",
+        r"^ERROR:\ Invalid\ argument/option\ -\ '(?P<word>[^'\n]{1,100})'",
+    ),
     # cmd.exe / COMMAND.COM: Invalid switch - /I · xcopy: Invalid parameter - /Z
     _c("invalid_switch", "option", r"""\bInvalid\ (?:switch|parameter)\ -\ "?(?P<word>[^"\s]{1,100})"""),
     _c("robocopy_parameter", "option", r"""\bInvalid\ Parameter\ \#\d{1,3}\ :\ "(?P<word>/[^"\s:]{1,100})"""),
@@ -503,6 +511,10 @@ def find_culprit(classification: Classification, output: str, script: Script) ->
     names nothing we can tie to the command (then only an exact repeat is recognised)."""
     cls = classification.failure_class
     text = output[:20_000] if isinstance(output, str) else ""
+    if '\\"' in text:
+        # A message quoted inside another one escapes its quotes (runc's exec: \"bash\": … inside
+        # containerd's, kubectl's or a JSON body): the rules read the inner message as printed.
+        text = text.replace('\\"', '"')
     if cls == PERMISSION_DENIED:
         return _as_permission(text, script)
     usage = cls == USAGE_ERROR
@@ -543,7 +555,8 @@ def find_culprit(classification: Classification, output: str, script: Script) ->
 _NAMING_STATE_RULES = frozenset({"ps_execution_policy"})
 # Usage errors whose error names what was wrong with the call.
 _USAGE_HINTS = frozenset({"positional", "option_value", "option_last"})
-_USAGE_RULES = frozenset({"bad_flag", "option_order"})  # an option in the wrong place
+# an option in the wrong place; a word where no argument belongs
+_USAGE_RULES = frozenset({"bad_flag", "option_order", "windows_invalid_argument"})
 _SCRIPT_EXTENSIONS = (".ps1", ".psm1", ".sh", ".bash", ".py", ".pl", ".rb", ".bat", ".cmd", ".php", ".js")
 _INTERPRETERS = frozenset(
     {"bash", "sh", "zsh", "ash", "dash", "ksh", "python", "python2", "python3", "perl", "ruby", "php",
@@ -672,6 +685,8 @@ def _resolve(
         return Culprit(OPERATOR, word, "op:" + word, rule=rule.name) if word else None
     if hint == "token":
         return _as_token(word, text, script, rule.name)
+    if hint == "bare_argument":
+        return _as_token(word, text, script, rule.name) if word and word[0] not in "-/" else None
     if hint == "token_syntax":
         return _as_syntax_token(word, script, rule.name)
     if hint == "substitution":

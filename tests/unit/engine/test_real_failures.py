@@ -136,6 +136,21 @@ def test_a_failure_inside_a_container_is_the_containers_not_the_hosts() -> None:
     assert check(memory, "DK", "docker exec db grep -P 'x' /etc/hosts").verdict == "allow"
 
 
+def test_a_missing_program_named_in_a_nested_message_with_escaped_quotes_is_found() -> None:
+    # runc's message quoted inside containerd's: exec: \"bash\": executable file not found
+    memory = Memory()
+    _hosts(memory, ("DK",), shell_type="bash", os="Ubuntu", os_version="22.04")
+    runc = (
+        "OCI runtime exec failed: exec failed: container_linux.go:380: starting container process "
+        'caused: exec: \\"bash\\": executable file not found in $PATH: unknown'
+    )
+    learned = _run(memory, "DK", "docker exec -it cache bash", 126, runc, 0, "a")
+    assert learned.culprit is not None and learned.culprit.key == "cmd:bash@ctr:cache"
+    assert check(memory, "DK", "docker exec cache bash -c 'redis-cli ping'").verdict == "block"
+    assert check(memory, "DK", "docker exec -it cache sh").verdict == "allow"
+    assert check(memory, "DK", "bash -c 'uptime'").verdict == "allow"  # the host's bash
+
+
 def test_a_missing_sudo_named_by_a_script_in_a_container_is_that_containers() -> None:
     memory = Memory()
     _hosts(memory, ("DK",), shell_type="bash", os="Ubuntu", os_version="22.04")
@@ -225,6 +240,24 @@ def test_an_option_that_took_the_last_operand_as_its_value_is_that_order_not_the
     assert check(memory, "BSD1", "sed -i '' -e 's/^#//' notes.txt").verdict == "allow"
     assert check(memory, "BSD1", "sed -e 's/^#//' -i.bak notes.txt").verdict == "allow"
     assert check(memory, "DEB1", "sed -e 's/^#//' -i notes.txt").verdict == "allow"  # GNU sed
+
+
+def test_a_bare_word_a_windows_tool_refused_is_that_word_as_its_argument() -> None:
+    memory = Memory()
+    _hosts(memory, ("PC1",), shell_type="cmd", os="Windows", os_version="10 22H2")
+    refused = "ERROR: Invalid argument/option - 'eq'.\nType \"TASKLIST /?\" for usage."
+    _run(memory, "PC1", "tasklist /fi IMAGENAME eq chrome.exe", 1, refused, 0, "a")
+    _run(memory, "PC1", 'tasklist /fi "IMAGENAME eq chrome.exe"', 0, "chrome.exe  4312", 1, "a")
+    assert check(memory, "PC1", "tasklist /fi STATUS eq running").verdict == "block"
+    assert check(memory, "PC1", 'tasklist /fi "STATUS eq running"').verdict == "allow"
+    # a refused switch is left to its exact repeat: /RU belongs to schtasks /Create, not /Delete
+    switch = "ERROR: Invalid argument/option - '/RU'.\nType \"SCHTASKS /DELETE /?\" for usage."
+    _run(memory, "PC1", "schtasks /Delete /TN Backup /RU svc /F", 1, switch, 2, "a")
+    assert check(memory, "PC1", "schtasks /Delete /TN Backup /RU svc /F").verdict == "block"
+    assert (
+        check(memory, "PC1", "schtasks /Create /TN Nightly /TR backup.cmd /SC DAILY /RU SYSTEM").verdict
+        == "allow"
+    )
 
 
 def test_a_keyword_the_parser_stopped_at_after_a_name_is_that_construct_not_the_statement() -> None:
