@@ -31,9 +31,9 @@ from mspmode.engine.culprit import (
     SUBCOMMAND,
     Culprit,
     contains_culprit,
-    find_culprit,
     has_words,
 )
+from mspmode.engine.culprit_find import find_culprit
 from mspmode.engine.edits import added_words, already_fixed, culprit_from_edit, inserts_after
 from mspmode.engine.fingerprint import Fingerprint, error_pattern, fingerprint
 from mspmode.engine.generalize import (
