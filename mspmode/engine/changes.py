@@ -134,12 +134,23 @@ STATE_CHANGES: tuple[StateChange, ...] = (
     _change(
         "package_installed",
         _ANY,
-        "apt-get apt aptitude apk yum dnf microdnf zypper brew port pkg snap pacman choco winget scoop"
+        "apt-get apt aptitude apk yum dnf microdnf zypper brew port pkg snap choco winget scoop"
         " install-module install-package install-script",
-        verbs="install add in -s -sy -syu",
+        verbs="install add in",
+        # a simulation or a download installs nothing
+        temporary="-s --simulate --dry-run --just-print --no-act --downloadonly --download-only -whatif",
         classes=frozenset({COMMAND_NOT_FOUND}),
         named=PACKAGE,
         comment="the missing program (or the package its error said to install) is installed now",
+    ),
+    _change(
+        "package_installed_pacman",
+        frozenset({POSIX}),
+        "pacman",
+        verbs="-s -sy -syu",
+        classes=frozenset({COMMAND_NOT_FOUND}),
+        named=PACKAGE,
+        comment="pacman -S: the missing program is installed now (Arch, MSYS2)",
     ),
     _change(
         "package_installed_global",

@@ -144,6 +144,14 @@ def test_installing_the_missing_program_lifts_its_not_found_only() -> None:
     assert check(memory, "U1", "nmap -sn 192.0.2.0/24").verdict == "block"
 
 
+def test_a_simulated_install_lifts_nothing() -> None:
+    memory = Memory()
+    _linux(memory, "U1")
+    _run(memory, "U1", "htop", 127, "bash: htop: command not found", 0)
+    _run(memory, "U1", "sudo apt-get install -s htop", 0, "Inst htop (3.0.5-7build2 Ubuntu:22.04/jammy)", 1)
+    assert check(memory, "U1", "htop").verdict == "block"
+
+
 def test_installing_the_package_the_error_named_lifts_the_program_it_brings() -> None:
     memory = Memory()
     _linux(memory, "U1")
