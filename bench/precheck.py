@@ -9,20 +9,25 @@
 2. Imports it with the real import path (``learning.import_file``: the file read, checked and
    redacted by a second process, the engine, batched inserts, patterns, drafts, the audit row)
    and prints commands/s.
-   Budget: ≥ 20k commands/s into SQLite.
+   Budget: ≥ 10k commands/s into SQLite (DESIGN.md).
 3. Pre-checks a mix of commands (exact repeats of failures, the same culprit with other
    arguments, the culprit on hosts sharing traits, routine commands, unknown commands, commands
    through ssh) through ``learning.check`` — the service call an API request or the CLI makes:
-   lock, change check against the database, redaction, the engine — and prints p50/p99.
+   lock, change check against the database, redaction, the engine — and prints p50/p99 of the
+   wall clock and of the thread's CPU time (on a shared machine the wall clock's tail is the
+   scheduler's: a check preempted for a time slice; the CPU time is the check's own cost).
    Budget: p99 ≤ 2 ms in process.
 4. For context: rebuilding the state from the database (a new API worker) and loading the
    CLI's snapshot.
+
+The load average is printed before and after: the machine's other work is part of the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -290,6 +295,11 @@ def percentiles(samples: list[float]) -> str:
     return f"p50 {qs[49] * 1000:.3f} ms  p99 {qs[98] * 1000:.3f} ms  max {max(samples) * 1000:.2f} ms"
 
 
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
 def runtime(home: Path) -> Runtime:
     for name in KEY_NAMES:
         ensure_key_file(name, home / f"{name}.key")
@@ -304,6 +314,7 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=3_000)
     args = parser.parse_args()
     actor = local_actor()
+    print(f"load average    {load_average()}")
     with tempfile.TemporaryDirectory(prefix="msp-bench-precheck-") as tmp:
         home = Path(tmp)
         history_path = home / "history.jsonl"
@@ -321,7 +332,7 @@ def main() -> None:
         assert st is not None
         print(
             f"msp import      {report.commands:,} commands in {report.seconds:.2f} s = "
-            f"{report.per_second:,.0f} commands/s (budget ≥ 20,000/s); {len(st.memory.patterns):,} patterns, "
+            f"{report.per_second:,.0f} commands/s (budget ≥ 10,000/s); {len(st.memory.patterns):,} patterns, "
             f"{report.fixes:,} fixes learned"
         )
         if report.bad_lines:
@@ -330,10 +341,11 @@ def main() -> None:
         checks = checks_for(history, args.checks)
         for host, command in checks[:200]:
             learning.check(rt, actor, host, command)  # warm-up: parse caches, connections
-        samples, verdicts = [], {"block": 0, "warn": 0, "allow": 0}
+        samples, cpu, verdicts = [], [], {"block": 0, "warn": 0, "allow": 0}
         for host, command in checks:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             result = learning.check(rt, actor, host, command)
+            cpu.append(time.thread_time() - c0)
             samples.append(time.perf_counter() - t0)
             verdicts[result["verdict"]] += 1
         print(
@@ -341,6 +353,7 @@ def main() -> None:
             f"{len(st.memory.patterns):,} patterns: {percentiles(samples)} (budget p99 ≤ 2 ms); "
             f"{verdicts['block']} block, {verdicts['warn']} warn, {verdicts['allow']} allow"
         )
+        print(f"  CPU time      {percentiles(cpu)} (the thread's own work, without preemption)")
 
         cold = runtime(home)
         t0 = time.perf_counter()
@@ -362,6 +375,7 @@ def main() -> None:
         )
         for r in (rt, cold, reader):
             r.dispose()
+    print(f"load average    {load_average()}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ Steps, one module each: ``tokenize`` (shell-aware tokens, wrappers, targets) →
 """
 
 from mspmode.engine.classify import Classification, classify
-from mspmode.engine.culprit import Culprit, find_culprit
+from mspmode.engine.culprit import Culprit
+from mspmode.engine.culprit_find import find_culprit
 from mspmode.engine.edits import adapt
 from mspmode.engine.explain import explain_pattern
 from mspmode.engine.fingerprint import Fingerprint, error_pattern, fingerprint

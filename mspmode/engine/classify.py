@@ -338,6 +338,7 @@ RULES: tuple[Rule, ...] = (
         | Es\ wurde\ kein\ Positionsparameter\ gefunden | paramètre\ positionnel   # de, fr
         | \bunterminated\ `s'\ command\b | \binvalid\ command\ code\b | \bunknown\ command:\ `   # sed
         | \btoo\ many\ arguments\b | \bextra\ operand\b
+        | \bmay\ not\ be\ used\ with\ stdin\b   # BSD sed -i: the file was taken as its suffix
         | \bmust\ come\ before\ non-option\ arguments\b   # git: an option after the operands
         | \bbad\ flag\ '-[^'\n]{1,100}'\ used\ after\ filename\b  # (older git's wording)
         """,

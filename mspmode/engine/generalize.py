@@ -269,7 +269,8 @@ def match_traits(
         if len(feats) >= WEAK_NEEDED and any(f[0] == "os" for f in feats) and not known_release:
             matched.setdefault(other, []).extend(feats)
     if traits_of is not None:
-        matched = {o: f for o, f in matched.items() if not _set_apart(traits, traits_of(o))}
+        relevant = _kinds(traits)
+        matched = {o: f for o, f in matched.items() if not _set_apart(relevant, traits_of(o))}
     if not matched:
         return None
     features = tuple(dict.fromkeys(f for feats in matched.values() for f in feats))
@@ -301,16 +302,24 @@ def _flavour_range(pattern: FailurePattern, key: str, value: object) -> Feature 
     return (key, ".".join(map(str, mine))) if mine in failed else None
 
 
-def _set_apart(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
-    """A trait both hosts have with values that differ in kind (init_system systemd / none,
-    model CHR / RB5009), not only in version."""
+def _kinds(mine: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+    """The traits of a host that can set another apart: (key, lower-case key, value)."""
+    out: list[tuple[str, str, Any]] = []
     for key, value in mine.items():
         k = str(key).lower()
         if k in _IGNORED or k in _NO_VETO or k in FLAVOURS or isinstance(value, bool | list | dict):
             continue
+        out.append((key, k, value))
+    return out
+
+
+def _set_apart(mine: list[tuple[str, str, Any]], theirs: Mapping[str, Any]) -> bool:
+    """A trait both hosts have (``mine``: :func:`_kinds` of one) with values that differ in kind
+    (init_system systemd / none, model CHR / RB5009), not only in version."""
+    for key, k, value in mine:
         other = theirs.get(key)
-        if other is None or isinstance(other, bool | list | dict):
-            continue
+        if other is None or other == value or isinstance(other, bool | list | dict):
+            continue  # (the same value: most hosts a pattern fails on are alike)
         a, b = _norm(value), _norm(other)
         edition = _EDITIONS.get(k)
         va, vb = version_of(a), version_of(b)

@@ -13,14 +13,14 @@ edit when the error named none, and transplants the edit onto new commands.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from mspmode.engine import explain
+from mspmode.engine.changes import PATH, Target, changes_in, lifts
 from mspmode.engine.classify import (
     CAPABILITY_CLASSES,
     CONFIGURATION_ERROR,
-    PERMISSION_DENIED,
     STATE_CLASSES,
     UNKNOWN,
     Classification,
@@ -31,9 +31,9 @@ from mspmode.engine.culprit import (
     SUBCOMMAND,
     Culprit,
     contains_culprit,
-    find_culprit,
     has_words,
 )
+from mspmode.engine.culprit_find import find_culprit
 from mspmode.engine.edits import added_words, already_fixed, culprit_from_edit, inserts_after
 from mspmode.engine.fingerprint import Fingerprint, error_pattern, fingerprint
 from mspmode.engine.generalize import (
@@ -251,6 +251,7 @@ def _learn_from_failure(
             fingerprint=fp,
             pattern_type=classification.pattern_type,
             severity=classification.severity,
+            shape=classification.rule,
             first_seen=rec.at,
             last_seen=rec.at,
         )
@@ -348,20 +349,8 @@ def _seed_evidence(memory: Memory, pattern: FailurePattern, failing_host: str) -
 def _learn_from_success(memory: Memory, rec: CommandRecord, script: Script, learned: Learned) -> None:
     keys = proven_keys(script)
     all_keys = command_keys(script)
-    if any(grants_access(seg) for seg in script.segments):
-        _release(memory, rec, learned, lambda p: p.failure_class == PERMISSION_DENIED)
-    if any(_changes_policy(seg) for seg in script.segments):
-        # the setting that refused scripts was changed for good (not for this process only)
-        _release(
-            memory,
-            rec,
-            learned,
-            lambda p: (
-                p.failure_class == CONFIGURATION_ERROR
-                and p.culprit is not None
-                and p.culprit.rule in POLICY_RULES
-            ),
-        )
+    for change in changes_in(script):
+        _release(memory, rec, learned, change)
     # A fix first: a success that is the failed command with something added has the culprit
     # and is no sign the failure went away.
     _learn_fixes(memory, rec, script, all_keys, learned)
@@ -387,49 +376,24 @@ def _learn_from_success(memory: Memory, rec: CommandRecord, script: Script, lear
                 refresh_pattern(memory, p)
 
 
-# Commands that give an account access it lacked: after one succeeds, a permission failure
-# of that account on the host is no longer known to repeat. (program, words one of which it needs)
-GRANTS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("usermod", frozenset({"-ag", "-g", "-a", "--append", "--groups"})),  # usermod -aG docker me
-    ("gpasswd", frozenset({"-a", "--add"})),  # gpasswd -a me docker
-    ("adduser", frozenset()),  # adduser me docker (Debian)
-    ("addgroup", frozenset()),  # addgroup me docker (BusyBox)
-    ("newgrp", frozenset()),  # newgrp docker: the group in this shell
-    ("setfacl", frozenset({"-m", "--modify"})),
-    ("chmod", frozenset()),
-    ("chown", frozenset()),
-    ("chgrp", frozenset()),
-    ("icacls", frozenset({"/grant"})),
-    ("takeown", frozenset()),
-    ("add-localgroupmember", frozenset()),
-)
-_GRANT_PROGRAMS = {name: needs for name, needs in GRANTS}
-
-
-def grants_access(seg: Any) -> bool:
-    needs = _GRANT_PROGRAMS.get(seg.program or "")
-    if needs is None:
-        return False
-    return not needs or any(w.text.lower() in needs for w in seg.args)
-
-
-# A host setting changed by a command that succeeded: the refusals it caused are no longer known
-# to repeat there. (program → the culprit rules of the refusals it lifts)
-POLICY_CHANGES = frozenset({"set-executionpolicy"})
-POLICY_RULES = frozenset({"ps_script_refused"})
-
-
-def _changes_policy(seg: Any) -> bool:
-    words = [w.value.lower() for w in seg.args]
-    return seg.program in POLICY_CHANGES and "process" not in words
-
-
-def _release(
-    memory: Memory, rec: CommandRecord, learned: Learned, which: Callable[[FailurePattern], bool]
-) -> None:
+def _release(memory: Memory, rec: CommandRecord, learned: Learned, change: Target) -> None:
+    """Resolve on the host every open failure the state change lifts (changes.STATE_CHANGES)."""
     for p in memory.patterns.values():
         ev = p.hosts.get(rec.host)
-        if ev is None or ev.resolved_at is not None or not which(p):
+        if ev is None or ev.resolved_at is not None:
+            continue
+        failed = memory.commands[ev.last_index] if 0 <= ev.last_index < len(memory.commands) else None
+        where = p.culprit.where if p.culprit is not None else ""
+        program = p.culprit.program if p.culprit is not None else None
+        if not lifts(
+            change,
+            p.shape,
+            p.failure_class,
+            where,
+            parse_for_host(memory, rec.host, ev.last_command) if change.change.named == PATH else None,
+            failed.output if failed is not None else "",
+            program,
+        ):
             continue
         ev.resolved_at = rec.at or ev.last_seen
         ev.resolved_by = rec.command

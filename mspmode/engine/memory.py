@@ -175,6 +175,7 @@ class FailurePattern:
     fixes: list[FixObservation] = field(default_factory=list)
     occurrence_count: int = 0
     is_active: bool = True
+    shape: str = ""  # the classify rule that read its first failure (what a state change lifts)
     # Trait features of the hosts it fails on (feature -> those hosts), and features refuted by a
     # host with that feature where the culprit worked; kept incrementally by learn.
     trait_hosts: dict[tuple[str, str], list[str]] = field(default_factory=dict)

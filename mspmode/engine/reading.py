@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections import namedtuple
 
 from mspmode.engine.classify import Classification, classify
-from mspmode.engine.culprit import Culprit, find_culprit
+from mspmode.engine.culprit import Culprit
+from mspmode.engine.culprit_find import find_culprit
 from mspmode.engine.fingerprint import Fingerprint, fingerprint
 from mspmode.engine.memory import LOCAL, Host, HostScope, Memory, add_host, host_key, resolve_host
 from mspmode.engine.normalize import clean_output

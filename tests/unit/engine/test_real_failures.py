@@ -136,6 +136,21 @@ def test_a_failure_inside_a_container_is_the_containers_not_the_hosts() -> None:
     assert check(memory, "DK", "docker exec db grep -P 'x' /etc/hosts").verdict == "allow"
 
 
+def test_a_missing_program_named_in_a_nested_message_with_escaped_quotes_is_found() -> None:
+    # runc's message quoted inside containerd's: exec: \"bash\": executable file not found
+    memory = Memory()
+    _hosts(memory, ("DK",), shell_type="bash", os="Ubuntu", os_version="22.04")
+    runc = (
+        "OCI runtime exec failed: exec failed: container_linux.go:380: starting container process "
+        'caused: exec: \\"bash\\": executable file not found in $PATH: unknown'
+    )
+    learned = _run(memory, "DK", "docker exec -it cache bash", 126, runc, 0, "a")
+    assert learned.culprit is not None and learned.culprit.key == "cmd:bash@ctr:cache"
+    assert check(memory, "DK", "docker exec cache bash -c 'redis-cli ping'").verdict == "block"
+    assert check(memory, "DK", "docker exec -it cache sh").verdict == "allow"
+    assert check(memory, "DK", "bash -c 'uptime'").verdict == "allow"  # the host's bash
+
+
 def test_a_missing_sudo_named_by_a_script_in_a_container_is_that_containers() -> None:
     memory = Memory()
     _hosts(memory, ("DK",), shell_type="bash", os="Ubuntu", os_version="22.04")
@@ -206,6 +221,58 @@ def test_a_sql_construct_is_matched_with_its_names_and_values_left_out() -> None
         check(memory, "MY8", "grant select on crm.* to bob@localhost identified by 'x';").verdict == "block"
     )
     assert check(memory, "MY8", "grant select on crm.* to bob@localhost;").verdict == "allow"
+
+
+def test_an_option_that_took_the_last_operand_as_its_value_is_that_order_not_the_option() -> None:
+    # BSD sed's -i takes the next word as the backup suffix: last before the file, it eats the
+    # file and sed reads stdin. The culprit is -i followed by the last word alone; the same
+    # call with -i first (or its suffix attached) is the fixed form and must not match.
+    memory = Memory()
+    _hosts(memory, ("BSD1",), shell_type="sh", os="FreeBSD", os_version="13.2")
+    _hosts(memory, ("DEB1",), shell_type="bash", os="Debian", os_version="12")
+    stdin = "sed: -I or -i may not be used with stdin"
+    learned = _run(memory, "BSD1", "sed -e 's/^ifconfig_em0=.*//' -i /etc/rc.conf.local", 1, stdin, 0, "a")
+    assert learned.culprit is not None and learned.culprit.key == "opt:sed:-i"
+    _run(memory, "BSD1", "sed -i '' -e 's/^ifconfig_em0=.*//' /etc/rc.conf.local", 0, "", 1, "a")
+    again = check(memory, "BSD1", "sed -e 's/^ifconfig_em0=.*//' -i /etc/rc.conf.local")
+    assert again.verdict == "block" and again.suggestions[0].startswith("sed -i '' -e")
+    assert check(memory, "BSD1", "sed -e 's/^#//' -i notes.txt").verdict == "block"
+    assert check(memory, "BSD1", "sed -i '' -e 's/^#//' notes.txt").verdict == "allow"
+    assert check(memory, "BSD1", "sed -e 's/^#//' -i.bak notes.txt").verdict == "allow"
+    assert check(memory, "DEB1", "sed -e 's/^#//' -i notes.txt").verdict == "allow"  # GNU sed
+
+
+def test_a_bare_word_a_windows_tool_refused_is_that_word_as_its_argument() -> None:
+    memory = Memory()
+    _hosts(memory, ("PC1",), shell_type="cmd", os="Windows", os_version="10 22H2")
+    refused = "ERROR: Invalid argument/option - 'eq'.\nType \"TASKLIST /?\" for usage."
+    _run(memory, "PC1", "tasklist /fi IMAGENAME eq chrome.exe", 1, refused, 0, "a")
+    _run(memory, "PC1", 'tasklist /fi "IMAGENAME eq chrome.exe"', 0, "chrome.exe  4312", 1, "a")
+    assert check(memory, "PC1", "tasklist /fi STATUS eq running").verdict == "block"
+    assert check(memory, "PC1", 'tasklist /fi "STATUS eq running"').verdict == "allow"
+    # a refused switch is left to its exact repeat: /RU belongs to schtasks /Create, not /Delete
+    switch = "ERROR: Invalid argument/option - '/RU'.\nType \"SCHTASKS /DELETE /?\" for usage."
+    _run(memory, "PC1", "schtasks /Delete /TN Backup /RU svc /F", 1, switch, 2, "a")
+    assert check(memory, "PC1", "schtasks /Delete /TN Backup /RU svc /F").verdict == "block"
+    assert (
+        check(memory, "PC1", "schtasks /Create /TN Nightly /TR backup.cmd /SC DAILY /RU SYSTEM").verdict
+        == "allow"
+    )
+
+
+def test_a_keyword_the_parser_stopped_at_after_a_name_is_that_construct_not_the_statement() -> None:
+    # PostgreSQL before 10 wants a function's argument list: it stops at the keyword after the
+    # bare name. The construct is "a name then RESTRICT"; the fixed form (name() RESTRICT) is
+    # another construct, so its success neither resolves the failure nor hides the fix.
+    memory = Memory()
+    _hosts(memory, ("PG9",), shell_type="psql", os="CentOS", os_version="7.9", db_version="9.5.25")
+    near = 'ERROR:  syntax error at or near "RESTRICT"\nLINE 1: DROP FUNCTION billing.recalc RESTRICT'
+    _run(memory, "PG9", "DROP FUNCTION billing.recalc RESTRICT", 1, near, 0, "a")
+    _run(memory, "PG9", "DROP FUNCTION billing.recalc() RESTRICT", 0, "DROP FUNCTION", 1, "a")
+    again = check(memory, "PG9", "DROP FUNCTION billing.recalc RESTRICT")
+    assert again.verdict == "block" and again.suggestions[0] == "DROP FUNCTION billing.recalc() RESTRICT"
+    assert check(memory, "PG9", "DROP FUNCTION billing.close_month RESTRICT").verdict == "block"
+    assert check(memory, "PG9", "DROP FUNCTION billing.close_month(integer) RESTRICT").verdict == "allow"
 
 
 # ---- traits ----------------------------------------------------------------------------------
