@@ -32,7 +32,7 @@ from mspmode.services.actor import Actor
 from mspmode.services.runtime import Runtime
 
 HERE = Path(__file__).resolve().parent
-SESSION_COOKIE = "msp_session"
+SESSION_COOKIE = auth.BROWSER_COOKIE
 CSRF_COOKIE = "msp_csrf"
 CSRF_FIELD = "csrf_token"
 

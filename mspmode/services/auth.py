@@ -490,6 +490,10 @@ def _issue(rt: Runtime, user: User, sign_in: AuthSession) -> TokenPair:
 
 # ---- the dashboard's cookie sessions ----------------------------------------------------------
 
+# The cookie that carries a browser token: the dashboard sets it, and the API's body guard
+# reads it to give a signed-in browser the body limit of an authenticated caller.
+BROWSER_COOKIE = "msp_session"
+
 
 def browser_token(rt: Runtime, pair: TokenPair) -> str:
     """The dashboard cookie for the sign-in that ``pair`` (just issued by ``login`` or
