@@ -350,9 +350,9 @@ def test_a_technician_limited_to_acme_never_reaches_globex(site: Site, server_lo
 @SQLITE
 def test_a_signed_in_form_may_send_what_an_authenticated_api_caller_may(site: Site) -> None:
     """A root cause pasted from a log of a Russian Windows: 20,000 characters (the form's
-    limit) that URL-encode to more than the bytes an anonymous request may send. A signed-in browser's form is read up
-    to the limit an authenticated API caller gets, and still needs its CSRF token; signed
-    out, the body guard refuses it before reading it."""
+    limit) that URL-encode to more than the bytes an anonymous request may send. A signed-in
+    browser's form is read up to the limit an authenticated API caller gets, and still needs
+    its CSRF token; signed out, the body guard refuses it before reading it."""
     line = "Get-LocalUser : Имя «Get-LocalUser» не распознано как имя командлета, функции.\n"
     pasted = (line * (20_000 // len(line) + 1))[:20_000]
     form = {"root_cause": pasted, "recommended_solution": "Get-WmiObject Win32_UserAccount"}
