@@ -125,7 +125,7 @@ CASES: dict[str, Case] = {
         scoped_row=True,
     ),
     "GET /search": Case(_fixed("/search?q=addr")),
-    "GET /recall": Case(_row("acme", "globex", "/recall?client={}&q=addr")),
+    "GET /recall": Case(_row("acme", "globex", "/recall?client={}&q=addr"), scoped_row=True),
     "GET /credentials": Case(_fixed("/credentials")),
     "GET /credentials/{credential_id}": Case(
         _row("credential", "globex_credential", "/credentials/{}"), scoped_row=True
