@@ -167,7 +167,7 @@ def main() -> None:
                 ],
             )
         user, _ = auth.create_user(
-            rt, local_actor(), username="bench", role="technician", password="bench-password-1"
+            rt, local_actor(), username="bench", role="technician", password="load-test-secret-1"
         )
         _, key = auth.create_api_key(
             rt, local_actor(), name="bench", role="technician", username=user.username

@@ -1,5 +1,9 @@
 """``crud_router(spec)``: list / get / create / PATCH / delete for one resource, generated.
 
+Every endpoint is ``async`` and hands its one service call to the thread pool: a plain ``def``
+endpoint costs FastAPI two hops there (the call, then serializing the answer), and these
+routes are the API's hot path.
+
 (No ``from __future__ import annotations`` here: FastAPI reads the generated schema classes
 from the endpoint annotations at definition time.)
 """
@@ -9,7 +13,8 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from mspmode.api.deps import ActorDep, RuntimeDep, access
 from mspmode.db.repository import MAX_LIMIT
@@ -58,7 +63,7 @@ def _list_dependency(spec: ResourceSpec) -> Any:
         )
     allowed = {"limit", "offset", "sort", *(["q"] if spec.searchable else []), *filters}
 
-    def dependency(**kwargs: Any) -> dict[str, Any]:
+    async def dependency(**kwargs: Any) -> dict[str, Any]:
         request: Request = kwargs.pop("request")
         unknown = sorted(set(request.query_params) - allowed)
         if unknown:
@@ -85,12 +90,14 @@ def crud_router(spec: ResourceSpec) -> APIRouter:
     router = APIRouter(prefix=f"/{spec.name}", tags=[spec.name])
     list_params = _list_dependency(spec)
     Read, Create, Update, PageModel = schemas.read, schemas.create, schemas.update, schemas.page
-    from fastapi import Depends
 
     @router.get("", response_model=PageModel, summary=f"List {spec.name}", openapi_extra=read_access(spec))
-    def list_rows(rt: RuntimeDep, actor: ActorDep, params: dict[str, Any] = Depends(list_params)) -> Any:
+    async def list_rows(
+        rt: RuntimeDep, actor: ActorDep, params: dict[str, Any] = Depends(list_params)
+    ) -> Any:
         sort = [s.strip() for s in (params.get("sort") or "").split(",") if s.strip()]
-        page = crud.list_rows(
+        page = await run_in_threadpool(
+            crud.list_rows,
             rt,
             actor,
             spec,
@@ -125,8 +132,8 @@ def _item_routes(router: APIRouter, spec: ResourceSpec, Read: Any, Create: Any, 
     @router.get(
         "/{id}", response_model=Read, summary=f"Get one of {spec.name}", openapi_extra=read_access(spec)
     )
-    def get_row(id: uuid.UUID, rt: RuntimeDep, actor: ActorDep) -> Any:
-        return crud.get_row(rt, actor, spec, id)
+    async def get_row(id: uuid.UUID, rt: RuntimeDep, actor: ActorDep) -> Any:
+        return await run_in_threadpool(crud.get_row, rt, actor, spec, id)
 
     if spec.write_role is None:
         return
@@ -136,20 +143,24 @@ def _item_routes(router: APIRouter, spec: ResourceSpec, Read: Any, Create: Any, 
         @router.post(
             "", response_model=Read, status_code=status.HTTP_201_CREATED, summary=f"Create one of {spec.name}"
         )
-        def create_row(body: Create, rt: RuntimeDep, actor: ActorDep) -> Any:
-            return crud.create_row(rt, actor, spec, body.model_dump(exclude_unset=True))
+        async def create_row(body: Create, rt: RuntimeDep, actor: ActorDep) -> Any:
+            return await run_in_threadpool(
+                crud.create_row, rt, actor, spec, body.model_dump(exclude_unset=True)
+            )
 
     if spec.generic_update:
 
         @router.patch("/{id}", response_model=Read, summary=f"Change fields of one of {spec.name}")
-        def update_row(id: uuid.UUID, body: Update, rt: RuntimeDep, actor: ActorDep) -> Any:
-            return crud.update_row(rt, actor, spec, id, body.model_dump(exclude_unset=True))
+        async def update_row(id: uuid.UUID, body: Update, rt: RuntimeDep, actor: ActorDep) -> Any:
+            return await run_in_threadpool(
+                crud.update_row, rt, actor, spec, id, body.model_dump(exclude_unset=True)
+            )
 
     if spec.generic_delete:
 
         @router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT, summary=f"Delete one of {spec.name}")
-        def delete_row(id: uuid.UUID, rt: RuntimeDep, actor: ActorDep) -> Response:
-            crud.delete_row(rt, actor, spec, id)
+        async def delete_row(id: uuid.UUID, rt: RuntimeDep, actor: ActorDep) -> Response:
+            await run_in_threadpool(crud.delete_row, rt, actor, spec, id)
             return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -168,8 +179,8 @@ def _link_routes(router: APIRouter, spec: ResourceSpec, Read: Any, Create: Any) 
         func.__signature__ = inspect.Signature(params, return_annotation=inspect.Signature.empty)
         return func
 
-    def get_link(**kw: Any) -> Any:
-        return crud.get_row(kw["rt"], kw["actor"], spec, tuple(kw[n] for n in names))
+    async def get_link(**kw: Any) -> Any:
+        return await run_in_threadpool(crud.get_row, kw["rt"], kw["actor"], spec, tuple(kw[n] for n in names))
 
     router.add_api_route(
         path,
@@ -185,11 +196,11 @@ def _link_routes(router: APIRouter, spec: ResourceSpec, Read: Any, Create: Any) 
     @router.post(
         "", response_model=Read, status_code=status.HTTP_201_CREATED, summary=f"Create one of {spec.name}"
     )
-    def create_link(body: Create, rt: RuntimeDep, actor: ActorDep) -> Any:
-        return crud.create_row(rt, actor, spec, body.model_dump(exclude_unset=True))
+    async def create_link(body: Create, rt: RuntimeDep, actor: ActorDep) -> Any:
+        return await run_in_threadpool(crud.create_row, rt, actor, spec, body.model_dump(exclude_unset=True))
 
-    def delete_link(**kw: Any) -> Response:
-        crud.delete_row(kw["rt"], kw["actor"], spec, tuple(kw[n] for n in names))
+    async def delete_link(**kw: Any) -> Response:
+        await run_in_threadpool(crud.delete_row, kw["rt"], kw["actor"], spec, tuple(kw[n] for n in names))
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     router.add_api_route(

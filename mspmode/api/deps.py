@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from mspmode.errors import AuthenticationError
 from mspmode.services import auth
@@ -52,7 +53,7 @@ def route_access(openapi_extra: dict[str, Any] | None, method: str) -> Access:
     )
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
 
@@ -67,24 +68,30 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def guard(
+async def guard(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     rt: Annotated[Runtime, Depends(runtime)],
 ) -> Actor | None:
-    """Authenticate and authorize the request for its route; None only on a public route."""
+    """Authenticate and authorize the request for its route; None only on a public route.
+
+    Async, with only the credential lookup in a worker thread: FastAPI runs a plain ``def``
+    dependency in its thread pool, and every hop there costs more than this gate's own work.
+    """
     route = request.scope.get("route")
     needed = route_access(getattr(route, "openapi_extra", None), request.method)
     if needed.public:
         return None
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise AuthenticationError("authentication required: send Authorization: Bearer <token or API key>")
-    actor = auth.authenticate(rt, credentials.credentials, client_address(request), request_id(request))
+    actor = await run_in_threadpool(
+        auth.authenticate, rt, credentials.credentials, client_address(request), request_id(request)
+    )
     authorize(actor, needed)
     return actor
 
 
-def current_actor(actor: Annotated[Actor | None, Depends(guard)]) -> Actor:
+async def current_actor(actor: Annotated[Actor | None, Depends(guard)]) -> Actor:
     """The Actor ``guard`` let through (the same call: FastAPI caches it per request)."""
     if actor is None:
         raise AuthenticationError("this route is public and has no caller")

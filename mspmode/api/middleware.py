@@ -7,8 +7,9 @@ numbers of its body, and the headers of its answer.
 * ``BodyGuard``: a body is never read past its route's limit (``MSP_MAX_BODY_BYTES``, or
   more where a route declares it with ``body_limit``): a ``Content-Length`` over it is refused
   before a byte is read, a chunked body as soon as it passes it. Past ``ANONYMOUS_BODY_BYTES``
-  the caller's credentials are checked before another byte is read, so an unauthenticated
-  client can make the server hold no more than that. A JSON body with ``NaN`` or
+  the caller's credentials (a bearer token or API key, or a dashboard session cookie) are
+  checked before another byte is read, so an unauthenticated client can make the server hold
+  no more than that. A JSON body with ``NaN`` or
   ``Infinity`` (Python's json reads them; no database stores them) is a 422.
 * ``SecurityHeaders``: every answer says not to sniff, frame, cache or refer, and its own
   redirects are relative, never built from the ``Host`` the client sent.
@@ -20,6 +21,7 @@ directly when the request has not reached a route.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -215,18 +217,28 @@ class _GuardedBody:
         return message
 
     async def _authenticate(self, headers: Headers) -> None:
+        """The caller's credentials: a bearer token or API key, or else the dashboard's session
+        cookie (a form posted from a signed-in browser; its CSRF token is the route's to check,
+        and SameSite=Strict keeps other sites' posts from carrying the cookie)."""
+        request = Request(self.scope)
         scheme, _, token = headers.get("authorization", "").partition(" ")
+        kind = "access"
         if scheme.lower() != "bearer" or not token.strip():
+            token, kind = request.cookies.get(auth.BROWSER_COOKIE, ""), "browser"
+        if not token.strip():
             raise BodyRefusedError(
                 413,
                 "PayloadTooLarge",
                 f"a request without credentials may send at most {ANONYMOUS_BODY_BYTES} bytes: "
-                "send Authorization: Bearer <token or API key>",
+                "send Authorization: Bearer <token or API key>, or sign in to the dashboard",
             )
-        request = Request(self.scope)
         try:
             await run_in_threadpool(
-                auth.authenticate, self.guard.rt, token, client_address(request), request_id(request)
+                functools.partial(auth.authenticate, kind=kind),
+                self.guard.rt,
+                token,
+                client_address(request),
+                request_id(request),
             )
         except MSPError as exc:
             challenge = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None

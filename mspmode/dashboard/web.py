@@ -32,7 +32,7 @@ from mspmode.services.actor import Actor
 from mspmode.services.runtime import Runtime
 
 HERE = Path(__file__).resolve().parent
-SESSION_COOKIE = "msp_session"
+SESSION_COOKIE = auth.BROWSER_COOKIE
 CSRF_COOKIE = "msp_csrf"
 CSRF_FIELD = "csrf_token"
 
@@ -96,7 +96,7 @@ class Guard:
         await self.app(scope, receive, send_with_headers)
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
 
@@ -116,11 +116,17 @@ def signed_in(request: Request, rt: RuntimeDep) -> Actor:
     return auth.authenticate(rt, token, client_address(request), None, kind="browser")
 
 
-def person(actor: Annotated[Actor, Depends(signed_in)]) -> Actor:
-    """The signed-in person, who has changed any one-time password."""
+def password_changed(actor: Actor) -> Actor:
+    """``actor``, who has changed any one-time password, or MustChangePassword."""
     if actor.must_change_password:
         raise MustChangePassword
     return actor
+
+
+async def person(actor: Annotated[Actor, Depends(signed_in)]) -> Actor:
+    """The signed-in person, who has changed any one-time password. (Async, as ``runtime``:
+    FastAPI runs a plain ``def`` dependency in its thread pool, a hop for nothing here.)"""
+    return password_changed(actor)
 
 
 SignedIn = Annotated[Actor, Depends(signed_in)]

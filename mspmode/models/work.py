@@ -146,6 +146,8 @@ class CommandRun(UUIDPrimaryKey, CreatedAt, Base):
         one_of("failure_category", FAILURE_CATEGORIES),
         # "What ran on this host lately" is the learner's and the pre-check's main query.
         Index(None, "infrastructure_id", "executed_at"),
+        # A client's commands in a period (its sessions' commands): the reports' failure counts.
+        Index(None, "session_id", "executed_at"),
         # Insertion order: the learner replays and catches up on the history in it.
         Index(None, "created_at"),
     )

@@ -56,7 +56,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from mspmode.db.base import utcnow
@@ -490,6 +490,10 @@ def _issue(rt: Runtime, user: User, sign_in: AuthSession) -> TokenPair:
 
 # ---- the dashboard's cookie sessions ----------------------------------------------------------
 
+# The cookie that carries a browser token: the dashboard sets it, and the API's body guard
+# reads it to give a signed-in browser the body limit of an authenticated caller.
+BROWSER_COOKIE = "msp_session"
+
 
 def browser_token(rt: Runtime, pair: TokenPair) -> str:
     """The dashboard cookie for the sign-in that ``pair`` (just issued by ``login`` or
@@ -600,32 +604,29 @@ def authenticate(
     sign_in_id, version = _sign_in_of(claims), _int_claim(claims, "ver")
     with rt.db.read() as session:
         found = session.execute(
-            select(User, AuthSession)
-            .outerjoin(AuthSession, and_(AuthSession.id == sign_in_id, AuthSession.user_id == User.id))
-            .where(User.id == uuid.UUID(claims["sub"]))
+            _TOKEN_LOOKUP, {"user_id": uuid.UUID(claims["sub"]), "sign_in_id": sign_in_id}
         ).one_or_none()
-    user, sign_in = (found[0], found[1]) if found else (None, None)
-    if user is None or not user.is_active:
+    if found is None or not found.is_active:
         raise AuthenticationError("the user of this token is disabled or gone")
     if (
-        sign_in is None
-        or sign_in.revoked_at is not None
-        or sign_in.expires_at <= utcnow()
-        or version != user.token_version
+        found.sign_in_id is None
+        or found.revoked_at is not None
+        or found.expires_at <= utcnow()
+        or version != found.token_version
     ):
         raise AuthenticationError(
             "this sign-in has ended (signed out, or the password or role changed): sign in again"
         )
     return Actor(
         type="user",
-        role=user.role,
-        id=user.id,
-        name=user.username,
-        client_scope=_scope(user.client_scope),
+        role=found.role,
+        id=found.id,
+        name=found.username,
+        client_scope=_scope(found.client_scope),
         client_address=client_address,
         request_id=request_id,
-        must_change_password=user.must_change_password,
-        auth_session_id=sign_in.id,
+        must_change_password=found.must_change_password,
+        auth_session_id=found.sign_in_id,
     )
 
 
@@ -636,35 +637,78 @@ def _authenticate_api_key(rt: Runtime, key: str, client_address: str | None, req
     prefix = f"{API_KEY_PREFIX}{parts[1]}"
     now = utcnow()
     with rt.db.read() as session:
-        found = session.execute(
-            select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.prefix == prefix)
-        ).one_or_none()
-    row, user = (found[0], found[1]) if found else (None, None)
+        row = session.execute(_KEY_LOOKUP, {"prefix": prefix}).one_or_none()
     if row is None or not hmac.compare_digest(row.key_hash, rt.pepper.sign(key.encode())):
         raise AuthenticationError("unknown API key")
     if row.revoked_at is not None:
         raise AuthenticationError(f"API key {row.prefix} was revoked")
     if row.expires_at is not None and row.expires_at <= now:
         raise AuthenticationError(f"API key {row.prefix} expired")
-    if user is None or not user.is_active:
+    if not row.user_is_active:
         raise AuthenticationError(f"the owner of API key {row.prefix} is disabled")
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_EVERY:
         with rt.db.write() as session:
             fresh = session.get(ApiKey, row.id)
             if fresh is not None:
                 fresh.last_used_at, fresh.last_used_from = now, client_address
-    role = row.role if ROLE_RANK[row.role] <= ROLE_RANK[user.role] else user.role
+    role = row.role if ROLE_RANK[row.role] <= ROLE_RANK[row.user_role] else row.user_role
     return Actor(
         type="api_key",
         role=role,
-        id=user.id,
-        name=f"{user.username}/{row.name}",
-        client_scope=_intersect(_scope(user.client_scope), _scope(row.client_scope)),
+        id=row.user_id,
+        name=f"{row.username}/{row.name}",
+        client_scope=_intersect(_scope(row.user_client_scope), _scope(row.client_scope)),
         client_address=client_address,
         request_id=request_id,
         api_key_id=row.id,
         scopes=frozenset(row.scopes) if row.scopes is not None else None,
     )
+
+
+# The two lookups every authenticated request makes, as column selects built once: loading
+# whole mapped rows in a Session cost more than the rest of a request by id.
+_users, _keys, _sign_ins = User.__table__.c, ApiKey.__table__.c, AuthSession.__table__.c
+_KEY_LOOKUP = (
+    select(
+        _keys.id,
+        _keys.name,
+        _keys.prefix,
+        _keys.key_hash,
+        _keys.role,
+        _keys.scopes,
+        _keys.client_scope,
+        _keys.expires_at,
+        _keys.last_used_at,
+        _keys.revoked_at,
+        _users.id.label("user_id"),
+        _users.username,
+        _users.role.label("user_role"),
+        _users.is_active.label("user_is_active"),
+        _users.client_scope.label("user_client_scope"),
+    )
+    .join_from(ApiKey.__table__, User.__table__, _users.id == _keys.user_id)
+    .where(_keys.prefix == bindparam("prefix"))
+)
+_TOKEN_LOOKUP = (
+    select(
+        _users.id,
+        _users.username,
+        _users.role,
+        _users.client_scope,
+        _users.is_active,
+        _users.must_change_password,
+        _users.token_version,
+        _sign_ins.id.label("sign_in_id"),
+        _sign_ins.revoked_at,
+        _sign_ins.expires_at,
+    )
+    .outerjoin_from(
+        User.__table__,
+        AuthSession.__table__,
+        and_(_sign_ins.id == bindparam("sign_in_id"), _sign_ins.user_id == _users.id),
+    )
+    .where(_users.id == bindparam("user_id"))
+)
 
 
 def _scope(ids: list[Any] | None) -> frozenset[uuid.UUID] | None:

@@ -25,12 +25,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
+from mspmode.api.middleware import ANONYMOUS_BODY_BYTES
 from mspmode.dashboard.routes import ROUTERS
 from mspmode.models.learning import FailurePattern
 from mspmode.models.work import WorkItem
@@ -129,7 +131,7 @@ CASES: dict[str, Case] = {
         scoped_row=True,
     ),
     "GET /search": Case(_fixed("/search?q=addr")),
-    "GET /recall": Case(_row("acme", "globex", "/recall?client={}&q=addr")),
+    "GET /recall": Case(_row("acme", "globex", "/recall?client={}&q=addr"), scoped_row=True),
     "GET /credentials": Case(_fixed("/credentials")),
     "GET /credentials/{credential_id}": Case(
         _row("credential", "globex_credential", "/credentials/{}"), scoped_row=True
@@ -349,3 +351,34 @@ def test_a_technician_limited_to_acme_never_reaches_globex(site: Site, server_lo
         assert pattern is not None and pattern.is_active and pattern.root_cause != "forged"
         assert item is not None and item.actual_minutes == 20
     no_secret("\n".join(server_log))
+
+
+@SQLITE
+def test_a_signed_in_form_may_send_what_an_authenticated_api_caller_may(site: Site) -> None:
+    """A root cause pasted from a log of a Russian Windows: 20,000 characters (the form's
+    limit) that URL-encode to more than the bytes an anonymous request may send. A signed-in
+    browser's form is read up to the limit an authenticated API caller gets, and still needs
+    its CSRF token; signed out, the body guard refuses it before reading it."""
+    line = "Get-LocalUser : Имя «Get-LocalUser» не распознано как имя командлета, функции.\n"
+    pasted = (line * (20_000 // len(line) + 1))[:20_000]
+    form = {"root_cause": pasted, "recommended_solution": "Get-WmiObject Win32_UserAccount"}
+    assert len(urlencode(form)) > ANONYMOUS_BODY_BYTES
+    path = f"/patterns/{site.world.pattern}"
+    with site.rt.db.read() as s:
+        before = s.get(FailurePattern, site.world.pattern)
+        assert before is not None
+        kept = {"root_cause": before.root_cause, "recommended_solution": before.recommended_solution}
+    with browser(site, None) as nobody:
+        refused = nobody.post(path, data={**form, "csrf_token": nobody.cookies["msp_csrf"]})
+    assert refused.status_code == 413, refused.text[:300]
+    with browser(site, "admin") as admin:
+        forged = admin.post(path, data=form)
+        assert forged.status_code == 403 and "CSRF" in forged.text
+        answer = admin.post(path, data={**form, "csrf_token": admin.cookies["msp_csrf"]})
+        assert answer.status_code == 303, answer.text[:300]
+        try:
+            with site.rt.db.read() as s:
+                after = s.get(FailurePattern, site.world.pattern)
+                assert after is not None and after.root_cause == pasted
+        finally:
+            admin.post(path, data={**kept, "csrf_token": admin.cookies["msp_csrf"]})

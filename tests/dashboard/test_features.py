@@ -165,6 +165,20 @@ def test_the_recall_preview_shows_each_facts_score(page: Page, site: Site) -> No
         assert fact.title in page.locator("#recall-text").inner_text() or fact.kind in ("context", "snippet")
 
 
+def test_the_recall_preview_takes_a_client_by_name_as_by_id(page: Page, site: Site) -> None:
+    """An address typed by hand names the client (the screenshots do): the same text as the
+    form's id gives, not a 500; a client that does not exist is a 404."""
+    sign_in(page, "tech")
+    page.goto(f"/recall?client={site.world.acme}&q=local+users")
+    by_id = page.locator("#recall-text").inner_text()
+    by_name = page.goto("/recall?client=acme+corp&q=local+users")
+    assert by_name is not None and by_name.status == 200
+    assert page.locator("#recall-text").inner_text() == by_id
+    expect(page.get_by_label("Client")).to_have_value(str(site.world.acme))
+    unknown = page.goto("/recall?client=Nobody+Ltd")
+    assert unknown is not None and unknown.status == 404
+
+
 def test_a_totp_code_is_shown_after_the_password_and_audited(page: Page, site: Site) -> None:
     sign_in(page, "tech")
     cred = site.world.totp_credential

@@ -22,7 +22,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from mspmode.dashboard.web import MustChangePassword, Person, RuntimeDep, csrf_protect, person, signed_in
+from mspmode.dashboard.web import (
+    MustChangePassword,
+    Person,
+    RuntimeDep,
+    csrf_protect,
+    password_changed,
+    signed_in,
+)
 from mspmode.errors import MSPError
 from mspmode.services import overview
 from mspmode.services.actor import Actor
@@ -65,7 +72,7 @@ def event_of(item: overview.FeedItem) -> str:
 
 def _still_signed_in(rt: Runtime, request: Request) -> Actor | None:
     try:
-        return person(signed_in(request, rt))
+        return password_changed(signed_in(request, rt))
     except (MSPError, MustChangePassword):
         return None
 

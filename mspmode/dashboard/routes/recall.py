@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from mspmode.dashboard.web import Person, RuntimeDep, csrf_protect, render
-from mspmode.services import hooks, overview, solutions
+from mspmode.services import hooks, insights, overview, solutions
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
@@ -20,13 +20,15 @@ def search(request: Request, rt: RuntimeDep, me: Person, q: str = "") -> Respons
 def recall_preview(
     request: Request, rt: RuntimeDep, me: Person, client: str = "", project: str = "", q: str = ""
 ) -> Response:
-    injected = hooks.session_start_injection(rt, me, client or None, project or None, q, touch=False)
+    # The hook passes a client id; a hand-typed address may name the client instead.
+    client_id = str(insights.resolve_client(rt, me, client)[0]) if client.strip() else None
+    injected = hooks.session_start_injection(rt, me, client_id, project or None, q, touch=False)
     return render(
         request,
         "recall.html",
         me,
         clients=overview.clients(rt, me),
-        client=client,
+        client=client_id or "",
         project=project,
         q=q,
         text=injected.markdown,
