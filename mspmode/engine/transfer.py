@@ -15,11 +15,12 @@ from __future__ import annotations
 import re
 import shlex
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from difflib import SequenceMatcher
 from functools import lru_cache
 
 from mspmode.engine.edits import adapt, derivation
-from mspmode.engine.learn import Learned
+from mspmode.engine.learn import Learned, fixed_key
 from mspmode.engine.memory import FailurePattern, FixObservation, Memory
 from mspmode.engine.normalize import normalize, normalize_command
 from mspmode.engine.reading import parse_for_host
@@ -38,23 +39,39 @@ def related_patterns(memory: Memory, learned: Learned) -> list[FailurePattern]:
     that are the same failure with another word: the same normalised message (culprit masked),
     a culprit of the same kind in the same program, or the same message once each command's own
     words are masked in it (an error that echoes its argument)."""
+    return list(_related(memory, learned, memory.patterns))
+
+
+def _fix_candidates(memory: Memory, learned: Learned, own: FailurePattern) -> set[str]:
+    """The ids of every pattern :func:`_related` can take a fix from for ``learned``: those with
+    a fix of this very command, and those of its class with a fix (the indexes
+    :func:`learn.record` keeps). Only the test in :func:`_related` decides; this only spares it
+    the patterns that cannot pass it."""
+    return memory.fixed_commands.get(learned.record.normalized, set()) | memory.fixed_by_class.get(
+        own.failure_class, set()
+    )
+
+
+def _related(memory: Memory, learned: Learned, candidates: Iterable[str]) -> Iterator[FailurePattern]:
+    """:func:`related_patterns` among ``candidates`` (pattern ids), one at a time, in id order
+    after the failure's own pattern: a caller that has what it needs stops early."""
     rec = learned.record
     own = memory.patterns.get(learned.pattern_id or "")
     if own is None:
-        return []
-    patterns = [own]
+        return
+    yield own
     same_hash = (
         set(memory.by_fingerprint.get(learned.fingerprint.message_hash, ())) if learned.fingerprint else set()
     )
     if not _WORD.search(own.fingerprint.normalized_message):
         same_hash = set()  # an error that says nothing is no shape to share (one per program)
     shape: str | None = None
-    for pid in sorted(memory.patterns):
-        p = memory.patterns[pid]
-        if p is own:
+    for pid in sorted(candidates):
+        p = memory.patterns.get(pid)
+        if p is None or p is own:
             continue
         if any(_same_command(fx, rec.normalized) for fx in p.fixes[-3:]):
-            patterns.append(p)  # this very command failed before (in other words) and was fixed
+            yield p  # this very command failed before (in other words) and was fixed
             continue
         if p.failure_class != own.failure_class:
             continue
@@ -69,8 +86,7 @@ def related_patterns(memory: Memory, learned: Learned) -> list[FailurePattern]:
                 message = rec.output or "\n".join(own.typical_error_messages[-1:])
                 if not _same_advice(message, p, memory):
                     continue
-        patterns.append(p)
-    return patterns
+        yield p
 
 
 # A command an error tells you to run, quoted: ``Run `vagrant up` first``, ``(e.g. 'git pull
@@ -103,14 +119,18 @@ def suggest_fixes(memory: Memory, learned: Learned, limit: int = 5) -> list[str]
     A fix that does not transplant is offered as it was only when it fixed this very command:
     a fix of another command would be a wrong suggestion."""
     rec = learned.record
-    patterns = [p for p in related_patterns(memory, learned) if p.fixes]
-    if not patterns:
+    own = memory.patterns.get(learned.pattern_id or "")
+    if own is None:
         return []
-    own = memory.patterns[learned.pattern_id or ""]
+    # Only the patterns with a fix count, in the order of related_patterns: the indexes give
+    # every one that can be related, and the first ``limit`` suggestions are all that is kept.
+    patterns = (p for p in _related(memory, learned, _fix_candidates(memory, learned, own)) if p.fixes)
     script = parse_for_host(memory, rec.host, rec.effective)
     new_output = rec.output or "\n".join(own.typical_error_messages[-1:])
     out: list[str] = []
     for pattern in patterns:
+        if len(out) >= limit:
+            break
         for fix in sorted(reversed(pattern.fixes), key=lambda fx: fx.host != rec.host):
             old_output = _failure_text(memory, fix, pattern)
             printed = printed_fix(fix.fix_command, old_output, new_output)
@@ -202,7 +222,7 @@ def _printed_first_step(fix: FixObservation, old_output: str, new_output: str) -
 
 
 def _same_command(fix: FixObservation, normalized: str) -> bool:
-    return normalize_command(parse_cached(fix.failed_command, fix.dialect)) == normalized
+    return fixed_key(fix) == normalized
 
 
 def _same_culprit_kind(a: FailurePattern, b: FailurePattern) -> bool:
