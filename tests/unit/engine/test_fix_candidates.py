@@ -1,6 +1,7 @@
 """The fix transfer looks only at the patterns its indexes name (``Memory.fixed_commands``,
-``Memory.fixed_by_class``) and stops at ``limit`` suggestions: on real histories, every failure
-gets exactly the suggestions the scan of every pattern gives, and the indexes are what the
+``Memory.fixed_by_class``), stops at ``limit`` suggestions and tries the fixes of at most
+``RELATED_TRIED`` related patterns: on real histories, every failure gets exactly the
+suggestions the scan of every pattern without the cap gives, and the indexes are what the
 patterns' fixes say.
 
 The corpora: the shared real-world and dev scenarios (beside the checkout, when present) and the
@@ -35,13 +36,14 @@ CORPORA = [
 
 def full_scan(memory: Memory, learned: Learned, limit: int) -> list[str]:
     """What ``suggest_fixes`` answers when every pattern is a candidate (the scan without the
-    indexes): the indexes swapped for ones that name every pattern under every class."""
+    indexes: swapped for ones that name every pattern under every class) and every related
+    pattern tried (no ``tried`` cap)."""
     saved = memory.fixed_commands, memory.fixed_by_class
     every = set(memory.patterns)
     memory.fixed_commands = {}
     memory.fixed_by_class = {p.failure_class: every for p in memory.patterns.values()}
     try:
-        return suggest_fixes(memory, learned, limit)
+        return suggest_fixes(memory, learned, limit, tried=None)
     finally:
         memory.fixed_commands, memory.fixed_by_class = saved
 
