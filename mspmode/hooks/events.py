@@ -186,8 +186,14 @@ def deny(reason: str) -> dict[str, Any]:
 
 
 def index_usable(cfg: HookConfig) -> bool:
-    """Whether the service's index is there for a pre-check without it, and of this code."""
-    return index.usable_at(index.index_path(cfg.home, config.database_label(cfg.database_url, cfg.home)))
+    """Whether the service's index is there for a pre-check without it, of this code, and —
+    for an SQLite database, which a hook can read — up to date with it (an import or records
+    made while the service was down are not in it until the service has started)."""
+    path = index.index_path(cfg.home, config.database_label(cfg.database_url, cfg.home))
+    if not index.usable_at(path):
+        return False
+    database = None if cfg.team else cfg.sqlite_path
+    return database is None or index.current_at(path, database)
 
 
 def local_check(cfg: HookConfig, host: str | None, command: str, client: Any = None) -> dict[str, Any] | None:

@@ -221,6 +221,37 @@ def test_a_client_of_other_code_restarts_the_service(home_env: dict[str, str], t
     wait_for(lambda: "whoami" in commands(home), 60, "the journaled command was not replayed")
 
 
+def test_an_import_while_the_service_is_down_is_not_answered_from_the_old_index(
+    home_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The index the service left when it stopped knows nothing of a history imported after:
+    the first pre-check waits for the service (which learns the import as it warms) instead of
+    letting the imported failure through from the old index."""
+    home = Path(home_env["MSP_HOME"])
+    start(home_env)
+    stop_service(home_env)
+    assert list((home / "cache").glob("hook-index-*")), "control: the service left its index"
+    history = tmp_path / "history.jsonl"
+    history.write_text(
+        json.dumps(
+            {
+                "kind": "command",
+                "host": "DC2",
+                "command": "Get-LocalUser -Name jdoe",
+                "exit_code": 1,
+                "output": ERROR.split("\n", 1)[1],
+            }
+        )
+        + "\n"
+    )
+    assert msp(home_env, "import", str(history)).returncode == 0
+    denied = run_hook(home_env, "PreToolUse", bash("PreToolUse", tmp_path, tmp_path / "t", REPEAT))
+    assert denied is not None, "the imported failure ran: answered from the index of before"
+    out = denied["hookSpecificOutput"]
+    assert out["permissionDecision"] == "deny" and "Get-LocalUser" in out["permissionDecisionReason"]
+    assert "degraded" not in out["permissionDecisionReason"]  # the service answered
+
+
 def test_with_no_index_other_code_is_replaced_once_and_the_check_waits_for_it(
     home_env: dict[str, str], tmp_path: Path
 ) -> None:
