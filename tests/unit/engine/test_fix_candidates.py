@@ -12,14 +12,15 @@ of many classes and fixes of many commands sit side by side.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mspmode.engine import Memory, ingest
+from mspmode.engine import Memory, ingest, record
 from mspmode.engine.learn import Learned, fixed_key
-from mspmode.engine.transfer import suggest_fixes
+from mspmode.engine.transfer import RELATED_TRIED, suggest_fixes
 
 ROOT = Path(__file__).resolve().parents[3]
 SHARED = next(
@@ -108,3 +109,31 @@ def test_later_failures_still_match_after_all_is_learned(replayed: tuple[Memory,
     memory, failures = replayed
     for learned in failures:
         assert suggest_fixes(memory, learned) == full_scan(memory, learned, 5), learned.record.command
+
+
+def test_past_the_cap_the_most_recently_fixed_are_tried() -> None:
+    """More related patterns with fixes than ``RELATED_TRIED`` (``X: command not found`` is the
+    message of every unknown command): the most recent fix that transplants is still found,
+    whatever its pattern's id."""
+    memory = Memory()
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    for k in range(RELATED_TRIED + 80):
+        tool = f"tool{k}ctl"
+        record(memory, "web1", f"{tool} status", 127, f"bash: {tool}: command not found", at, f"s{k}")
+        record(memory, "web1", f"service svc{k} status", 0, "ok", at + timedelta(seconds=20), f"s{k}")
+        at += timedelta(minutes=1)
+    last = record(memory, "web1", "widget --now", 127, "bash: widget: command not found", at, "last")
+    record(memory, "web1", "sudo widget --now", 0, "ok", at + timedelta(seconds=20), "last")
+    related = sorted(memory.fixed_by_class["command_not_found"])
+    # control: the cap is reached, and the pattern is not among the first in id order
+    assert related.index(last.pattern_id or "") >= RELATED_TRIED
+    failed = record(
+        memory,
+        "web1",
+        "frobnicate --now",
+        127,
+        "bash: frobnicate: command not found",
+        at + timedelta(hours=1),
+        "x",
+    )
+    assert suggest_fixes(memory, failed) == full_scan(memory, failed, 5) == ["sudo frobnicate --now"]
