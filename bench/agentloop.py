@@ -176,10 +176,10 @@ class MspServe:
 
 
 def restart_local_service(lab: Lab) -> None:
-    """Restart the local (embedded) service, for the first-call measurement of local mode.
-    This version has none: every hook is its own process and the first call after an import is
-    what is measured. When a local service exists, stop it here (and let the hooks start it, as
-    a user's first tool call would)."""
+    """Stop the local service (it saves what it learned), for the first-call measurement of
+    local mode: the session's hooks start it again, as a user's first tool call after a reboot
+    or an idle exit would."""
+    lab.msp("local-service", "stop", check=False)
 
 
 def free_port() -> int:

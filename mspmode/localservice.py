@@ -25,6 +25,7 @@ imports it.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import secrets
@@ -112,6 +113,10 @@ class NoDatabase(Exception):
 
 def serve(home: str, on_ready: Any = None) -> int:
     """Run the service of ``home`` until it is idle, stopped or signalled (the lock is held)."""
+    # Start-up makes a few hundred thousand objects that live as long as the service (the
+    # application, what was learned): without the cyclic collector walking them again and
+    # again while they are made, and, once made, out of its way for good (frozen).
+    gc.disable()
     import uvicorn
 
     from mspmode import server
@@ -145,6 +150,8 @@ def serve(home: str, on_ready: Any = None) -> int:
     started = time.monotonic()
     actor = local_actor("hook", "claude-code")
     hook_service.warm(rt, actor, keeper)
+    gc.freeze()
+    gc.enable()
     log.info("warm in %.2fs", time.monotonic() - started)
     config = uvicorn.Config(
         _Touch(app, state), log_level="warning", access_log=False, proxy_headers=False, lifespan="on"

@@ -65,6 +65,7 @@ from mspmode.engine.struct import field, struct
 from mspmode.engine.tokenize import (
     WORD,
     Script,
+    parse_cached,
 )
 
 TYPE_CHECKING = False  # typing costs a pre-check hook 5 ms of imports
@@ -75,6 +76,7 @@ __all__ = [
     "FIX_WINDOW",
     "SESSION_WINDOW",
     "Learned",
+    "fixed_key",
     "ingest",
     "record",
     "refresh_pattern",
@@ -421,6 +423,12 @@ def _soon_after(failed: CommandRecord, fix: CommandRecord) -> bool:
     return fix.index - failed.index <= PENDING_PER_HOST * 3
 
 
+def fixed_key(fix: FixObservation) -> str:
+    """The failed command of ``fix`` as the exact-repeat index knows a command: a failure of
+    that command finds the fix under it (:attr:`Memory.fixed_commands`)."""
+    return normalize_command(parse_cached(fix.failed_command, fix.dialect))
+
+
 def _learn_fixes(
     memory: Memory, rec: CommandRecord, script: Script, keys: frozenset[str], learned: Learned
 ) -> None:
@@ -475,6 +483,8 @@ def _learn_fixes(
         )
         pattern.fix_observed = True
         pattern.last_fix_at = rec.at
+        memory.fixed_commands.setdefault(fixed_key(pattern.fixes[-1]), set()).add(pattern.id)
+        memory.fixed_by_class.setdefault(pattern.failure_class, set()).add(pattern.id)
         learned.fixes.append(pattern.id)
         if pattern.culprit is None and pattern.failure_class in _REFINED_CLASSES:
             refined = culprit_from_edit(failed_script, script)

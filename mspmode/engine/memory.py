@@ -20,6 +20,10 @@ Indexes (all dictionaries):
   reason that is no one moment's (not transient): the same command on a host alike
 * ``successes``: culprit key → {host key: index of the last success containing it}
 * ``pending``: host key → recent deterministic failures still waiting for their fix
+* ``fixed_commands``: the normalised failed command of a fix (:func:`learn.fixed_key`) → ids of
+  the patterns with that fix, and ``fixed_by_class``: failure class → ids of the patterns with
+  a fix — together, every pattern a failure's fix transfer can take a fix from
+  (:func:`transfer.suggest_fixes`), without scanning them all
 
 ``touched`` collects the ids of patterns changed since a caller last took them (see
 :func:`learn.take_touched`): what a service must write back. With ``lazy_refresh`` the derived
@@ -258,6 +262,8 @@ class Memory:
     failed_commands: dict[str, list[int]] = field(default_factory=dict)
     successes: dict[str, dict[str, int]] = field(default_factory=dict)
     pending: dict[str, list[int]] = field(default_factory=dict)
+    fixed_commands: dict[str, set[str]] = field(default_factory=dict)
+    fixed_by_class: dict[str, set[str]] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
     last_on_host: dict[str, int] = field(default_factory=dict)  # host key -> its latest record
     lazy_refresh: bool = False

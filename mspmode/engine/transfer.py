@@ -15,11 +15,12 @@ from __future__ import annotations
 import re
 import shlex
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from difflib import SequenceMatcher
 from functools import lru_cache
 
 from mspmode.engine.edits import adapt, derivation
-from mspmode.engine.learn import Learned
+from mspmode.engine.learn import Learned, fixed_key
 from mspmode.engine.memory import FailurePattern, FixObservation, Memory
 from mspmode.engine.normalize import normalize, normalize_command
 from mspmode.engine.reading import parse_for_host
@@ -38,23 +39,39 @@ def related_patterns(memory: Memory, learned: Learned) -> list[FailurePattern]:
     that are the same failure with another word: the same normalised message (culprit masked),
     a culprit of the same kind in the same program, or the same message once each command's own
     words are masked in it (an error that echoes its argument)."""
+    return list(_related(memory, learned, sorted(memory.patterns)))
+
+
+def _fix_candidates(memory: Memory, learned: Learned, own: FailurePattern) -> set[str]:
+    """The ids of every pattern :func:`_related` can take a fix from for ``learned``: those with
+    a fix of this very command, and those of its class with a fix (the indexes
+    :func:`learn.record` keeps). Only the test in :func:`_related` decides; this only spares it
+    the patterns that cannot pass it."""
+    return memory.fixed_commands.get(learned.record.normalized, set()) | memory.fixed_by_class.get(
+        own.failure_class, set()
+    )
+
+
+def _related(memory: Memory, learned: Learned, candidates: Iterable[str]) -> Iterator[FailurePattern]:
+    """:func:`related_patterns` among ``candidates`` (pattern ids, in the order given), one at
+    a time after the failure's own pattern: a caller that has what it needs stops early."""
     rec = learned.record
     own = memory.patterns.get(learned.pattern_id or "")
     if own is None:
-        return []
-    patterns = [own]
+        return
+    yield own
     same_hash = (
         set(memory.by_fingerprint.get(learned.fingerprint.message_hash, ())) if learned.fingerprint else set()
     )
     if not _WORD.search(own.fingerprint.normalized_message):
         same_hash = set()  # an error that says nothing is no shape to share (one per program)
     shape: str | None = None
-    for pid in sorted(memory.patterns):
-        p = memory.patterns[pid]
-        if p is own:
+    for pid in candidates:
+        p = memory.patterns.get(pid)
+        if p is None or p is own:
             continue
         if any(_same_command(fx, rec.normalized) for fx in p.fixes[-3:]):
-            patterns.append(p)  # this very command failed before (in other words) and was fixed
+            yield p  # this very command failed before (in other words) and was fixed
             continue
         if p.failure_class != own.failure_class:
             continue
@@ -69,8 +86,7 @@ def related_patterns(memory: Memory, learned: Learned) -> list[FailurePattern]:
                 message = rec.output or "\n".join(own.typical_error_messages[-1:])
                 if not _same_advice(message, p, memory):
                     continue
-        patterns.append(p)
-    return patterns
+        yield p
 
 
 # A command an error tells you to run, quoted: ``Run `vagrant up` first``, ``(e.g. 'git pull
@@ -96,21 +112,58 @@ def _same_advice(message: str, pattern: FailurePattern, memory: Memory) -> bool:
     return False
 
 
-def suggest_fixes(memory: Memory, learned: Learned, limit: int = 5) -> list[str]:
+# Related patterns whose fixes a failure tries, besides its own and those that fixed this very
+# command. A message that says little (``bash: X: command not found``, the culprit masked) is
+# the message of every pattern of its kind, and each of their fixes is transplanted in turn:
+# past this many, the most recently fixed are tried.
+RELATED_TRIED = 100
+
+
+def _to_try(memory: Memory, learned: Learned, own: FailurePattern, tried: int | None) -> list[str]:
+    """The ids of the patterns whose fixes :func:`suggest_fixes` tries, in id order: every
+    candidate (:func:`_fix_candidates`), or, when there are more than ``tried``, the ``tried``
+    most recently fixed of those related, and those with a fix of this very command."""
+    candidates = _fix_candidates(memory, learned, own)
+    if tried is None or len(candidates) <= tried:
+        return sorted(candidates)
+    always = memory.fixed_commands.get(learned.record.normalized, set())
+    chosen = set(always)
+
+    def last_fixed(pid: str) -> tuple[float, str]:
+        at = memory.patterns[pid].last_fix_at
+        return (at.timestamp() if at is not None else float("-inf"), pid)
+
+    recent = sorted((pid for pid in candidates if pid in memory.patterns), key=last_fixed, reverse=True)
+    for p in _related(memory, learned, recent):
+        if p is not own and p.id not in chosen:
+            chosen.add(p.id)
+            if len(chosen - always) >= tried:
+                break
+    return sorted(chosen)
+
+
+def suggest_fixes(
+    memory: Memory, learned: Learned, limit: int = 5, *, tried: int | None = RELATED_TRIED
+) -> list[str]:
     """What to run instead of the command ``learned`` just recorded as failed: the fixes of its
     pattern, most recent first (those seen on its host first), then those of the related
     patterns (:func:`related_patterns`), each transplanted onto this command by :func:`adapt`.
     A fix that does not transplant is offered as it was only when it fixed this very command:
-    a fix of another command would be a wrong suggestion."""
+    a fix of another command would be a wrong suggestion. ``tried``: how many related patterns
+    are tried at most (:data:`RELATED_TRIED`; None: all)."""
     rec = learned.record
-    patterns = [p for p in related_patterns(memory, learned) if p.fixes]
-    if not patterns:
+    own = memory.patterns.get(learned.pattern_id or "")
+    if own is None:
         return []
-    own = memory.patterns[learned.pattern_id or ""]
+    # Only the patterns with a fix count, in the order of related_patterns: the indexes give
+    # every one that can be related, and the first ``limit`` suggestions are all that is kept.
+    patterns = (p for p in _related(memory, learned, _to_try(memory, learned, own, tried)) if p.fixes)
     script = parse_for_host(memory, rec.host, rec.effective)
     new_output = rec.output or "\n".join(own.typical_error_messages[-1:])
     out: list[str] = []
     for pattern in patterns:
+        if len(out) >= limit:
+            break
         for fix in sorted(reversed(pattern.fixes), key=lambda fx: fx.host != rec.host):
             old_output = _failure_text(memory, fix, pattern)
             printed = printed_fix(fix.fix_command, old_output, new_output)
@@ -202,7 +255,7 @@ def _printed_first_step(fix: FixObservation, old_output: str, new_output: str) -
 
 
 def _same_command(fix: FixObservation, normalized: str) -> bool:
-    return normalize_command(parse_cached(fix.failed_command, fix.dialect)) == normalized
+    return fixed_key(fix) == normalized
 
 
 def _same_culprit_kind(a: FailurePattern, b: FailurePattern) -> bool:
@@ -270,16 +323,19 @@ def _mask_standalone(text: str, word: str) -> str:
     return "".join(out)
 
 
-def _out_tokens(text: str) -> list[str]:
+@lru_cache(maxsize=16_384)
+def _out_tokens(text: str) -> tuple[str, ...]:
+    """The words of an error. Remembered: a failure reads the errors of every related
+    pattern's fixes, which do not change."""
     out = []
     for t in _OUT_TOKEN.findall(text):
         t = t.rstrip(".:!?")
         if t:
             out.append(t)
-    return out
+    return tuple(out)
 
 
-def _read_again(value: str, old: list[str], new: list[str]) -> str | None:
+def _read_again(value: str, old: Sequence[str], new: Sequence[str]) -> str | None:
     """The word at ``value``'s place in ``new``: after the words that come before it in ``old``
     (two or three of them, or the first word of the message when it is the second), or before
     the words that follow it (a word that starts the message: ``ls: Unknown command``). Where
@@ -300,7 +356,7 @@ def _read_again(value: str, old: list[str], new: list[str]) -> str | None:
     return counts[0][0]
 
 
-def _place_after(i: int, value: str, old: list[str], new: list[str]) -> int | None:
+def _place_after(i: int, value: str, old: Sequence[str], new: Sequence[str]) -> int | None:
     if i == 0:
         return None
     for c in range(min(_CONTEXT, i), 0, -1):
@@ -316,7 +372,7 @@ def _place_after(i: int, value: str, old: list[str], new: list[str]) -> int | No
     return None
 
 
-def _place_before(i: int, value: str, old: list[str], new: list[str]) -> int | None:
+def _place_before(i: int, value: str, old: Sequence[str], new: Sequence[str]) -> int | None:
     for c in range(min(_CONTEXT, len(old) - i - 1), 1, -1):
         context = old[i + 1 : i + 1 + c]
         if value in context or any(old[k : k + c] == context for k in range(i + 2, len(old) - c + 1)):
@@ -407,7 +463,7 @@ def _common_start(a: str, b: str) -> int:
     return n
 
 
-def _closest(word: str, candidates: list[str]) -> tuple[str | None, float]:
+def _closest(word: str, candidates: Sequence[str]) -> tuple[str | None, float]:
     """The candidate most like ``word`` (difflib ratio; ties go to the longer common start,
     then to the first listed) and its ratio."""
     best, score, rank = None, 0.0, (0.0, 0)
@@ -424,8 +480,8 @@ def _closest(word: str, candidates: list[str]) -> tuple[str | None, float]:
 def _closest_again(
     was: str,
     put: str,
-    old: list[str],
-    new: list[str],
+    old: Sequence[str],
+    new: Sequence[str],
     subst: dict[str, str],
     failed: Script,
     new_script: Script | None,
@@ -472,10 +528,11 @@ CHOICE_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
 _CHOICE_SPLIT = re.compile(r"\s*(?:,|\||\bor\b|\*|\s)\s*")
 
 
-def _candidates(output: str) -> list[str]:
+@lru_cache(maxsize=16_384)
+def _candidates(output: str) -> tuple[str, ...]:
     """The words an error offers as choices: alone on a line (a list, one per line), in a
     comma-separated list (``did you mean one of blame, phase, rebase?``), or in one of the
-    :data:`CHOICE_SHAPES`."""
+    :data:`CHOICE_SHAPES`. Remembered, as :func:`_out_tokens`."""
     out: list[str] = []
     for line in output.splitlines():
         words = _out_tokens(line)
@@ -495,7 +552,7 @@ def _candidates(output: str) -> list[str]:
                 word = word.strip("`'\"‘’“”.:()")
                 if word and word not in out:
                     out.append(word)
-    return out
+    return tuple(out)
 
 
 def _aligned(word: str, failed: Script, new_script: Script | None) -> str | None:

@@ -186,8 +186,14 @@ def deny(reason: str) -> dict[str, Any]:
 
 
 def index_usable(cfg: HookConfig) -> bool:
-    """Whether the service's index is there for a pre-check without it, and of this code."""
-    return index.usable_at(index.index_path(cfg.home, config.database_label(cfg.database_url, cfg.home)))
+    """Whether the service's index is there for a pre-check without it, of this code, and —
+    for an SQLite database, which a hook can read — up to date with it (an import or records
+    made while the service was down are not in it until the service has started)."""
+    path = index.index_path(cfg.home, config.database_label(cfg.database_url, cfg.home))
+    if not index.usable_at(path):
+        return False
+    database = None if cfg.team else cfg.sqlite_path
+    return database is None or index.current_at(path, database)
 
 
 def local_check(cfg: HookConfig, host: str | None, command: str, client: Any = None) -> dict[str, Any] | None:
@@ -287,15 +293,25 @@ def _extras(cfg: HookConfig, event: str) -> dict[str, Any]:
     return extra
 
 
-def ask(cfg: HookConfig, event: str, body: dict[str, Any], *, wait: float = 0.0) -> dict[str, Any]:
+def ask(
+    cfg: HookConfig, event: str, body: dict[str, Any], *, wait: float = 0.0, restarted: bool = False
+) -> dict[str, Any]:
     """The service's answer to one event. A local service that is not running is started
     (and waited for up to ``wait`` seconds); one of other code is asked to stop and a new one
-    started. Raises ``service.Unavailable`` when it cannot answer now."""
+    started (unless ``restarted``: this hook asked for it already), and waited for likewise.
+    Raises ``service.Unavailable`` when it cannot answer now (``service.OtherCode`` when the
+    service of other code is still the one running)."""
     try:
         answer = service.request(cfg, "POST", f"/api/hooks/{event}", body)
     except service.OtherCode:
-        _restart(cfg)
-        raise
+        if not restarted:
+            _restart(cfg)
+        if wait <= 0:
+            raise
+        # Until the old service is gone and the new one warm, the old one's files say "other
+        # code": polled as any other not-yet-ready service.
+        service.wait_ready(cfg, wait)
+        answer = service.request(cfg, "POST", f"/api/hooks/{event}", body)
     except service.Unavailable:
         if cfg.team:
             raise
@@ -340,12 +356,14 @@ def handle(cfg: HookConfig, event: str, payload: dict[str, Any]) -> dict[str, An
     try:
         try:
             answer = ask(cfg, event, body, wait=SESSION_START_WAIT if event == "SessionStart" else 0.0)
-        except service.Unavailable:
+        except service.Unavailable as first:
             if event != "PreToolUse" or cfg.team or index_usable(cfg):
                 raise
             # No index to check against (the first start, or one written by other code): a
-            # known failure would run unchecked, so the command waits for the service instead.
-            answer = ask(cfg, event, body, wait=PRE_TOOL_WAIT)
+            # known failure would run unchecked, so the command waits for the service instead
+            # (the replacement the first ask already asked for, when other code was running).
+            restarted = isinstance(first, service.OtherCode)
+            answer = ask(cfg, event, body, wait=PRE_TOOL_WAIT, restarted=restarted)
     except service.Unavailable as exc:
         return degraded(cfg, event, payload, found, str(exc))
     for path in sent:

@@ -489,6 +489,26 @@ def usable_at(path: str) -> bool:
         reader.close()
 
 
+def current_at(path: str, database: str) -> bool:
+    """Whether the index at ``path`` has everything the SQLite ``database`` has (its
+    :func:`freshness` then): one written before an import or a record it has not seen would
+    let those failures through. Unreadable is not current."""
+    try:
+        reader = Reader(path)
+    except Exception:
+        return False
+    try:
+        conn = open_readonly(database)
+        try:
+            return reader.meta.get("freshness") == freshness(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    finally:
+        reader.close()
+
+
 class Reader:
     """The index of one database, opened read-only."""
 

@@ -221,6 +221,64 @@ def test_a_client_of_other_code_restarts_the_service(home_env: dict[str, str], t
     wait_for(lambda: "whoami" in commands(home), 60, "the journaled command was not replayed")
 
 
+def test_an_import_while_the_service_is_down_is_not_answered_from_the_old_index(
+    home_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The index the service left when it stopped knows nothing of a history imported after:
+    the first pre-check waits for the service (which learns the import as it warms) instead of
+    letting the imported failure through from the old index."""
+    home = Path(home_env["MSP_HOME"])
+    start(home_env)
+    stop_service(home_env)
+    assert list((home / "cache").glob("hook-index-*")), "control: the service left its index"
+    history = tmp_path / "history.jsonl"
+    history.write_text(
+        json.dumps(
+            {
+                "kind": "command",
+                "host": "DC2",
+                "command": "Get-LocalUser -Name jdoe",
+                "exit_code": 1,
+                "output": ERROR.split("\n", 1)[1],
+            }
+        )
+        + "\n"
+    )
+    assert msp(home_env, "import", str(history)).returncode == 0
+    denied = run_hook(home_env, "PreToolUse", bash("PreToolUse", tmp_path, tmp_path / "t", REPEAT))
+    assert denied is not None, "the imported failure ran: answered from the index of before"
+    out = denied["hookSpecificOutput"]
+    assert out["permissionDecision"] == "deny" and "Get-LocalUser" in out["permissionDecisionReason"]
+    assert "degraded" not in out["permissionDecisionReason"]  # the service answered
+
+
+def test_with_no_index_other_code_is_replaced_once_and_the_check_waits_for_it(
+    home_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A PreToolUse that finds a service of other code and no index to answer from asks for
+    one replacement (not one per attempt) and waits for it: the known failure is denied by
+    the new service, never let through unchecked."""
+    home = Path(home_env["MSP_HOME"])
+    old = start(home_env)["pid"]
+    failed = bash("PostToolUseFailure", tmp_path, tmp_path / "t", FAILED, error=ERROR)
+    assert run_hook(home_env, "PostToolUseFailure", failed) is None
+    wait_for(lambda: list((home / "cache").glob("hook-index-*")), 120, "control: no index written")
+    for path in (home / "cache").glob("hook-index-*"):
+        path.unlink()  # (the running service writes it only when it learns something new)
+    # Other code, whose file outlives it (not its pid: the old service leaves it in place) until
+    # the new one starts: every attempt until then finds other code running.
+    (home / "service.json").write_text(json.dumps({**info(home), "code": "00000000", "pid": 1}))
+    denied = run_hook(home_env, "PreToolUse", bash("PreToolUse", tmp_path, tmp_path / "t", REPEAT))
+    assert denied is not None, (home / "hook.log").read_text() if (home / "hook.log").exists() else ""
+    out = denied["hookSpecificOutput"]
+    assert out["permissionDecision"] == "deny" and "Get-LocalUser" in out["permissionDecisionReason"]
+    assert "degraded" not in out["permissionDecisionReason"]  # the new service answered
+    new = info(home).get("pid")
+    assert new not in (None, old)
+    # One replacement: no second launcher left waiting for the lock the new service holds.
+    assert service_pids(home) == [new]
+
+
 def test_a_warning_denies_once_and_the_same_command_then_runs(
     home_env: dict[str, str], tmp_path: Path
 ) -> None:
