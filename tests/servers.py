@@ -19,9 +19,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 until the block ends; yields the base URL."""
-    port = free_port()
+def serve_in_thread(app: FastAPI, port: int | None = None) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 (on ``port``, else a free one) until the block ends; yields
+    the base URL."""
+    port = port or free_port()
     # proxy_headers off as `msp serve` has it: uvicorn's default believes X-Forwarded-For from
     # 127.0.0.1, i.e. from every test client; the app's own TrustedProxies decides instead.
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)

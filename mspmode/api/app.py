@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -37,6 +38,7 @@ from mspmode.api.routers.psa import router as psa_router
 from mspmode.api.routers.recall import router as recall_router
 from mspmode.db.session import Database
 from mspmode.errors import AuthenticationError, DatabaseBusyError, MSPError, RateLimitedError
+from mspmode.services import learning as services_learning
 from mspmode.services.credentials import SECRET_FIELDS
 from mspmode.services.resources import RESOURCES
 from mspmode.services.runtime import Runtime
@@ -54,6 +56,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         # Every log record the process makes passes the redactor while the app runs.
         stop_redacting = logs.install(lambda: rt.known_secrets)
         try:
+            # Warm before the socket opens (uvicorn binds after this): a hook's first check
+            # after a restart waits for the server instead of timing out on a cold one.
+            try:
+                await anyio.to_thread.run_sync(services_learning.warm_for_service, rt)
+            except Exception as exc:  # a schema not there yet: the first check builds it
+                log.warning("what was learned not loaded at start: %s: %s", type(exc).__name__, exc)
             yield
         finally:
             stop_redacting()

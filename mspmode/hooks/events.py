@@ -8,7 +8,8 @@ Stop and SessionEnd only queue the session's transcript (a file): the next Sessi
 
 When the service cannot answer (starting, stopped, another version being restarted, the team
 server down), nothing is let through that is known to fail and nothing is lost: PreToolUse
-checks against the index the service keeps on disk (``index.py``), PostToolUse appends the
+checks against the index the service keeps on disk (``index.py``) — with none to check
+against (the first start, a team server restarting) it waits for the service — PostToolUse appends the
 command to the journal the service replays, and the agent is told once per session that MSP
 Mode is degraded.
 
@@ -314,7 +315,9 @@ def ask(
         answer = service.request(cfg, "POST", f"/api/hooks/{event}", body)
     except service.Unavailable:
         if cfg.team:
-            raise
+            if wait <= 0:
+                raise
+            return _ask_team_until(cfg, event, body, time.monotonic() + wait)
         started = service.ensure_started(cfg)
         if wait <= 0 or not (started or service.running(cfg.home)):
             raise
@@ -323,6 +326,27 @@ def ask(
     if not isinstance(answer, dict):
         raise service.Unavailable(f"{event}: the service's answer is not an object")
     return answer
+
+
+def _ask_team_until(cfg: HookConfig, event: str, body: dict[str, Any], deadline: float) -> dict[str, Any]:
+    """Ask the team server again until ``deadline``: restarting, it opens its socket only once
+    it has loaded what it learned. A 4xx answer is not asked again."""
+    while True:
+        time.sleep(0.2)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise service.Unavailable(f"{event}: the team server did not answer in time")
+        try:
+            answer = service.request(
+                cfg, "POST", f"/api/hooks/{event}", body, timeout=max(0.5, min(cfg.timeout, left))
+            )
+        except service.Refused:
+            raise
+        except service.Unavailable:
+            continue
+        if not isinstance(answer, dict):
+            raise service.Unavailable(f"{event}: the service's answer is not an object")
+        return answer
 
 
 def _restart(cfg: HookConfig) -> None:
@@ -357,7 +381,15 @@ def handle(cfg: HookConfig, event: str, payload: dict[str, Any]) -> dict[str, An
         try:
             answer = ask(cfg, event, body, wait=SESSION_START_WAIT if event == "SessionStart" else 0.0)
         except service.Unavailable as first:
-            if event != "PreToolUse" or cfg.team or index_usable(cfg):
+            if event != "PreToolUse" or isinstance(first, service.Refused):
+                raise
+            if cfg.team:
+                # No index of a team's database on this machine: the command waits for the
+                # server (restarting, warming) rather than run unchecked — once per Claude
+                # session, so a server that stays down does not hold up every command.
+                if service.degraded_before(cfg, sid):
+                    raise
+            elif index_usable(cfg):
                 raise
             # No index to check against (the first start, or one written by other code): a
             # known failure would run unchecked, so the command waits for the service instead

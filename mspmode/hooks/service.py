@@ -59,6 +59,10 @@ class OtherCode(Unavailable):
     """The running local service is of another version or install than this client."""
 
 
+class Refused(Unavailable):
+    """The service answered, with a 4xx: asking again will not change it."""
+
+
 # --------------------------------------------------------------------------------------------
 # Identity of the installed code
 
@@ -301,7 +305,8 @@ def request(
         )
     if status >= 300:
         message = data[:300].decode("utf-8", "replace")
-        raise Unavailable(f"{method} {target}: HTTP {status} {message}")
+        kind = Refused if 400 <= status < 500 else Unavailable
+        raise kind(f"{method} {target}: HTTP {status} {message}")
     return json.loads(data) if data.strip() else None
 
 
@@ -496,9 +501,19 @@ def remember_warned(cfg: HookConfig, session_id: Any, command: str) -> None:
         os.close(fd)
 
 
+def _degraded_file(cfg: HookConfig, session_id: Any) -> str | None:
+    return _session_file(cfg, session_id if session_id else "no-session", ".degraded")
+
+
+def degraded_before(cfg: HookConfig, session_id: Any) -> bool:
+    """Whether a hook of this Claude session already found MSP Mode degraded."""
+    file = _degraded_file(cfg, session_id)
+    return file is not None and os.path.exists(file)
+
+
 def first_degraded(cfg: HookConfig, session_id: Any) -> bool:
     """True exactly once per Claude session (the first hook that finds MSP Mode degraded)."""
-    file = _session_file(cfg, session_id if session_id else "no-session", ".degraded")
+    file = _degraded_file(cfg, session_id)
     if file is None:
         return False
     os.makedirs(os.path.dirname(file), mode=0o700, exist_ok=True)

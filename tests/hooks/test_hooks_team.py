@@ -4,9 +4,13 @@ an API key, never opening a database themselves."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 import uuid
 from pathlib import Path
 
+from mspmode.cli.hooks import hook_argv
+from mspmode.server import create_app
 from tests.api.conftest import Api, api  # noqa: F401 - the real server fixture
 from tests.hooks.test_hooks_e2e import (
     ERROR,
@@ -19,6 +23,7 @@ from tests.hooks.test_hooks_e2e import (
     hook,
     write_transcript,
 )
+from tests.servers import free_port, serve_in_thread
 
 
 def test_team_hooks_record_check_and_recall_through_the_server(
@@ -71,3 +76,55 @@ def test_team_hooks_record_check_and_recall_through_the_server(
     prompt = {**base("UserPromptSubmit", cwd, transcript, "next"), "prompt": "is jdoe enabled on DC2?"}
     answered = hook(env, "UserPromptSubmit", prompt)
     assert answered is not None and "Get-LocalUser" in answered["hookSpecificOutput"]["additionalContext"]
+
+
+def test_the_first_check_after_the_team_server_restarts_waits_for_it(
+    api: Api,  # noqa: F811
+    msp_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """A PreToolUse that finds the team server down (restarting: it opens its socket once it
+    has loaded what it learned) waits for it instead of letting a known failure run unchecked."""
+    home = Path(msp_env["MSP_HOME"])
+    home.mkdir(parents=True)
+    key = tmp_path / "tech.key"
+    key.write_text(api.keys["tech"] + "\n")
+    env = {**msp_env, "MSP_DATABASE_URL": "sqlite:////nonexistent/never-opened.db"}
+    cwd, transcript = tmp_path, tmp_path / "transcript.jsonl"
+    write_transcript(transcript)
+    failed = FAILED.replace("jdoe", f"jdoe-restart-{api.backend}")
+    repeat = REPEAT.replace("jdoe", f"jdoe-restart-{api.backend}")
+    (home / "hooks.json").write_text(json.dumps({"server": api.base, "api_key_file": str(key)}))
+    hook(env, "PostToolUseFailure", bash("PostToolUseFailure", cwd, transcript, failed, error=ERROR))
+
+    port = free_port()
+    (home / "hooks.json").write_text(
+        json.dumps({"server": f"http://127.0.0.1:{port}", "api_key_file": str(key)})
+    )
+    # The port answers the hook's first request by hanging up, then is free for the server.
+    with (
+        socket.create_server(("127.0.0.1", port)) as down,
+        subprocess.Popen(
+            hook_argv("PreToolUse"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        ) as proc,
+    ):
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps(bash("PreToolUse", cwd, transcript, repeat)))
+        proc.stdin.close()
+        down.settimeout(60)
+        conn, _ = down.accept()
+        conn.close()
+        down.close()
+        with serve_in_thread(create_app(api.rt.settings, api.rt.db), port=port):
+            assert proc.stdout is not None and proc.stderr is not None
+            out, err = proc.stdout.read(), proc.stderr.read()  # stdin is closed: no communicate()
+            proc.wait(timeout=60)
+    assert proc.returncode == 0, err
+    denied = json.loads(out)
+    assert denied["hookSpecificOutput"]["permissionDecision"] == "deny"
+    assert "Get-LocalUser" in denied["hookSpecificOutput"]["permissionDecisionReason"]

@@ -118,6 +118,13 @@ def current(rt: Runtime, session: Session, scope: frozenset[uuid.UUID] | None = 
     return st
 
 
+def warm_for_service(rt: Runtime) -> None:
+    """Build or load what was learned (for callers that see every client) before a server
+    answers its first check: a check must not pay for it, nor time out on it."""
+    with lock_for(rt):
+        warm(rt)
+
+
 def warm(rt: Runtime, scope: frozenset[uuid.UUID] | None = None) -> LearningState:
     """The state for ``scope``, built, loaded or caught up in a read transaction: call it
     before taking the writer. The caller holds :func:`lock_for`."""
