@@ -397,7 +397,7 @@ def handle(cfg: HookConfig, event: str, payload: dict[str, Any]) -> dict[str, An
             restarted = isinstance(first, service.OtherCode)
             answer = ask(cfg, event, body, wait=PRE_TOOL_WAIT, restarted=restarted)
     except service.Unavailable as exc:
-        return degraded(cfg, event, payload, found, str(exc))
+        return degraded(cfg, event, payload, found, str(exc), at=body["msp"]["at"])
     for path in sent:
         path.unlink(missing_ok=True)
     if answer.get("warned") and found is not None:
@@ -414,10 +414,18 @@ DEGRADED = (
 
 
 def degraded(
-    cfg: HookConfig, event: str, payload: dict[str, Any], found: tuple[str, str | None] | None, why: str
+    cfg: HookConfig,
+    event: str,
+    payload: dict[str, Any],
+    found: tuple[str, str | None] | None,
+    why: str,
+    *,
+    at: float | None = None,
 ) -> dict[str, Any] | None:
     """The answer without the service: the pre-check from the index, the command journaled,
-    and the agent told (once per Claude session; hook.log says why, once too)."""
+    and the agent told (once per Claude session; hook.log says why, once too). ``at`` is the
+    time stamp the service was sent: a service that stored the command, then died before it
+    answered, has it under that stamp, and the replay of the journal skips it."""
     out: dict[str, Any] | None = None
     if event == "PreToolUse" and found is not None:
         current = config.current_session(cfg)
@@ -432,7 +440,7 @@ def degraded(
             "host": found[1],
             "exit_code": code,
             "output": output or None,
-            "at": time.time(),
+            "at": at if at is not None else time.time(),
             "cwd": payload.get("cwd"),
             **_session_ref(cfg, payload),
         }

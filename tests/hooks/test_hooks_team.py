@@ -128,3 +128,56 @@ def test_the_first_check_after_the_team_server_restarts_waits_for_it(
     denied = json.loads(out)
     assert denied["hookSpecificOutput"]["permissionDecision"] == "deny"
     assert "Get-LocalUser" in denied["hookSpecificOutput"]["permissionDecisionReason"]
+
+
+def test_a_command_journaled_after_the_server_hung_up_keeps_the_stamp_it_was_sent_with(
+    msp_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A server that stored the command and died before answering has it under the time stamp
+    the hook sent: the journaled copy carries the same stamp, so its replay is skipped, never
+    stored twice."""
+    home = Path(msp_env["MSP_HOME"])
+    home.mkdir(parents=True)
+    key = tmp_path / "tech.key"
+    key.write_text("not-used-the-server-hangs-up\n")
+    port = free_port()
+    (home / "hooks.json").write_text(
+        json.dumps({"server": f"http://127.0.0.1:{port}", "api_key_file": str(key)})
+    )
+    env = {**msp_env, "MSP_DATABASE_URL": "sqlite:////nonexistent/never-opened.db"}
+    transcript = tmp_path / "transcript.jsonl"
+    write_transcript(transcript)
+    payload = bash("PostToolUse", tmp_path, transcript, "echo stamped", tool_response=RESPONSE)
+    with (
+        socket.create_server(("127.0.0.1", port)) as server,
+        subprocess.Popen(
+            hook_argv("PostToolUse"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        ) as proc,
+    ):
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        proc.stdin.write(json.dumps(payload))
+        proc.stdin.close()
+        server.settimeout(60)
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(30)
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += conn.recv(65536)
+            head, _, body = received.partition(b"\r\n\r\n")
+            length = int(
+                next(h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
+            )
+            while len(body) < length:
+                body += conn.recv(65536)
+        # Hung up without an answer, as a server killed after its commit.
+        proc.stdout.read(), proc.stderr.read()
+        proc.wait(timeout=60)
+    sent = json.loads(body)["msp"]["at"]
+    journal = [json.loads(line) for line in (home / "journal.jsonl").read_text().splitlines()]
+    assert [(j["command"], j["at"]) for j in journal] == [("echo stamped", sent)]
