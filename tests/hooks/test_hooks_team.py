@@ -7,7 +7,10 @@ import json
 import socket
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from mspmode.cli.hooks import hook_argv
 from mspmode.server import create_app
@@ -24,6 +27,41 @@ from tests.hooks.test_hooks_e2e import (
     write_transcript,
 )
 from tests.servers import free_port, serve_in_thread
+
+
+@contextmanager
+def hook_meeting_a_socket(
+    port: int, env: dict[str, str], event: str, payload: dict[str, Any]
+) -> Iterator[tuple[subprocess.Popen[str], socket.socket]]:
+    """A hook process started with ``payload``, and the connection of its first request to a
+    bare socket on ``port`` (closed once accepted: the port is then free for a real server)."""
+    with (
+        socket.create_server(("127.0.0.1", port)) as listener,
+        subprocess.Popen(
+            hook_argv(event),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        ) as proc,
+    ):
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps(payload))
+        proc.stdin.close()  # read to its end by the hook before it asks
+        listener.settimeout(60)
+        conn, _ = listener.accept()
+        listener.close()
+        with conn:
+            yield proc, conn
+
+
+def finished(proc: subprocess.Popen[str]) -> str:
+    """The hook's stdout once it ended well (stdin is closed: no communicate())."""
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = proc.stdout.read(), proc.stderr.read()
+    assert proc.wait(timeout=60) == 0, err
+    return out
 
 
 def test_team_hooks_record_check_and_recall_through_the_server(
@@ -102,29 +140,11 @@ def test_the_first_check_after_the_team_server_restarts_waits_for_it(
         json.dumps({"server": f"http://127.0.0.1:{port}", "api_key_file": str(key)})
     )
     # The port answers the hook's first request by hanging up, then is free for the server.
-    with (
-        socket.create_server(("127.0.0.1", port)) as down,
-        subprocess.Popen(
-            hook_argv("PreToolUse"),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-        ) as proc,
-    ):
-        assert proc.stdin is not None
-        proc.stdin.write(json.dumps(bash("PreToolUse", cwd, transcript, repeat)))
-        proc.stdin.close()
-        down.settimeout(60)
-        conn, _ = down.accept()
+    payload = bash("PreToolUse", cwd, transcript, repeat)
+    with hook_meeting_a_socket(port, env, "PreToolUse", payload) as (proc, conn):
         conn.close()
-        down.close()
         with serve_in_thread(create_app(api.rt.settings, api.rt.db), port=port):
-            assert proc.stdout is not None and proc.stderr is not None
-            out, err = proc.stdout.read(), proc.stderr.read()  # stdin is closed: no communicate()
-            proc.wait(timeout=60)
-    assert proc.returncode == 0, err
+            out = finished(proc)
     denied = json.loads(out)
     assert denied["hookSpecificOutput"]["permissionDecision"] == "deny"
     assert "Get-LocalUser" in denied["hookSpecificOutput"]["permissionDecisionReason"]
@@ -148,36 +168,19 @@ def test_a_command_journaled_after_the_server_hung_up_keeps_the_stamp_it_was_sen
     transcript = tmp_path / "transcript.jsonl"
     write_transcript(transcript)
     payload = bash("PostToolUse", tmp_path, transcript, "echo stamped", tool_response=RESPONSE)
-    with (
-        socket.create_server(("127.0.0.1", port)) as server,
-        subprocess.Popen(
-            hook_argv("PostToolUse"),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-        ) as proc,
-    ):
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        proc.stdin.write(json.dumps(payload))
-        proc.stdin.close()
-        server.settimeout(60)
-        conn, _ = server.accept()
-        with conn:
-            conn.settimeout(30)
-            received = b""
-            while b"\r\n\r\n" not in received:
-                received += conn.recv(65536)
-            head, _, body = received.partition(b"\r\n\r\n")
-            length = int(
-                next(h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
-            )
-            while len(body) < length:
-                body += conn.recv(65536)
-        # Hung up without an answer, as a server killed after its commit.
-        proc.stdout.read(), proc.stderr.read()
-        proc.wait(timeout=60)
+    with hook_meeting_a_socket(port, env, "PostToolUse", payload) as (proc, conn):
+        conn.settimeout(30)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += conn.recv(65536)
+        head, _, body = received.partition(b"\r\n\r\n")
+        length = int(
+            next(h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
+        )
+        while len(body) < length:
+            body += conn.recv(65536)
+        conn.close()  # hung up without an answer, as a server killed after its commit
+        finished(proc)
     sent = json.loads(body)["msp"]["at"]
     journal = [json.loads(line) for line in (home / "journal.jsonl").read_text().splitlines()]
     assert [(j["command"], j["at"]) for j in journal] == [("echo stamped", sent)]
