@@ -11,7 +11,8 @@ Files in ``MSP_HOME``
                        for its whole life: a second one started for the same ``MSP_HOME`` exits.
     ``journal.jsonl``  what PostToolUse hooks could not hand to the service, redacted; the
                        service records it (idempotently) when it starts and whenever it is
-                       asked to record after that. ``journal.lock`` serialises writers with it.
+                       asked to record after that. ``journal.lock`` serialises writers with it,
+                       ``journal.replay.lock`` the replays (one at a time, or a line is stored twice).
     ``hook-sessions/`` per Claude session: the commands it was warned about and chose to run
                        again (hashes), and whether it was told MSP Mode is degraded.
 
@@ -45,6 +46,7 @@ FAILED_FILE = "service.failed"  # touched by a service that could not start
 RETRY_AFTER = 60.0  # seconds before a hook starts a service again after one failed
 JOURNAL_FILE = "journal.jsonl"
 JOURNAL_LOCK = "journal.lock"
+REPLAY_LOCK = "journal.replay.lock"
 SESSIONS_DIR = "hook-sessions"
 CONNECT_TIMEOUT = 0.5  # loopback: a service that does not accept at once is not there
 REQUEST_TIMEOUT = 20.0  # a PostToolUse that learns, a SessionStart that saves sessions

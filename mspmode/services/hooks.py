@@ -556,13 +556,27 @@ def _recorded_before(rt: Runtime, at: datetime | None) -> bool:
 def replay_journal(rt: Runtime, actor: Actor, keeper: IndexKeeper | None = None) -> int:
     """Record what the hooks journaled (``MSP_HOME/journal.jsonl``) and remove it; the number
     recorded. Idempotent: a line already stored is skipped, and a replay cut short (the process
-    killed) is taken up again from its file (``journal.jsonl.replaying``)."""
+    killed) is taken up again from its file (``journal.jsonl.replaying``). One replay at a time
+    (``journal.replay.lock``): the service's requests, its watch loop and ``msp hooks sync``
+    all replay, and two of them reading the same taken file would each store its lines."""
     home = str(rt.settings.home)
     journal = Path(hook_files.path(home, hook_files.JOURNAL_FILE))
     taken = journal.with_name(journal.name + ".replaying")
+    if not taken.exists() and not journal.exists():
+        return 0  # the common case, without a lock
+    replaying = hook_files.try_lock(hook_files.path(home, hook_files.REPLAY_LOCK), wait=True)
+    try:
+        return _replay(rt, actor, journal, taken, keeper)
+    finally:
+        if replaying is not None:
+            hook_files.unlock(replaying)
+
+
+def _replay(rt: Runtime, actor: Actor, journal: Path, taken: Path, keeper: IndexKeeper | None) -> int:
     if not taken.exists():
         if not journal.exists():
             return 0
+        home = str(rt.settings.home)
         lock = hook_files.try_lock(hook_files.path(home, hook_files.JOURNAL_LOCK), wait=True)
         try:
             if journal.exists():

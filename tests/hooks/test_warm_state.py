@@ -5,6 +5,7 @@ so a pre-check is answered while that write waits for the disk."""
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 import sqlite3
@@ -142,3 +143,37 @@ def test_a_pre_check_is_answered_while_the_index_write_waits(
     finally:
         after.close()
     assert not [r for r in caplog.records if "index write failed" in r.getMessage()]
+
+
+def test_replays_at_the_same_time_store_each_journaled_command_once(
+    migrated_db: Database, tmp_path: Path, uid: str, runtimes: list[Runtime]
+) -> None:
+    """The service replays the journal from every recording request and from its watch loop,
+    ``msp hooks sync`` from another process: replays that meet store each line once."""
+    rt = make_rt(migrated_db, tmp_path / "home")
+    runtimes.append(rt)
+    host = f"jr-{uid}"
+    lines = [
+        {"command": f"echo jr{uid}-{i}", "exit_code": 0, "host": host, "at": 1.8e9 + i / 8} for i in range(40)
+    ]
+    journal = tmp_path / "home" / "journal.jsonl"
+    journal.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    start = threading.Barrier(4)
+    counts: list[int] = []
+
+    def replay() -> None:
+        start.wait()
+        counts.append(hook_service.replay_journal(rt, ADMIN))
+
+    threads = [threading.Thread(target=replay) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(counts) == [0, 0, 0, 40]
+    with rt.db.read() as s:
+        stored = list(
+            s.scalars(select(CommandRun.command_text).where(CommandRun.command_text.like(f"echo jr{uid}-%")))
+        )
+    assert sorted(stored) == sorted(line["command"] for line in lines)
+    assert not journal.exists() and not journal.with_name("journal.jsonl.replaying").exists()
