@@ -6,13 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import False_, True_
@@ -23,14 +18,24 @@ from mspmode.db.session import Database
 from mspmode.errors import DatabaseUnreachableError, SchemaError
 from mspmode.settings import display_url
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic (and Mako, Pygments under it: ~0.15 s) is imported where it is used: a server that
+# starts, or a CLI command that never migrates, does not pay for it.
+
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(resources.files("mspmode") / "migrations"))
     return cfg
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "no migrations shipped"
     return head
@@ -52,6 +57,9 @@ class SchemaStatus:
 
 def status(db: Database) -> SchemaStatus:
     """Where the database stands; raises SchemaError if it is newer than this code."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     try:
         with db.reader.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()
@@ -75,6 +83,8 @@ def status(db: Database) -> SchemaStatus:
 
 def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str]:
     """Migrate to ``revision``; return (before, after). Refuses a database newer than us."""
+    from alembic import command
+
     before = status(db).current
     cfg = alembic_config()
     with db.writer.begin() as conn:
@@ -140,6 +150,9 @@ def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, com
 def differences(db: Database) -> list[str]:
     """What differs between the models and the live schema, one readable line each: tables,
     columns, indexes and constraints, then triggers, views, functions, rules and events."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
     with db.reader.connect() as conn:
         opts = migration_options(conn.dialect.name)
         ctx = MigrationContext.configure(conn, opts=opts)
