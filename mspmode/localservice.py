@@ -35,6 +35,7 @@ import threading
 import time
 from typing import Any
 
+from mspmode.hooks import config as hook_config
 from mspmode.hooks import service as files
 
 REPLACE_WAIT = 60.0  # seconds --replace waits for the old service to let go of the lock
@@ -159,6 +160,14 @@ def serve(home: str, on_ready: Any = None) -> int:
     uv = uvicorn.Server(config)
 
     def watch() -> None:
+        try:
+            _watch()
+        except BaseException:
+            log.exception("the service's watch failed: exiting")
+        finally:  # whatever ends the watch ends the service: never a live process no one finds
+            uv.should_exit = True
+
+    def _watch() -> None:
         while not uv.started:
             if uv.should_exit:
                 return
@@ -169,6 +178,9 @@ def serve(home: str, on_ready: Any = None) -> int:
             "version": state.version,
             "code": state.code,
             "started_at": state.started_at,
+            # The database it serves, as the hooks name it (no password): a hook installed for
+            # another one has this service replaced rather than answer from the wrong memory.
+            "database": hook_config.database_label(settings.database_url, home),
         }
         import json
 
@@ -190,7 +202,6 @@ def serve(home: str, on_ready: Any = None) -> int:
             if time.monotonic() - state.last_request > state.idle_limit:
                 log.info("idle for %.0fs: exiting", state.idle_limit)
                 break
-        uv.should_exit = True
 
     watcher = threading.Thread(target=watch, name="msp-service-watch", daemon=True)
     watcher.start()

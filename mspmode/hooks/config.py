@@ -125,7 +125,8 @@ def database_label(database_url: str | None, home: StrPath) -> str:
     from urllib.parse import urlsplit
 
     parts = urlsplit((database_url or "").strip())
-    return f"{parts.scheme}://{parts.hostname}:{parts.port}{parts.path}"
+    scheme = parts.scheme.split("+", 1)[0]  # the same database whichever driver names it
+    return f"{scheme}://{parts.hostname}:{parts.port}{parts.path}"
 
 
 def load(home: str | os.PathLike[str] | None = None) -> HookConfig:

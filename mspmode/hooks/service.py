@@ -32,6 +32,8 @@ import sys
 import time
 import zlib
 
+from mspmode.hooks import config
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -302,6 +304,10 @@ def request(
             raise Unavailable("the local service is not running")
         if info.get("version") != version() or info.get("code") != code_stamp():
             raise OtherCode("the local service runs other code: it is being restarted")
+        if info.get("database") != config.database_label(cfg.database_url, cfg.home):
+            # Started for another database (another install sharing this MSP_HOME): never
+            # answered or recorded by it; restarted for this one, as for other code.
+            raise OtherCode("the local service serves another database: it is being restarted")
         status, data = _request_loopback(
             info["port"], method, target, read_token(cfg.home), raw, timeout or REQUEST_TIMEOUT
         )

@@ -221,6 +221,34 @@ def test_a_client_of_other_code_restarts_the_service(home_env: dict[str, str], t
     wait_for(lambda: "whoami" in commands(home), 60, "the journaled command was not replayed")
 
 
+def test_a_client_of_another_database_restarts_the_service_for_its_own(
+    home_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Two installs sharing an MSP_HOME with different databases: a hook is never answered
+    from, nor recorded into, the database the running service was started for."""
+    home = Path(home_env["MSP_HOME"])
+    old = start(home_env)["pid"]
+    assert info(home)["database"] == f"sqlite:{home / 'msp.db'}"
+    other_db = tmp_path / "other.db"
+    other = {**home_env, "MSP_DATABASE_URL": f"sqlite:///{other_db}"}
+    assert msp(other, "init").returncode == 0
+    payload = bash("PostToolUse", tmp_path, tmp_path / "t", "whoami", tool_response={"stdout": "me"})
+    run_hook(other, "PostToolUse", payload)
+    wait_for(lambda: info(home).get("pid") not in (None, old), 600, "no service for the other database")
+    assert info(home)["database"] == f"sqlite:{other_db}"
+    assert len(service_pids(home)) == 1
+
+    def stored(db: Path) -> list[str]:
+        conn = sqlite3.connect(db)
+        try:
+            return [r[0] for r in conn.execute("SELECT command_text FROM commands_run")]
+        finally:
+            conn.close()
+
+    wait_for(lambda: "whoami" in stored(other_db), 60, "the command was not stored in its database")
+    assert "whoami" not in commands(home)
+
+
 def test_an_import_while_the_service_is_down_is_not_answered_from_the_old_index(
     home_env: dict[str, str], tmp_path: Path
 ) -> None:
