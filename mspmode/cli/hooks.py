@@ -108,9 +108,10 @@ def merge_hooks(settings: dict[str, Any], home: Path | None) -> dict[str, Any]:
     hooks = dict(out.get("hooks") or {})
     for event, matcher, timeout in HOOK_EVENTS:
         groups = [g for g in hooks.get(event) or [] if not _ours(g)]
-        entry: dict[str, Any] = {
-            "hooks": [{"type": "command", "command": hook_command(event, home), "timeout": timeout}]
-        }
+        hook: dict[str, Any] = {"type": "command", "command": hook_command(event, home), "timeout": timeout}
+        if event in hook_config.ASYNC_EVENTS:
+            hook["async"] = True
+        entry: dict[str, Any] = {"hooks": [hook]}
         if matcher is not None:
             entry = {"matcher": matcher, **entry}
         hooks[event] = [*groups, entry]

@@ -36,6 +36,11 @@ LOG_FILE = "hook.log"
 SESSION_FILE = "current-session.json"
 LOG_MAX_BYTES = 1_000_000  # then the log starts again (one old copy kept)
 DEFAULT_TIMEOUT = 3.0
+# Installed to run in the background (Claude Code's ``async``): the tool's result goes to the
+# model without waiting for them, and what they print is not read. PostToolUse (the tool
+# succeeded) only records what ran; PostToolUseFailure stays in line, as its answer (what
+# worked instead) is for the model.
+ASYNC_EVENTS = frozenset({"PostToolUse"})
 
 
 def default_home() -> str:

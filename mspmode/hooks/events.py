@@ -445,6 +445,8 @@ def degraded(
             **_session_ref(cfg, payload),
         }
         service.journal_append(cfg, item)
+    if event in config.ASYNC_EVENTS:
+        return out  # its answer is not read: the next PreToolUse tells the agent
     if not service.first_degraded(cfg, payload.get("session_id")):
         return out
     # The database the hooks were installed for is gone: said as it is, never created empty.

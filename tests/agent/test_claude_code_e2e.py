@@ -21,6 +21,7 @@ import pytest
 
 from tests.agent.fake_model import Script, bash, result_text, text, tool, tool_results
 from tests.agent.lab import Lab, Session
+from tests.hooks.test_hooks_e2e import wait_for
 
 MSP_MARK = "MSP Mode"  # every answer MSP Mode gives the agent names itself
 
@@ -156,6 +157,12 @@ def test_b_an_unrelated_command_is_not_denied(deny_story: DenyStory) -> None:
         assert not block.get("is_error") and content.strip() == expected, (
             f"an unrelated command did not run as it should: {content!r} (expected {expected!r})"
         )
+    # Each was its session's last tool call, recorded by PostToolUse in the background (Claude
+    # Code's async hook): stored all the same, once, with its exit code, after Claude Code exited.
+    sql = "SELECT exit_code FROM commands_run WHERE command_text = ?"
+    for command in (s.unrelated_a, s.unrelated_b):
+        rows = wait_for(lambda c=command: s.lab.query(sql, c), 60, f"`{command}` was not recorded")
+        assert rows == [(0,)], rows
 
 
 def test_a_deny_reason_states_the_fix_once(deny_story: DenyStory) -> None:

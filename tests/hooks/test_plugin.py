@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 from mspmode.cli.hooks import HOOK_EVENTS
+from mspmode.hooks.config import ASYNC_EVENTS
 
 PLUGIN = Path(__file__).resolve().parents[2] / "plugin"
 PINNED = "/opt/claude-code/node_modules/.bin/claude"
@@ -39,7 +40,8 @@ def test_the_plugin_runs_the_installed_hooks_and_mcp_server() -> None:
     for event, matcher, timeout in HOOK_EVENTS:
         (group,) = hooks[event]
         assert group.get("matcher") == matcher
-        assert group["hooks"] == [{"type": "command", "command": f"msp-hook {event}", "timeout": timeout}]
+        hook = {"type": "command", "command": f"msp-hook {event}", "timeout": timeout}
+        assert group["hooks"] == [{**hook, "async": True} if event in ASYNC_EVENTS else hook]
     servers = json.loads((PLUGIN / ".mcp.json").read_text())["mcpServers"]
     assert servers == {"msp": {"command": "msp", "args": ["mcp"]}}
     text = (PLUGIN / "hooks" / "hooks.json").read_text() + (PLUGIN / ".mcp.json").read_text()

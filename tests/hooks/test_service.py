@@ -107,8 +107,9 @@ def test_service_files_token_and_one_instance(home_env: dict[str, str]) -> None:
     status = start(home_env)
     data = info(home)
     assert data["pid"] == status["pid"] and data["port"] == status["port"]
-    assert {"version", "code", "started_at"} <= set(data) and "token" not in json.dumps(data)
     token = (home / "service.token").read_text().strip()
+    assert {"version", "code", "started_at", "database"} <= set(data) and "token" not in data
+    assert token not in json.dumps(data)
     assert stat.S_IMODE((home / "service.token").stat().st_mode) == 0o600
     assert len(token) >= 32 and token not in (home / "service.log").read_text()
     # A second service for the same MSP_HOME exits at once; the first keeps serving.
@@ -207,6 +208,20 @@ def test_while_down_a_known_failure_is_denied_and_commands_are_journaled(
     assert len(stored) == 2 and not any("S3cretPassw0rd" in c for c in stored)
 
 
+def test_a_background_post_tool_use_leaves_the_degraded_notice_to_the_next_pre_tool_use(
+    home_env: dict[str, str], tmp_path: Path
+) -> None:
+    """PostToolUse is installed to run in the background: Claude Code does not read its answer,
+    so while the service is down it journals without using up the session's one notice."""
+    home = Path(home_env["MSP_HOME"])
+    (home / "service.failed").touch()  # down, and kept down
+    ran = bash("PostToolUse", tmp_path, tmp_path / "t", "hostname", tool_response={"stdout": "x"})
+    assert run_hook(home_env, "PostToolUse", ran) is None
+    assert "hostname" in (home / "journal.jsonl").read_text()
+    told = run_hook(home_env, "PreToolUse", bash("PreToolUse", tmp_path, tmp_path / "t", "uptime"))
+    assert told is not None and "degraded" in told["hookSpecificOutput"]["additionalContext"]
+
+
 def test_a_client_of_other_code_restarts_the_service(home_env: dict[str, str], tmp_path: Path) -> None:
     home = Path(home_env["MSP_HOME"])
     old = start(home_env)["pid"]
@@ -214,8 +229,9 @@ def test_a_client_of_other_code_restarts_the_service(home_env: dict[str, str], t
     data = info(home)
     (home / "service.json").write_text(json.dumps({**data, "code": "00000000"}))
     payload = bash("PostToolUse", tmp_path, tmp_path / "t", "whoami", tool_response={"stdout": "me"})
-    told = run_hook(home_env, "PostToolUse", payload)  # journaled meanwhile, and the agent told
-    assert told is not None and "degraded" in told["hookSpecificOutput"]["additionalContext"]
+    # Journaled meanwhile. PostToolUse runs in the background (its answer is not read), so it
+    # leaves telling the agent to the next PreToolUse.
+    assert run_hook(home_env, "PostToolUse", payload) is None
     wait_for(lambda: info(home).get("pid") not in (None, old), 600, "no new service")
     assert old not in service_pids(home) and len(service_pids(home)) == 1
     wait_for(lambda: "whoami" in commands(home), 60, "the journaled command was not replayed")
