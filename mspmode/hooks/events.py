@@ -433,6 +433,16 @@ def degraded(
         out, warned = verdict_output(result)
         if warned:
             service.remember_warned(cfg, payload.get("session_id"), found[0])
+        if out is not None and result is not None:
+            # Kept like the service's own verdicts (what was stopped today), once it replays.
+            kept = {
+                k: result.get(k)
+                for k in ("host", "command", "verdict", "confidence", "reason", "pattern_ids")
+            }
+            kept.update(
+                kind="verdict", client=current.get("client_id"), at=at if at is not None else time.time()
+            )
+            service.journal_append(cfg, kept)
     elif event in ("PostToolUse", "PostToolUseFailure") and found is not None:
         code, output = outcome(payload)
         item: dict[str, Any] = {

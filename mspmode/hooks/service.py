@@ -450,7 +450,7 @@ def journal_append(cfg: HookConfig, item: dict[str, Any]) -> None:
     from mspmode.vault.redact import redact  # standard library only; loaded when degraded
 
     line = dict(item)
-    for key in ("command", "output"):
+    for key in ("command", "output", "reason"):
         if isinstance(line.get(key), str):
             line[key] = redact(line[key])
     text = json.dumps(line, ensure_ascii=False) + "\n"

@@ -556,7 +556,9 @@ def _recorded_before(rt: Runtime, at: datetime | None) -> bool:
 def replay_journal(rt: Runtime, actor: Actor, keeper: IndexKeeper | None = None) -> int:
     """Record what the hooks journaled (``MSP_HOME/journal.jsonl``) and remove it; the number
     recorded. Idempotent: a line already stored is skipped, and a replay cut short (the process
-    killed) is taken up again from its file (``journal.jsonl.replaying``). One replay at a time
+    killed) is taken up again from its file (``journal.jsonl.replaying``). Lines of ``kind``
+    ``verdict`` are the denials and warnings hooks gave from the index meanwhile: kept as check
+    verdicts (at least once: a replay cut short may keep one twice). One replay at a time
     (``journal.replay.lock``): the service's requests, its watch loop and ``msp hooks sync``
     all replay, and two of them reading the same taken file would each store its lines."""
     home = str(rt.settings.home)
@@ -589,10 +591,13 @@ def _replay(rt: Runtime, actor: Actor, journal: Path, taken: Path, keeper: Index
     except OSError:
         return 0
     items = []
+    stopped: list[dict[str, Any]] = []  # what hooks denied or warned about from the index
     for line in lines:
         with contextlib.suppress(ValueError, TypeError, KeyError):
             item = json.loads(line)
-            if isinstance(item, dict) and isinstance(item.get("command"), str) and item["command"].strip():
+            if isinstance(item, dict) and item.get("kind") == "verdict":
+                stopped.append(item)
+            elif isinstance(item, dict) and isinstance(item.get("command"), str) and item["command"].strip():
                 ci = command_in(rt, item)
                 if not _recorded_before(rt, ci.at):
                     items.append(ci)
@@ -601,6 +606,8 @@ def _replay(rt: Runtime, actor: Actor, journal: Path, taken: Path, keeper: Index
         done += learning.record_commands(rt, actor, items[i : i + learning.MAX_BATCH], source="hook")
     if keeper is not None and done:
         keeper.note(done)
+    if stopped:
+        learning.keep_verdicts(rt, actor, stopped)
     taken.unlink(missing_ok=True)
     if items:
         log.info("replayed %d journaled command(s)", len(items))

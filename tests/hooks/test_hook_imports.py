@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,10 +87,11 @@ def test_a_hook_process_never_loads_the_heavy_stack(
 
 
 def test_the_engine_path_stays_light_too(msp_env: dict[str, str]) -> None:
-    """With the service down, a command that matches a recorded failure goes through the engine
-    over the on-disk index: still nothing heavy. (The session was already told MSP Mode is
-    degraded, and the service failed to start a moment ago, so it is not started again: the
-    steady state of a hook while the service cannot run.)"""
+    """With the service down, a command that shares a word with a recorded failure goes through
+    the engine over the on-disk index: still nothing heavy. (The session was already told MSP
+    Mode is degraded, and the service failed to start a moment ago, so it is not started again:
+    the steady state of a hook while the service cannot run.) A denial there also journals the
+    verdict, redacted: only then is the redactor loaded."""
     from mspmode import engine
     from mspmode.hooks import config, index
 
@@ -103,23 +105,32 @@ def test_the_engine_path_stays_light_too(msp_env: dict[str, str]) -> None:
     (home / "hook-sessions").mkdir()
     (home / "hook-sessions" / "s1.degraded").touch()
     env = {**msp_env, "MSP_DATABASE_URL": url}
-    payload = {
-        "session_id": "s1",
-        "tool_name": "mcp__ssh__run_command",
-        "tool_input": {"host": "nas1", "command": "grep -P b y"},
-    }
-    code = PROBE.format(payload=repr(payload), event="PreToolUse", root=ROOT)
-    proc = subprocess.run(
-        [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 0, proc.stderr
-    answer = json.loads(proc.stdout)
-    assert answer["hookSpecificOutput"]["permissionDecision"] == "deny"
-    modules = json.loads(proc.stderr.strip().splitlines()[-1])
+
+    def probe(command: str) -> tuple[dict[str, Any] | None, list[str]]:
+        payload = {
+            "session_id": "s1",
+            "tool_name": "mcp__ssh__run_command",
+            "tool_input": {"host": "nas1", "command": command},
+        }
+        code = PROBE.format(payload=repr(payload), event="PreToolUse", root=ROOT)
+        proc = subprocess.run(
+            [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 0, proc.stderr
+        answer = json.loads(proc.stdout) if proc.stdout.strip() else None
+        return answer, json.loads(proc.stderr.strip().splitlines()[-1])
+
+    allowed, modules = probe("grep -E b y")  # shares "grep" with the failure: the engine runs
+    assert allowed is None
     assert "mspmode.engine.precheck" in modules
     assert sorted(m for m in modules if m.split(".")[0] in HEAVY) == []
     # A server URL is parsed with urllib.parse (to name its index); an SQLite one is not.
     assert sorted(m for m in modules if m in SLOW_STDLIB and m != "urllib.parse") == []
+
+    denied, modules = probe("grep -P b y")
+    assert denied is not None and denied["hookSpecificOutput"]["permissionDecision"] == "deny"
+    assert sorted(m for m in modules if m.split(".")[0] in HEAVY) == []
+    assert '"kind": "verdict"' in (home / "journal.jsonl").read_text()
 
 
 def test_the_hooks_package_imports_only_the_standard_library_and_the_engine() -> None:

@@ -52,6 +52,14 @@ def commands(home: Path) -> list[str]:
         db.close()
 
 
+def verdicts(home: Path) -> list[tuple[str, str]]:
+    db = sqlite3.connect(home / "msp.db")
+    try:
+        return list(db.execute("SELECT verdict, command FROM check_verdicts ORDER BY created_at"))
+    finally:
+        db.close()
+
+
 def info(home: Path) -> dict[str, Any]:
     try:
         data = json.loads((home / "service.json").read_text())
@@ -197,15 +205,25 @@ def test_while_down_a_known_failure_is_denied_and_commands_are_journaled(
         error=ERROR,
     )
     assert run_hook(home_env, "PostToolUseFailure", secret) is None
+    # So is the denial given from the index, with the secret of a denied command redacted.
+    with_secret = REPEAT + " -Password S3cretPassw0rd!"
+    denied_secret = run_hook(
+        home_env, "PreToolUse", bash("PreToolUse", tmp_path, tmp_path / "t", with_secret)
+    )
+    assert denied_secret is not None and denied_secret["hookSpecificOutput"]["permissionDecision"] == "deny"
     journal = (home / "journal.jsonl").read_text()
     assert "Get-LocalUser" in journal and "S3cretPassw0rd" not in journal
     assert len(commands(home)) == 1
-    # The service, started again, replays it.
+    assert verdicts(home) == []
+    # The service, started again, replays it: the command recorded, the denials kept as verdicts.
     (home / "service.failed").unlink()
     start(home_env)
     assert not (home / "journal.jsonl").exists()
     stored = commands(home)
     assert len(stored) == 2 and not any("S3cretPassw0rd" in c for c in stored)
+    kept = wait_for(lambda: len(verdicts(home)) >= 3 and verdicts(home), 60, "the denials were not kept")
+    assert [v for v, _ in kept] == ["block"] * 3
+    assert all("Get-LocalUser" in c for _, c in kept) and not any("S3cretPassw0rd" in c for _, c in kept)
 
 
 def test_a_background_post_tool_use_leaves_the_degraded_notice_to_the_next_pre_tool_use(

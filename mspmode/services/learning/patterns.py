@@ -108,6 +108,34 @@ def check_many(
     return out
 
 
+def keep_verdicts(rt: Runtime, actor: Actor, results: list[dict[str, Any]]) -> int:
+    """Keep the blocks and warnings a hook gave without the service (from its index, while the
+    service was down), as :func:`check_many` keeps its own; the number kept. ``results`` are
+    check answers (``engine.check(...).to_dict()``), with ``client``: the session's client."""
+    rows: list[dict[str, Any]] = []
+    with cache.lock_for(rt):
+        with rt.db.read() as s:
+            st = cache.current(rt, s, actor.client_scope)
+        for result in results:
+            if result.get("verdict") not in CHECK_VERDICTS:
+                continue
+            client = None
+            if isinstance(result.get("client"), str):
+                try:
+                    client = uuid.UUID(result["client"])
+                except ValueError:
+                    client = None
+            scope = hosts.host_scope(actor.client_scope, client)
+            cleaned = {
+                **result,
+                "command": clean_text(rt, str(result.get("command") or "")) or "",
+                "reason": clean_text(rt, str(result.get("reason") or "")) or "",
+            }
+            rows.append(_verdict_row(st, scope, actor, cleaned))
+    verdicts.keep(rt, rows)
+    return len(rows)
+
+
 def _verdict_row(st: LearningState, scope: HostScope, actor: Actor, result: dict[str, Any]) -> dict[str, Any]:
     """What ``check_verdicts`` keeps of a block or warn: the checked host's client owns it."""
     ref = hosts.find(st, result["host"], scope) if result.get("host") else None
