@@ -35,7 +35,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Column,
     Connection,
     Dialect,
     Integer,

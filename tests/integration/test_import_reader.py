@@ -409,7 +409,6 @@ def test_an_import_read_by_a_second_process_stores_every_corpus_secret_redacted(
         if secret in blob or json.dumps(secret)[1:-1] in blob
     ]
     assert not leaked
-    known = rt.known_secrets
     with rt.db.read() as s:
         commands = set(s.scalars(select(CommandRun.command_text)))
     for case in load_secret_cases():
