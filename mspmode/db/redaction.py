@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Column, Engine, String, Table, event, inspect
 from sqlalchemy.engine import Connection
@@ -100,7 +100,7 @@ class Redactor:
 
     def text(self, text: str, known: KnownSecrets | None) -> str:
         """``redact(text, known)``; ``known`` is what ``current`` returned."""
-        if text.__class__ is Redacted and cast(Redacted, text).covers(known):
+        if text.__class__ is Redacted and text.covers(known):
             return text
         if known is self._with[0] and (known is None or len(known) == self._with[1]):
             done = self._seen.get(text)

@@ -49,7 +49,7 @@ import re
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from mspmode.vault.known import KnownSecrets
@@ -2344,7 +2344,7 @@ def seal(texts: Sequence[str], known: KnownSecrets | None) -> Sealed:
     with the same ``known``: each that is :class:`Redacted` with ``known`` comes out as such."""
     joined = "".join(texts)
     lengths = array.array("Q", [len(t) for t in texts]).tobytes()
-    marked = bytes([t.__class__ is Redacted and cast(Redacted, t).covers(known) for t in texts])
+    marked = bytes([t.__class__ is Redacted and t.covers(known) for t in texts])
     return Sealed(joined, lengths, marked, _seal_mac(known, joined, lengths, marked))
 
 
