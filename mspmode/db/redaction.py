@@ -30,7 +30,7 @@ one, the rules alone apply.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Column, Engine, String, Table, event, inspect
@@ -97,6 +97,14 @@ class Redactor:
             self._seen[text] = redacted
             self._chars += len(text)
         return redacted
+
+    def note(self, texts: Iterable[str], known: KnownSecrets | None) -> None:
+        """Remember those of ``texts`` that are ``Redacted`` with ``known`` as fixed points, so
+        that a plain copy of one (the engine keeps plain text, and writes it back in a
+        pattern's commands) is known as redacted too. Any other text is left out."""
+        for text in texts:
+            if text.__class__ is Redacted and text.covers(known):
+                self._remember(text, text, known)
 
     def text(self, text: str, known: KnownSecrets | None) -> str:
         """``redact(text, known)``; ``known`` is what ``current`` returned."""

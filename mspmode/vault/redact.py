@@ -2160,20 +2160,24 @@ def _trie_pattern(words: Iterable[str]) -> str:
     return emit(trie)
 
 
-_ANY_NEEDLE = re.compile(_trie_pattern(_NEEDLES))
+# Single characters (``:``, ``$``, ``%``…) are looked for one by one, each at the speed of a
+# byte search: in the sweep they would match at every colon of a log and end it early.
+_CHAR_NEEDLES: tuple[str, ...] = tuple(n for n in _NEEDLES if len(n) == 1)
+_LONG_NEEDLES: tuple[str, ...] = tuple(n for n in _NEEDLES if len(n) > 1)
+_ANY_NEEDLE = re.compile(_trie_pattern(_LONG_NEEDLES))
 # At a position the sweep finds the longest needle there; the shorter ones it starts with are
 # there too.
 _STARTING: dict[str, tuple[str, ...]] = {
-    needle: tuple(n for n in _NEEDLES if needle.startswith(n)) for needle in _NEEDLES
+    needle: tuple(n for n in _LONG_NEEDLES if needle.startswith(n)) for needle in _LONG_NEEDLES
 }
 
 
 def _needles_in(lowered: str) -> set[str]:
-    """The gate strings ``lowered`` contains: ``{n for n in _NEEDLES if n in lowered}``, in one
-    sweep of the text instead of one search per needle. After a match the sweep goes on from
-    the next character, so needles that overlap are all found; a text dense with them
-    (``-----``) is searched needle by needle after ``_SWEEP_MATCHES``."""
-    found: set[str] = set()
+    """The gate strings ``lowered`` contains: ``{n for n in _NEEDLES if n in lowered}``, the
+    longer ones in one sweep of the text instead of one search per needle. After a match the
+    sweep goes on from the next character, so needles that overlap are all found; a text dense
+    with them (``-----``) is searched needle by needle after ``_SWEEP_MATCHES``."""
+    found = {needle for needle in _CHAR_NEEDLES if needle in lowered}
     search = _ANY_NEEDLE.search
     match = search(lowered)
     for _ in range(_SWEEP_MATCHES):
@@ -2181,7 +2185,7 @@ def _needles_in(lowered: str) -> set[str]:
             return found
         found.update(_STARTING[match.group()])
         match = search(lowered, match.start() + 1)
-    return {needle for needle in _NEEDLES if needle in lowered}
+    return found | {needle for needle in _LONG_NEEDLES if needle in lowered}
 
 
 _SWEEP_MATCHES = 64

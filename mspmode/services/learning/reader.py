@@ -251,9 +251,12 @@ def _sealed(items: list[Prepared], known: KnownSecrets | None) -> tuple[list[Pre
     return out, seal(texts, known)
 
 
-def _unsealed(items: list[Prepared], sealed: Sealed, known: KnownSecrets | None) -> list[Prepared]:
-    """``_sealed`` undone: the texts put back, as ``Redacted`` text where the seal holds."""
-    texts = iter(unseal(sealed, known))
+def _unsealed(items: list[Prepared], sealed: Sealed, capture: text.Capture) -> list[Prepared]:
+    """``_sealed`` undone: the texts put back, as ``Redacted`` text where the seal holds (and
+    noted by the write path's redactor, which meets plain copies of them in patterns)."""
+    unsealed = unseal(sealed, capture.known_secrets)
+    capture.db.redactor.note(unsealed, capture.known_secrets)
+    texts = iter(unsealed)
     out: list[Prepared] = []
     for number, kind, payload in items:
         if kind == "command":
@@ -270,7 +273,7 @@ def _received(connection: Connection, capture: text.Capture) -> Iterator[Chunk]:
         except EOFError:
             raise ReaderError("the process reading the file ended before the file did") from None
         if message[0] == "chunk":
-            yield message[1], _unsealed(message[2], message[3], capture.known_secrets)
+            yield message[1], _unsealed(message[2], message[3], capture)
         elif message[0] == "end":
             return
         else:

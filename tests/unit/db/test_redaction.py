@@ -84,3 +84,12 @@ def test_a_redacted_value_is_cut_to_its_column_never_through_a_placeholder() -> 
         == "pw: [REDACTED:password] and mo"
     )
     assert fit(Column("notes", Text()), "x" * 100_000) == "x" * 100_000
+
+
+def test_only_redacted_text_is_noted_as_redacted() -> None:
+    known = KnownSecrets(os.urandom(32), ["S3cret-in-vault"])
+    redactor = Redactor(lambda: known)
+    made = redact("deploy --user admin", known)
+    redactor.note([made, "uses S3cret-in-vault", redact("uses S3cret-in-vault")], known)
+    assert redactor.text(str(made), known) is made  # a plain copy: known as redacted
+    assert redactor.text("uses S3cret-in-vault", known) == "uses [REDACTED:vault]"
