@@ -35,7 +35,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Column,
     Connection,
     Dialect,
     Integer,
@@ -94,12 +93,10 @@ def sqlite_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable
     return column_type.dialect_impl(dialect).bind_processor(dialect)
 
 
-def _redacted(
-    clean: redaction.Clean, column: Column[Any], then: Callable[[Any], Any] | None
-) -> Callable[[Any], Any]:
+def _redacted(clean: Callable[[Any], Any], then: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
     if then is None:
-        return lambda value: clean(column, value)
-    return lambda value: then(clean(column, value))
+        return clean
+    return lambda value: then(clean(value))
 
 
 def _converter(
@@ -110,9 +107,9 @@ def _converter(
     # These statements bypass SQLAlchemy's events: the write path's redaction is applied here
     # (before a JSON value is serialised, so its keys are seen).
     texts = redaction.text_columns(table)
-    clean = redaction.cleaner(conn)
     processors = [
-        _redacted(clean, texts[n], p) if n in texts else p for n, p in zip(names, processors, strict=True)
+        _redacted(redaction.column_cleaner(conn, texts[n]), p) if n in texts else p
+        for n, p in zip(names, processors, strict=True)
     ]
     # The ids apart: the commonest conversion, made without a call.
     ids = [i for i, p in enumerate(processors) if p is _uuid_hex]

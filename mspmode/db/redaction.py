@@ -18,16 +18,19 @@ Where it happens — the three ways a row reaches the database:
   (``before_execute``), the ORM's own flush statements among them;
 * ``db/bulk.py``'s direct SQLite inserts, which redact each text column with ``cleaner``.
 
-Text that was redacted already is not redacted again at full cost: a ``Redactor`` remembers
-the texts it produced lately (``capture.clean_text`` goes through it too), and one of those is
-a fixed point of redaction. The vault's known secrets come from the runtime that installs them
-(``Redactor.known``); without one, the rules alone apply.
+Text that was redacted already is not redacted again: what ``vault.redact.redact`` returns is
+a ``Redacted``, which only it makes, and one redacted with the known secrets the write path
+redacts with is stored as it is (a capture's command, an import's lines redacted by its
+reading process). Anything else is redacted here, whatever the caller says of it. A
+``Redactor`` also remembers the texts it redacted lately, and what it made of them. The
+vault's known secrets come from the runtime that installs them (``Redactor.known``); without
+one, the rules alone apply.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Column, Engine, String, Table, event, inspect
@@ -40,12 +43,22 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlalchemy.util import immutabledict
 
 from mspmode.db.base import Base
-from mspmode.vault.redact import redact, redact_value
+from mspmode.vault.redact import Redacted, redact, redact_value
 
 if TYPE_CHECKING:
     from mspmode.vault.known import KnownSecrets
 
-__all__ = ["Redactor", "attach", "cleaner", "fit", "install", "redact_object", "redactor_for", "text_columns"]
+__all__ = [
+    "Redactor",
+    "attach",
+    "cleaner",
+    "column_cleaner",
+    "fit",
+    "install",
+    "redact_object",
+    "redactor_for",
+    "text_columns",
+]
 
 # Texts a redactor remembers as already redacted: enough for an import's batch in flight, and
 # a bound on the characters held, as outputs can be long.
@@ -69,7 +82,7 @@ class Redactor:
     def current(self) -> KnownSecrets | None:
         return self.known()
 
-    def remember(self, text: str, redacted: str, known: KnownSecrets | None) -> str:
+    def _remember(self, text: str, redacted: str, known: KnownSecrets | None) -> str:
         """Note that ``redact(text, known)`` is ``redacted`` (and that redacting that changes
         nothing) while ``known`` is what this redactor redacts with; returns ``redacted``."""
         count = len(known) if known is not None else 0
@@ -80,18 +93,28 @@ class Redactor:
             self._seen, self._chars = {}, 0
         self._seen[redacted] = redacted
         self._chars += len(redacted)
-        if text is not redacted:
+        if text != redacted:
             self._seen[text] = redacted
             self._chars += len(text)
         return redacted
 
+    def note(self, texts: Iterable[str], known: KnownSecrets | None) -> None:
+        """Remember those of ``texts`` that are ``Redacted`` with ``known`` as fixed points, so
+        that a plain copy of one (the engine keeps plain text, and writes it back in a
+        pattern's commands) is known as redacted too. Any other text is left out."""
+        for text in texts:
+            if text.__class__ is Redacted and text.covers(known):
+                self._remember(text, text, known)
+
     def text(self, text: str, known: KnownSecrets | None) -> str:
         """``redact(text, known)``; ``known`` is what ``current`` returned."""
+        if text.__class__ is Redacted and text.covers(known):
+            return text
         if known is self._with[0] and (known is None or len(known) == self._with[1]):
             done = self._seen.get(text)
             if done is not None:
                 return done
-        return self.remember(text, redact(text, known), known)
+        return self._remember(text, redact(text, known), known)
 
     def value(self, value: Any, known: KnownSecrets | None) -> Any:
         """A column's value redacted: text, or a JSON value walked (keys included)."""
@@ -142,6 +165,31 @@ def cleaner(bind: Engine | Connection | None) -> Clean:
     return clean
 
 
+def column_cleaner(bind: Engine | Connection | None, column: Column[Any]) -> Callable[[Any], Any]:
+    """``cleaner(bind)`` for the values of one column, for one batch of writes (a bulk
+    insert's): its length looked up once, and text redacted already passed on at once."""
+    redactor = redactor_for(bind)
+    known = redactor.current()
+    length = _length(column)
+    text, value_of = redactor.text, redactor.value
+
+    def clean(value: Any) -> Any:
+        kind = value.__class__
+        if kind is Redacted and value.covers(known):
+            done = value
+        elif kind is str:
+            done = text(value, known)
+        elif value is None or kind in (int, float, bool):
+            return value
+        else:
+            done = value_of(value, known)
+        if length is None or not isinstance(done, str) or len(done) <= length:
+            return done
+        return _cut(done, length)
+
+    return clean
+
+
 def fit(column: Column[Any], value: Any) -> Any:
     """``value`` cut to ``column``'s length: a placeholder is longer than most secrets, and
     PostgreSQL and MariaDB refuse what does not fit (a placeholder the cut would break is
@@ -149,6 +197,10 @@ def fit(column: Column[Any], value: Any) -> Any:
     length = _length(column)
     if length is None or not isinstance(value, str) or len(value) <= length:
         return value
+    return _cut(value, length)
+
+
+def _cut(value: str, length: int) -> str:
     cut = value[:length]
     opened = cut.rfind("[REDACTED:")
     if opened >= 0 and "]" not in cut[opened:]:

@@ -181,7 +181,8 @@ class CommandRun(UUIDPrimaryKey, CreatedAt, Base):
     # Set on rows written by ``msp import``: a hash of the line's host, session, time, command
     # and exit code (and which repeat of them in its file), so importing a file again adds
     # nothing. Null for commands recorded otherwise; a null repeats freely in a unique index.
-    import_key: Mapped[str | None] = mapped_column(String(32), index=True, unique=True)
+    # Verbatim: a hash no one wrote, looked up as computed.
+    import_key: Mapped[str | None] = mapped_column(String(32), index=True, unique=True, info=VERBATIM)
 
 
 class InfrastructureChange(UUIDPrimaryKey, CreatedAt, Base):

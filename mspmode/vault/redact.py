@@ -22,6 +22,13 @@ Redacted text keeps its shape so the learning engine still sees the command:
 stored unredacted), is idempotent (a placeholder is never a value to redact again), and runs in
 linear time: every repetition is bounded or cannot overlap with what follows it.
 
+What ``redact`` returns is a :class:`Redacted`: text that is redacted already, and that the
+write path (``db/redaction.py``) therefore stores as it is instead of redacting it again. Only
+this module makes one, and anything done to one (a slice, a concatenation, ``strip``) is a
+plain ``str`` again: text is taken as clean because of where it came from, never because a
+caller says so. Between this process and a fork of it (an import's reading process) the mark
+crosses with ``seal`` / ``unseal``, under a key only the two hold.
+
 Speed: it runs on every captured command and output. Case-insensitive rules match the
 lower-cased text (compiled without IGNORECASE, which would stop the regex engine from scanning
 for a literal prefix), and every pattern starts with a literal or a small character set, with
@@ -33,12 +40,16 @@ at once and only the patterns they open run. About 15-20 us a command and 8-10 M
 
 from __future__ import annotations
 
+import array
 import functools
+import hashlib
+import hmac
+import os
 import re
 import string
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from mspmode.vault.known import KnownSecrets
@@ -46,10 +57,14 @@ if TYPE_CHECKING:
 __all__ = [
     "PLACEHOLDER",
     "RULES",
+    "Redacted",
     "Rule",
+    "Sealed",
     "placeholder",
     "redact",
     "redact_value",
+    "seal",
+    "unseal",
 ]
 
 PLACEHOLDER = re.compile(r"\[REDACTED:[a-z_]{1,40}\]")
@@ -2145,20 +2160,24 @@ def _trie_pattern(words: Iterable[str]) -> str:
     return emit(trie)
 
 
-_ANY_NEEDLE = re.compile(_trie_pattern(_NEEDLES))
+# Single characters (``:``, ``$``, ``%``…) are looked for one by one, each at the speed of a
+# byte search: in the sweep they would match at every colon of a log and end it early.
+_CHAR_NEEDLES: tuple[str, ...] = tuple(n for n in _NEEDLES if len(n) == 1)
+_LONG_NEEDLES: tuple[str, ...] = tuple(n for n in _NEEDLES if len(n) > 1)
+_ANY_NEEDLE = re.compile(_trie_pattern(_LONG_NEEDLES))
 # At a position the sweep finds the longest needle there; the shorter ones it starts with are
 # there too.
 _STARTING: dict[str, tuple[str, ...]] = {
-    needle: tuple(n for n in _NEEDLES if needle.startswith(n)) for needle in _NEEDLES
+    needle: tuple(n for n in _LONG_NEEDLES if needle.startswith(n)) for needle in _LONG_NEEDLES
 }
 
 
 def _needles_in(lowered: str) -> set[str]:
-    """The gate strings ``lowered`` contains: ``{n for n in _NEEDLES if n in lowered}``, in one
-    sweep of the text instead of one search per needle. After a match the sweep goes on from
-    the next character, so needles that overlap are all found; a text dense with them
-    (``-----``) is searched needle by needle after ``_SWEEP_MATCHES``."""
-    found: set[str] = set()
+    """The gate strings ``lowered`` contains: ``{n for n in _NEEDLES if n in lowered}``, the
+    longer ones in one sweep of the text instead of one search per needle. After a match the
+    sweep goes on from the next character, so needles that overlap are all found; a text dense
+    with them (``-----``) is searched needle by needle after ``_SWEEP_MATCHES``."""
+    found = {needle for needle in _CHAR_NEEDLES if needle in lowered}
     search = _ANY_NEEDLE.search
     match = search(lowered)
     for _ in range(_SWEEP_MATCHES):
@@ -2166,7 +2185,7 @@ def _needles_in(lowered: str) -> set[str]:
             return found
         found.update(_STARTING[match.group()])
         match = search(lowered, match.start() + 1)
-    return {needle for needle in _NEEDLES if needle in lowered}
+    return found | {needle for needle in _LONG_NEEDLES if needle in lowered}
 
 
 _SWEEP_MATCHES = 64
@@ -2205,23 +2224,147 @@ _SHORT_CACHED = 120
 _short_rules = functools.lru_cache(maxsize=16_384)(_apply_rules)
 
 
-def redact(text: str, known: KnownSecrets | None = None) -> str:
+class Redacted(str):
+    """Text as :func:`redact` returned it: every secret the rules recognise replaced, and those
+    of the ``known`` it was redacted with, as many as that held then. Redacting it again
+    changes nothing, so whoever stores it takes it as it is (``covers``).
+
+    Made only by this module (``_mint``; the constructor refuses). Anything done to one — a
+    slice, a concatenation, ``strip``, ``str()`` — gives a plain ``str``, which is redacted
+    anew where it is stored: a cut may make a secret's shape out of what was around one.
+    Pickled (a snapshot, a message to another process) it is a plain ``str`` too; between
+    this process and a fork of it the mark crosses with :func:`seal` and :func:`unseal`.
+    """
+
+    __slots__ = ("_count", "_known")
+
+    def __new__(cls, *_args: Any, **_kwargs: Any) -> Redacted:
+        raise TypeError("Redacted text is made by redact() only")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        raise TypeError("Redacted cannot be subclassed: its mark would be the subclass's to fake")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Redacted text is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Redacted text is immutable")
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        return (str, (str(self),))
+
+    def covers(self, known: KnownSecrets | None) -> bool:
+        """Whether redacting this text with the rules and ``known`` (as it stands now) would
+        change nothing: it was redacted with them, or with the rules where ``known`` is None."""
+        mine = _stamp_of(self)
+        if mine is None:
+            return False  # made around the constructor, not by redact(): no mark
+        if known is None:
+            return True
+        return mine[0] is known and mine[1] == len(known)
+
+
+_RULES_ONLY = object()  # the stamp's "no known secrets"
+
+
+def _stamp_of(text: str) -> tuple[object, int] | None:
+    try:
+        return text._known, text._count  # type: ignore[attr-defined]
+    except AttributeError:
+        return None
+
+
+def _mint(text: str, known: KnownSecrets | None) -> Redacted:
+    made = str.__new__(Redacted, text)
+    object.__setattr__(made, "_known", _RULES_ONLY if known is None else known)
+    object.__setattr__(made, "_count", 0 if known is None else len(known))
+    return made
+
+
+def redact(text: str, known: KnownSecrets | None = None) -> Redacted:
     """``text`` with every secret the rules or ``known`` recognise replaced by a placeholder.
 
     Never raises: if redaction itself fails, the text is withheld (``[REDACTED:unredactable]``)
     rather than returned as it was.
     """
     try:
+        if text.__class__ is Redacted:
+            stamp = _stamp_of(text)
+            if stamp is not None:
+                if known is None or (stamp[0] is known and stamp[1] == len(known)):
+                    return text
+                # The rules ran (their placeholders are fixed points of them): only the vault's
+                # secrets are new to it.
+                return _mint(known.redact(text), known)
         if not isinstance(text, str):
             text = text.decode("utf-8", "replace") if isinstance(text, bytes | bytearray) else str(text)
-        if not text:
-            return text
-        text = _short_rules(text) if len(text) <= _SHORT_CACHED else _apply_rules(text)
-        if known is not None:
-            text = known.redact(text)
-        return text
+        elif text.__class__ is not str:
+            text = str.__str__(text)  # a subclass (a Redacted made around the constructor): its text
+        if text:
+            text = _short_rules(text) if len(text) <= _SHORT_CACHED else _apply_rules(text)
+            if known is not None:
+                text = known.redact(text)
+        return _mint(text, known)
     except Exception:
-        return _WITHHELD
+        return _mint(_WITHHELD, None)
+
+
+# --------------------------------------------------------------------------------------------
+# Redacted text between this process and a fork of it
+
+
+# This process's key, inherited by the processes it forks and known to no other: a text sealed
+# as redacted by one of them is taken as redacted by the other, and by nothing else.
+_SEAL_KEY = os.urandom(32)
+
+
+class Sealed(NamedTuple):
+    """Texts on their way to a forked process (or from one): one string and the lengths of its
+    pieces, which of them were :class:`Redacted`, and a MAC over all that and over the known
+    secrets they were redacted with."""
+
+    text: str
+    lengths: bytes
+    marked: bytes
+    mac: bytes
+
+
+def _known_stamp(known: KnownSecrets | None) -> bytes:
+    # The same object in both processes (a fork copies the address space) with as many secrets.
+    return b"-" if known is None else f"{id(known)}:{len(known)}".encode()
+
+
+def _seal_mac(known: KnownSecrets | None, text: str, lengths: bytes, marked: bytes) -> bytes:
+    mac = hashlib.blake2b(key=_SEAL_KEY, digest_size=16)
+    for part in (_known_stamp(known), lengths, marked):
+        mac.update(len(part).to_bytes(8, "big"))
+        mac.update(part)
+    mac.update(text.encode("utf-8", "surrogatepass"))
+    return mac.digest()
+
+
+def seal(texts: Sequence[str], known: KnownSecrets | None) -> Sealed:
+    """``texts`` for :func:`unseal` in this process or one forked from it (or that it forked),
+    with the same ``known``: each that is :class:`Redacted` with ``known`` comes out as such."""
+    joined = "".join(texts)
+    lengths = array.array("Q", [len(t) for t in texts]).tobytes()
+    marked = bytes([t.__class__ is Redacted and t.covers(known) for t in texts])
+    return Sealed(joined, lengths, marked, _seal_mac(known, joined, lengths, marked))
+
+
+def unseal(sealed: Sealed, known: KnownSecrets | None) -> list[str]:
+    """The texts :func:`seal` was given: the ones it marked :class:`Redacted` again if the seal
+    is this process's (or its fork's) and ``known`` is what they were sealed with; every
+    other one, or all of them if not, a plain ``str`` (redacted where it is stored)."""
+    text, lengths, marked = sealed.text, sealed.lengths, sealed.marked
+    trusted = hmac.compare_digest(_seal_mac(known, text, lengths, marked), sealed.mac)
+    out: list[str] = []
+    pos = 0
+    for length, mark in zip(array.array("Q", lengths), marked, strict=True):
+        piece = text[pos : pos + length]
+        pos += length
+        out.append(_mint(piece, known) if mark and trusted else piece)
+    return out
 
 
 # Keys whose values are secrets whatever they look like: the value is replaced outright.

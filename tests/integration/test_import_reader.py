@@ -20,10 +20,11 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from mspmode import engine
-from mspmode.db import schema
+from mspmode.db import bulk, schema
 from mspmode.db.redaction import Redactor
 from mspmode.db.session import Database
-from mspmode.models.learning import FailurePattern
+from mspmode.models.core import Session as WorkSession
+from mspmode.models.learning import FailurePattern, ProblemSolution
 from mspmode.models.work import CommandRun
 from mspmode.services import credentials, learning
 from mspmode.services.actor import local_actor
@@ -31,7 +32,10 @@ from mspmode.services.learning import reader, text
 from mspmode.services.runtime import Runtime
 from mspmode.settings import Settings
 from mspmode.vault.keyfiles import KEY_NAMES, ensure_key_file
+from mspmode.vault.redact import redact
 from tests.conftest import create_scratch_database
+from tests.corpora import load_secret_cases, vault_plaintexts
+from tests.rows import build_row
 
 ADMIN = local_actor()
 VAULT_SECRET = "Tr0ub4dor&3-vault-only"  # no rule knows it: only the known secrets do
@@ -341,3 +345,131 @@ def test_a_deeply_nested_line_is_read_or_is_a_bad_line_never_a_failed_import(dep
         assert prepared[1] == "command" and prepared[2][0] == "uptime"
     elif depth > 1_024:  # beyond orjson's limit, and json's
         assert prepared == (4, "bad", "not JSON (nested too deeply)")
+
+
+def corpus_history(path: Path, fillers: int) -> Path:
+    """Every line of the secrets corpus as a command line (its text as the command, or as the
+    output of a failing one: patterns and drafts are written from those), among ``fillers``
+    routine commands, so that it spans several of the reading process's chunks."""
+    lines = [json.dumps({"kind": "host", "hostname": "web1", "os": "Ubuntu"})]
+    cases = load_secret_cases()
+    for i, case in enumerate(cases):
+        if case.kind == "command":
+            lines.append(
+                json.dumps({"kind": "command", "host": "web1", "command": case.text, "exit_code": 2})
+            )
+        else:
+            lines.append(
+                json.dumps(
+                    {"kind": "command", "host": "web1", "command": f"cat conf{i}", "exit_code": 1,
+                     "output": case.text}
+                )
+            )  # fmt: skip
+        fix = {"kind": "command", "host": "web1", "command": f"cat conf{i}.bak", "exit_code": 0}
+        filler = {"kind": "command", "host": "web1", "command": f"uptime {i}", "exit_code": 0}
+        lines += [json.dumps(fix)] + [json.dumps(filler)] * (fillers // len(cases))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def stored_texts(rt: Runtime) -> str:
+    """Every text and JSON column of the tables an import writes, as one string."""
+    with rt.db.read() as s:
+        rows = [
+            dict(r._mapping)
+            for table in (CommandRun, FailurePattern, ProblemSolution, WorkSession)
+            for r in s.execute(select(table.__table__))
+        ]
+    return json.dumps(rows, default=str, ensure_ascii=False)
+
+
+def test_an_import_read_by_a_second_process_stores_every_corpus_secret_redacted(
+    runtimes: Callable[[str], Runtime], tmp_path: Path, forks: list[int]
+) -> None:
+    """The reading process's redaction is taken as it is (sealed ``Redacted`` text): what it
+    stored is what ``redact`` makes of each corpus text with the vault's secrets, and no
+    corpus secret is anywhere in what the import wrote."""
+    assert single_threaded()
+    rt = runtimes("one")
+    for n, plaintext in enumerate(vault_plaintexts()):
+        credentials.create(
+            rt,
+            ADMIN,
+            credentials.CREDENTIALS,
+            {"service_name": f"corpus {n}", "credential_type": "password", "password": plaintext},
+        )
+    path = corpus_history(tmp_path / "corpus.jsonl", 3 * reader.CHUNK)
+    report = learning.import_file(rt, ADMIN, path, parallel=True)
+    assert len(forks) == 1 and not report.bad_lines and report.patterns_new > 0 and report.fixes > 0
+    blob = stored_texts(rt)
+    leaked = [
+        f"line {case.line}: {secret!r}"
+        for case in load_secret_cases()
+        for secret in case.secrets
+        if secret in blob or json.dumps(secret)[1:-1] in blob
+    ]
+    assert not leaked
+    with rt.db.read() as s:
+        commands = set(s.scalars(select(CommandRun.command_text)))
+    for case in load_secret_cases():
+        if case.kind == "command":
+            assert text.prepare_command(rt, case.text) in commands
+
+
+def test_a_secret_the_vault_learns_during_an_import_is_not_stored_from_later_lines(
+    runtimes: Callable[[str], Runtime], tmp_path: Path, forks: list[int]
+) -> None:
+    """Lines the reading process redacted before a secret joined the vault are sealed with the
+    vault as it was: the write path does not take them as redacted, and redacts them again
+    with the secret."""
+    assert single_threaded()
+    rt = runtimes("one")
+    late = "Qw7-joined-the-vault-late"
+    lines = [
+        json.dumps({"kind": "command", "host": "web1", "command": f"login {late} {i}", "exit_code": 0})
+        for i in range(4 * reader.CHUNK)
+    ]
+    path = tmp_path / "late.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    rt.reload_keyring()  # the known secrets read from the vault as it is now: none rebuilt meanwhile
+    assert rt.known_secrets is not None
+
+    def vault_learns(done: int) -> None:
+        rt.remember_secret(late)  # as credentials.create does once it stored one
+
+    report = learning.import_file(rt, ADMIN, path, parallel=True, progress=vault_learns)
+    assert len(forks) == 1 and report.commands == 4 * reader.CHUNK
+    with rt.db.read() as s:
+        commands = list(s.scalars(select(CommandRun.command_text)))
+    assert len(commands) == 4 * reader.CHUNK
+    # The first chunk was stored before the vault knew it; every line after, redacted.
+    later = {f"login [REDACTED:vault] {i}" for i in range(reader.CHUNK, 4 * reader.CHUNK)}
+    assert later <= set(commands)
+
+
+def test_plain_text_handed_to_the_write_path_is_redacted(runtimes: Callable[[str], Runtime]) -> None:
+    """What is not ``Redacted`` text as the redactor made it is redacted on the way in — a
+    plain string, text redacted and then cut or joined, text redacted without the vault's
+    secrets."""
+    rt = runtimes("one")
+    cut = text.prepare_command(rt, f"mysql -u root -pS3cr3tPass1! -e 'select 1' {VAULT_SECRET}")
+    rows = [
+        "mysql -u root -pS3cr3tPass2! -e 'select 1'",
+        cut[:9] + "-pS3cr3tPass3!",
+        redact(f"echo {VAULT_SECRET}"),  # the rules only
+    ]
+    table = CommandRun.__table__
+    with rt.db.writer.begin() as conn:
+        built = []
+        for command in rows:
+            row = build_row(conn, "commands_run")  # a valid row with its parents, taken out again
+            conn.execute(table.delete().where(table.c.id == row["id"]))
+            built.append({**row, "command_text": command, "import_key": None})
+        bulk.insert_many(conn, table, built)  # type: ignore[arg-type]
+    with rt.db.read() as s:
+        stored = set(s.scalars(select(CommandRun.command_text)))
+    assert stored == {
+        "mysql -u root -p[REDACTED:password] -e 'select 1'",
+        "mysql -u -p[REDACTED:password]",
+        "echo [REDACTED:vault]",
+    }, stored

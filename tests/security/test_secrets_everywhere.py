@@ -294,6 +294,7 @@ VERBATIM = {
     "failure_patterns.error_pattern",
     "failure_patterns.error_message_hash",
     "commands_run.fingerprint",
+    "commands_run.import_key",
     "operation_failures.fingerprint",
     "audit_chain_head.head_mac",
 }

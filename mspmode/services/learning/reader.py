@@ -14,8 +14,11 @@ the file's host lines; the learning takes a reading only if it reads the command
 The child is forked once the recording has begun, so it redacts with the same snapshot of the
 vault's known secrets as the recording (``text.Capture``); it touches no database connection,
 and leaves with ``os._exit`` (no clean-up of what it inherited). Only its redacted output
-crosses the pipe; a failure in it reaches the parent as the name of the exception, without
-its message. With other threads running (a fork would copy their locks but not the threads)
+crosses the pipe, the commands' and outputs' texts sealed (``vault.redact.seal``): the parent
+gets them back as ``Redacted`` text, which the write path stores without redacting it again —
+and as plain text, redacted again, if the seal is not its fork's or the vault's secrets
+changed meanwhile. A failure in the child reaches the parent as the name of the exception,
+without its message. With other threads running (a fork would copy their locks but not the threads)
 or without ``fork``, the same reading runs in the importing process.
 """
 
@@ -31,7 +34,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
@@ -39,6 +42,10 @@ from mspmode import engine
 from mspmode.errors import MSPError, ValidationError
 from mspmode.services.learning import text
 from mspmode.services.learning.command import CommandIn, exit_code_value, host_label, utc_at
+from mspmode.vault.redact import Sealed, seal, unseal
+
+if TYPE_CHECKING:
+    from mspmode.vault.known import KnownSecrets
 
 CHUNK = 2_000  # lines a message from the reading process holds; progress is reported as often
 CHUNK_BYTES = 32 * 2**20  # or fewer, once their lines add up to this: a chunk's memory is bounded
@@ -231,6 +238,34 @@ def chunks(
                 os.waitpid(pid, 0)
 
 
+def _sealed(items: list[Prepared], known: KnownSecrets | None) -> tuple[list[Prepared], Sealed]:
+    """``items`` without their commands' and outputs' texts, and those texts sealed."""
+    texts: list[str] = []
+    out: list[Prepared] = []
+    for number, kind, payload in items:
+        if kind == "command":
+            command, exit_code, output, *rest = payload
+            texts += (command, output)
+            payload = (None, exit_code, None, *rest)
+        out.append((number, kind, payload))
+    return out, seal(texts, known)
+
+
+def _unsealed(items: list[Prepared], sealed: Sealed, capture: text.Capture) -> list[Prepared]:
+    """``_sealed`` undone: the texts put back, as ``Redacted`` text where the seal holds (and
+    noted by the write path's redactor, which meets plain copies of them in patterns)."""
+    unsealed = unseal(sealed, capture.known_secrets)
+    capture.db.redactor.note(unsealed, capture.known_secrets)
+    texts = iter(unsealed)
+    out: list[Prepared] = []
+    for number, kind, payload in items:
+        if kind == "command":
+            _, exit_code, _, *rest = payload
+            payload = (next(texts), exit_code, next(texts), *rest)
+        out.append((number, kind, payload))
+    return out
+
+
 def _received(connection: Connection, capture: text.Capture) -> Iterator[Chunk]:
     while True:
         try:
@@ -238,11 +273,7 @@ def _received(connection: Connection, capture: text.Capture) -> Iterator[Chunk]:
         except EOFError:
             raise ReaderError("the process reading the file ended before the file did") from None
         if message[0] == "chunk":
-            for _, kind, payload in message[2]:
-                if kind == "command":  # redacted by the child as this process would have
-                    text.settled(capture, payload[0])
-                    text.settled(capture, payload[2])
-            yield message[1], message[2]
+            yield message[1], _unsealed(message[2], message[3], capture)
         elif message[0] == "end":
             return
         else:
@@ -254,7 +285,7 @@ def _child(connection: Connection, capture: text.Capture, path: Path, memory: en
     try:
         with path.open("rb") as handle:
             for done, items in read(capture, bounded_lines(handle), memory):
-                connection.send(("chunk", done, items))
+                connection.send(("chunk", done, *_sealed(items, capture.known_secrets)))
         connection.send(("end",))
         code = 0
     except BaseException as exc:

@@ -450,12 +450,14 @@ class Recorder:
         client_id = target.client_id if target else (uuid.UUID(scope.client) if scope.client else None)
         session = self.session_for(item, client_id, at)
         session_id = session.id
+        # The engine keeps plain text (``str()`` of a ``Redacted`` is one): what it holds is
+        # pickled into snapshots, and a mark of redaction means nothing outside this process.
         learned = engine.record(
             mem,
             mem.hosts[given.key] if given else None,
-            command,
+            str(command),
             exit_code,
-            output,
+            str(output),
             at,
             session.label,
             reading,

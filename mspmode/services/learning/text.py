@@ -70,21 +70,21 @@ def _storable_clean(rt: Runtime | Capture, cleaned: str) -> str:
     secret with a NUL beside it (``pass\x00word``, ``secret\x00\n``) is not one to the rules
     before they go, and would be stored whole after."""
     stored = storable(cleaned)
-    return stored if stored == cleaned else clean_text(rt, stored) or ""  # type: ignore[arg-type]
+    return cleaned if stored == cleaned else clean_text(rt, stored) or ""  # type: ignore[arg-type]
 
 
-def settled(capture: Capture, text: str) -> str:
-    """Note ``text``, prepared by a reading process with this recording's ``capture`` —
-    redacted, then only cut — so the write path, which redacts every text it stores, takes it
-    as it is (the texts this process redacts it knows already); returns it."""
-    return capture.db.redactor.remember(text, text, capture.known_secrets)
+def _cut_clean(rt: Runtime | Capture, text: str, cleaned: str) -> str:
+    """``text``, made from the redacted ``cleaned``: ``cleaned`` itself if it is the same
+    text, else — cut, or its line breaks changed — redacted again: a cut may make a secret's
+    shape out of what was around one, and the write path would redact it anyway."""
+    return cleaned if text == cleaned else clean_text(rt, text) or ""  # type: ignore[arg-type]
 
 
 def prepare_command(rt: Runtime | Capture, command: str, cache: dict[str, str] | None = None) -> str:
-    text = _storable_clean(rt, _clean(rt, command, cache))
-    if len(text) > COMMAND_LIMIT:
-        text = truncate(text, COMMAND_LIMIT)
-    return fit(text)
+    """A command as it is learnt from and stored: redacted, storable, cut (head and tail)."""
+    cleaned = _storable_clean(rt, _clean(rt, command, cache))
+    text = truncate(cleaned, COMMAND_LIMIT) if len(cleaned) > COMMAND_LIMIT else cleaned
+    return _cut_clean(rt, fit(text), cleaned)
 
 
 def prepare_output(
@@ -105,13 +105,10 @@ def prepare_output(
         text = text[:PRE_CUT] + f"\n…[{len(text) - 2 * PRE_CUT} characters omitted]…\n" + text[-PRE_CUT:]
     # Storable before the engine's cleaning, so the control characters are gone (redacted
     # again if that changed it) before it could take them out unseen; the engine's cleaning
-    # then only cuts it, or makes its carriage returns line breaks (redacted again: a key at
-    # the start of a line is read as one).
+    # then only cuts it, or makes its carriage returns line breaks (redacted again, as any cut:
+    # a key at the start of a line is read as one).
     cleaned = _storable_clean(rt, _clean(rt, text, cache))
-    out = clean_output(cleaned)
-    if "\r" in cleaned:
-        out = clean_text(rt, out) or ""  # type: ignore[arg-type]
-    return fit(out)
+    return _cut_clean(rt, fit(clean_output(cleaned)), cleaned)
 
 
 def prepare_label(text: str | None, limit: int) -> str | None:
