@@ -541,6 +541,8 @@ def test_the_store_is_private_and_what_a_new_process_starts_from(
     assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
     # One file: the index and the state together, no second persisted form beside it.
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+    # The CLI wrote only the state: a hook must not take the store for an (empty) index.
+    assert not index.usable_at(str(path))
 
     loaded = stored(store_runtime(rt.db, tmp_path / "cli"))
     before = cache.cached(writer)
@@ -584,6 +586,13 @@ def test_a_store_of_other_engine_code_is_rebuilt(rt: Runtime, uid: str, tmp_path
     assert not index.usable_at(str(path))
     again = store_runtime(rt.db, tmp_path / "cli")
     assert learning.check(again, ADMIN, host, f"qux{uid} stop")["verdict"] == "block"
+    assert stored(store_runtime(rt.db, tmp_path / "cli")) is not None
+
+
+def test_rewriting_the_index_keeps_the_stored_state(rt: Runtime, uid: str, tmp_path: Path) -> None:
+    writer, _ = stored_failure(rt.db, tmp_path / "cli", uid)
+    hook_service.sync_index(writer, force=True)  # the whole index, in a new file
+    assert index.usable_at(str(learning.store_path(writer)))
     assert stored(store_runtime(rt.db, tmp_path / "cli")) is not None
 
 
