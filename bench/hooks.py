@@ -97,14 +97,14 @@ def main() -> None:
         history = make_history(history_path, args.commands, args.hosts, args.patterns)
         rt = runtime(home)
         # As `msp init` does: the first audit row is part of the database's identity, which
-        # the CLI's learning snapshot (what a PostToolUse loads) is checked against.
+        # the one store (the state the local service starts from, the index) is checked against.
         initialize(rt.settings)
         t0 = time.perf_counter()
         report = learning.import_file(rt, local_actor(), history_path)
-        learning.use_snapshots(rt)
+        learning.use_store(rt)
         t1 = time.perf_counter()
         sync_index(rt, force=True)
-        learning.save_snapshot(rt)  # what the local service loads when it starts
+        learning.save_state(rt)  # what the local service loads when it starts
         t2 = time.perf_counter()
         label = rt.settings.database_url
         from mspmode.hooks import config, index

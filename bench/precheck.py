@@ -17,8 +17,8 @@
    wall clock and of the thread's CPU time (on a shared machine the wall clock's tail is the
    scheduler's: a check preempted for a time slice; the CPU time is the check's own cost).
    Budget: p99 ≤ 2 ms in process.
-4. For context: rebuilding the state from the database (a new API worker) and loading the
-   CLI's snapshot.
+4. For context: rebuilding the state from the database (a new API worker) and loading it
+   from the one store (what the local service and the CLI start from).
 
 The load average is printed before and after: the machine's other work is part of the figures.
 """
@@ -359,19 +359,19 @@ def main() -> None:
         t0 = time.perf_counter()
         learning.check(cold, actor, checks[0][0], checks[0][1])
         rebuilt = time.perf_counter() - t0
-        learning.use_snapshots(cold)
+        learning.use_store(cold)
         t0 = time.perf_counter()
-        learning.save_snapshot(cold)
+        learning.save_state(cold)
         saved = time.perf_counter() - t0
         reader = runtime(home)
-        learning.use_snapshots(reader)
+        learning.use_store(reader)
         t0 = time.perf_counter()
         learning.check(reader, actor, checks[0][0], checks[0][1])
         loaded = time.perf_counter() - t0
-        size = learning.snapshot_path(reader).stat().st_size / 1e6
+        size = learning.store_path(reader).stat().st_size / 1e6
         print(
-            f"cold start      rebuild from the database {rebuilt:.2f} s; CLI snapshot {size:.0f} MB: "
-            f"written {saved:.2f} s, loaded and checked {loaded:.2f} s"
+            f"cold start      rebuild from the database {rebuilt:.2f} s; the one store {size:.0f} MB: "
+            f"state written {saved:.2f} s, loaded and checked {loaded:.2f} s"
         )
         for r in (rt, cold, reader):
             r.dispose()

@@ -5,9 +5,9 @@
 A 200k-command history is imported (the same generator as ``precheck.py``), then, each in a
 new ``Runtime`` (a restarted process):
 
-1. the API's first ``POST /api/commands`` (``learning.record_commands``, no snapshot: the
+1. the API's first ``POST /api/commands`` (``learning.record_commands``, no stored state: the
    learning state is rebuilt from the database);
-2. the CLI's first recording (the learning snapshot under ``MSP_HOME`` loaded, then caught up);
+2. the CLI's first recording (the state in the one store under ``MSP_HOME`` loaded, then caught up);
 3. ``msp import`` of a ten-line file on that history;
 4. ``msp learn``: the whole history replayed, every pattern written back.
 
@@ -92,7 +92,7 @@ def main() -> None:
             f"history                            {history['commands']:,} commands imported in "
             f"{report.seconds:.1f} s ({report.per_second:,.0f}/s)"
         )
-        learning.use_snapshots(rt)
+        learning.use_store(rt)
         rt.db.dispose()
         host = history["hosts"][1]
         one = [learning.CommandIn(command="uptime", host=host, exit_code=0, output="up 3 days")]
@@ -110,15 +110,17 @@ def main() -> None:
         measure("API second write", api, lambda: learning.record_commands(api, actor, failing))
         api.dispose()
 
-        # A snapshot as the CLI leaves it, then a new CLI process that loads it.
+        # The stored state as the CLI leaves it, then a new CLI process that loads it.
         saver = runtime(home)
-        learning.use_snapshots(saver)
+        learning.use_store(saver)
         learning.check(saver, actor, host, "uptime")
-        learning.save_snapshot(saver)
+        learning.save_state(saver)
         saver.dispose()
         cli = runtime(home)
-        learning.use_snapshots(cli)
-        measure("CLI first write (snapshot loaded)", cli, lambda: learning.record_commands(cli, actor, one))
+        learning.use_store(cli)
+        measure(
+            "CLI first write (stored state loaded)", cli, lambda: learning.record_commands(cli, actor, one)
+        )
         cli.dispose()
 
         small = home / "small.jsonl"
@@ -129,7 +131,7 @@ def main() -> None:
                     + "\n"
                 )
         importer = runtime(home)
-        learning.use_snapshots(importer)
+        learning.use_store(importer)
         measure("msp import of 10 lines", importer, lambda: learning.import_file(importer, actor, small))
         importer.dispose()
 

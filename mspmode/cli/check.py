@@ -2,7 +2,7 @@
 
 The local service is asked when it runs (:mod:`mspmode.cli.quickcheck`, which answers the
 plain forms before Typer is even loaded); otherwise this process loads what was learned itself
-(the snapshot, caught up with the database). ``--batch`` always checks in this process: it
+(the one store, caught up with the database). ``--batch`` always checks in this process: it
 answers many lines for one load.
 """
 

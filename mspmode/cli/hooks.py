@@ -304,7 +304,7 @@ def uninstall(
 @contextmanager
 def _runtime() -> Iterator[Runtime]:
     with open_runtime() as rt:
-        learning.use_snapshots(rt)
+        learning.use_store(rt)
         yield rt
 
 

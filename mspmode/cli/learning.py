@@ -29,8 +29,8 @@ app.add_typer(patterns_app, name="patterns")
 @contextmanager
 def learning_runtime() -> Iterator[Runtime]:
     with open_runtime() as rt:
-        # One process per command: load the learned state from the snapshot, not the history.
-        learning.use_snapshots(rt)
+        # One process per command: load the learned state from the one store, not the history.
+        learning.use_store(rt)
         yield rt
 
 

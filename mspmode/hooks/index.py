@@ -1,23 +1,36 @@
-"""The pre-check index: what a PreToolUse hook needs from the engine's memory, in an SQLite file
-it reads by key, so a new process answers without replaying the history.
+"""The one store of what was learned: an SQLite file per database, read by key, so a new process
+(a hook, the local service starting, the CLI) answers without replaying the history.
 
 Why a file of its own
     The database holds the history; the engine's memory (patterns with their per-host
     evidence, fixes, trait links; the last run of every command on every host) is rebuilt by
-    replaying it, which a hook cannot afford. ``MSP_HOME/cache/hook-index-<hash>.sqlite`` holds
-    that memory split by key — hosts, spellings, patterns, culprit keys, exact commands — and
-    is written by the full stack (``msp hooks record``/``sync``, see ``services/hooks.py``) from the
-    same ``LearningState`` ``msp check`` uses. Deleting it is always safe: the next hook
-    rebuilds it.
+    replaying it, which a hook cannot afford and a starting service should not have to.
+    ``MSP_HOME/cache/hook-index-<hash>.sqlite`` holds it in two forms, under one format
+    (``FORMAT``), one code version (:func:`code_stamp`) and one freshness check
+    (:func:`freshness`, :func:`freshness_of`):
+
+    - the pre-check index: that memory split by key — hosts, spellings, patterns, culprit
+      keys, exact commands — written by the service (``services/hooks.py``) from the same
+      ``LearningState`` ``msp check`` uses, and read by a PreToolUse hook when the service is
+      down or starting (the documented fallback: a known failure is still stopped);
+    - the warm-start state (table ``state``, keyed by name): the service's and the CLI's whole
+      ``LearningState``, pickled, with the freshness it was read at and an HMAC under a key only
+      the full stack holds (``services/learning/cache.py`` writes and checks it; a hook never
+      reads it).
+
+    Deleting the file is always safe: the next start or hook rebuilds it.
 
 Fresh or not
-    ``meta.freshness`` is the database's state when it was written: the number of commands
-    and hosts and their latest stamps (:func:`freshness`, a few indexed reads). Every
-    PostToolUse hook brings the index up to date (the commands it records, and everything
-    else when the index was behind: someone ran ``msp import``, another process recorded), and
-    so does SessionStart; a PreToolUse hook rebuilds it only when there is none it can read,
-    and otherwise answers from the one it has rather than stall the agent for a rebuild.
-    ``meta.code`` stamps the engine classes it pickles: another version means a rebuild.
+    :func:`freshness` is the database's identity (its first audit row) and how far it has
+    been read: the number of commands and hosts and their latest stamps (a few indexed
+    reads). ``meta.freshness`` is it when the index was written, ``state.freshness`` when the
+    state was. :func:`freshness_of` compares one with the database: *current*, *behind* (the
+    same database with more rows after what was read: a state catches up) or *other* (another
+    database, or rows gone or added before the mark: rebuilt). Every PostToolUse the service
+    handles brings the index up to date, and so does its start; a PreToolUse hook without the
+    service answers from the index only when it is current with an SQLite database it can read.
+    ``meta.code`` stamps the engine (and the state's shape): another version means a rebuild
+    of both.
 
 The fast path
     Most commands an agent runs are not known failures, and loading the engine (≈ 12 ms) and
@@ -30,8 +43,9 @@ The fast path
     use. The triggers are a superset by construction: words are taken from the command with
     quotes and escapes both removed and replaced by spaces, lower-cased.
 
-Blobs are pickles of engine structs, read with an unpickler that accepts only classes of
-``mspmode.engine`` and ``datetime``: a tampered file can make a wrong verdict, never run code.
+Blobs are pickles, read with an unpickler that accepts only classes of ``mspmode.engine`` (and
+of the state, for the state) and ``datetime``: a tampered index can make a wrong verdict, never
+run code; a tampered state is not even unpickled (its HMAC).
 """
 
 from __future__ import annotations
@@ -50,7 +64,7 @@ if TYPE_CHECKING:
 
     StrPath = str | os.PathLike[str]
 
-FORMAT = "msp-hook-index 2"
+FORMAT = "msp-learning-store 3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS hosts (key TEXT PRIMARY KEY, blob BLOB NOT NULL);
@@ -64,33 +78,38 @@ CREATE TABLE IF NOT EXISTS host_patterns (host TEXT NOT NULL, pattern_id TEXT NO
                                           PRIMARY KEY (host, pattern_id));
 CREATE TABLE IF NOT EXISTS triggers (word TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS literals (text TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, freshness TEXT NOT NULL, mac TEXT NOT NULL,
+                                  blob BLOB NOT NULL);
 """
 _WORD = re.compile(r"[a-z0-9_]+")
 _ESCAPES = re.compile(r"\\\r?\n|[\"'`^\\]")
 _SQL_CHUNK = 500
 _ALLOWED_MODULES = ("mspmode.engine.",)
 _ALLOWED = {("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "timedelta"),
-            ("builtins", "set"), ("builtins", "frozenset")}  # fmt: skip
+            ("builtins", "set"), ("builtins", "frozenset"), ("uuid", "UUID")}  # fmt: skip
 
 
 def index_path(home: StrPath, label: str) -> str:
     return os.path.join(home, "cache", f"hook-index-{zlib.crc32(label.encode()):08x}.sqlite")
 
 
-# The engine modules whose classes the index pickles, whose keys it stores, or whose rules pick
-# its triggers (precheck: what blocks): another version of them is another format.
-PICKLED_MODULES = ("memory.py", "culprit.py", "keys.py", "fingerprint.py", "struct.py", "precheck.py")
+# What the store's blobs are made of besides the engine: the warm-start state's shape.
+_STATE_SOURCE = ("services", "learning", "state.py")
 
 
 def code_stamp() -> str:
-    """The pickled engine classes' source files as they are now (sizes, mtimes): cheap to
-    compute. A new engine that learns differently but keeps these classes is picked up by the
-    next rebuild (``msp hooks sync --force`` after an upgrade does it at once)."""
-    engine = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engine")
+    """The code that wrote the store, as it is now: every engine source file (what it learns,
+    the classes it pickles, the keys it stores, the rules that pick its triggers) and the
+    state's module, by size and mtime: cheap enough for a hook. Another version of any of them
+    is another store; an upgrade rewrites it at the service's next start."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    engine = os.path.join(package, "engine")
+    paths = [os.path.join(engine, n) for n in sorted(os.listdir(engine)) if n.endswith(".py")]
+    paths.append(os.path.join(package, *_STATE_SOURCE))
     parts = [FORMAT]
-    for name in PICKLED_MODULES:
-        st = os.stat(os.path.join(engine, name))
-        parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+    for path in paths:
+        st = os.stat(path)
+        parts.append(f"{os.path.basename(path)}:{st.st_size}:{st.st_mtime_ns}")
     return f"{zlib.crc32(';'.join(parts).encode()):08x}"
 
 
@@ -99,15 +118,18 @@ def code_stamp() -> str:
 
 
 _FRESHNESS_SQL = (
+    "SELECT (SELECT id FROM audit_log WHERE sequence = 1)",  # identity: written by msp init
     "SELECT count(*) FROM commands_run",
     "SELECT max(created_at) FROM commands_run",
     "SELECT count(*), max(updated_at) FROM infrastructure",
 )
+_READ_UP_TO_SQL = "SELECT count(*) FROM commands_run WHERE created_at <= {mark}"
+CURRENT, BEHIND, OTHER = "current", "behind", "other"
 
 
 def freshness(conn: Any) -> str:
-    """The database's learning-relevant state, from a DB-API connection of any backend
-    (compared only with values read from the same database)."""
+    """The database's identity and learning-relevant state, from a DB-API connection of any
+    backend (compared only with values read from the same database by the same driver)."""
     values: list[Any] = []
     cur = conn.cursor()
     try:
@@ -116,7 +138,40 @@ def freshness(conn: Any) -> str:
             values.extend(cur.fetchone() or ())
     finally:
         cur.close()
-    return json.dumps([str(v) for v in values])
+    return json.dumps([None if v is None else str(v) for v in values])
+
+
+def freshness_of(stored: str | None, conn: Any, now: str | None = None) -> str:
+    """How what was read at ``stored`` (a :func:`freshness`) stands to the database at ``conn``
+    (whose freshness ``now`` is, when the caller has it): ``CURRENT``; ``BEHIND``, the same
+    database with only newer commands since (hosts are read again by a catch-up); or
+    ``OTHER``: another database, commands removed, or stamped at or before the newest one read
+    (a catch-up would miss them)."""
+    if now is None:
+        now = freshness(conn)
+    if stored is None:
+        return OTHER
+    if stored == now:
+        return CURRENT
+    try:
+        then, current = json.loads(stored), json.loads(now)
+        identity, count, newest = then[0], int(then[1]), then[2]
+    except (ValueError, TypeError, IndexError):
+        return OTHER
+    if identity != current[0]:
+        return OTHER
+    if newest is None:
+        return BEHIND if count == 0 else OTHER
+    # The driver's own parameter style: sqlite3 takes ?, psycopg and PyMySQL take %s.
+    driver = getattr(conn, "driver_connection", conn)
+    mark = "?" if isinstance(driver, sqlite3.Connection) else "%s"
+    cur = conn.cursor()
+    try:
+        cur.execute(_READ_UP_TO_SQL.format(mark=mark), (newest,))
+        (up_to,) = cur.fetchone()
+    finally:
+        cur.close()
+    return BEHIND if int(up_to) == count else OTHER
 
 
 def file_uri(path: StrPath) -> str:
@@ -249,6 +304,7 @@ class Writer:
             self._exact(conn, list(mem.exact.items()))
             self._meta(conn, fresh)
             conn.commit()
+            _keep_state(conn, self.path)
         finally:
             conn.close()
         os.replace(tmp, self.path)
@@ -317,7 +373,7 @@ class Writer:
                 conn.close()
         except sqlite3.Error:
             return False
-        return meta.get("format") == FORMAT and meta.get("code") == code_stamp()
+        return _is_index(meta)
 
     def _meta(self, conn: sqlite3.Connection | Ops, fresh: str) -> None:
         values = {"format": FORMAT, "code": code_stamp(), "freshness": fresh, "written_at": str(time.time())}
@@ -422,18 +478,122 @@ class Writer:
         conn.executemany("INSERT OR IGNORE INTO literals VALUES (?)", ((s,) for s in literals))
 
 
+def _is_index(meta: dict[str, str]) -> bool:
+    """Whether ``meta`` is of a store of this code that holds an index (a store written only
+    for the warm-start state has none yet: it must not answer a pre-check)."""
+    return meta.get("format") == FORMAT and meta.get("code") == code_stamp() and "freshness" in meta
+
+
+def _keep_state(conn: sqlite3.Connection, old: Any) -> None:
+    """Copy the warm-start state from the store at ``old`` (being replaced) into ``conn``'s,
+    when it is of this code: rewriting the index does not cost the next start its state."""
+    if not os.path.exists(old):
+        return
+    try:
+        conn.execute("ATTACH DATABASE ? AS old", (os.fspath(old),))
+    except sqlite3.Error:
+        return  # unreadable: nothing to keep
+    try:
+        meta = dict(conn.execute("SELECT name, value FROM old.meta"))
+        if meta.get("format") == FORMAT and meta.get("code") == code_stamp():
+            conn.execute("INSERT OR REPLACE INTO main.state SELECT * FROM old.state")
+            conn.commit()
+    except sqlite3.Error:
+        conn.rollback()
+    finally:
+        conn.execute("DETACH DATABASE old")
+
+
+# --------------------------------------------------------------------------------------------
+# The warm-start state (the full stack: ``services/learning/cache.py`` seals and checks it)
+
+
+def read_state(path: StrPath, name: str) -> tuple[str, str, str, bytes] | None:
+    """``(code, freshness, mac, blob)`` of the state ``name`` in the store at ``path``; None
+    when there is none, or the store is of another format or unreadable. The caller checks
+    the code, the MAC and the freshness before it trusts a byte of the blob."""
+    if not os.path.exists(path):
+        return None
+    try:
+        conn = open_readonly(path)
+        try:
+            meta = dict(conn.execute("SELECT name, value FROM meta"))
+            row = conn.execute("SELECT freshness, mac, blob FROM state WHERE name = ?", (name,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    if row is None or meta.get("format") != FORMAT:
+        return None
+    return str(meta.get("code", "")), str(row[0]), str(row[1]), bytes(row[2])
+
+
+def write_state(path: StrPath, name: str, fresh: str, mac: str, blob: bytes) -> None:
+    """Put the state ``name`` into the store at ``path``; a store that is missing, unreadable
+    or of another code is replaced by a new one holding only it (no index until the service
+    writes one)."""
+    if os.path.exists(path):
+        try:
+            conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                meta = dict(conn.execute("SELECT name, value FROM meta"))
+                if meta.get("format") == FORMAT and meta.get("code") == code_stamp():
+                    conn.execute("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?)", (name, fresh, mac, blob))
+                    conn.execute("COMMIT")
+                    return
+                conn.execute("ROLLBACK")
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            pass
+    from pathlib import Path  # the full stack writes; only the hook's read path avoids it
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    conn = sqlite3.connect(tmp)
+    try:
+        os.chmod(tmp, 0o600)
+        conn.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + _SCHEMA)
+        values = {"format": FORMAT, "code": code_stamp()}
+        conn.executemany("INSERT INTO meta VALUES (?, ?)", values.items())
+        conn.execute("INSERT INTO state VALUES (?, ?, ?, ?)", (name, fresh, mac, blob))
+        conn.commit()
+    finally:
+        conn.close()
+    os.replace(tmp, target)
+
+
+def delete_state(path: StrPath, name: str) -> None:
+    """Forget the state ``name`` (the next start rebuilds it from the database)."""
+    if not os.path.exists(path):
+        return
+    try:
+        conn = sqlite3.connect(path, timeout=10.0)
+        try:
+            conn.execute("DELETE FROM state WHERE name = ?", (name,))
+            conn.commit()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        os.unlink(path)  # a store that cannot be changed cannot keep a stale state either
+
+
 # --------------------------------------------------------------------------------------------
 # Reading (the hook)
 
 
-def _load(blob: bytes) -> Any:
-    """Unpickle ``blob`` allowing only engine classes (and datetime, set, frozenset)."""
+def load_blob(blob: bytes, modules: tuple[str, ...] = _ALLOWED_MODULES) -> Any:
+    """Unpickle ``blob`` allowing only classes of ``modules`` (module names, or prefixes ending
+    in a dot) and datetime, UUID, set, frozenset."""
     import io
     import pickle
 
     class EngineUnpickler(pickle.Unpickler):
         def find_class(self, module: str, name: str) -> Any:
-            if module.startswith(_ALLOWED_MODULES) or (module, name) in _ALLOWED:
+            if module.startswith(modules) or (module, name) in _ALLOWED:
                 return super().find_class(module, name)
             raise pickle.UnpicklingError(f"{module}.{name} is not an engine class")
 
@@ -500,7 +660,7 @@ def current_at(path: str, database: str) -> bool:
     try:
         conn = open_readonly(database)
         try:
-            return reader.meta.get("freshness") == freshness(conn)
+            return freshness_of(reader.meta.get("freshness"), conn) == CURRENT
         finally:
             conn.close()
     except sqlite3.Error:
@@ -520,7 +680,7 @@ class Reader:
         self.conn.close()
 
     def usable(self) -> bool:
-        return self.meta.get("format") == FORMAT and self.meta.get("code") == code_stamp()
+        return _is_index(self.meta)
 
     def may_match(self, command: str) -> bool:
         """False only when no recorded failure can match ``command`` (see the module doc)."""
@@ -550,7 +710,7 @@ class Reader:
 
         def host(key: Any) -> Any:
             row = self._one("SELECT blob FROM hosts WHERE key = ?", key)
-            return row if row is _ABSENT else _load(row[0])
+            return row if row is _ABSENT else load_blob(row[0])
 
         def spelling(key: Any) -> Any:
             row = self._one("SELECT key FROM lookup WHERE spelling = ?", key)
@@ -562,7 +722,7 @@ class Reader:
 
         def pattern(pid: Any) -> Any:
             row = self._one("SELECT blob FROM patterns WHERE id = ?", pid)
-            return row if row is _ABSENT else _load(row[0])
+            return row if row is _ABSENT else load_blob(row[0])
 
         def culprit(key: Any) -> Any:
             row = self._one("SELECT ids FROM culprits WHERE key = ?", key)
@@ -574,7 +734,7 @@ class Reader:
             row = self._one("SELECT idx, blob FROM exact WHERE host = ? AND norm = ?", slot)
             if row is _ABSENT:
                 return row
-            commands[row[0]] = _load(row[1])
+            commands[row[0]] = load_blob(row[1])
             return row[0]
 
         mem.hosts = _Lazy(host)
@@ -593,7 +753,7 @@ class Reader:
             "WHERE h.host = ? LIMIT ?",
             (host_key, limit),
         )
-        return [_load(blob) for (blob,) in rows]
+        return [load_blob(blob) for (blob,) in rows]
 
     def host_keys_in(self, text: str) -> list[str]:
         """Keys of the known hosts ``text`` names (by name, alias, IP or FQDN)."""

@@ -51,32 +51,16 @@ PROMPT_BUDGET = 600  # tokens of known failures a prompt naming hosts gets
 
 
 def index_path(rt: Runtime) -> Path:
-    label = hook_config.database_label(rt.settings.database_url, rt.settings.home)
-    return Path(index.index_path(rt.settings.home, label))
-
-
-def freshness(rt: Runtime) -> str:
-    raw = rt.db.reader.raw_connection()
-    try:
-        return index.freshness(raw)
-    finally:
-        raw.close()
+    """The one store of what was learned (``hooks/index.py``): the index lives in it."""
+    return cache.store_path(rt)
 
 
 def sync_index(rt: Runtime, *, force: bool = False) -> bool:
     """Rebuild the pre-check index if the database moved on; True if it was written."""
+    if not force and index_current(rt):
+        return False
+    fresh = cache.freshness(rt)
     path = index_path(rt)
-    fresh = freshness(rt)
-    if not force and path.exists():
-        try:
-            reader = index.Reader(path)
-            try:
-                if reader.usable() and fresh and reader.meta.get("freshness") == fresh:
-                    return False
-            finally:
-                reader.close()
-        except Exception:  # a damaged index is rebuilt
-            pass
     with cache.lock_for(rt), rt.db.read() as s:
         st = cache.current(rt, s)
         index.Writer(path, st.memory).full(fresh)
@@ -123,10 +107,16 @@ def index_current(rt: Runtime) -> bool:
         return False
     try:
         reader = index.Reader(path)
-    except Exception:
+    except Exception:  # a damaged index is as good as none
         return False
     try:
-        return reader.usable() and reader.meta.get("freshness") == freshness(rt)
+        if not reader.usable():
+            return False
+        raw = rt.db.reader.raw_connection()
+        try:
+            return index.freshness_of(reader.meta.get("freshness"), raw) == index.CURRENT
+        finally:
+            raw.close()
     finally:
         reader.close()
 
@@ -135,7 +125,7 @@ def index_after(rt: Runtime, recorded: list[learning.Recorded], *, full: bool) -
     """Write what ``recorded`` changed into the index; everything when it was behind before or
     someone else wrote meanwhile."""
     path = index_path(rt)
-    fresh = freshness(rt)
+    fresh = cache.freshness(rt)
     with cache.lock_for(rt), rt.db.read() as s:
         mine = cache.cached(rt)  # the state as the recording left it
         before = len(mine.row_ids) if mine is not None else -1
@@ -683,20 +673,21 @@ def index_usable(rt: Runtime) -> bool:
 
 
 def warm(rt: Runtime, actor: Actor, keeper: IndexKeeper) -> None:
-    """What the local service does before it answers: load what was learned (from the last
-    snapshot, caught up with the database), record what hooks journaled while it was down, and
+    """What the local service does before it answers: load what was learned (from the one
+    store, caught up with the database), record what hooks journaled while it was down, and
     bring the index up to date (in the keeper's thread: the index is only the fallback)."""
-    cache.use_snapshots(rt)
+    cache.use_store(rt)
     with cache.lock_for(rt), rt.db.read() as s:
         cache.current(rt, s)
-    cache.use_snapshots(rt, use=False)  # written back when the service stops, not per record
+    cache.use_store(rt, use=False)  # saved when the service stops, not after every record
     replay_journal(rt, actor, keeper)
     if not index_current(rt):
         keeper.note(full=True)
 
 
 def save_state(rt: Runtime) -> None:
-    """Write the learning snapshot the next start loads (when the local service stops)."""
-    cache.use_snapshots(rt)
+    """Save what was learned into the one store for the next start (when the local service
+    stops)."""
+    cache.use_store(rt)
     with cache.lock_for(rt):
-        cache.save_snapshot(rt)
+        cache.save_state(rt)

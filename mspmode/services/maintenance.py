@@ -11,8 +11,8 @@ Removed, when last seen or finished more than ``days`` ago:
 
 Kept always: frequent patterns (more than one occurrence), confirmed ones, explanations (one
 per failure, removed with the failure), insights. ``dry_run`` reports the same list and removes
-nothing. A removed pattern is forgotten by this process's learning state and its CLI snapshot;
-if its failure happens again, the engine writes it anew.
+nothing. A removed pattern is forgotten by this process's learning state and by the one store
+on disk (``services/learning/cache.py``); if its failure happens again, the engine writes it anew.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def cleanup(rt: Runtime, actor: Actor, *, days: int = 90, dry_run: bool = False)
             )
         # The learning state remembers which patterns have a row: it must learn they are gone.
         cache.invalidate(rt)
-        cache.snapshot_path(rt).unlink(missing_ok=True)
+        cache.forget_state(rt)
     return report
 
 

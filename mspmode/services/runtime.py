@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mspmode.db.session import Database
 from mspmode.settings import Settings, display_url
 from mspmode.vault.crypto import Keyring
 from mspmode.vault.keyfiles import read_key_bytes
 from mspmode.vault.known import KNOWN_SECRETS_PURPOSE, KnownSecrets
+
+if TYPE_CHECKING:
+    from mspmode.services.learning.state import LearningState
 
 # In MSP_HOME: the newest audit chain head this machine saw of each database (services/audit.py).
 ANCHOR_FILE = "audit-anchor.json"
@@ -52,6 +58,19 @@ class AuditKey(Signer):
 KNOWN_SECRETS_RECHECK_S = 5.0
 
 
+class LearningStore:
+    """What one runtime learned, in memory: one ``LearningState`` per client scope (``None``:
+    everything), and the lock every use of them holds (the engine's memory is not
+    thread-safe). Owned by its :class:`Runtime`, so two runtimes in one process (tests, a
+    server and its CLI) never share a state. ``persist``: the unscoped state is loaded from and
+    saved to the one store on disk (``services/learning/cache.py``)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.states: dict[frozenset[uuid.UUID] | None, LearningState] = {}
+        self.persist = False
+
+
 class Runtime:
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self.settings = settings
@@ -63,6 +82,8 @@ class Runtime:
         # Set by the local service (mspmode/localservice.py): its token file's secret, taken
         # as this machine's own user.
         self.local_token: str | None = None
+        # Made here, not on first use: two threads' first uses must find the same lock.
+        self.learning = LearningStore()
 
     def _key(self, name: str) -> bytes:
         return read_key_bytes(name, self.settings.key_path(name))

@@ -1,7 +1,8 @@
 """What makes the local service's answers quick keeps them the same, on every backend: the
-learning snapshot it starts from packs the commands' ids (``RowIds``) and still maps every
-engine record to its row, and the index on disk is written without holding the learning lock,
-so a pre-check is answered while that write waits for the disk."""
+learning state it starts from (kept in the one store, ``services/learning/cache.py``) packs
+the commands' ids (``RowIds``) and still maps every engine record to its row, and the index on
+disk is written without holding the learning lock, so a pre-check is answered while that write
+waits for the disk."""
 
 from __future__ import annotations
 
@@ -59,28 +60,31 @@ def test_row_ids_behave_as_the_list_they_replace() -> None:
     assert again == packed and list(again) == [*ids, straddling]
 
 
-def test_a_loaded_snapshot_maps_records_to_their_rows(
+def test_a_loaded_state_maps_records_to_their_rows(
     migrated_db: Database, tmp_path: Path, uid: str, runtimes: list[Runtime]
 ) -> None:
-    """A fix recorded after the service started from the snapshot resolves the failed row the
-    snapshot's record stands for (the record index → row id map survived the round trip)."""
+    """A fix recorded after the service started from the stored state resolves the failed row
+    the stored record stands for (the record index → row id map survived the round trip)."""
     host = f"warm-{uid}"
     writer = make_rt(migrated_db, tmp_path / "home")
     runtimes.append(writer)
-    learning.use_snapshots(writer)
+    learning.use_store(writer)
     failed = learning.record_commands(
         writer, ADMIN, [cmd(host, f"grep -P 'x{uid}' /var/log/syslog", 2, "grep: invalid option -- 'P'")]
     )
     learning.record_commands(writer, ADMIN, [cmd(host, f"echo {uid}", 0, uid)])
     before = cache.cached(writer)
-    assert before is not None and learning.snapshot_path(writer).exists()
+    assert before is not None and learning.store_path(writer).exists()
 
     reader = make_rt(migrated_db, tmp_path / "home")
     runtimes.append(reader)
-    learning.use_snapshots(reader)
+    learning.use_store(reader)
+    with migrated_db.read() as s:
+        loaded = cache.load_state(reader, s)  # from the file, not replayed
+    assert loaded is not None
+    cache.replace(reader, loaded)
     assert learning.check(reader, ADMIN, host, f"grep -P 'x{uid}' /var/log/syslog")["verdict"] == "block"
-    loaded = cache.cached(reader)
-    assert loaded is not None and not loaded.changed  # from the file
+    assert cache.cached(reader) is loaded
     assert list(loaded.row_ids) == list(before.row_ids)
     assert failed[0].row["id"] in loaded.row_ids
 

@@ -9,6 +9,9 @@ hosts and clients (``uid``) except those reading the dev scenario, imported once
 from __future__ import annotations
 
 import json
+import pickle
+import shutil
+import sqlite3
 import stat
 import uuid
 from collections.abc import Iterator
@@ -17,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 
+from mspmode.db import schema
 from mspmode.db.session import Database
 from mspmode.errors import NotFoundError, PermissionDeniedError, ValidationError
+from mspmode.hooks import index
 from mspmode.models.core import Client
 from mspmode.models.core import Session as WorkSession
 from mspmode.models.infrastructure import Infrastructure
@@ -28,12 +33,15 @@ from mspmode.models.learning import CheckVerdict, FailurePattern, ProblemSolutio
 from mspmode.models.operations import AuditLog
 from mspmode.models.work import CommandRun
 from mspmode.services import audit, learning
+from mspmode.services import hooks as hook_service
 from mspmode.services.actor import Actor, local_actor
 from mspmode.services.learning import cache, verdicts
+from mspmode.services.learning.state import LearningState
 from mspmode.services.learning.text import COMMAND_LIMIT
 from mspmode.services.runtime import Runtime
 from mspmode.settings import Settings
 from mspmode.vault.keyfiles import KEY_NAMES, ensure_key_file
+from tests.conftest import create_scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 # ../shared beside the checkout, or beside a folder above it (a worktree under wt/)
@@ -499,35 +507,151 @@ def test_a_scoped_actor_sees_only_its_clients_learning(rt: Runtime, two_clients:
 
 
 # --------------------------------------------------------------------------------------------
-# The CLI's snapshot
+# The one store on disk: the state the local service and the CLI start from
 
 
-def test_the_snapshot_is_private_checked_and_safe_to_delete(rt: Runtime, uid: str, tmp_path: Path) -> None:
-    host = f"snap-{uid}"
-    writer = make_rt(rt.db, tmp_path / "cli")
-    learning.use_snapshots(writer)
+def stored(rt: Runtime) -> LearningState | None:
+    """What a new process of ``rt``'s home would start from: the stored state, if trusted."""
+    with rt.db.read() as s:
+        return cache.load_state(rt, s)
+
+
+def stored_failure(db: Database, home: Path, uid: str) -> tuple[Runtime, str]:
+    """A CLI-like runtime (the store on) that recorded a failure; the failing command's host."""
+    host = f"store-{uid}"
+    writer = make_rt(db, home)
+    learning.use_store(writer)
     learning.record_commands(writer, ADMIN, [cmd(host, f"qux{uid} go", 127, f"sh: qux{uid}: not found")])
-    path = learning.snapshot_path(writer)
+    learning.record_commands(writer, ADMIN, [cmd(host, f"echo {uid}", 0, uid)])
+    return writer, host
+
+
+def store_runtime(db: Database, home: Path) -> Runtime:
+    """A new process's runtime on ``home`` that starts from the store."""
+    made = make_rt(db, home)
+    learning.use_store(made)
+    return made
+
+
+def test_the_store_is_private_and_what_a_new_process_starts_from(
+    rt: Runtime, uid: str, tmp_path: Path
+) -> None:
+    writer, host = stored_failure(rt.db, tmp_path / "cli", uid)
+    path = learning.store_path(writer)
     assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    # One file: the index and the state together, no second persisted form beside it.
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    # The CLI wrote only the state: a hook must not take the store for an (empty) index.
+    assert not index.usable_at(str(path))
 
-    reader = make_rt(rt.db, tmp_path / "cli")
-    learning.use_snapshots(reader)
+    loaded = stored(store_runtime(rt.db, tmp_path / "cli"))
+    before = cache.cached(writer)
+    assert loaded is not None and before is not None
+    assert list(loaded.row_ids) == list(before.row_ids)
+    reader = store_runtime(rt.db, tmp_path / "cli")
     assert learning.check(reader, ADMIN, host, f"qux{uid} stop")["verdict"] == "block"
-    loaded = cache.cached(reader)
-    assert loaded is not None and not loaded.changed  # came from the file, nothing to replay
 
-    data = bytearray(path.read_bytes())
-    data[-10] ^= 0xFF  # tampered: the HMAC no longer matches, so it is never unpickled
-    path.write_bytes(bytes(data))
-    tampered = make_rt(rt.db, tmp_path / "cli")
-    learning.use_snapshots(tampered)
-    assert learning.check(tampered, ADMIN, host, f"qux{uid} stop")["verdict"] == "block"
 
+def test_a_tampered_store_is_never_unpickled(rt: Runtime, uid: str, tmp_path: Path) -> None:
+    """A state changed by anyone without this installation's key (here: a well-formed one that
+    forgets every pattern) is not loaded; the next process rebuilds it from the database."""
+    writer, host = stored_failure(rt.db, tmp_path / "cli", uid)
+    path = learning.store_path(writer)
+    with sqlite3.connect(path) as conn:
+        (blob,) = conn.execute("SELECT blob FROM state WHERE name = ?", (cache.STATE_NAME,)).fetchone()
+        forged = pickle.loads(blob)
+        forged.memory.patterns.clear()
+        forged.memory.by_culprit.clear()
+        forged.memory.exact.clear()
+        conn.execute("UPDATE state SET blob = ? WHERE name = ?", (pickle.dumps(forged), cache.STATE_NAME))
+    assert stored(store_runtime(rt.db, tmp_path / "cli")) is None
+    # Rebuilt from the database, and stored again.
+    again = store_runtime(rt.db, tmp_path / "cli")
+    assert learning.check(again, ADMIN, host, f"qux{uid} go")["verdict"] == "block"
+    assert stored(store_runtime(rt.db, tmp_path / "cli")) is not None
+
+
+def test_a_store_of_other_engine_code_is_rebuilt(rt: Runtime, uid: str, tmp_path: Path) -> None:
+    """A store an older version wrote (same key, another engine): neither its state nor its
+    index is used; the next process rebuilds both."""
+    writer, host = stored_failure(rt.db, tmp_path / "cli", uid)
+    path = learning.store_path(writer)
+    hook_service.sync_index(writer, force=True)
+    old = "0ld0c0de"
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE name = 'code'", (old,))
+        fresh, blob = conn.execute("SELECT freshness, blob FROM state").fetchone()
+        conn.execute("UPDATE state SET mac = ?", (cache.seal(writer, old, fresh, blob),))
+    assert stored(store_runtime(rt.db, tmp_path / "cli")) is None
+    assert not index.usable_at(str(path))
+    again = store_runtime(rt.db, tmp_path / "cli")
+    assert learning.check(again, ADMIN, host, f"qux{uid} stop")["verdict"] == "block"
+    assert stored(store_runtime(rt.db, tmp_path / "cli")) is not None
+
+
+def test_rewriting_the_index_keeps_the_stored_state(rt: Runtime, uid: str, tmp_path: Path) -> None:
+    writer, _ = stored_failure(rt.db, tmp_path / "cli", uid)
+    hook_service.sync_index(writer, force=True)  # the whole index, in a new file
+    assert index.usable_at(str(learning.store_path(writer)))
+    assert stored(store_runtime(rt.db, tmp_path / "cli")) is not None
+
+
+def test_a_deleted_store_is_rebuilt(rt: Runtime, uid: str, tmp_path: Path) -> None:
+    writer, host = stored_failure(rt.db, tmp_path / "cli", uid)
+    path = learning.store_path(writer)
     path.unlink()
-    gone = make_rt(rt.db, tmp_path / "cli")
-    learning.use_snapshots(gone)
+    gone = store_runtime(rt.db, tmp_path / "cli")
+    assert stored(gone) is None
     assert learning.check(gone, ADMIN, host, f"qux{uid} stop")["verdict"] == "block"
-    assert path.exists()
+    assert path.exists() and stored(store_runtime(rt.db, tmp_path / "cli")) is not None
+
+
+def test_a_store_behind_the_database_is_loaded_and_caught_up(rt: Runtime, uid: str, tmp_path: Path) -> None:
+    _, host = stored_failure(rt.db, tmp_path / "cli", uid)
+    api = make_rt(rt.db, tmp_path / "api")  # another process recording: the store does not follow
+    learning.record_commands(api, ADMIN, [cmd(host, f"zap{uid} go", 127, f"sh: zap{uid}: not found")])
+    reader = store_runtime(rt.db, tmp_path / "cli")
+    loaded = stored(reader)
+    assert loaded is not None  # the same database, with newer commands only
+    cache.replace(reader, loaded)
+    assert learning.check(reader, ADMIN, host, f"zap{uid} stop")["verdict"] == "block"
+    assert learning.check(reader, ADMIN, host, f"qux{uid} stop")["verdict"] == "block"
+
+
+def test_a_store_missing_commands_it_read_is_rebuilt(rt: Runtime, uid: str, tmp_path: Path) -> None:
+    stored_failure(rt.db, tmp_path / "cli", uid)
+    with rt.db.write() as s:
+        s.execute(delete(CommandRun).where(CommandRun.command_text == f"echo {uid}"))
+    assert stored(store_runtime(rt.db, tmp_path / "cli")) is None
+
+
+def test_a_store_of_another_database_is_not_loaded(backend: str, uid: str, tmp_path: Path) -> None:
+    """The store of one database put where another's belongs (a restored home, a URL now
+    naming another database): not loaded, even with as many commands read."""
+    made: list[tuple[Database, Any]] = []
+    try:
+        for name in ("other", "mine"):
+            (tmp_path / name).mkdir()
+            url, drop = create_scratch_database(backend, tmp_path / name)
+            db = Database(url)
+            made.append((db, drop))
+            schema.upgrade(db)
+        (other_db, _), (mine_db, _) = made
+        home = tmp_path / "home"
+        other = make_rt(other_db, home)
+        learning.record_commands(other, ADMIN, [cmd(f"o-{uid}", "hostname", 0, "o")])
+        mine, host = make_rt(mine_db, home), f"m-{uid}"
+        learning.use_store(mine)
+        learning.record_commands(mine, ADMIN, [cmd(host, f"qux{uid} go", 127, f"sh: qux{uid}: not found")])
+        assert learning.store_path(mine).exists()
+        shutil.copyfile(learning.store_path(mine), learning.store_path(other))
+        assert stored(store_runtime(other_db, home)) is None
+        reader = store_runtime(other_db, home)
+        assert learning.check(reader, ADMIN, host, f"qux{uid} go")["verdict"] == "allow"
+    finally:
+        for db, drop in made:
+            db.dispose()
+            drop()
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,12 +1,13 @@
 """Retention on every backend (``msp maintenance cleanup``): single-occurrence inactive patterns
 and successful attempts older than the cut-off go; frequent, confirmed, fixed, recent and
 verified-solution patterns and failed attempts stay; a dry run lists the same and removes
-nothing; the removal is audited and forgotten by the learning state."""
+nothing; the removal is audited and forgotten by the learning state and the one store."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +19,12 @@ from mspmode.errors import PermissionDeniedError, ValidationError
 from mspmode.models.learning import FailurePattern
 from mspmode.models.operations import AuditLog
 from mspmode.models.recovery import RecoveryAttempt
-from mspmode.services import crud, maintenance, operations
+from mspmode.services import crud, learning, maintenance, operations
 from mspmode.services.actor import Actor, local_actor
+from mspmode.services.learning import cache
 from mspmode.services.resources import RESOURCES
 from mspmode.services.runtime import Runtime
-from tests.integration.test_learning import make_rt
+from tests.integration.test_learning import cmd, make_rt
 
 ADMIN = local_actor()
 PATTERNS = next(s for s in RESOURCES if s.name == "failure-patterns")
@@ -139,3 +141,19 @@ def test_only_an_unscoped_admin_runs_retention(rt: Runtime) -> None:
             maintenance.cleanup(rt, actor, dry_run=True)
     with pytest.raises(ValidationError):
         maintenance.cleanup(rt, ADMIN, days=0)
+
+
+def test_cleanup_forgets_the_stored_state(rt: Runtime, tmp_path: Path) -> None:
+    """The stored state remembers which patterns have a row: after a removal it is dropped
+    from the one store (the index beside it stays), so the next process rebuilds it."""
+    cli = make_rt(rt.db, tmp_path / "cli")
+    learning.use_store(cli)
+    tag = uuid.uuid4().hex[:8]
+    learning.record_commands(cli, ADMIN, [cmd(f"ret-{tag}", f"nope{tag}", 127, f"sh: nope{tag}: not found")])
+    with rt.db.read() as s:
+        assert cache.load_state(cli, s) is not None  # control: the CLI left its state
+    pattern(cli, f"stale {tag}", 200)
+    assert maintenance.cleanup(cli, ADMIN, days=90)["patterns_removed"] >= 1
+    assert learning.store_path(cli).exists()
+    with rt.db.read() as s:
+        assert cache.load_state(make_rt(rt.db, tmp_path / "cli"), s) is None

@@ -8,7 +8,7 @@ labels) and the Claude Code hooks as the processes Claude Code starts — once t
 rule recognises are in the vault. Then every place a secret could be left is searched for each
 of them, as they are and JSON-escaped: the SQLite file with its -wal and -shm (on PostgreSQL
 and MariaDB every row of every table, read back over SQL), every file under MSP_HOME (the
-hooks' index and log, the learning snapshot, the queues), a backup taken by ``msp backup``, the
+one store of what was learned, the hooks' log, the queues), a backup taken by ``msp backup``, the
 server's log lines and everything the processes printed.
 
 First the regression tests of finding 2: host lines and session labels through import and the
@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import subprocess
 import uuid
 from collections.abc import Iterable, Iterator
@@ -108,7 +109,21 @@ def rows_of(url: URL) -> list[bytes]:
 
 
 def files_under(*roots: Path) -> list[bytes]:
-    return [p.read_bytes() for root in roots if root.exists() for p in sorted(root.rglob("*")) if p.is_file()]
+    """Every file's bytes, and every value held in an SQLite file under ``roots`` (the one
+    store): a value longer than a page is split across pages in the file itself."""
+    paths = [p for root in roots if root.exists() for p in sorted(root.rglob("*")) if p.is_file()]
+    found = [p.read_bytes() for p in paths]
+    for p in paths:
+        if p.suffix == ".sqlite":
+            conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+            try:
+                tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+                for table in tables:
+                    for row in conn.execute(f'SELECT * FROM "{table}"'):
+                        found.extend(v if isinstance(v, bytes) else str(v).encode() for v in row)
+            finally:
+                conn.close()
+    return found
 
 
 def runtime_on(db: Database, home: Path) -> Runtime:
@@ -169,7 +184,7 @@ def test_import_redacts_host_lines_trait_keys_and_session_labels(
     migrated_db: Database, tmp_path: Path
 ) -> None:
     rt = runtime_on(migrated_db, tmp_path / "home")
-    learning.use_snapshots(rt)  # as the CLI does: what was learnt is kept under cache/
+    learning.use_store(rt)  # as the CLI does: what was learnt is kept in the store under cache/
     tag = uuid.uuid4().hex[:6]
     label = f"{LABEL} {tag}"
     lines = [
@@ -196,7 +211,7 @@ def test_import_redacts_host_lines_trait_keys_and_session_labels(
     assert_host_is_clean(host_row(rt.db, f"DC-{tag}"))
     (session,) = sessions_labelled(rt.db, f"{LABEL_STORED} {tag}")
     assert session["session_title"] == f"{LABEL_STORED} {tag}"
-    # What was learnt from the host line holds none of it: the learning snapshot under cache/.
+    # What was learnt from the host line holds none of it: the one store under cache/.
     snapshot = files_under(rt.settings.home / "cache")
     assert snapshot and not [s for s in HOST_SECRETS if any(s.encode() in blob for blob in snapshot)]
     # The same label again is the same session: it is looked up as it is stored. (Another
@@ -892,9 +907,13 @@ def test_the_database_holds_no_secret(world: World) -> None:
 
 
 def test_msp_home_holds_no_secret(world: World) -> None:
-    """The hooks' index, log and queues, the learning snapshot, the current session."""
-    cache = list((world.home / "cache").glob("*"))
-    assert any(p.name.startswith("hook-index") for p in cache) and len(cache) >= 2, cache
+    """The one store (the hooks' index and the learning state), the hooks' log and queues, the
+    current session."""
+    stores = list((world.home / "cache").glob("hook-index-*.sqlite"))
+    assert len(stores) == 1, stores
+    with sqlite3.connect(f"file:{stores[0]}?mode=ro", uri=True) as conn:
+        assert conn.execute("SELECT count(*) FROM state").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM patterns").fetchone() != (0,)
     assert not leaks(files_under(world.home))
 
 

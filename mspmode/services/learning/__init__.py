@@ -11,7 +11,7 @@ The engine (``mspmode.engine``) decides; ``state`` keeps its memory as a cache o
 database (``cache`` holds it); ``recorder`` and ``persist`` write rows; ``text`` cleans what is captured.
 """
 
-from mspmode.services.learning.cache import save_snapshot, snapshot_path, use_snapshots, warm_for_service
+from mspmode.services.learning.cache import save_state, store_path, use_store, warm_for_service
 from mspmode.services.learning.command import CommandIn
 from mspmode.services.learning.history import (
     MAX_BATCH,
@@ -55,8 +55,8 @@ __all__ = [
     "recovery_hints",
     "relearn",
     "resolve_pattern_id",
-    "save_snapshot",
-    "snapshot_path",
-    "use_snapshots",
+    "save_state",
+    "store_path",
+    "use_store",
     "warm_for_service",
 ]

@@ -1,26 +1,30 @@
-"""Who holds the learning states, and the CLI's snapshot of one.
+"""Who holds the learning states, and the one store on disk they start from.
 
 Who holds one
-    The API process keeps one state per client scope (``None``: everything; a scoped key gets
-    a state built only from its clients' hosts and commands, so nothing of another client can
-    reach its pre-checks). The CLI is a new process each time: it loads a snapshot instead of
-    replaying the history, then catches up the same way.
+    Every :class:`Runtime` owns a ``LearningStore`` (``runtime.learning``): one state per
+    client scope (``None``: everything; a scoped key gets a state built only from its clients'
+    hosts and commands, so nothing of another client can reach its pre-checks) and the lock
+    every use holds. Nothing is kept in module globals: two runtimes never share a state.
 
-The snapshot (CLI only)
-    ``$MSP_HOME/cache/learning-<hash of the database URL>.pickle``, written 0600 and replaced
-    atomically. It holds what the database holds, already redacted, and nothing else. A header
-    names the format, the engine's code (a hash of its source), the database's identity (its
-    first audit row), and an HMAC of the body under a key derived from ``audit.key``; the body
-    is unpickled only if the HMAC matches. A snapshot that does not match the database (other
-    identity, the mark row gone, a different number of commands up to the mark) is ignored and
-    rebuilt. Deleting the file is always safe: the next command rebuilds it.
+The one store (the local service and the CLI)
+    What was learned is persisted in one place: the store file of the database
+    (``mspmode/hooks/index.py``, ``$MSP_HOME/cache/hook-index-<hash>.sqlite``), beside the
+    pre-check index the hooks fall back on. The unscoped state is kept there under the key
+    ``learning``, pickled, with the database's :func:`index.freshness` when it was read and an
+    HMAC, under a key derived from ``audit.key``, over the store's format, the code version,
+    the freshness and the body; the body is unpickled only if the HMAC matches, and then only
+    with engine and state classes. It is used only if it is of this code
+    (:func:`index.code_stamp`) and :func:`index.freshness_of` finds the database the same, or
+    the same with newer commands (the state catches up): another database, or commands gone,
+    rebuild it. It holds what the database holds, already redacted, and nothing else. Deleting
+    the file is always safe: the next start rebuilds it.
 
 Warm before writing
-    Building a state replays the whole history, and loading the snapshot counts it: work that
-    grows with the history. A write never does it while it holds the writer (SQLite's single
-    write lock, the audit chain's row lock elsewhere): ``warm`` builds or loads the state and
-    catches it up in a read transaction first, so that the write, once it has the lock, only
-    catches up on the few rows committed in between.
+    Building a state replays the whole history, and loading the stored one counts it: work
+    that grows with the history. A write never does it while it holds the writer (SQLite's
+    single write lock, the audit chain's row lock elsewhere): ``warm`` builds or loads the
+    state and catches it up in a read transaction first, so that the write, once it has the
+    lock, only catches up on the few rows committed in between.
 """
 
 from __future__ import annotations
@@ -29,27 +33,25 @@ import gc
 import hashlib
 import hmac
 import json
-import os
+import logging
 import pickle
 import threading
 import uuid
-import weakref
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mspmode.engine.fingerprint import STRATEGY
-from mspmode.models.work import CommandRun
-from mspmode.services.learning import state as state_module
-from mspmode.services.learning.state import LearningState, build, catch_up, database_identity
+from mspmode.hooks import config as hook_config
+from mspmode.hooks import index
+from mspmode.services.learning.state import LearningState, build, catch_up
 from mspmode.services.runtime import Runtime
-from mspmode.services.scoping import table_of
-from mspmode.settings import display_url
 
-SNAPSHOT_FORMAT = b"msp-learning-snapshot 1\n"
+log = logging.getLogger("mspmode.learning")
+STATE_NAME = "learning"  # the unscoped state's key in the store
+# What a stored state may be made of, besides datetime, UUID, set and frozenset.
+STATE_MODULES = ("mspmode.engine.", "mspmode.services.learning.state")
 _SEQUENCE_SQL = "SELECT sequence FROM audit_chain_head WHERE id = 1"
-_COMMANDS = table_of(CommandRun)
 
 
 def unchanged(rt: Runtime, scope: frozenset[uuid.UUID] | None = None) -> LearningState | None:
@@ -75,41 +77,26 @@ def unchanged(rt: Runtime, scope: frozenset[uuid.UUID] | None = None) -> Learnin
 # Who holds the states
 
 
-_states: weakref.WeakKeyDictionary[Runtime, dict[frozenset[uuid.UUID] | None, LearningState]] = (
-    weakref.WeakKeyDictionary()
-)
-_locks: weakref.WeakKeyDictionary[Runtime, threading.RLock] = weakref.WeakKeyDictionary()
-_snapshot_runtimes: weakref.WeakSet[Runtime] = weakref.WeakSet()
-_registry_lock = threading.Lock()
-
-
 def lock_for(rt: Runtime) -> threading.RLock:
     """The lock every use of ``rt``'s states holds: the engine's memory is not thread-safe."""
-    with _registry_lock:
-        lock = _locks.get(rt)
-        if lock is None:
-            lock = _locks[rt] = threading.RLock()
-        return lock
+    return rt.learning.lock
 
 
-def use_snapshots(rt: Runtime, use: bool = True) -> None:
-    """Load and save the snapshot under MSP_HOME for ``rt`` (the CLI: one process per command);
-    ``use=False`` stops it (a process that loaded the snapshot and writes it back itself, less
-    often than after every recording)."""
-    if use:
-        _snapshot_runtimes.add(rt)
-    else:
-        _snapshot_runtimes.discard(rt)
+def use_store(rt: Runtime, use: bool = True) -> None:
+    """Load the unscoped state of ``rt`` from the store on disk and save it back after each
+    recording (the CLI: one process per command); ``use=False`` stops it (a process that
+    loaded it and saves it itself, less often than after every recording)."""
+    rt.learning.persist = use
 
 
 def current(rt: Runtime, session: Session, scope: frozenset[uuid.UUID] | None = None) -> LearningState:
     """The state for ``scope``, built or loaded on first use and caught up on every use.
     The caller holds :func:`lock_for`."""
-    states = _states.setdefault(rt, {})
+    states = rt.learning.states
     st = states.get(scope)
     if st is None:
-        if scope is None and rt in _snapshot_runtimes:
-            st = load_snapshot(rt, session)
+        if scope is None and rt.learning.persist:
+            st = load_state(rt, session)
         if st is None:
             st = build(session, scope)
             st.changed = True
@@ -133,114 +120,116 @@ def warm(rt: Runtime, scope: frozenset[uuid.UUID] | None = None) -> LearningStat
 
 
 def replace(rt: Runtime, st: LearningState) -> None:
-    _states.setdefault(rt, {})[st.scope] = st
+    rt.learning.states[st.scope] = st
 
 
 def invalidate(rt: Runtime) -> None:
     """Forget every state of ``rt`` (after a failed write): the next use rebuilds."""
-    _states.pop(rt, None)
+    rt.learning.states.clear()
 
 
 def cached(rt: Runtime, scope: frozenset[uuid.UUID] | None = None) -> LearningState | None:
-    return _states.get(rt, {}).get(scope)
+    return rt.learning.states.get(scope)
 
 
 # --------------------------------------------------------------------------------------------
-# The snapshot
+# The one store on disk
 
 
-def snapshot_path(rt: Runtime) -> Path:
-    digest = hashlib.sha256(display_url(rt.settings.db_url).encode()).hexdigest()[:16]
-    return rt.settings.home / "cache" / f"learning-{digest}.pickle"
+def store_path(rt: Runtime) -> Path:
+    """The store file of ``rt``'s database (its name never holds a password)."""
+    label = hook_config.database_label(rt.settings.database_url, rt.settings.home)
+    return Path(index.index_path(rt.settings.home, label))
 
 
-def _code_version() -> str:
-    from mspmode.engine import memory as _memory_module
-
-    digest = hashlib.sha256(STRATEGY.encode())
-    own = [Path(state_module.__file__), Path(__file__)]  # the state's shape is part of the format
-    for path in [*sorted(Path(_memory_module.__file__).parent.glob("*.py")), *own]:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:32]
-
-
-def _mac(rt: Runtime, body: bytes) -> str:
-    key = hmac.new(rt.audit_signer.key, b"msp learning snapshot", hashlib.sha256).digest()
-    return hmac.new(key, body, hashlib.sha256).hexdigest()
-
-
-def save_snapshot(rt: Runtime) -> Path | None:
-    """Write the unscoped state of ``rt`` if snapshots are on for it and it changed."""
-    st = cached(rt)
-    if st is None or rt not in _snapshot_runtimes or not st.changed:
-        return None
-    body = pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL)
-    header = {"code": _code_version(), "identity": st.identity, "mac": _mac(rt, body)}
-    path = snapshot_path(rt)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def freshness(rt: Runtime) -> str:
+    """The database's :func:`index.freshness` now."""
+    raw = rt.db.reader.raw_connection()
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(SNAPSHOT_FORMAT)
-            f.write(json.dumps(header).encode() + b"\n")
-            f.write(body)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    st.changed = False
-    return path
+        return index.freshness(raw)
+    finally:
+        raw.close()
 
 
-def _unpickle(body: bytes) -> object:
-    """``pickle.loads`` with the cyclic garbage collector paused: a state is ~180k objects at a
-    100k history, and every few hundred of them made would start a collection that walks all
-    those made so far (it halves the load; nothing loaded is garbage)."""
+def seal(rt: Runtime, code: str, fresh: str, body: bytes) -> str:
+    """The HMAC a stored state carries: over the store's format, the code that wrote it, its
+    name, the freshness it was read at and the pickle."""
+    key = hmac.new(rt.audit_signer.key, b"msp learning store", hashlib.sha256).digest()
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for part in (index.FORMAT.encode(), code.encode(), STATE_NAME.encode(), fresh.encode()):
+        mac.update(len(part).to_bytes(8, "big") + part)
+    mac.update(body)
+    return mac.hexdigest()
+
+
+def save_state(rt: Runtime) -> Path | None:
+    """Write the unscoped state of ``rt`` into the store if it is kept there and changed since
+    it was loaded or saved."""
+    with lock_for(rt):
+        st = cached(rt)
+        if st is None or not rt.learning.persist or not st.changed:
+            return None
+        with rt.db.read() as session:
+            catch_up(session, st)
+            fresh = index.freshness(session.connection().connection)
+        if _read_count(fresh) != len(st.row_ids):
+            # Another writer committed between the catch-up and the count: the freshness
+            # would not describe this state. The next save (or the next start's load) does.
+            return None
+        body = pickle.dumps(st, protocol=pickle.HIGHEST_PROTOCOL)
+        code = index.code_stamp()
+        path = store_path(rt)
+        index.write_state(path, STATE_NAME, fresh, seal(rt, code, fresh, body), body)
+        st.changed = False
+        return path
+
+
+def forget_state(rt: Runtime) -> None:
+    """Remove the stored state (what it remembers was deleted): the next start rebuilds."""
+    index.delete_state(store_path(rt), STATE_NAME)
+
+
+def _read_count(fresh: str) -> int | None:
+    """How many commands a :func:`index.freshness` says were read."""
+    try:
+        return int(json.loads(fresh)[1])
+    except (ValueError, TypeError, IndexError):
+        return None
+
+
+def _unpickle(body: bytes) -> Any:
+    """Unpickle a stored state (engine and state classes only) with the cyclic garbage
+    collector paused: a state is ~180k objects at a 100k history, and every few hundred of
+    them made would start a collection that walks all those made so far (it halves the load;
+    nothing loaded is garbage)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return pickle.loads(body)
+        return index.load_blob(body, STATE_MODULES)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def load_snapshot(rt: Runtime, session: Session) -> LearningState | None:
-    """The snapshot's state if it is intact and matches this database, else None."""
-    path = snapshot_path(rt)
-    try:
-        data = path.read_bytes()
-    except OSError:
+def load_state(rt: Runtime, session: Session) -> LearningState | None:
+    """The stored state if it is intact, of this code and of this database (as it was, or
+    with newer commands since), else None."""
+    stored = index.read_state(store_path(rt), STATE_NAME)
+    if stored is None:
         return None
-    if not data.startswith(SNAPSHOT_FORMAT):
+    code, fresh, mac, body = stored
+    if code != index.code_stamp():
         return None
-    rest = data[len(SNAPSHOT_FORMAT) :]
-    line, _, body = rest.partition(b"\n")
-    try:
-        header = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(header, dict) or header.get("code") != _code_version():
-        return None
-    if not hmac.compare_digest(str(header.get("mac", "")), _mac(rt, body)):
+    if not hmac.compare_digest(mac, seal(rt, code, fresh, body)):
         return None  # not written with this installation's key: never unpickled
-    if header.get("identity") != database_identity(session):
+    if index.freshness_of(fresh, session.connection().connection) == index.OTHER:
         return None
     try:
         st = _unpickle(body)
-    except Exception:
+    except Exception as exc:
+        log.warning("stored learning state unreadable: %s", type(exc).__name__)
         return None
-    if not isinstance(st, LearningState) or st.scope is not None:
+    if not isinstance(st, LearningState) or st.scope is not None or len(st.row_ids) != _read_count(fresh):
         return None
-    if st.mark_at is not None:
-        stored_at = session.execute(
-            select(_COMMANDS.c.created_at).where(_COMMANDS.c.id == st.mark_id)
-        ).scalar_one_or_none()
-        count = session.execute(
-            select(func.count()).select_from(_COMMANDS).where(_COMMANDS.c.created_at <= st.mark_at)
-        ).scalar_one()
-        if stored_at != st.mark_at or count != len(st.row_ids):
-            return None
     st.changed = False
     return st

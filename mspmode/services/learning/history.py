@@ -206,7 +206,7 @@ def record_commands(
                 cache.invalidate(rt)  # it learned what was not stored
             raise
         recorder.committed()
-        cache.save_snapshot(rt)
+        cache.save_state(rt)
         return results
 
 
@@ -345,7 +345,7 @@ def _import(
         report.patterns_new = recorder.new_patterns
         report.patterns_updated = max(0, recorder.patterns_written - recorder.new_patterns)
         report.fixes = recorder.fixes
-        cache.save_snapshot(rt)
+        cache.save_state(rt)
     report.seconds = time.perf_counter() - started
     return report
 

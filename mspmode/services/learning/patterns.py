@@ -104,7 +104,7 @@ def check_many(
             if result["verdict"] in CHECK_VERDICTS:
                 stopped.append(_verdict_row(st, scope, actor, result))
     verdicts.keep(rt, stopped)
-    cache.save_snapshot(rt)
+    cache.save_state(rt)
     return out
 
 
@@ -475,7 +475,7 @@ def relearn(rt: Runtime, actor: Actor) -> LearnReport:
         st.audit_seq = entry.sequence
         st.changed = True
         cache.replace(rt, st)
-        cache.save_snapshot(rt)
+        cache.save_state(rt)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -16,7 +16,7 @@ Keeping it current
     mark are re-counted and any not applied yet are applied then (``recent`` remembers which
     were). A state changed by a write that then failed is thrown away, never patched.
 
-Who holds a state, and the CLI's snapshot of it: ``cache``.
+Who holds a state, and the one store on disk it is saved in and loaded from: ``cache``.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ class ClientRef:
 
 class RowIds:
     """The ``commands_run`` id of each engine record, in record order, packed 16 bytes apiece:
-    the snapshot of a 100k-command history loads them as one ``bytes`` instead of unpickling
+    the stored state of a 100k-command history loads them as one ``bytes`` instead of unpickling
     100k ``UUID`` objects (a third of the local service's start)."""
 
     __slots__ = ("_packed",)
@@ -175,7 +175,7 @@ class LearningState:
     host_mark: datetime | None = None
     audit_seq: int | None = None
     stored: set[str] = field(default_factory=set)  # pattern ids known to have a row
-    changed: bool = False  # since it was loaded from or written to the snapshot
+    changed: bool = False  # since it was loaded from or saved to the one store
 
     # ---- hosts ------------------------------------------------------------------------------
 
