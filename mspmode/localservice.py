@@ -11,11 +11,11 @@ Life
     Started on demand (detached) by the first hook that needs it, by ``msp hooks install`` and
     by ``msp local-service start``. It takes the lock (a second one exits; ``--replace`` waits for
     the one being stopped), writes a new token, listens, loads what was learned (the last
-    snapshot, caught up with the database) and records what hooks journaled while it was
+    state in the one store, caught up with the database) and records what hooks journaled while it was
     down; only then does it write ``service.json``, so a client that finds it gets warm
     answers. It exits after ``MSP_SERVICE_IDLE_MINUTES`` without a request, on
     ``POST /api/service/stop`` (what a client of other code asks) or on SIGTERM/SIGINT,
-    saving the learning snapshot for the next start.
+    saving what it learned into the one store for the next start.
 
 On POSIX the launcher forks the service into a session of its own and returns; on Windows the
 caller detaches it (``DETACHED_PROCESS``). Composition root, like ``server.py``: nothing
@@ -213,7 +213,7 @@ def serve(home: str, on_ready: Any = None) -> int:
         try:
             hook_service.save_state(rt)
         except Exception as exc:  # the next start replays from the database instead
-            log.warning("snapshot not saved: %s", type(exc).__name__)
+            log.warning("state not saved: %s", type(exc).__name__)
         rt.dispose()
     return 0
 
