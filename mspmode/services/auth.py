@@ -735,9 +735,8 @@ class _VerifiedKeys:
             dialect = rt.db.reader.dialect
             cargs, cparams = dialect.create_connect_args(url)
             # No busy wait: a locked WAL index only means "not known", and the caller looks up.
-            self._conn = dialect.dbapi.connect(  # type: ignore[union-attr]
-                *cargs, **(cparams | {"check_same_thread": False, "timeout": 0, "isolation_level": None})
-            )
+            options: dict[str, Any] = {**cparams, "check_same_thread": False, "timeout": 0}
+            self._conn = dialect.dbapi.connect(*cargs, **options, isolation_level=None)  # type: ignore[union-attr]
             rt.db.before_dispose(self.close)
 
     def version(self) -> int | None:
