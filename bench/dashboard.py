@@ -12,7 +12,8 @@ then:
 - `GET /api/infrastructure/{id}` (API-key auth, scoping, one row) and `GET /bare` under the
   closed-loop load of bench/api.py: requests/s and their ratio.
 
-Numbers on a shared 2-core machine are noisy; compare within one run.
+Numbers on a shared 2-core machine are noisy; compare within one run. Each line ends with the
+load average while it was taken.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from api import free_port, measure, start  # noqa: E402  (bench/api.py: one owner of the load driver)
+from api import free_port, load_average, measure, start  # noqa: E402  (bench/api.py: one owner of the load driver)
 
 if TYPE_CHECKING:
     from mspmode.services.runtime import Runtime
@@ -205,7 +206,7 @@ def time_pages(base: str, cookie: str, paths: list[str], requests: int) -> list[
                 client.get(path)
                 took.append((time.perf_counter() - t) * 1000)
             qs = statistics.quantiles(took, n=100, method="inclusive")
-            print(f"{path[:58]:<58} {qs[49]:8.1f} {qs[94]:8.1f}")
+            print(f"{path[:58]:<58} {qs[49]:8.1f} {qs[94]:8.1f}   {load_average()}")
             worst.append(qs[94])
     return worst
 

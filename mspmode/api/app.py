@@ -36,6 +36,7 @@ from mspmode.api.routers.credentials import credentials_router
 from mspmode.api.routers.insights import router as insights_router
 from mspmode.api.routers.psa import router as psa_router
 from mspmode.api.routers.recall import router as recall_router
+from mspmode.api.routing import include
 from mspmode.db.session import Database
 from mspmode.errors import AuthenticationError, DatabaseBusyError, MSPError, RateLimitedError
 from mspmode.services import learning as services_learning
@@ -127,22 +128,22 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return error_response(500, "InternalError", f"internal error (request {rid}); nothing was changed")
 
     docs.mount(app)
-    app.include_router(health.router, prefix="/api")
-    app.include_router(auth.router, prefix="/api")
+    include(app, health.router)
+    include(app, auth.router)
     # Before the generic routes, so /audit-log/verify is not read as /audit-log/{id}.
-    app.include_router(admin.router, prefix="/api")
+    include(app, admin.router)
     # Before the generic routes too: commands are recorded through the learning engine.
-    app.include_router(learning.router, prefix="/api")
-    app.include_router(hooks.router, prefix="/api")
+    include(app, learning.router)
+    include(app, hooks.router)
     # Before the generic routes: /problem-solutions/search is not /problem-solutions/{id}.
-    app.include_router(insights_router, prefix="/api")
+    include(app, insights_router)
     # Before the generic routes: /conversation-contexts/transcript is not a context's id.
-    app.include_router(recall_router, prefix="/api")
+    include(app, recall_router)
     # Before the generic routes: /psa-posts/sync is not a post's id.
-    app.include_router(psa_router, prefix="/api")
+    include(app, psa_router)
     for spec in RESOURCES:
         if spec.table.name in SECRET_FIELDS:
-            app.include_router(credentials_router(spec), prefix="/api")
+            include(app, credentials_router(spec))
     for spec in RESOURCES:
-        app.include_router(crud_router(spec), prefix="/api")
+        include(app, crud_router(spec))
     return app

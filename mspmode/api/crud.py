@@ -13,10 +13,11 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import Depends, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from mspmode.api.deps import ActorDep, RuntimeDep, access
+from mspmode.api.routing import ApiRouter
 from mspmode.db.repository import MAX_LIMIT
 from mspmode.errors import ValidationError
 from mspmode.schemas.crud import Schemas, build, python_type
@@ -85,9 +86,9 @@ def read_access(spec: ResourceSpec) -> dict[str, Any] | None:
     return access("admin") if spec.read_role == "admin" else None
 
 
-def crud_router(spec: ResourceSpec) -> APIRouter:
+def crud_router(spec: ResourceSpec) -> ApiRouter:
     schemas: Schemas = build(spec)
-    router = APIRouter(prefix=f"/{spec.name}", tags=[spec.name])
+    router = ApiRouter(prefix=f"/{spec.name}", tags=[spec.name])
     list_params = _list_dependency(spec)
     Read, Create, Update, PageModel = schemas.read, schemas.create, schemas.update, schemas.page
 
@@ -128,12 +129,15 @@ def crud_router(spec: ResourceSpec) -> APIRouter:
     return router
 
 
-def _item_routes(router: APIRouter, spec: ResourceSpec, Read: Any, Create: Any, Update: Any) -> None:
+def _item_routes(router: ApiRouter, spec: ResourceSpec, Read: Any, Create: Any, Update: Any) -> None:
+    # A model with secret fields answers which are set, a property of the mapped object.
+    read = crud.get_row if spec.has_secrets else crud.read_row
+
     @router.get(
         "/{id}", response_model=Read, summary=f"Get one of {spec.name}", openapi_extra=read_access(spec)
     )
     async def get_row(id: uuid.UUID, rt: RuntimeDep, actor: ActorDep) -> Any:
-        return await run_in_threadpool(crud.get_row, rt, actor, spec, id)
+        return await run_in_threadpool(read, rt, actor, spec, id)
 
     if spec.write_role is None:
         return
@@ -164,7 +168,7 @@ def _item_routes(router: APIRouter, spec: ResourceSpec, Read: Any, Create: Any, 
             return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _link_routes(router: APIRouter, spec: ResourceSpec, Read: Any, Create: Any) -> None:
+def _link_routes(router: ApiRouter, spec: ResourceSpec, Read: Any, Create: Any) -> None:
     """A link table (two ids as its key) is created and deleted, never edited. The path
     parameters carry the key columns' own names (``/{session_id}/{tag_id}``)."""
     names = [col.key for col in spec.repository.key_columns]

@@ -77,6 +77,7 @@ async def guard(
 
     Async, with only the credential lookup in a worker thread: FastAPI runs a plain ``def``
     dependency in its thread pool, and every hop there costs more than this gate's own work.
+    An API key verified while the database has not changed since needs no lookup at all.
     """
     route = request.scope.get("route")
     needed = route_access(getattr(route, "openapi_extra", None), request.method)
@@ -84,9 +85,10 @@ async def guard(
         return None
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise AuthenticationError("authentication required: send Authorization: Bearer <token or API key>")
-    actor = await run_in_threadpool(
-        auth.authenticate, rt, credentials.credentials, client_address(request), request_id(request)
-    )
+    address, rid = client_address(request), request_id(request)
+    actor = auth.authenticate_known_key(rt, credentials.credentials, address, rid)
+    if actor is None:
+        actor = await run_in_threadpool(auth.authenticate, rt, credentials.credentials, address, rid)
     authorize(actor, needed)
     return actor
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
@@ -96,6 +96,18 @@ class Database:
             # close() ends the transaction without expiring what was loaded (rollback() would),
             # so rows read here stay usable after the block.
             session.close()
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A reading connection without a Session, for a column select that needs no mapped
+        objects; like ``read`` it never commits."""
+        try:
+            with self.reader.connect() as conn:
+                yield conn
+        except (OperationalError, PoolTimeoutError) as exc:
+            if isinstance(exc, PoolTimeoutError) or is_busy(exc):
+                raise self.busy_error() from exc
+            raise
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -49,7 +49,9 @@ import dataclasses
 import functools
 import hmac
 import secrets
+import threading
 import uuid
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -636,9 +638,13 @@ def _authenticate_api_key(rt: Runtime, key: str, client_address: str | None, req
         raise AuthenticationError("malformed API key")
     prefix = f"{API_KEY_PREFIX}{parts[1]}"
     now = utcnow()
+    verified = _verified_keys(rt)
+    # Read before the lookup: a change committed after it makes the entry stale.
+    version = verified.version()
     with rt.db.read() as session:
         row = session.execute(_KEY_LOOKUP, {"prefix": prefix}).one_or_none()
-    if row is None or not hmac.compare_digest(row.key_hash, rt.pepper.sign(key.encode())):
+    key_hash = rt.pepper.sign(key.encode())
+    if row is None or not hmac.compare_digest(row.key_hash, key_hash):
         raise AuthenticationError("unknown API key")
     if row.revoked_at is not None:
         raise AuthenticationError(f"API key {row.prefix} was revoked")
@@ -651,18 +657,133 @@ def _authenticate_api_key(rt: Runtime, key: str, client_address: str | None, req
             fresh = session.get(ApiKey, row.id)
             if fresh is not None:
                 fresh.last_used_at, fresh.last_used_from = now, client_address
+        last_used = now
+    else:
+        last_used = row.last_used_at
     role = row.role if ROLE_RANK[row.role] <= ROLE_RANK[row.user_role] else row.user_role
-    return Actor(
+    actor = Actor(
         type="api_key",
         role=role,
         id=row.user_id,
         name=f"{row.username}/{row.name}",
         client_scope=_intersect(_scope(row.user_client_scope), _scope(row.client_scope)),
-        client_address=client_address,
-        request_id=request_id,
         api_key_id=row.id,
         scopes=frozenset(row.scopes) if row.scopes is not None else None,
     )
+    if version is not None:
+        verified.remember(key_hash, _VerifiedKey(actor, version, row.expires_at, last_used))
+    return dataclasses.replace(actor, client_address=client_address, request_id=request_id)
+
+
+def authenticate_known_key(
+    rt: Runtime, credential: str, client_address: str | None, request_id: str | None
+) -> Actor | None:
+    """The Actor of an API key ``authenticate`` accepted while nothing was committed to the
+    database since; None when that is not known (then ``authenticate`` decides). Cheap enough
+    for the event loop: no Session, no lookup; on SQLite only (``_VerifiedKeys``)."""
+    credential = credential.strip()
+    if not credential.startswith(API_KEY_PREFIX):
+        return None
+    verified = _verified_keys(rt)
+    if not verified.enabled:
+        return None
+    entry = verified.get(rt.pepper.sign(credential.encode()))
+    if entry is None:
+        return None
+    now = utcnow()
+    if entry.expires_at is not None and entry.expires_at <= now:
+        return None
+    if entry.last_used_at is None or now - entry.last_used_at > LAST_USED_EVERY:
+        return None  # its last use is due to be written: authenticate writes it
+    return dataclasses.replace(entry.actor, client_address=client_address, request_id=request_id)
+
+
+@dataclass(frozen=True)
+class _VerifiedKey:
+    actor: Actor
+    version: int  # the database's data version read before the key was looked up
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+class _VerifiedKeys:
+    """API keys verified against the database, by the HMAC of the key (never the key), each
+    good only while the database's data version is the one read before its lookup.
+
+    SQLite's ``PRAGMA data_version`` changes when any other connection, of this process or
+    another, commits: a revoked key, a disabled user, a changed role or client scope is a
+    commit, so the next request looks the key up again. The pragma reads the shared WAL index
+    on a connection of its own: no lock, no Session. A server database has no such counter
+    whose read costs less than the lookup itself: there every request looks the key up.
+    """
+
+    MAX_ENTRIES = 1024
+
+    def __init__(self, rt: Runtime) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, _VerifiedKey] = {}
+        self._seen = -1
+        self._conn: Any = None
+        url = rt.db.url
+        database = url.database or ""
+        self.enabled = (
+            rt.db.is_sqlite
+            and database not in ("", ":memory:")
+            and "memory" not in str(url.query.get("mode", ""))
+        )
+        if self.enabled:
+            dialect = rt.db.reader.dialect
+            cargs, cparams = dialect.create_connect_args(url)
+            # No busy wait: a locked WAL index only means "not known", and the caller looks up.
+            options: dict[str, Any] = {**cparams, "check_same_thread": False, "timeout": 0}
+            self._conn = dialect.dbapi.connect(*cargs, **options, isolation_level=None)  # type: ignore[union-attr]
+            rt.db.before_dispose(self.close)
+
+    def version(self) -> int | None:
+        with self._lock:
+            if self._conn is None:
+                return None
+            try:
+                value = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+            except Exception:  # busy or gone: not known
+                return None
+            if value != self._seen:  # every entry is stale
+                self._entries.clear()
+                self._seen = value
+            return value
+
+    def get(self, key_hash: str) -> _VerifiedKey | None:
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        return entry if self.version() == entry.version else None
+
+    def remember(self, key_hash: str, entry: _VerifiedKey) -> None:
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key_hash] = entry
+
+    def close(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+_VERIFIED: weakref.WeakKeyDictionary[Runtime, _VerifiedKeys] = weakref.WeakKeyDictionary()
+_VERIFIED_LOCK = threading.Lock()
+
+
+def _verified_keys(rt: Runtime) -> _VerifiedKeys:
+    found = _VERIFIED.get(rt)
+    if found is None:
+        with _VERIFIED_LOCK:
+            found = _VERIFIED.get(rt)
+            if found is None:
+                found = _VERIFIED[rt] = _VerifiedKeys(rt)
+    return found
 
 
 # The two lookups every authenticated request makes, as column selects built once: loading

@@ -87,6 +87,10 @@ class ResourceSpec:
         return [c.name for c in t.columns if c.name in indexed and c.name not in self.hidden_fields]
 
     @property
+    def has_secrets(self) -> bool:
+        return any(c.name.endswith("_encrypted") for c in self.table.columns)
+
+    @property
     def searchable(self) -> bool:
         return self.table.name in search.SEARCH_INDEXES
 
@@ -155,6 +159,24 @@ def get_row(rt: Runtime, actor: Actor, spec: ResourceSpec, id: Any) -> Any:
     _require(actor, spec.read_role, spec, "read")
     with rt.db.read() as session:
         return spec.repository.get(session, id, where=visible_to(actor, spec.table))
+
+
+def read_row(rt: Runtime, actor: Actor, spec: ResourceSpec, id: Any) -> dict[str, Any]:
+    """The readable fields of one row, as ``get_row`` finds it (the same role check, scoping
+    and 404), selected as columns on one connection: no Session, no mapped object, no
+    identity map: the API's read by id. Not for a model with secret fields, whose answer
+    derives which secrets are set from the mapped object (``get_row``)."""
+    _require(actor, spec.read_role, spec, "read")
+    table = spec.table
+    stmt = select(*(table.c[name] for name in spec.readable_fields)).where(
+        *spec.repository.key_condition(id), *visible_to(actor, table)
+    )
+    with rt.db.connect() as conn:
+        row = conn.execute(stmt).mappings().one_or_none()
+    if row is None:
+        shown = "/".join(str(v) for v in id) if isinstance(id, tuple) else id
+        raise NotFoundError(f"no {spec.repository.label} with id {shown}")
+    return dict(row)
 
 
 # ---- writes -----------------------------------------------------------------------------------

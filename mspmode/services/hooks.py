@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, false, func, or_, select
 
 from mspmode.engine.memory import host_candidates, host_key
 from mspmode.engine.recall import MAX_CHARS, Candidate, RecallQuery, RecallResult, recall
@@ -256,9 +256,16 @@ def failure_facts(
             fp.last_seen,
         )
         .where(
-            fp.is_active.is_(True), fp.is_transient.is_(False), scope, *crud.visible_to(actor, table_of(fp))
+            # An expression, not the bare column: SQLite keeps no statistics here and would
+            # read every active pattern through the is_active index (nearly all rows) and sort
+            # them, instead of the client's few through the client_id index.
+            func.coalesce(fp.is_active, false()).is_(True),
+            fp.is_transient.is_(False),
+            scope,
+            *crud.visible_to(actor, table_of(fp)),
         )
-        .order_by(fp.last_seen.desc())
+        # The id breaks ties: the same candidates whichever plan the database picks.
+        .order_by(fp.last_seen.desc(), fp.id)
         .limit(FAILURE_CANDIDATES)
     )
     candidates = []
@@ -269,9 +276,8 @@ def failure_facts(
             body = f"`{ran}` failed on {', '.join(hosts)} ({p.failure_class}): {p.failure_description}"
             if p.workaround_commands:
                 body += f" What worked: `{p.workaround_commands[0]}`."
-            c = recall_candidate(p, hosts[0], body, p.last_seen)
             owner = str(p.client_id) if p.client_id else None
-            candidates.append(dataclasses.replace(c, client=owner))
+            candidates.append(recall_candidate(p, hosts[0], body, p.last_seen, client=owner))
     if not candidates:
         return None
     return recall(
@@ -344,7 +350,7 @@ def session_start_injection(
     return Injected("\n\n".join(parts)[:MAX_CHARS], facts)
 
 
-def recall_candidate(pattern: Any, host: str, body: str, at: Any) -> Candidate:
+def recall_candidate(pattern: Any, host: str, body: str, at: Any, *, client: str | None = None) -> Candidate:
     """A known failure as a recall fact: a host's capability limit does not decay ("PowerShell
     2.0 has no Get-LocalUser" stays true); the rest does."""
     capability = pattern.failure_class not in ("permission_denied", "authentication_failure", "not_found")
@@ -357,6 +363,7 @@ def recall_candidate(pattern: Any, host: str, body: str, at: Any) -> Candidate:
         updated_at=at,
         host=host,
         decays=not capability,
+        client=client,
     )
 
 

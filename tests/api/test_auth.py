@@ -13,10 +13,12 @@ import jwt
 import pytest
 from sqlalchemy import delete, select, update
 
+from mspmode.db.session import Database
 from mspmode.models.core import ApiKey
 from mspmode.models.operations import AuditLog, LoginThrottle
 from mspmode.services import auth, throttle
 from mspmode.services.actor import local_actor
+from mspmode.services.runtime import Runtime
 from tests.api.conftest import PASSWORD, Api
 
 
@@ -182,6 +184,34 @@ def test_revoked_and_expired_keys_are_401(api: Api) -> None:
 
     wrong_secret = plaintext.rsplit("_", 1)[0] + "_" + "x" * 43
     assert bearer(api, wrong_secret).status_code == 401
+
+
+def test_a_key_in_use_stops_working_the_moment_another_connection_revokes_it(api: Api) -> None:
+    """A key the server has verified and answers from memory (used more than once, its last
+    use written) is refused on the very next request once revoked, or its owner disabled or
+    lowered, through another connection to the database, as another ``msp`` process would."""
+    name = f"busy-{uuid.uuid4().hex[:6]}"
+    auth.create_user(api.rt, local_actor(), username=name, role="technician", password=PASSWORD)
+    key, plaintext = auth.create_api_key(api.rt, local_actor(), name="k", role="technician", username=name)
+    _, other_key = auth.create_api_key(api.rt, local_actor(), name="k2", role="technician", username=name)
+    other = Runtime(api.rt.settings, Database(api.db.url))
+    try:
+        for _ in range(3):
+            assert bearer(api, plaintext).status_code == 200
+            assert bearer(api, other_key).status_code == 200
+        auth.revoke_api_key(other, local_actor(), key.prefix)
+        revoked = bearer(api, plaintext)
+        assert revoked.status_code == 401 and "revoked" in revoked.json()["error"]["message"]
+
+        assert bearer(api, other_key, "/api/clients").status_code == 200
+        auth.set_user_role(other, local_actor(), name, "readonly")
+        assert bearer(api, other_key).json()["role"] == "readonly"
+        for _ in range(2):
+            assert bearer(api, other_key, "/api/clients").status_code == 200
+        auth.set_user_active(other, local_actor(), name, False)
+        assert bearer(api, other_key, "/api/clients").status_code == 401
+    finally:
+        other.dispose()
 
 
 def test_disabling_a_user_stops_their_tokens_and_keys_at_once(api: Api) -> None:

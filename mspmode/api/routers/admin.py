@@ -6,15 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from mspmode.api.deps import ActorDep, RuntimeDep, access
+from mspmode.api.routing import ApiRouter
 from mspmode.errors import NotFoundError, PermissionDeniedError
 from mspmode.models.core import User
 from mspmode.services import audit, auth
 
-router = APIRouter(tags=["admin"])
+router = ApiRouter(tags=["admin"])
 ADMIN = access("admin")
 
 Role = Literal["admin", "technician", "readonly"]

@@ -7,13 +7,14 @@ tells a client that it must be done, and signing out is always safe.
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from mspmode.api.deps import ActorDep, RuntimeDep, access, client_address
+from mspmode.api.routing import ApiRouter
 from mspmode.services import auth
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = ApiRouter(prefix="/auth", tags=["auth"])
 
 
 class Login(BaseModel):

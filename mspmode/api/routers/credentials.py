@@ -12,10 +12,11 @@ their metadata through the generic routes, and reveal one field at a time.
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from mspmode.api.deps import ActorDep, RuntimeDep, access
+from mspmode.api.routing import ApiRouter
 from mspmode.schemas.crud import StorableText, build
 from mspmode.services import credentials
 from mspmode.services.crud import ResourceSpec
@@ -33,7 +34,7 @@ class TotpOut(BaseModel):
     seconds_left: int
 
 
-def credentials_router(spec: ResourceSpec) -> APIRouter:
+def credentials_router(spec: ResourceSpec) -> ApiRouter:
     fields = credentials.secret_fields(spec)
     schemas = build(spec)
     secret_defs: dict[str, Any] = {name: (SecretText | None, None) for name in fields}
@@ -45,7 +46,7 @@ def credentials_router(spec: ResourceSpec) -> APIRouter:
         __config__=ConfigDict(extra="forbid"),
         field=(Literal[fields], ...),  # type: ignore[valid-type]
     )
-    router = APIRouter(prefix=f"/{spec.name}", tags=[spec.name])
+    router = ApiRouter(prefix=f"/{spec.name}", tags=[spec.name])
 
     @router.post(
         "", response_model=Read, status_code=status.HTTP_201_CREATED, summary=f"Create one of {spec.name}"

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import BaseModel
 
 import mspmode
 from mspmode.api.deps import access
+from mspmode.api.routing import ApiRouter
 from mspmode.db import schema
 from mspmode.errors import DatabaseError, DatabaseUnreachableError
 
-router = APIRouter(tags=["health"])
+router = ApiRouter(tags=["health"])
 
 
 class DatabaseHealth(BaseModel):

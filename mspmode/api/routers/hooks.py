@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Request
+from fastapi import Body, Request
 from pydantic import BaseModel
 
 from mspmode.api.deps import ActorDep, RuntimeDep, access
+from mspmode.api.routing import ApiRouter
 from mspmode.errors import NotFoundError
 from mspmode.services import hooks as hook_service
 from mspmode.services.actor import local_actor
 
-router = APIRouter(tags=["hooks"])
+router = ApiRouter(tags=["hooks"])
 
 HookEvent = Literal[
     "PreToolUse",

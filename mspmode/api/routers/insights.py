@@ -11,16 +11,17 @@ annotations.)
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from mspmode.api.deps import ActorDep, RuntimeDep, access
+from mspmode.api.routing import ApiRouter
 from mspmode.models.learning import OPERATION_TYPES
 from mspmode.schemas.crud import StorableObject
 from mspmode.services import insights, maintenance, operations, recovery, solutions
 
-router = APIRouter(tags=["insights"])
+router = ApiRouter(tags=["insights"])
 
 
 class SolutionHit(BaseModel):

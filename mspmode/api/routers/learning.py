@@ -8,16 +8,17 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, status
+from fastapi import status
 from pydantic import BaseModel, ConfigDict, Field
 
 from mspmode.api.deps import ActorDep, RuntimeDep, access
 from mspmode.api.middleware import BULK_BODY_BYTES, body_limit
+from mspmode.api.routing import ApiRouter
 from mspmode.schemas.crud import build
 from mspmode.services import learning
 from mspmode.services.resources import RESOURCES
 
-router = APIRouter(tags=["learning"])
+router = ApiRouter(tags=["learning"])
 
 _COMMANDS = next(spec for spec in RESOURCES if spec.table.name == "commands_run")
 CommandRead = build(_COMMANDS).read

@@ -8,14 +8,15 @@ and retry the queue. Integrations are created with their secrets through
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, status
+from fastapi import status
 from pydantic import BaseModel, ConfigDict, Field
 
 from mspmode.api.deps import ActorDep, RuntimeDep, access
+from mspmode.api.routing import ApiRouter
 from mspmode.services import psa
 from mspmode.services.resources import SPECS
 
-router = APIRouter(tags=["psa"])
+router = ApiRouter(tags=["psa"])
 
 
 class TestOut(BaseModel):

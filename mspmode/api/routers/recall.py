@@ -8,16 +8,17 @@ transcript as a compressed context. The four recall tables have their generic CR
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Query, status
+from fastapi import BackgroundTasks, Query, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from mspmode.api.deps import ActorDep, RuntimeDep, access
 from mspmode.api.middleware import BULK_BODY_BYTES, body_limit
+from mspmode.api.routing import ApiRouter
 from mspmode.engine.recall import DEFAULT_BUDGET_TOKENS, DEFAULT_HALF_LIFE_DAYS
 from mspmode.services import recall
 
-router = APIRouter(tags=["recall"])
+router = ApiRouter(tags=["recall"])
 
 
 class RecalledItem(BaseModel):
