@@ -85,8 +85,10 @@ _WORD = re.compile(r"[a-z0-9_]+")
 _ESCAPES = re.compile(r"\\\r?\n|[\"'`^\\]")
 _SQL_CHUNK = 500
 _ALLOWED_MODULES = ("mspmode.engine.",)
+# ``str``: text the redactor marked (``vault.redact.Redacted``) pickles as a call of ``str``.
 _ALLOWED = {("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "timedelta"),
-            ("builtins", "set"), ("builtins", "frozenset"), ("uuid", "UUID")}  # fmt: skip
+            ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "str"),
+            ("uuid", "UUID")}  # fmt: skip
 
 
 def index_path(home: StrPath, label: str) -> str:
@@ -587,7 +589,7 @@ def delete_state(path: StrPath, name: str) -> None:
 
 def load_blob(blob: bytes, modules: tuple[str, ...] = _ALLOWED_MODULES) -> Any:
     """Unpickle ``blob`` allowing only classes of ``modules`` (module names, or prefixes ending
-    in a dot) and datetime, UUID, set, frozenset."""
+    in a dot) and datetime, UUID, set, frozenset, str."""
     import io
     import pickle
 

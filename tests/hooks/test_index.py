@@ -182,3 +182,17 @@ def test_a_delta_writes_exactly_the_hosts_that_changed(tmp_path: Path) -> None:
     finally:
         conn.close()
     assert "delta-new" in keys and "corpus-5" in keys
+
+
+def test_text_the_redactor_marked_is_read_back_from_a_blob() -> None:
+    """``redact`` returns a ``Redacted`` (a ``str`` subclass that pickles as a call of ``str``):
+    engine structs holding one are read back by the restricted unpickler, as plain text."""
+    from mspmode.vault.redact import redact
+
+    mem = Memory()
+    add_host(mem, redact("nas1"), {"shell_type": "sh"})
+    engine.record(mem, "nas1", redact("grep -P x /var/log/syslog"), 2, redact("grep: invalid option -- 'P'"))
+    back = index.load_blob(index._dump(mem))
+    assert engine.check(back, "nas1", "grep -P y z").verdict == "block"
+    with pytest.raises(Exception, match="is not an engine class"):
+        index.load_blob(index._dump(Path("x")))  # anything else is still refused
