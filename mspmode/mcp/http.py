@@ -11,7 +11,6 @@ wraps the app's lifespan in a task group, where the manager runs from the first 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -70,19 +69,17 @@ class _Tools:
         self.rt = rt
         self.task_group: anyio.abc.TaskGroup | None = None
         self._endpoint: ASGIApp | None = None
-        self._starting = anyio.Lock()
-        self._build_lock = threading.Lock()
+        self._starting = anyio.Lock()  # one build: the first request's, the others wait for it
 
     def _build(self) -> Any:
         from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 
         from mspmode.mcp.server import bearer_actor, build_server
 
-        with self._build_lock:
-            server = build_server(self.rt, bearer_actor(self.rt))
-            # Builds the session manager (the Starlette app it returns is not used).
-            server.streamable_http_app(stateless_http=True, json_response=True, host=self.rt.settings.host)
-            return server.session_manager, StreamableHTTPASGIApp
+        server = build_server(self.rt, bearer_actor(self.rt))
+        # Builds the session manager (the Starlette app it returns is not used).
+        server.streamable_http_app(stateless_http=True, json_response=True, host=self.rt.settings.host)
+        return server.session_manager, StreamableHTTPASGIApp
 
     async def _run(self, manager: Any, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         async with manager.run():
